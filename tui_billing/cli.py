@@ -1,0 +1,128 @@
+"""The command line: bare `tui-billing` opens the TUI; subcommands work headless.
+
+Heavy imports (Textual, the store, the code sets) are deferred into the commands that need
+them, so `--help` and the report commands start fast and never load Textual.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+DB_HELP = "Database file (or sqlite:///path). Default: $TUI_BILLING_DB, else the user data directory."
+
+
+class Context:
+    """What the group passes to its subcommands."""
+
+    def __init__(self, db: str | None) -> None:
+        self.db = db
+
+    def open(self, *, create: bool = False) -> Path:
+        """Open the database or exit 1 with the store's one-line reason."""
+        from .store import DatabaseFileError, open_database
+
+        try:
+            return open_database(self.db, create=create)
+        except DatabaseFileError as exc:
+            fail(str(exc))
+
+
+def fail(message: str, code: int = 1) -> None:
+    """One line on stderr and a non-zero exit: never a traceback for a user's mistake."""
+    click.echo(f"tui-billing: {message}", err=True)
+    sys.exit(code)
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", envvar="TUI_BILLING_DB", metavar="PATH", help=DB_HELP)
+@click.pass_context
+def main(ctx: click.Context, db: str | None) -> None:
+    """Keyboard-driven billing for a medical office.
+
+    Run with no command to open the billing screens.
+    """
+    ctx.obj = Context(db)
+    if ctx.invoked_subcommand is None:
+        path = ctx.obj.open(create=True)
+        from .app import BillingApp
+
+        BillingApp(db_path=path).run()
+
+
+@main.command()
+@click.option("--practice", metavar="NAME", help="The practice name printed on reports.")
+@pass_ctx
+def init(obj: Context, practice: str | None) -> None:
+    """Create the database (mode 0600) with the standard adjustment reasons."""
+    from .store import BillingError, operations
+
+    path = obj.open(create=True)
+    try:
+        added = operations.seed_standard_reasons()
+        if practice:
+            operations.set_practice(practice)
+    except BillingError as exc:
+        fail(str(exc))
+    click.echo(f"database ready at {path} ({added} adjustment reasons added)")
+
+
+@main.command()
+@click.option("--quick", is_flag=True, help="Skip SQLite's page-level integrity check.")
+@pass_ctx
+def check(obj: Context, quick: bool) -> None:
+    """Prove the books: integrity, every invariant, the stored closes and the audit chain."""
+    from .store import run_check
+
+    obj.open()
+    report = run_check(integrity=not quick)
+    facts = ", ".join(f"{k} {v}" for k, v in report.facts.items())
+    if report.ok:
+        click.echo(f"ok: {facts}")
+        return
+    for problem in report.problems:
+        click.echo(f"problem: {problem}", err=True)
+    fail(f"{len(report.problems)} problem(s) found")
+
+
+@main.command()
+@click.argument("dest", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace DEST if it exists.")
+@pass_ctx
+def backup(obj: Context, dest: Path, force: bool) -> None:
+    """Copy the database to DEST with SQLite's online backup (safe while clerks are posting)."""
+    from .store.backup import backup_to
+    from .store import BillingError
+
+    obj.open()
+    try:
+        pages = backup_to(dest, force=force)
+    except BillingError as exc:
+        fail(str(exc))
+    click.echo(f"backed up {pages} pages to {dest}")
+
+
+@main.command()
+@click.option("--charges", default=20_000, show_default=True, type=click.IntRange(0, 20_000_000))
+@click.option("--patients", default=None, type=click.IntRange(1, 5_000_000), help="Default: charges / 10.")
+@click.option("--days", default=120, show_default=True, type=click.IntRange(1, 3650), help="Days of history.")
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--force", is_flag=True, help="Replace an existing database file.")
+@pass_ctx
+def demo(obj: Context, charges: int, patients: int | None, days: int, seed: int, force: bool) -> None:
+    """Build a realistic synthetic practice (deterministic for a seed) to try the screens on."""
+    from .demo import build_demo
+    from .store import BillingError, resolve_db_path
+
+    path = resolve_db_path(obj.db)
+    try:
+        stats = build_demo(path, charges=charges, patients=patients or max(50, charges // 10), days=days,
+                           seed=seed, force=force)
+    except BillingError as exc:
+        fail(str(exc))
+    click.echo(", ".join(f"{k} {v}" for k, v in stats.items()))

@@ -1,0 +1,176 @@
+"""`tui-billing check`: prove the books are whole.
+
+Recomputes everything from the posted rows with set-based SQL (so it stays fast on millions of
+rows) and compares it with the running balances, the stored closes and the audit chain.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+from dataclasses import dataclass, field
+
+from ..money import format_cents
+from . import audit
+from .db import database
+from .migrations import DATED_TABLES, POSTED_TABLES
+
+
+@dataclass
+class CheckReport:
+    problems: list[str] = field(default_factory=list)
+    facts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _rows(sql: str, params: tuple = ()) -> list[tuple]:
+    return database.execute_sql(sql, params).fetchall()
+
+
+def _first(sql: str, params: tuple = ()):
+    return database.execute_sql(sql, params).fetchone()[0]
+
+
+def run_check(*, integrity: bool = True, limit: int = 10) -> CheckReport:
+    """Run every check; ``report.problems`` says what is wrong, in words."""
+    report = CheckReport()
+    add = report.problems.append
+
+    if integrity:
+        result = [r[0] for r in _rows("PRAGMA integrity_check")]
+        if result != ["ok"]:
+            add("SQLite integrity check failed: " + "; ".join(result[:limit]))
+        fk = _rows("PRAGMA foreign_key_check")
+        if fk:
+            add(f"{len(fk)} rows point at missing rows (foreign keys), first in table {fk[0][0]}")
+
+    # The guards themselves: a dropped trigger would let history be rewritten.
+    triggers = {r[0] for r in _rows("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    expected = {f"{t}_no_{e}" for t in POSTED_TABLES for e in ("update", "delete")}
+    expected |= {f"{t}_closed_period" for t in DATED_TABLES}
+    missing = sorted(expected - triggers)
+    if missing:
+        add(f"history guards are missing (someone dropped triggers): {', '.join(missing[:limit])}")
+
+    # Running charge balances against the posted rows.
+    for cid, cached, derived in _rows(
+        "WITH a AS (SELECT charge_id, SUM(amount) s FROM application GROUP BY charge_id), "
+        "j AS (SELECT charge_id, SUM(amount) s FROM adjustment GROUP BY charge_id), "
+        "r AS (SELECT reverses_id, SUM(amount) s FROM charge WHERE reverses_id IS NOT NULL GROUP BY reverses_id) "
+        "SELECT c.id, cb.balance, c.amount + COALESCE(r.s, 0) - COALESCE(a.s, 0) - COALESCE(j.s, 0) "
+        "FROM charge c LEFT JOIN charge_balance cb ON cb.charge_id = c.id "
+        "LEFT JOIN a ON a.charge_id = c.id LEFT JOIN j ON j.charge_id = c.id LEFT JOIN r ON r.reverses_id = c.id "
+        "WHERE c.reverses_id IS NULL AND (cb.balance IS NULL OR cb.balance <> "
+        "c.amount + COALESCE(r.s, 0) - COALESCE(a.s, 0) - COALESCE(j.s, 0) "
+        "OR c.amount + COALESCE(r.s, 0) - COALESCE(a.s, 0) - COALESCE(j.s, 0) < 0) LIMIT ?", (limit,)
+    ):
+        add(f"charge {cid}: running balance {cached} but its postings give {derived}"
+            + (" (below zero)" if derived < 0 else ""))
+
+    # Who owes each charge: the last transfer's destination, else the payer it was billed to.
+    for cid, cached, derived in _rows(
+        "WITH last AS (SELECT charge_id, MAX(id) id FROM transfer GROUP BY charge_id) "
+        "SELECT c.id, cb.payer_id, CASE WHEN last.id IS NULL THEN c.payer_id ELSE t.to_payer_id END "
+        "FROM charge c JOIN charge_balance cb ON cb.charge_id = c.id "
+        "LEFT JOIN last ON last.charge_id = c.id LEFT JOIN transfer t ON t.id = last.id "
+        "WHERE cb.payer_id IS NOT (CASE WHEN last.id IS NULL THEN c.payer_id ELSE t.to_payer_id END) LIMIT ?", (limit,)
+    ):
+        add(f"charge {cid}: responsible payer {cached} but its transfers say {derived}")
+
+    for rid, cached, derived in _rows(
+        "WITH a AS (SELECT receipt_id, SUM(amount) s FROM application GROUP BY receipt_id), "
+        "f AS (SELECT receipt_id, SUM(amount) s FROM refund GROUP BY receipt_id), "
+        "v AS (SELECT reverses_id, SUM(amount) s FROM receipt WHERE reverses_id IS NOT NULL GROUP BY reverses_id) "
+        "SELECT r.id, rb.unapplied, r.amount + COALESCE(v.s, 0) - COALESCE(a.s, 0) - COALESCE(f.s, 0) "
+        "FROM receipt r LEFT JOIN receipt_balance rb ON rb.receipt_id = r.id "
+        "LEFT JOIN a ON a.receipt_id = r.id LEFT JOIN f ON f.receipt_id = r.id LEFT JOIN v ON v.reverses_id = r.id "
+        "WHERE r.reverses_id IS NULL AND (rb.unapplied IS NULL OR rb.unapplied <> "
+        "r.amount + COALESCE(v.s, 0) - COALESCE(a.s, 0) - COALESCE(f.s, 0) "
+        "OR r.amount + COALESCE(v.s, 0) - COALESCE(a.s, 0) - COALESCE(f.s, 0) < 0) LIMIT ?", (limit,)
+    ):
+        add(f"receipt {rid}: unapplied {cached} but its postings give {derived}"
+            + (" (over-applied)" if derived < 0 else ""))
+
+    # A reversing row must mirror its original exactly.
+    for table in ("charge", "receipt", "application", "adjustment", "refund"):
+        for rid, orig in _rows(
+            f"SELECT x.id, x.reverses_id FROM {table} x JOIN {table} o ON o.id = x.reverses_id "
+            f"WHERE x.amount <> -o.amount LIMIT ?", (limit,)
+        ):
+            add(f"{table} {rid} reverses {table} {orig} with a different amount")
+    for rid, orig in _rows("SELECT x.id, x.reverses_id FROM transfer x JOIN transfer o ON o.id = x.reverses_id "
+                           "WHERE x.to_payer_id IS NOT o.from_payer_id OR x.from_payer_id IS NOT o.to_payer_id LIMIT ?",
+                           (limit,)):
+        add(f"transfer {rid} does not undo transfer {orig}")
+
+    _check_rollforward(report, limit)
+
+    report.problems.extend(audit.verify_chain(limit))
+    report.facts.update(
+        charges=_first("SELECT COUNT(*) FROM charge"),
+        receipts=_first("SELECT COUNT(*) FROM receipt"),
+        audit_events=_first("SELECT COUNT(*) FROM audit_event"),
+        closed_days=_first("SELECT COUNT(*) FROM day_close"),
+    )
+    return report
+
+
+def _by_date(table: str) -> dict[str, int]:
+    return dict(_rows(f"SELECT posting_date, SUM(amount) FROM {table} GROUP BY posting_date"))
+
+
+def _check_rollforward(report: CheckReport, limit: int) -> None:
+    """Walk every posting date: the A/R and unapplied roll-forwards, the stored closes, the deposits."""
+    add = report.problems.append
+    charges, apps, adjs = _by_date("charge"), _by_date("application"), _by_date("adjustment")
+    receipts, refunds = _by_date("receipt"), _by_date("refund")
+    closes = {d: (json.loads(t), counted) for d, t, *counted in _rows(
+        "SELECT posting_date, totals, counted_cash, counted_checks, counted_card, counted_eft FROM day_close")}
+    months = dict(_rows("SELECT month, totals FROM month_close"))
+    deposits: dict[str, dict[str, int]] = {}
+    for d, method, amount in _rows("SELECT posting_date, method, SUM(amount) FROM receipt GROUP BY 1, 2"):
+        deposits.setdefault(d, {}).setdefault(method, 0)
+        deposits[d][method] += amount
+    for d, method, amount in _rows("SELECT posting_date, method, SUM(amount) FROM refund GROUP BY 1, 2"):
+        deposits.setdefault(d, {}).setdefault(method, 0)
+        deposits[d][method] -= amount
+
+    dates = sorted(set(charges) | set(apps) | set(adjs) | set(receipts) | set(refunds) | set(closes))
+    ar = unapplied = 0
+    running: list[tuple[str, int, int]] = []  # (date, A/R, unapplied) at the end of each date
+    shown = 0
+    for d in dates:
+        ar += charges.get(d, 0) - apps.get(d, 0) - adjs.get(d, 0)
+        unapplied += receipts.get(d, 0) - apps.get(d, 0) - refunds.get(d, 0)
+        running.append((d, ar, unapplied))
+        if ar < 0 or unapplied < 0:
+            add(f"{d}: A/R {format_cents(ar)} or unapplied {format_cents(unapplied)} went below zero")
+        if d in closes and shown < limit:
+            totals, counted = closes[d]
+            if (totals.get("closing_ar"), totals.get("closing_unapplied")) != (ar, unapplied):
+                add(f"day {d} was closed with A/R {format_cents(totals.get('closing_ar', 0))} / unapplied "
+                    f"{format_cents(totals.get('closing_unapplied', 0))}, but its rows now give "
+                    f"{format_cents(ar)} / {format_cents(unapplied)}")
+                shown += 1
+            dep = deposits.get(d, {})
+            want = [dep.get(m, 0) for m in ("cash", "check", "card", "eft")]
+            if list(counted) != want:
+                add(f"day {d}: counted deposit {counted} differs from receipts less refunds {want}")
+                shown += 1
+    for month, text in months.items():
+        totals = json.loads(text)
+        i = bisect.bisect_right(running, (month + "-99",))
+        got = (running[i - 1][1], running[i - 1][2]) if i else (0, 0)
+        if (totals.get("closing_ar"), totals.get("closing_unapplied")) != got:
+            add(f"month {month} was closed with A/R {totals.get('closing_ar')} but its rows now give {got[0]}")
+    open_ar = _first("SELECT COALESCE(SUM(balance), 0) FROM charge_balance")
+    open_unapplied = _first("SELECT COALESCE(SUM(unapplied), 0) FROM receipt_balance")
+    if open_ar != ar:
+        add(f"A/R roll-forward ends at {format_cents(ar)} but open charge balances sum to {format_cents(open_ar)}")
+    if open_unapplied != unapplied:
+        add(f"unapplied roll-forward ends at {format_cents(unapplied)} but the receipts queue holds "
+            f"{format_cents(open_unapplied)}")
+    report.facts.update(ar=ar, unapplied=unapplied)

@@ -1,0 +1,201 @@
+"""The connection: where the database lives, how it is opened, and the write transaction.
+
+Nothing here connects at import time: :data:`database` is a deferred Peewee database that
+:func:`open_database` initialises with a path. Every write goes through :func:`write`, which
+runs the whole unit of work in one ``BEGIN IMMEDIATE`` transaction and retries it whole when
+another clerk's process holds the write lock for longer than the busy timeout.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import random
+import sqlite3
+import stat
+import time
+from pathlib import Path
+from typing import Callable, TypeVar
+
+from peewee import OperationalError, SqliteDatabase
+
+from .errors import BillingError, DatabaseFileError
+
+T = TypeVar("T")
+
+BUSY_TIMEOUT_MS = 5000
+WRITE_ATTEMPTS = 8
+
+#: SQLite pragmas for money: WAL so readers never block the writer, FULL sync so an
+#: acknowledged entry survives a power cut, foreign keys on, and a busy timeout so a second
+#: clerk waits for the lock instead of failing at once.
+PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    "busy_timeout": BUSY_TIMEOUT_MS,
+    "synchronous": "full",
+    "cache_size": -32000,
+    "temp_store": "memory",
+}
+
+#: Every transaction is BEGIN IMMEDIATE: a deferred transaction that reads and then writes can
+#: fail at once with SQLITE_BUSY under a concurrent writer, and cannot be retried by waiting.
+database = SqliteDatabase(None, lock_type="IMMEDIATE", check_same_thread=False)
+
+ENV_VAR = "TUI_BILLING_DB"
+
+
+def default_db_path() -> Path:
+    """The user data directory location (XDG on Linux)."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "tui-billing" / "billing.db"
+
+
+def resolve_db_path(given: str | os.PathLike[str] | None = None) -> Path:
+    """``--db`` wins, then ``TUI_BILLING_DB``, then the user data directory.
+
+    A ``sqlite:///path`` URL is accepted so a later server backend can use the same option.
+    """
+    raw = os.fspath(given) if given else os.environ.get(ENV_VAR) or ""
+    if not raw:
+        return default_db_path()
+    if raw.startswith("sqlite:///"):
+        raw = raw[len("sqlite:///") - 1 :] if raw.startswith("sqlite:////") else raw[len("sqlite:///") :]
+    elif "://" in raw:
+        scheme = raw.split("://", 1)[0]
+        raise DatabaseFileError(f"{scheme}:// databases are not supported yet: use a file path or sqlite:///path")
+    return Path(raw).expanduser()
+
+
+def _creation_mode(directory: Path) -> int:
+    """0600 normally; 0660 in a setgid directory (a shared office install group)."""
+    try:
+        if directory.stat().st_mode & stat.S_ISGID:
+            return 0o660
+    except OSError:
+        pass
+    return 0o600
+
+
+def ensure_file(path: Path) -> bool:
+    """Create the database file with safe permissions if missing. Returns True if created."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = _creation_mode(path.parent)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, mode)
+    except FileExistsError:
+        return False
+    try:
+        os.fchmod(fd, mode)  # the umask must not widen or narrow what we chose
+    finally:
+        os.close(fd)
+    return True
+
+
+def check_permissions(path: Path) -> None:
+    """Refuse a world-accessible database: patient data must not be readable by everyone."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return
+    if mode & (stat.S_IROTH | stat.S_IWOTH):
+        raise DatabaseFileError(
+            f"{path} can be read by every user on this machine ({stat.filemode(mode)}); "
+            f"patient data must not be. Fix it with: chmod o-rwx {path}"
+        )
+
+
+def check_sqlite_header(path: Path) -> None:
+    """A non-empty file that is not SQLite gets a clear message instead of a driver error."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except PermissionError as exc:
+        raise DatabaseFileError(f"cannot read {path}: {exc.strerror}") from exc
+    if head and head != b"SQLite format 3\x00":
+        raise DatabaseFileError(f"{path} is not a tui-billing database (not an SQLite file)")
+
+
+def open_database(given: str | os.PathLike[str] | None = None, *, create: bool = True, migrate: bool = True) -> Path:
+    """Point :data:`database` at a file, create it 0600 if asked, and bring its schema up to date.
+
+    Raises :class:`DatabaseFileError` with a message that says what to do.
+    """
+    from .migrations import migrate as run_migrations
+
+    path = resolve_db_path(given)
+    if not path.exists():
+        if not create:
+            raise DatabaseFileError(f"no database at {path}: create one with `tui-billing init --db {path}`")
+        ensure_file(path)
+    check_permissions(path)
+    check_sqlite_header(path)
+    if not database.is_closed():
+        database.close()
+    database.init(str(path), pragmas=PRAGMAS, timeout=BUSY_TIMEOUT_MS / 1000)
+    try:
+        database.connect(reuse_if_open=True)
+        if migrate:
+            run_migrations(database)
+    except OperationalError as exc:
+        database.close()
+        raise DatabaseFileError(_explain_operational(path, exc)) from exc
+    except sqlite3.DatabaseError as exc:  # e.g. "file is not a database", "disk image is malformed"
+        database.close()
+        raise DatabaseFileError(f"{path} is damaged or not a database ({exc}); restore the last backup") from exc
+    except BaseException:
+        database.close()
+        raise
+    return path
+
+
+def _explain_operational(path: Path, exc: Exception) -> str:
+    text = str(exc)
+    if "readonly" in text or "read-only" in text:
+        return f"{path} is read-only for you: ask the office admin to give your user write access (group billing, mode 0660)"
+    if "locked" in text or "busy" in text:
+        return f"{path} is locked by another process for longer than {BUSY_TIMEOUT_MS // 1000} s; try again in a moment"
+    if "unable to open" in text:
+        return f"cannot open {path}: check that its directory exists and is writable by you"
+    return f"cannot use {path}: {text}"
+
+
+def close_database() -> None:
+    if not database.is_closed():
+        database.close()
+
+
+def _is_busy(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def write(fn: Callable[..., T]) -> Callable[..., T]:
+    """Run ``fn`` as one BEGIN IMMEDIATE transaction, retried whole on a busy database.
+
+    Nested calls join the outer transaction (the outer one owns the retry). Anything ``fn``
+    raises rolls the whole unit back, so a refused operation leaves the database unchanged.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if database.in_transaction():
+            return fn(*args, **kwargs)
+        delay = 0.02
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                with database.atomic():
+                    return fn(*args, **kwargs)
+            except OperationalError as exc:
+                if not _is_busy(exc) or attempt == WRITE_ATTEMPTS:
+                    if _is_busy(exc):
+                        raise BillingError(
+                            "the database stayed busy (another clerk is posting a large job); "
+                            "nothing was saved: try again"
+                        ) from exc
+                    raise
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 1.0)
+        raise AssertionError("unreachable")
+
+    return wrapper

@@ -1,0 +1,406 @@
+"""Versioned schema migrations, kept in PRAGMA user_version.
+
+Each migration is frozen SQL: once released it never changes, so a database made by any
+older version upgrades step by step on open. A database from a newer version is refused
+(its rules may be ones this version does not know to keep).
+"""
+
+from __future__ import annotations
+
+from peewee import SqliteDatabase
+
+from .errors import DatabaseFileError
+
+# Tables whose rows are posted history: never updated, never deleted.
+POSTED_TABLES = (
+    "batch", "batch_close", "encounter", "encounter_diagnosis", "charge", "receipt",
+    "distribution", "application", "adjustment", "transfer", "refund",
+    "day_close", "month_close", "audit_event",
+)
+# Tables with a posting_date: nothing may be inserted into a closed day or month.
+DATED_TABLES = (
+    "batch", "encounter", "charge", "receipt", "distribution", "application",
+    "adjustment", "transfer", "refund",
+)
+
+V1 = """
+CREATE TABLE practice (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    name TEXT NOT NULL, npi TEXT NOT NULL DEFAULT '', tax_id TEXT NOT NULL DEFAULT '',
+    address TEXT NOT NULL DEFAULT '', phone TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE provider (
+    id INTEGER PRIMARY KEY,
+    code TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    name TEXT NOT NULL,
+    npi TEXT NOT NULL,
+    active INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE payer (
+    id INTEGER PRIMARY KEY,
+    code TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    name TEXT NOT NULL,
+    edi_payer_id TEXT NOT NULL DEFAULT '',
+    kind TEXT NOT NULL CHECK (kind IN ('commercial','medicare','medicaid','self-pay','other'))
+);
+CREATE TABLE patient (
+    id INTEGER PRIMARY KEY,
+    account TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    last_name TEXT NOT NULL,
+    first_name TEXT NOT NULL,
+    name_key TEXT NOT NULL,
+    dob TEXT NOT NULL,
+    sex TEXT NOT NULL CHECK (sex IN ('F','M','X','U')),
+    address TEXT NOT NULL DEFAULT '',
+    city TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL DEFAULT '',
+    zip TEXT NOT NULL DEFAULT '',
+    phone TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX patient_name_key ON patient(name_key);
+CREATE TABLE coverage (
+    id INTEGER PRIMARY KEY,
+    patient_id INTEGER NOT NULL REFERENCES patient(id),
+    payer_id INTEGER NOT NULL REFERENCES payer(id),
+    member_id TEXT NOT NULL,
+    group_no TEXT NOT NULL DEFAULT '',
+    priority INTEGER NOT NULL CHECK (priority IN (1,2,3)),
+    UNIQUE (patient_id, priority)
+);
+CREATE TABLE procedure (
+    code TEXT PRIMARY KEY,
+    description TEXT NOT NULL,
+    fee INTEGER NOT NULL CHECK (fee >= 0),
+    default_units INTEGER NOT NULL DEFAULT 1 CHECK (default_units > 0)
+);
+CREATE TABLE adjustment_reason (
+    code TEXT PRIMARY KEY,
+    description TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('carc','office'))
+);
+CREATE TABLE batch (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('charge','receipt')),
+    posting_date TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    control_count INTEGER NOT NULL CHECK (control_count >= 0),
+    control_total INTEGER NOT NULL,
+    opened_at TEXT NOT NULL
+);
+CREATE INDEX batch_date ON batch(posting_date);
+CREATE TABLE batch_close (
+    batch_id INTEGER PRIMARY KEY REFERENCES batch(id),
+    closed_at TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    entered_count INTEGER NOT NULL,
+    entered_total INTEGER NOT NULL
+);
+CREATE TABLE encounter (
+    id INTEGER PRIMARY KEY,
+    patient_id INTEGER NOT NULL REFERENCES patient(id),
+    provider_id INTEGER NOT NULL REFERENCES provider(id),
+    payer_id INTEGER REFERENCES payer(id),
+    dos TEXT NOT NULL,
+    pos TEXT NOT NULL,
+    batch_id INTEGER REFERENCES batch(id),
+    posting_date TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    reverses_id INTEGER UNIQUE REFERENCES encounter(id),
+    void_reason TEXT
+);
+CREATE INDEX encounter_batch ON encounter(batch_id);
+CREATE INDEX encounter_patient ON encounter(patient_id);
+CREATE TABLE encounter_diagnosis (
+    encounter_id INTEGER NOT NULL REFERENCES encounter(id),
+    seq INTEGER NOT NULL CHECK (seq BETWEEN 1 AND 12),
+    code TEXT NOT NULL,
+    PRIMARY KEY (encounter_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE charge (
+    id INTEGER PRIMARY KEY,
+    encounter_id INTEGER NOT NULL REFERENCES encounter(id),
+    line_no INTEGER NOT NULL,
+    patient_id INTEGER NOT NULL REFERENCES patient(id),
+    provider_id INTEGER NOT NULL REFERENCES provider(id),
+    payer_id INTEGER REFERENCES payer(id),
+    dos TEXT NOT NULL,
+    pos TEXT NOT NULL,
+    code TEXT NOT NULL,
+    modifiers TEXT NOT NULL DEFAULT '',
+    dx_pointers TEXT NOT NULL DEFAULT '1',
+    units INTEGER NOT NULL CHECK (units > 0),
+    fee INTEGER NOT NULL CHECK (fee >= 0),
+    amount INTEGER NOT NULL,
+    batch_id INTEGER REFERENCES batch(id),
+    posting_date TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    reverses_id INTEGER UNIQUE REFERENCES charge(id),
+    CHECK ((reverses_id IS NULL AND amount >= 0) OR (reverses_id IS NOT NULL AND amount <= 0))
+);
+CREATE INDEX charge_encounter ON charge(encounter_id);
+CREATE INDEX charge_posting ON charge(posting_date);
+CREATE INDEX charge_patient ON charge(patient_id);
+CREATE TABLE receipt (
+    id INTEGER PRIMARY KEY,
+    batch_id INTEGER REFERENCES batch(id),
+    source TEXT NOT NULL CHECK (source IN ('patient','payer')),
+    patient_id INTEGER REFERENCES patient(id),
+    payer_id INTEGER REFERENCES payer(id),
+    method TEXT NOT NULL CHECK (method IN ('cash','check','card','eft')),
+    reference TEXT NOT NULL DEFAULT '',
+    amount INTEGER NOT NULL,
+    received_date TEXT NOT NULL,
+    posting_date TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    reverses_id INTEGER UNIQUE REFERENCES receipt(id),
+    void_reason TEXT,
+    CHECK ((source = 'patient' AND patient_id IS NOT NULL AND payer_id IS NULL)
+        OR (source = 'payer' AND payer_id IS NOT NULL)),
+    CHECK ((reverses_id IS NULL AND amount > 0) OR (reverses_id IS NOT NULL AND amount < 0))
+);
+CREATE INDEX receipt_posting ON receipt(posting_date);
+CREATE INDEX receipt_patient ON receipt(patient_id);
+CREATE INDEX receipt_payer_ref ON receipt(payer_id, reference);
+CREATE TABLE distribution (
+    id INTEGER PRIMARY KEY,
+    receipt_id INTEGER REFERENCES receipt(id),
+    posting_date TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    reverses_id INTEGER UNIQUE REFERENCES distribution(id),
+    void_reason TEXT
+);
+CREATE INDEX distribution_receipt ON distribution(receipt_id);
+CREATE TABLE application (
+    id INTEGER PRIMARY KEY,
+    distribution_id INTEGER NOT NULL REFERENCES distribution(id),
+    receipt_id INTEGER NOT NULL REFERENCES receipt(id),
+    charge_id INTEGER NOT NULL REFERENCES charge(id),
+    amount INTEGER NOT NULL,
+    posting_date TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    reverses_id INTEGER UNIQUE REFERENCES application(id),
+    CHECK ((reverses_id IS NULL AND amount > 0) OR (reverses_id IS NOT NULL AND amount < 0))
+);
+CREATE INDEX application_charge ON application(charge_id);
+CREATE INDEX application_receipt ON application(receipt_id);
+CREATE INDEX application_distribution ON application(distribution_id);
+CREATE INDEX application_posting ON application(posting_date);
+CREATE TABLE adjustment (
+    id INTEGER PRIMARY KEY,
+    distribution_id INTEGER NOT NULL REFERENCES distribution(id),
+    charge_id INTEGER NOT NULL REFERENCES charge(id),
+    reason_code TEXT NOT NULL REFERENCES adjustment_reason(code),
+    amount INTEGER NOT NULL CHECK (amount <> 0),
+    posting_date TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    reverses_id INTEGER UNIQUE REFERENCES adjustment(id)
+);
+CREATE INDEX adjustment_charge ON adjustment(charge_id);
+CREATE INDEX adjustment_distribution ON adjustment(distribution_id);
+CREATE INDEX adjustment_posting ON adjustment(posting_date);
+CREATE TABLE transfer (
+    id INTEGER PRIMARY KEY,
+    distribution_id INTEGER NOT NULL REFERENCES distribution(id),
+    charge_id INTEGER NOT NULL REFERENCES charge(id),
+    from_payer_id INTEGER REFERENCES payer(id),
+    to_payer_id INTEGER REFERENCES payer(id),
+    amount INTEGER NOT NULL CHECK (amount >= 0),
+    posting_date TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    reverses_id INTEGER UNIQUE REFERENCES transfer(id)
+);
+CREATE INDEX transfer_charge ON transfer(charge_id);
+CREATE INDEX transfer_distribution ON transfer(distribution_id);
+CREATE INDEX transfer_posting ON transfer(posting_date);
+CREATE TABLE refund (
+    id INTEGER PRIMARY KEY,
+    receipt_id INTEGER NOT NULL REFERENCES receipt(id),
+    method TEXT NOT NULL CHECK (method IN ('cash','check','card','eft')),
+    reference TEXT NOT NULL DEFAULT '',
+    reason TEXT NOT NULL DEFAULT '',
+    amount INTEGER NOT NULL,
+    posting_date TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    reverses_id INTEGER UNIQUE REFERENCES refund(id),
+    void_reason TEXT,
+    CHECK ((reverses_id IS NULL AND amount > 0) OR (reverses_id IS NOT NULL AND amount < 0))
+);
+CREATE INDEX refund_receipt ON refund(receipt_id);
+CREATE INDEX refund_posting ON refund(posting_date);
+CREATE TABLE day_close (
+    posting_date TEXT PRIMARY KEY,
+    closed_at TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    totals TEXT NOT NULL,
+    counted_cash INTEGER NOT NULL DEFAULT 0,
+    counted_checks INTEGER NOT NULL DEFAULT 0,
+    counted_check_count INTEGER NOT NULL DEFAULT 0,
+    counted_card INTEGER NOT NULL DEFAULT 0,
+    counted_eft INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE month_close (
+    month TEXT PRIMARY KEY,
+    closed_at TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    totals TEXT NOT NULL
+);
+CREATE TABLE audit_event (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    user TEXT NOT NULL,
+    action TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    entity_id INTEGER,
+    detail TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX audit_at ON audit_event(at);
+"""
+
+
+def _history_triggers() -> str:
+    """Triggers that make posted history append-only and closed periods read-only."""
+    parts = []
+    for table in POSTED_TABLES:
+        for event in ("UPDATE", "DELETE"):
+            parts.append(
+                f"CREATE TRIGGER {table}_no_{event.lower()} BEFORE {event} ON {table} BEGIN "
+                f"SELECT RAISE(ABORT, 'posted history is never changed: {table} rows cannot be "
+                f"{'updated' if event == 'UPDATE' else 'deleted'}; void with a reversing entry'); END;"
+            )
+    for table in DATED_TABLES:
+        parts.append(
+            f"CREATE TRIGGER {table}_closed_period BEFORE INSERT ON {table} "
+            f"WHEN EXISTS (SELECT 1 FROM day_close WHERE posting_date = NEW.posting_date) "
+            f"OR EXISTS (SELECT 1 FROM month_close WHERE month = substr(NEW.posting_date, 1, 7)) BEGIN "
+            f"SELECT RAISE(ABORT, 'posting date is closed: nothing can be posted into a closed day or month'); END;"
+        )
+    parts.append(
+        "CREATE TRIGGER day_close_month_closed BEFORE INSERT ON day_close "
+        "WHEN EXISTS (SELECT 1 FROM month_close WHERE month = substr(NEW.posting_date, 1, 7)) BEGIN "
+        "SELECT RAISE(ABORT, 'the month is closed'); END;"
+    )
+    return "\n".join(parts)
+
+
+# Version 2: running balances, kept by triggers so no code path (not even a hand-run INSERT)
+# can let them drift from the posted rows, and CHECK constraints so a balance can never go
+# below zero. They make the open-charge and receipts-queue lists index lookups on big books.
+V2 = """
+CREATE TABLE charge_balance (
+    charge_id INTEGER PRIMARY KEY REFERENCES charge(id),
+    patient_id INTEGER NOT NULL,
+    payer_id INTEGER,
+    dos TEXT NOT NULL,
+    balance INTEGER NOT NULL CHECK (balance >= 0)
+);
+INSERT INTO charge_balance (charge_id, patient_id, payer_id, dos, balance)
+SELECT c.id, c.patient_id,
+       COALESCE((SELECT t.to_payer_id FROM transfer t WHERE t.charge_id = c.id ORDER BY t.id DESC LIMIT 1),
+                CASE WHEN EXISTS (SELECT 1 FROM transfer t WHERE t.charge_id = c.id) THEN NULL ELSE c.payer_id END),
+       c.dos,
+       c.amount
+       + COALESCE((SELECT SUM(r.amount) FROM charge r WHERE r.reverses_id = c.id), 0)
+       - COALESCE((SELECT SUM(a.amount) FROM application a WHERE a.charge_id = c.id), 0)
+       - COALESCE((SELECT SUM(j.amount) FROM adjustment j WHERE j.charge_id = c.id), 0)
+FROM charge c WHERE c.reverses_id IS NULL;
+CREATE INDEX charge_balance_open_payer ON charge_balance(payer_id, dos) WHERE balance > 0;
+CREATE INDEX charge_balance_open_patient ON charge_balance(patient_id, dos) WHERE balance > 0;
+
+CREATE TABLE receipt_balance (
+    receipt_id INTEGER PRIMARY KEY REFERENCES receipt(id),
+    unapplied INTEGER NOT NULL CHECK (unapplied >= 0)
+);
+INSERT INTO receipt_balance (receipt_id, unapplied)
+SELECT r.id,
+       r.amount
+       + COALESCE((SELECT SUM(v.amount) FROM receipt v WHERE v.reverses_id = r.id), 0)
+       - COALESCE((SELECT SUM(a.amount) FROM application a WHERE a.receipt_id = r.id), 0)
+       - COALESCE((SELECT SUM(f.amount) FROM refund f WHERE f.receipt_id = r.id), 0)
+FROM receipt r WHERE r.reverses_id IS NULL;
+CREATE INDEX receipt_balance_open ON receipt_balance(receipt_id) WHERE unapplied > 0;
+
+CREATE TRIGGER charge_balance_new AFTER INSERT ON charge WHEN NEW.reverses_id IS NULL BEGIN
+    INSERT INTO charge_balance (charge_id, patient_id, payer_id, dos, balance)
+    VALUES (NEW.id, NEW.patient_id, NEW.payer_id, NEW.dos, NEW.amount);
+END;
+CREATE TRIGGER charge_balance_reversal AFTER INSERT ON charge WHEN NEW.reverses_id IS NOT NULL BEGIN
+    UPDATE charge_balance SET balance = balance + NEW.amount WHERE charge_id = NEW.reverses_id;
+END;
+CREATE TRIGGER charge_balance_application AFTER INSERT ON application BEGIN
+    UPDATE charge_balance SET balance = balance - NEW.amount WHERE charge_id = NEW.charge_id;
+    UPDATE receipt_balance SET unapplied = unapplied - NEW.amount WHERE receipt_id = NEW.receipt_id;
+END;
+CREATE TRIGGER charge_balance_adjustment AFTER INSERT ON adjustment BEGIN
+    UPDATE charge_balance SET balance = balance - NEW.amount WHERE charge_id = NEW.charge_id;
+END;
+CREATE TRIGGER charge_balance_transfer AFTER INSERT ON transfer BEGIN
+    UPDATE charge_balance SET payer_id = NEW.to_payer_id WHERE charge_id = NEW.charge_id;
+END;
+CREATE TRIGGER receipt_balance_new AFTER INSERT ON receipt WHEN NEW.reverses_id IS NULL BEGIN
+    INSERT INTO receipt_balance (receipt_id, unapplied) VALUES (NEW.id, NEW.amount);
+END;
+CREATE TRIGGER receipt_balance_reversal AFTER INSERT ON receipt WHEN NEW.reverses_id IS NOT NULL BEGIN
+    UPDATE receipt_balance SET unapplied = unapplied + NEW.amount WHERE receipt_id = NEW.reverses_id;
+END;
+CREATE TRIGGER receipt_balance_refund AFTER INSERT ON refund BEGIN
+    UPDATE receipt_balance SET unapplied = unapplied - NEW.amount WHERE receipt_id = NEW.receipt_id;
+END;
+CREATE TRIGGER charge_balance_no_delete BEFORE DELETE ON charge_balance BEGIN
+    SELECT RAISE(ABORT, 'charge balances follow the posted rows and cannot be deleted');
+END;
+CREATE TRIGGER receipt_balance_no_delete BEFORE DELETE ON receipt_balance BEGIN
+    SELECT RAISE(ABORT, 'receipt balances follow the posted rows and cannot be deleted');
+END;
+"""
+
+MIGRATIONS: list[str] = [V1 + _history_triggers(), V2]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def schema_version(db: SqliteDatabase) -> int:
+    return db.execute_sql("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(db: SqliteDatabase, target: int = SCHEMA_VERSION) -> int:
+    """Apply every migration above the file's version, each in its own transaction.
+
+    Returns the version reached. Refuses a database newer than this program.
+    """
+    current = schema_version(db)
+    if current > SCHEMA_VERSION:
+        raise DatabaseFileError(
+            f"this database was made by a newer tui-billing (schema {current}; this program knows "
+            f"up to {SCHEMA_VERSION}): upgrade tui-billing before opening it"
+        )
+    if current == 0 and db.execute_sql("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+        raise DatabaseFileError("this SQLite file is not a tui-billing database (it has other tables)")
+    for version in range(current + 1, target + 1):
+        with db.atomic():
+            # executescript would COMMIT; run statement by statement inside our transaction.
+            conn = db.connection()
+            for statement in _split_sql(MIGRATIONS[version - 1]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version}")
+    return max(current, target)
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a script into complete statements (trigger bodies contain semicolons)."""
+    import sqlite3
+
+    out, buf = [], ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                out.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        out.append(buf.strip())
+    return out

@@ -1,0 +1,1 @@
+"""Reusable inputs: code lookup, money input, date input, patient picker."""
