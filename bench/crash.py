@@ -39,8 +39,11 @@ from bench.concurrency import WorkerResult, _seed_in_child, cli_check, post_cycl
 
 def _writer(db: str, worker: int, setup: dict, wfd: int) -> None:
     """The forked child: open the store itself, post until killed, ack each call on ``wfd``."""
-    from tui_billing.store import open_database
+    from tui_billing.store import database, open_database
 
+    # A connection inherited across fork must never be used or closed here (closing it could
+    # checkpoint and delete the parent's WAL): forget it, then open our own.
+    database._state.reset()
     open_database(db, create=False)
 
     def ack(kind: str, entry_id: int) -> None:

@@ -1,0 +1,122 @@
+"""History cannot be rewritten, even by hand with sqlite3, and `tui-billing check` sees tampering."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.common import ROOT, child_env
+from bench.concurrency import PAID, post_cycle, seed_practice
+from tui_billing.store import close_database, operations as ops
+from tui_billing.store.migrations import DATED_TABLES, POSTED_TABLES
+
+CLOSED_DAY = "2026-10-30"
+
+
+@pytest.fixture(scope="module")
+def books(tmp_path_factory) -> Path:
+    """A practice with a row in every posted table, a closed day and a closed month."""
+    mp = pytest.MonkeyPatch()
+    path = tmp_path_factory.mktemp("hist") / "books.db"
+    try:
+        mp.setenv("TUI_BILLING_TODAY", CLOSED_DAY)
+        setup = seed_practice(path, 2)
+        batch = ops.open_batch("charge", 1, 12_000, operator="w0")
+        enc = ops.post_encounter(patient_id=setup["patients"][0], provider_id=setup["provider"], dos=CLOSED_DAY,
+                                 diagnoses=["J06.9", "I10"], lines=[ops.ChargeLine("99213")], batch_id=batch,
+                                 operator="w0")
+        ops.close_batch(batch, operator="w0")
+        for n in range(3):
+            post_cycle(setup, 0, n, lambda *_: None)
+        rec = ops.record_receipt(amount=2_000, method="cash", patient_id=setup["patients"][0], operator="w0")
+        ops.distribute(None, [ops.DistributionLine(enc.charge_ids[0], adjustment=1_000, reason="CO-45"),
+                              ops.DistributionLine(enc.charge_ids[0], transfer_to_patient=True)], operator="w0")
+        ops.refund(rec.receipt_id, 500, method="cash", reason="overpaid", operator="w0")
+        ops.close_day(CLOSED_DAY, ops.DepositCount(cash=1_500, checks=3 * PAID, check_count=3), operator="w0")
+        mp.setenv("TUI_BILLING_TODAY", "2026-11-02")
+        ops.close_month("2026-10", operator="w0")
+    finally:
+        close_database()
+        mp.undo()
+    return path
+
+
+def check_cli(path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tui_billing", "--db", str(path), "check"],
+                          capture_output=True, text=True, env=child_env(), cwd=ROOT, timeout=120)
+
+
+def test_the_fixture_books_pass_check(books):
+    proc = check_cli(books)
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("table", POSTED_TABLES)
+def test_hand_run_update_and_delete_of_posted_rows_are_refused(books, table):
+    con = sqlite3.connect(books, isolation_level=None)
+    try:
+        before = con.execute(f"SELECT * FROM {table}").fetchall()
+        assert before, f"fixture has no {table} row"
+        column = con.execute(f"PRAGMA table_info({table})").fetchall()[-1][1]
+        with pytest.raises(sqlite3.IntegrityError, match="posted history is never changed"):
+            con.execute(f"UPDATE {table} SET {column} = {column}")
+        with pytest.raises(sqlite3.IntegrityError, match="posted history is never changed"):
+            con.execute(f"DELETE FROM {table}")
+        assert con.execute(f"SELECT * FROM {table}").fetchall() == before
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("table", DATED_TABLES)
+@pytest.mark.parametrize("date", [CLOSED_DAY, "2026-10-05"], ids=["closed-day", "closed-month"])
+def test_hand_run_insert_into_a_closed_period_is_refused(books, table, date):
+    con = sqlite3.connect(books, isolation_level=None)
+    try:
+        columns = [r[1] for r in con.execute(f"PRAGMA table_info({table})") if r[1] != "id"]
+        picked = ", ".join("?" if c == "posting_date" else c for c in columns)
+        with pytest.raises(sqlite3.IntegrityError, match="closed"):
+            con.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {picked} FROM {table} LIMIT 1", (date,))
+    finally:
+        con.close()
+
+
+def _tampered(books: Path, tmp_path: Path, *sql: str) -> subprocess.CompletedProcess:
+    copy = tmp_path / "tampered.db"
+    shutil.copy(books, copy)
+    con = sqlite3.connect(copy, isolation_level=None)
+    try:
+        for statement in sql:
+            con.execute(statement)
+    finally:
+        con.close()
+    proc = check_cli(copy)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    return proc
+
+
+def test_check_detects_a_forged_audit_event(books, tmp_path):
+    proc = _tampered(books, tmp_path,
+                     "INSERT INTO audit_event (at, user, action, entity, entity_id, detail, prev_hash, hash) "
+                     "VALUES ('2026-11-02T09:00:00+00:00', 'mallory', 'post_encounter', 'encounter', 1, '{}', "
+                     "'" + "1" * 64 + "', '" + "2" * 64 + "')")
+    assert "chain broken" in proc.stderr
+
+
+def test_check_detects_an_edited_audit_event_and_the_dropped_guard(books, tmp_path):
+    proc = _tampered(books, tmp_path, "DROP TRIGGER audit_event_no_update",
+                     "UPDATE audit_event SET detail = replace(detail, '5000', '500') "
+                     "WHERE id = (SELECT MIN(id) FROM audit_event WHERE action = 'distribute')")
+    assert "history guards are missing" in proc.stderr
+    assert "altered after it was written" in proc.stderr
+
+
+def test_check_detects_an_edited_running_balance(books, tmp_path):
+    proc = _tampered(books, tmp_path,
+                     "UPDATE charge_balance SET balance = balance + 1 WHERE charge_id = (SELECT MIN(charge_id) FROM charge_balance)")
+    assert "running balance" in proc.stderr

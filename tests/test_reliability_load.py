@@ -1,0 +1,58 @@
+"""Quick versions of the load proofs: several clerks at once, and a writer killed mid-flight.
+
+The long versions run from ``bench/`` (``python bench/run.py``, ``python bench/crash.py --kills 50``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from bench import crash
+from bench.concurrency import WorkerResult, _seed_in_child, cli_check, run_workers, verify
+
+
+@pytest.fixture(scope="module")
+def contended_db(tmp_path_factory):
+    """Four clerks posting at once into one file; returns (path, results)."""
+    path = str(tmp_path_factory.mktemp("conc") / "office.db")
+    setup = _seed_in_child(path, 4)
+    results, _wall = run_workers(path, 4, 8, setup, timeout=120)
+    return path, results
+
+
+def test_concurrent_clerks_lose_nothing_and_double_nothing(contended_db):
+    path, results = contended_db
+    errors = [e for r in results for e in r.errors]
+    assert errors == [], errors  # a "database is locked" would surface here
+    assert all(len(r.acks) >= 8 * 3 for r in results)
+    assert verify(path, results) == []
+    ok, text = cli_check(path)
+    assert ok, text
+
+
+def test_verify_notices_a_lost_or_doubled_entry(contended_db):
+    """The proof can fail: an acknowledged id that is not stored, or a stored one never acked."""
+    path, results = contended_db
+    lost = WorkerResult(results[0].worker, acks=results[0].acks + [("R", 10**9)])
+    assert any("missing" in p for p in verify(path, [lost]))
+    dropped = WorkerResult(results[1].worker, acks=[a for a in results[1].acks if a[0] != "E"][:-1] +
+                           [a for a in results[1].acks if a[0] == "E"][:-1])
+    assert any("stored" in p for p in verify(path, [dropped]))
+
+
+def test_writer_killed_at_random_moments_keeps_every_acknowledged_entry(tmp_path):
+    figures = crash.run(str(tmp_path / "crash.db"), kills=5, seed=11)
+    assert figures["kills"] == 5
+    assert figures["acknowledged_entries"] >= 5
+    con = sqlite3.connect(tmp_path / "crash.db")
+    try:
+        # One audit event per committed posting: nothing committed without its event.
+        (events,) = con.execute("SELECT COUNT(*) FROM audit_event WHERE user LIKE 'w%'").fetchone()
+        (rows,) = con.execute(
+            "SELECT (SELECT COUNT(*) FROM encounter) + (SELECT COUNT(*) FROM receipt) "
+            "+ (SELECT COUNT(*) FROM distribution)").fetchone()
+        assert events == rows
+    finally:
+        con.close()
