@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Callable, TypeVar
 
-from peewee import OperationalError, SqliteDatabase
+from peewee import DatabaseError, OperationalError, SqliteDatabase
 
 from .errors import BillingError, DatabaseFileError
 
@@ -110,10 +110,35 @@ def check_sqlite_header(path: Path) -> None:
     try:
         with open(path, "rb") as fh:
             head = fh.read(16)
-    except PermissionError as exc:
+    except OSError as exc:  # permission denied, a directory, an I/O error
         raise DatabaseFileError(f"cannot read {path}: {exc.strerror}") from exc
     if head and head != b"SQLite format 3\x00":
         raise DatabaseFileError(f"{path} is not a tui-billing database (not an SQLite file)")
+
+
+def refuse_foreign_or_newer(path: Path) -> None:
+    """Refuse another program's SQLite file, or a newer schema, before anything writes to it.
+
+    Opening with our pragmas would switch the file to WAL (a write) before the migration step
+    could refuse it, so peek read-only first. Anything odd here (damage, a lock, a WAL file we
+    cannot read read-only) is left for the normal open path to explain.
+    """
+    from .migrations import schema_refusal
+
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=0)  # locked: no wait here
+    except sqlite3.Error:
+        return
+    try:
+        version = con.execute("PRAGMA user_version").fetchone()[0]
+        tables = con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    except sqlite3.Error:
+        return
+    finally:
+        con.close()
+    refusal = schema_refusal(version, bool(tables))
+    if refusal:
+        raise DatabaseFileError(refusal)
 
 
 def open_database(given: str | os.PathLike[str] | None = None, *, create: bool = True, migrate: bool = True) -> Path:
@@ -124,12 +149,19 @@ def open_database(given: str | os.PathLike[str] | None = None, *, create: bool =
     from .migrations import migrate as run_migrations
 
     path = resolve_db_path(given)
-    if not path.exists():
-        if not create:
-            raise DatabaseFileError(f"no database at {path}: create one with `tui-billing init --db {path}`")
-        ensure_file(path)
+    try:
+        if not path.exists():
+            if not create:
+                raise DatabaseFileError(f"no database at {path}: create one with `tui-billing init --db {path}`")
+            ensure_file(path)
+    except PermissionError as exc:  # a directory on the way is closed to this user
+        raise DatabaseFileError(
+            f"cannot reach {path}: permission denied on {exc.filename or path.parent}; ask the office admin "
+            f"to add your user to the group that owns it"
+        ) from exc
     check_permissions(path)
     check_sqlite_header(path)
+    refuse_foreign_or_newer(path)
     if not database.is_closed():
         database.close()
     database.init(str(path), pragmas=PRAGMAS, timeout=BUSY_TIMEOUT_MS / 1000)
@@ -140,7 +172,7 @@ def open_database(given: str | os.PathLike[str] | None = None, *, create: bool =
     except OperationalError as exc:
         database.close()
         raise DatabaseFileError(_explain_operational(path, exc)) from exc
-    except sqlite3.DatabaseError as exc:  # e.g. "file is not a database", "disk image is malformed"
+    except (sqlite3.DatabaseError, DatabaseError) as exc:  # "file is not a database", "disk image is malformed"
         database.close()
         raise DatabaseFileError(f"{path} is damaged or not a database ({exc}); restore the last backup") from exc
     except BaseException:

@@ -367,19 +367,25 @@ def schema_version(db: SqliteDatabase) -> int:
     return db.execute_sql("PRAGMA user_version").fetchone()[0]
 
 
+def schema_refusal(version: int, has_tables: bool) -> str | None:
+    """Why a file with this ``user_version`` cannot be opened by this program (None if it can)."""
+    if version > SCHEMA_VERSION:
+        return (f"this database was made by a newer tui-billing (schema {version}; this program knows "
+                f"up to {SCHEMA_VERSION}): upgrade tui-billing before opening it")
+    if version == 0 and has_tables:
+        return "this SQLite file is not a tui-billing database (it has other tables)"
+    return None
+
+
 def migrate(db: SqliteDatabase, target: int = SCHEMA_VERSION) -> int:
     """Apply every migration above the file's version, each in its own transaction.
 
     Returns the version reached. Refuses a database newer than this program.
     """
     current = schema_version(db)
-    if current > SCHEMA_VERSION:
-        raise DatabaseFileError(
-            f"this database was made by a newer tui-billing (schema {current}; this program knows "
-            f"up to {SCHEMA_VERSION}): upgrade tui-billing before opening it"
-        )
-    if current == 0 and db.execute_sql("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-        raise DatabaseFileError("this SQLite file is not a tui-billing database (it has other tables)")
+    refusal = schema_refusal(current, bool(db.execute_sql("SELECT count(*) FROM sqlite_master").fetchone()[0]))
+    if refusal:
+        raise DatabaseFileError(refusal)
     for version in range(current + 1, target + 1):
         with db.atomic():
             # executescript would COMMIT; run statement by statement inside our transaction.
