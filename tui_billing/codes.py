@@ -43,8 +43,13 @@ class CodeError(ValueError):
 
 
 def _shown(text: str) -> str:
-    """Clip user text for use inside an error message."""
-    return text if len(text) <= 30 else text[:27] + "..."
+    """Clip user text for use inside an error message, with control characters made inert.
+
+    The message is printed to terminals (import errors on stderr, inline field errors), so an
+    escape sequence typed or imported as a "code" must not reach the terminal as one.
+    """
+    text = text if len(text) <= 30 else text[:27] + "..."
+    return text if text.isprintable() else "".join(ch if ch.isprintable() else "\ufffd" for ch in text)
 
 
 def _clean(code: object, what: str) -> str:
