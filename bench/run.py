@@ -41,10 +41,10 @@ RESULTS = ROOT / "bench" / "results"
 
 #: (module, what it measures) for the owners' bench modules, in table order.
 EXTERNAL = [
-    ("tui_keys", "TUI ready, keystroke echo, patient lookup (charge entry)"),
-    ("receipts_bench", "receipts queue and distribution"),
-    ("balancing_bench", "balancing dashboard"),
-    ("reports_bench", "reports as whole processes vs raw SQL"),
+    ("tui_keys", "charges", "TUI ready, keystroke echo, patient lookup (charge entry)"),
+    ("receipts_bench", "receipts", "receipts queue and distribution"),
+    ("balancing_bench", "balancing", "balancing dashboard"),
+    ("reports_bench", "reports", "reports as whole processes vs raw SQL"),
 ]
 UNITS = ("_ms", "_s", "_kb", "_mb", "_per_s", "_kib", "_seconds")
 
@@ -336,20 +336,20 @@ print("@@" + json.dumps(mod.run(sys.argv[3], **kwargs), default=str))
 """
 
 
-def run_external(name: str, what: str, db: Path, table: Table, report: dict, quick: bool, timeout: float) -> None:
+def run_external(name: str, area: str, what: str, db: Path, table: Table, report: dict, quick: bool, timeout: float) -> None:
     if not (ROOT / "bench" / f"{name}.py").exists():
-        table.missing(what.split(" ")[0], f"{what}: not built yet (bench/{name}.py has not landed)")
+        table.missing(area, f"{what}: not built yet (bench/{name}.py has not landed)")
         return
     kwargs = {"quick": quick, "rounds": 3 if quick else 10, "runs": 3 if quick else 7}
     try:
         proc = subprocess.run([PY, "-c", EXTERNAL_CODE, str(ROOT), name, str(db), json.dumps(kwargs)],
                               capture_output=True, text=True, env=child_env(), cwd=ROOT, timeout=timeout)
     except subprocess.TimeoutExpired:
-        table.missing(name, f"{what}: timed out after {timeout:.0f} s")
+        table.missing(area, f"{what}: timed out after {timeout:.0f} s")
         return
     if proc.returncode or "@@" not in proc.stdout:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1][:100]
-        table.missing(name, f"{what}: failed ({last})")
+        table.missing(area, f"{what}: failed ({last})")
         return
     figures = json.loads(proc.stdout.rsplit("@@", 1)[1])
     report["modules"][name] = figures
@@ -363,12 +363,12 @@ def run_external(name: str, what: str, db: Path, table: Table, report: dict, qui
         floor = figures.get(f"floor_{key}")
         scale, shown_unit = {"_ms": (1, "ms"), "_s": (1, "s"), "_seconds": (1, "s"), "_kb": (1 / 1024, "MB"),
                              "_kib": (1 / 1024, "MB"), "_mb": (1, "MB"), "_per_s": (1, "/s")}[unit]
-        table.add(name, key[: -len(unit)].replace("_", " "), value * scale, shown_unit,
+        table.add(area, key[: -len(unit)].replace("_", " "), value * scale, shown_unit,
                   floor * scale if isinstance(floor, (int, float)) else None, "floor" if floor is not None else "",
                   lower_is_better=unit != "_per_s")
         shown += 1
     if not shown:
-        table.missing(name, f"{what}: ran, but returned no figures with a unit suffix")
+        table.missing(area, f"{what}: ran, but returned no figures with a unit suffix")
 
 
 # --------------------------------------------------------------------------- main
@@ -403,9 +403,9 @@ def main(argv: list[str] | None = None) -> int:
         ("help", lambda: measure_help(table, report, runs)),
         ("save", lambda: measure_save(copy, table, report, 20 if args.quick else 100)),
         ("memory", lambda: measure_memory(copy, table, report, 1 if args.quick else 3)),
-        *[(name, (lambda n=name, w=what: run_external(n, w, db, table, report, args.quick,
-                                                       300 if args.quick else 3600)))
-          for name, what in EXTERNAL],
+        *[(name, (lambda n=name, a=area, w=what: run_external(n, a, w, db, table, report, args.quick,
+                                                               300 if args.quick else 3600)))
+          for name, area, what in EXTERNAL],
         ("concurrency", lambda: measure_concurrency(table, report, args.quick)),
         ("crash", lambda: measure_crash(table, report, kills)),
     ]
