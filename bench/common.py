@@ -8,6 +8,7 @@ a screen from spawn to its first meaningful paint in a real pseudo-terminal.
 from __future__ import annotations
 
 import fcntl
+import math
 import os
 import pty
 import re
@@ -42,7 +43,7 @@ def percentile(values: Sequence[float], pct: float) -> float:
     data = sorted(values)
     if not data:
         raise ValueError("percentile of nothing")
-    rank = max(1, min(len(data), int(round(pct / 100 * len(data) + 0.5))))
+    rank = max(1, min(len(data), math.ceil(pct / 100 * len(data))))
     return data[rank - 1]
 
 

@@ -1,0 +1,34 @@
+"""bench/run.py never invents a figure: an absent module is 'not built yet', ratios come from same-run floors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench import run
+from bench.common import median, percentile
+
+
+def test_absent_bench_module_prints_not_built_yet(tmp_path):
+    table = run.Table()
+    report: dict = {"modules": {}, "figures": {}}
+    run.run_external("no_such_bench_module", "nowhere", "a screen nobody wrote", Path(tmp_path / "x.db"), table,
+                     report, True, 10)
+    (row,) = table.rows
+    assert "not built yet" in row["figure"]
+    assert row["value"] is None and row["ratio"] is None
+    assert "not built yet" in table.render() and report["modules"] == {}
+
+
+def test_ratio_is_figure_over_floor_and_inverted_for_throughput():
+    table = run.Table()
+    table.add("a", "latency", 30.0, "ms", 10.0, "floor")
+    table.add("b", "throughput", 50.0, "/s", 200.0, "1 process", lower_is_better=False)
+    table.add("c", "no floor", 5.0, "s")
+    assert [r["ratio"] for r in table.rows] == [3.0, 4.0, None]
+    assert "3.00x" in table.render()
+
+
+def test_median_and_percentiles():
+    data = [5, 1, 4, 2, 3]
+    assert median(data) == 3 and median([1, 2, 3, 4]) == 2.5
+    assert percentile(data, 50) == 3 and percentile(data, 95) == 5 and percentile(range(1, 101), 95) == 95
