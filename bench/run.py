@@ -46,7 +46,6 @@ EXTERNAL = [
     ("balancing_bench", "balancing", "balancing dashboard"),
     ("reports_bench", "reports", "reports as whole processes vs raw SQL"),
 ]
-UNITS = ("_ms", "_s", "_kb", "_mb", "_per_s", "_kib", "_seconds")
 
 
 class Table:
@@ -329,18 +328,68 @@ import inspect, json, sys
 sys.path.insert(0, sys.argv[1])
 import importlib
 mod = importlib.import_module("bench." + sys.argv[2])
+fn = next(getattr(mod, name) for name in ("run", "run_bench", "measure") if callable(getattr(mod, name, None)))
 kwargs = json.loads(sys.argv[4])
-params = inspect.signature(mod.run).parameters
+params = inspect.signature(fn).parameters
 kwargs = {k: v for k, v in kwargs.items() if k in params}
-print("@@" + json.dumps(mod.run(sys.argv[3], **kwargs), default=str))
+print("@@" + json.dumps(fn(sys.argv[3], **kwargs), default=str))
 """
 
+#: unit token in a figure's key -> (scale to the shown unit, shown unit)
+UNIT_TOKENS = {"ms": (1, "ms"), "s": (1, "s"), "seconds": (1, "s"), "kb": (1 / 1024, "MB"),
+               "kib": (1 / 1024, "MB"), "mb": (1, "MB"), "per_s": (1, "/s")}
 
-def run_external(name: str, area: str, what: str, db: Path, table: Table, report: dict, quick: bool, timeout: float) -> None:
+
+def _unit_of(key: str) -> tuple[str, float, str] | None:
+    """("label without the unit", scale, unit) for keys like ``f4_warm_ms``, ``scroll_echo_ms_p95``, ``x_per_s``."""
+    tokens = key.split("_")
+    for i in range(len(tokens) - 1, -1, -1):
+        token = tokens[i]
+        if token == "s" and i > 0 and tokens[i - 1] == "per":
+            scale, unit = UNIT_TOKENS["per_s"]
+            return " ".join(tokens[: i - 1] + tokens[i + 1:]), scale, unit
+        if token in UNIT_TOKENS:
+            scale, unit = UNIT_TOKENS[token]
+            return " ".join(tokens[:i] + tokens[i + 1:]), scale, unit
+    return None
+
+
+def external_figures(figures: dict) -> list[tuple[str, float, str, float | None]]:
+    """(label, value, unit, floor) from an owner's dict, whatever its shape.
+
+    Flat keys pair ``X`` with ``floor_X``; a nested ``{"daysheet": {"median_s": .., "floor_s": ..}}``
+    pairs its median with its floor. Ratios in the dict are ignored (recomputed here).
+    """
+    out = []
+    for key, value in figures.items():
+        if key.startswith("floor_") or "ratio" in key or isinstance(value, bool):
+            continue
+        if isinstance(value, dict):
+            for sub, number in value.items():
+                if not sub.startswith(("median_", "value_", "p50_")) or not isinstance(number, (int, float)):
+                    continue
+                unit = _unit_of(sub)
+                if unit:
+                    floor = value.get("floor_" + sub.split("_", 1)[1])
+                    out.append((key.replace("_", " "), number * unit[1], unit[2],
+                                floor * unit[1] if isinstance(floor, (int, float)) else None))
+            continue
+        if not isinstance(value, (int, float)):
+            continue
+        unit = _unit_of(key)
+        if unit:
+            floor = figures.get("floor_" + key)
+            out.append((unit[0], value * unit[1], unit[2], floor * unit[1] if isinstance(floor, (int, float)) else None))
+    return out
+
+
+def run_external(name: str, area: str, what: str, db: Path, table: Table, report: dict, quick: bool,
+                 timeout: float) -> None:
     if not (ROOT / "bench" / f"{name}.py").exists():
         table.missing(area, f"{what}: not built yet (bench/{name}.py has not landed)")
         return
-    kwargs = {"quick": quick, "rounds": 3 if quick else 10, "runs": 3 if quick else 7}
+    kwargs = {"quick": quick, "rounds": 3 if quick else 10, "runs": 3 if quick else 7,
+              "repeats": 3 if quick else 5, "keys": 20 if quick else 60}
     try:
         proc = subprocess.run([PY, "-c", EXTERNAL_CODE, str(ROOT), name, str(db), json.dumps(kwargs)],
                               capture_output=True, text=True, env=child_env(), cwd=ROOT, timeout=timeout)
@@ -353,22 +402,12 @@ def run_external(name: str, area: str, what: str, db: Path, table: Table, report
         return
     figures = json.loads(proc.stdout.rsplit("@@", 1)[1])
     report["modules"][name] = figures
-    shown = 0
-    for key, value in figures.items():
-        if key.startswith("floor_") or not isinstance(value, (int, float)) or isinstance(value, bool):
-            continue
-        unit = next((u for u in UNITS if key.endswith(u)), None)
-        if unit is None:
-            continue
-        floor = figures.get(f"floor_{key}")
-        scale, shown_unit = {"_ms": (1, "ms"), "_s": (1, "s"), "_seconds": (1, "s"), "_kb": (1 / 1024, "MB"),
-                             "_kib": (1 / 1024, "MB"), "_mb": (1, "MB"), "_per_s": (1, "/s")}[unit]
-        table.add(area, key[: -len(unit)].replace("_", " "), value * scale, shown_unit,
-                  floor * scale if isinstance(floor, (int, float)) else None, "floor" if floor is not None else "",
-                  lower_is_better=unit != "_per_s")
-        shown += 1
-    if not shown:
-        table.missing(area, f"{what}: ran, but returned no figures with a unit suffix")
+    rows = external_figures(figures)
+    for label, value, unit, floor in rows:
+        table.add(area, label, value, unit, floor, "floor" if floor is not None else "",
+                  lower_is_better=unit != "/s")
+    if not rows:
+        table.missing(area, f"{what}: ran, but returned no figures with a unit in their names")
 
 
 # --------------------------------------------------------------------------- main
