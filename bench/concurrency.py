@@ -285,14 +285,22 @@ def cli_check(db: str) -> tuple[bool, str]:
     return proc.returncode == 0, (proc.stdout + proc.stderr).strip()
 
 
-def run(db: str | None = None, *, procs: int = 8, cycles: int = 100, quick: bool = False) -> dict:
+def run(db: str | None = None, *, procs: int = 8, cycles: int = 100, quick: bool = False,
+        fork: bool | None = None) -> dict:
     """The concurrency figures: N processes and, as the floor, one process posting the same per-process load.
 
     Builds its own small database (``db`` names the file to create; a temporary one otherwise).
-    Raises AssertionError if anything was lost, doubled or failed.
+    Raises AssertionError if anything was lost, doubled or failed. ``quick`` forks the workers
+    from this process (no interpreter start and code-set load each) and caps the cycles.
     """
+    if fork is None:
+        fork = quick
     if quick:
         cycles = min(cycles, 20)
+    if fork:
+        from tui_billing import codes
+
+        codes.validate_icd10("J06.9")
     out: dict[str, object] = {}
     with tempfile.TemporaryDirectory(prefix="tb-conc-") as tmp:
         for label, n in (("single", 1), ("concurrent", procs)):
@@ -301,7 +309,7 @@ def run(db: str | None = None, *, procs: int = 8, cycles: int = 100, quick: bool
                 if os.path.exists(path + suffix):
                     os.remove(path + suffix)
             setup = _seed_in_child(path, max(n, 1))
-            results, wall = run_workers(path, n, cycles, setup)
+            results, wall = run_workers(path, n, cycles, setup, fork=fork)
             problems = [e for r in results for e in r.errors] + verify(path, results)
             ok, text = cli_check(path)
             if not ok:

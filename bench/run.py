@@ -56,9 +56,9 @@ class Table:
 
     def add(self, group: str, figure: str, value: float | None, unit: str, floor: float | None = None,
             floor_name: str = "", note: str = "", lower_is_better: bool = True) -> None:
-        ratio = None
-        if value is not None and floor:
-            ratio = value / floor if lower_is_better else floor / value
+        ratio = value / floor if value is not None and floor else None
+        if not lower_is_better and not note:
+            note = "higher is better"
         self.rows.append({"group": group, "figure": figure, "value": value, "unit": unit, "floor": floor,
                           "floor_name": floor_name, "ratio": ratio, "note": note})
 
@@ -303,7 +303,7 @@ def measure_memory(db: Path, table: Table, report: dict, runs: int) -> None:
 def measure_concurrency(table: Table, report: dict, quick: bool) -> None:
     from bench import concurrency
 
-    figures = concurrency.run(str(DATA / "concurrency.db"), procs=8, cycles=20 if quick else 150)
+    figures = concurrency.run(str(DATA / "concurrency.db"), procs=8, cycles=150, quick=quick)
     table.add("concurrency", f"8 processes posting ({figures['concurrent_calls']} calls, 0 lost/doubled)",
               figures["concurrent_calls_per_s"], "/s", figures["single_calls_per_s"], "1 process", lower_is_better=False)
     report["figures"].update(concurrent_calls_per_s=figures["concurrent_calls_per_s"],

@@ -19,12 +19,13 @@ def test_absent_bench_module_prints_not_built_yet(tmp_path):
     assert "not built yet" in table.render() and report["modules"] == {}
 
 
-def test_ratio_is_figure_over_floor_and_inverted_for_throughput():
+def test_ratio_is_figure_over_floor_and_throughput_says_higher_is_better():
     table = run.Table()
     table.add("a", "latency", 30.0, "ms", 10.0, "floor")
     table.add("b", "throughput", 50.0, "/s", 200.0, "1 process", lower_is_better=False)
     table.add("c", "no floor", 5.0, "s")
-    assert [r["ratio"] for r in table.rows] == [3.0, 4.0, None]
+    assert [r["ratio"] for r in table.rows] == [3.0, 0.25, None]
+    assert table.rows[1]["note"] == "higher is better"
     assert "3.00x" in table.render()
 
 
