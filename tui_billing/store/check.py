@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import bisect
 import json
-import sqlite3
 from dataclasses import dataclass, field
-
-import peewee
 
 from ..money import format_cents
 from . import audit
@@ -37,24 +34,33 @@ def _first(sql: str, params: tuple = ()):
     return database.execute_sql(sql, params).fetchone()[0]
 
 
-def run_check(*, integrity: bool = True, limit: int = 10) -> CheckReport:
-    """Run every check; ``report.problems`` says what is wrong, in words.
+def _damage_is_a_problem(check):
+    """A damaged file ("database disk image is malformed") is a reported problem, not a traceback.
 
-    A damaged file (``database disk image is malformed``) is reported as a problem, not raised:
-    the clerk gets one clear line instead of a traceback.
+    Locks, busy and read-only errors still raise: the caller's open path explains those.
     """
+    import functools
+    import sqlite3
+
+    import peewee
+
+    @functools.wraps(check)
+    def wrapper(*args, **kwargs) -> CheckReport:
+        try:
+            return check(*args, **kwargs)
+        except (sqlite3.DatabaseError, peewee.DatabaseError) as exc:
+            if isinstance(exc, (sqlite3.OperationalError, peewee.OperationalError)) and "malformed" not in str(exc):
+                raise
+            return CheckReport(problems=[f"the database file is damaged ({exc}): restore the last backup "
+                                         "(tui-billing backup makes them)"])
+
+    return wrapper
+
+
+@_damage_is_a_problem
+def run_check(*, integrity: bool = True, limit: int = 10) -> CheckReport:
+    """Run every check; ``report.problems`` says what is wrong, in words."""
     report = CheckReport()
-    try:
-        _run_checks(report, integrity, limit)
-    except (sqlite3.DatabaseError, peewee.DatabaseError) as exc:
-        if isinstance(exc, (sqlite3.OperationalError, peewee.OperationalError)) and "malformed" not in str(exc):
-            raise  # locked/busy/read-only: the caller's open path explains those
-        report.problems.append(f"the database file is damaged ({exc}): restore the last backup "
-                               "(tui-billing backup makes them)")
-    return report
-
-
-def _run_checks(report: CheckReport, integrity: bool, limit: int) -> None:
     add = report.problems.append
 
     if integrity:
@@ -133,6 +139,7 @@ def _run_checks(report: CheckReport, integrity: bool, limit: int) -> None:
         audit_events=_first("SELECT COUNT(*) FROM audit_event"),
         closed_days=_first("SELECT COUNT(*) FROM day_close"),
     )
+    return report
 
 
 def _by_date(table: str) -> dict[str, int]:
