@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Callable, TypeVar
 
-from peewee import DatabaseError, OperationalError, SqliteDatabase
+from peewee import DatabaseError as PeeweeDatabaseError, OperationalError, SqliteDatabase
 
 from .errors import BillingError, DatabaseFileError
 
@@ -110,10 +110,73 @@ def check_sqlite_header(path: Path) -> None:
     try:
         with open(path, "rb") as fh:
             head = fh.read(16)
-    except OSError as exc:  # permission denied, a directory, an I/O error
-        raise DatabaseFileError(f"cannot read {path}: {exc.strerror}") from exc
+    except OSError as exc:
+        raise DatabaseFileError(f"cannot read {path}: {exc.strerror or exc}") from exc
     if head and head != b"SQLite format 3\x00":
         raise DatabaseFileError(f"{path} is not a tui-billing database (not an SQLite file)")
+
+
+def _explain_permission_denied(open_fn: Callable[..., Path]) -> Callable[..., Path]:
+    """A folder on the way that is closed to this clerk gets one clear line, not a traceback.
+
+    (``Path.exists()`` and ``is_dir()`` raise PermissionError when a parent directory cannot be
+    searched: a clerk outside the office's billing group.)
+    """
+
+    @functools.wraps(open_fn)
+    def wrapper(given=None, **kwargs) -> Path:
+        try:
+            return open_fn(given, **kwargs)
+        except PermissionError as exc:
+            path = resolve_db_path(given)
+            raise DatabaseFileError(
+                f"cannot reach {path}: permission denied on {exc.filename or path.parent}; ask the office "
+                f"admin to add your user to the group that owns it"
+            ) from exc
+
+    return wrapper
+
+
+@_explain_permission_denied
+def open_database(given: str | os.PathLike[str] | None = None, *, create: bool = True, migrate: bool = True) -> Path:
+    """Point :data:`database` at a file, create it 0600 if asked, and bring its schema up to date.
+
+    Raises :class:`DatabaseFileError` with a message that says what to do.
+    """
+    from .migrations import migrate as run_migrations
+
+    path = resolve_db_path(given)
+    if path.is_dir():
+        raise DatabaseFileError(f"{path} is a directory: give the database file's path, e.g. {path / 'billing.db'}")
+    if not path.exists():
+        if not create:
+            raise DatabaseFileError(f"no database at {path}: create one with `tui-billing init --db {path}`")
+        try:
+            ensure_file(path)
+        except OSError as exc:  # e.g. a parent is a file, or the directory is not writable
+            raise DatabaseFileError(f"cannot create {path}: {exc.strerror or exc}") from exc
+    check_permissions(path)
+    check_sqlite_header(path)
+    refuse_foreign_or_newer(path)
+    if not database.is_closed():
+        database.close()
+    database.init(str(path), pragmas=PRAGMAS, timeout=BUSY_TIMEOUT_MS / 1000)
+    try:
+        database.connect(reuse_if_open=True)
+        if migrate:
+            run_migrations(database)
+    except OperationalError as exc:
+        database.close()
+        raise DatabaseFileError(_explain_operational(path, exc)) from exc
+    # e.g. "file is not a database", "disk image is malformed": Peewee wraps sqlite3's error in
+    # its own DatabaseError, which is not a sqlite3.DatabaseError, so catch both.
+    except (sqlite3.DatabaseError, PeeweeDatabaseError) as exc:
+        database.close()
+        raise DatabaseFileError(f"{path} is damaged or not a database ({exc}); restore the last backup") from exc
+    except BaseException:
+        database.close()
+        raise
+    return path
 
 
 def refuse_foreign_or_newer(path: Path) -> None:
@@ -139,46 +202,6 @@ def refuse_foreign_or_newer(path: Path) -> None:
     refusal = schema_refusal(version, bool(tables))
     if refusal:
         raise DatabaseFileError(refusal)
-
-
-def open_database(given: str | os.PathLike[str] | None = None, *, create: bool = True, migrate: bool = True) -> Path:
-    """Point :data:`database` at a file, create it 0600 if asked, and bring its schema up to date.
-
-    Raises :class:`DatabaseFileError` with a message that says what to do.
-    """
-    from .migrations import migrate as run_migrations
-
-    path = resolve_db_path(given)
-    try:
-        if not path.exists():
-            if not create:
-                raise DatabaseFileError(f"no database at {path}: create one with `tui-billing init --db {path}`")
-            ensure_file(path)
-    except PermissionError as exc:  # a directory on the way is closed to this user
-        raise DatabaseFileError(
-            f"cannot reach {path}: permission denied on {exc.filename or path.parent}; ask the office admin "
-            f"to add your user to the group that owns it"
-        ) from exc
-    check_permissions(path)
-    check_sqlite_header(path)
-    refuse_foreign_or_newer(path)
-    if not database.is_closed():
-        database.close()
-    database.init(str(path), pragmas=PRAGMAS, timeout=BUSY_TIMEOUT_MS / 1000)
-    try:
-        database.connect(reuse_if_open=True)
-        if migrate:
-            run_migrations(database)
-    except OperationalError as exc:
-        database.close()
-        raise DatabaseFileError(_explain_operational(path, exc)) from exc
-    except (sqlite3.DatabaseError, DatabaseError) as exc:  # "file is not a database", "disk image is malformed"
-        database.close()
-        raise DatabaseFileError(f"{path} is damaged or not a database ({exc}); restore the last backup") from exc
-    except BaseException:
-        database.close()
-        raise
-    return path
 
 
 def _explain_operational(path: Path, exc: Exception) -> str:
