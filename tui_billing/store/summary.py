@@ -12,7 +12,9 @@ import datetime as dt
 import json
 from dataclasses import asdict, dataclass, field
 
-from .db import database
+from ..money import format_cents
+from .db import database, write
+from .errors import BillingError
 
 METHODS = ("cash", "check", "card", "eft")
 SOURCES = ("patient", "payer")
@@ -173,16 +175,18 @@ def period_summary(start: str, end: str) -> PeriodSummary:
     errors = []
     check_ar, check_unapplied = balances_as_of(end)
     if (check_ar, check_unapplied) != (closing_ar, closing_unapplied):
-        errors.append(f"roll-forward gives A/R {closing_ar} / unapplied {closing_unapplied} but the stored "
-                      f"checkpoints give {check_ar} / {check_unapplied}")
+        errors.append(f"roll-forward gives A/R {format_cents(closing_ar)} / unapplied {format_cents(closing_unapplied)} "
+                      f"but the stored checkpoints give {format_cents(check_ar)} / {format_cents(check_unapplied)}")
     current_ar = current_unapplied = None
     if _nothing_posted_after(end):
         current_ar = database.execute_sql("SELECT COALESCE(SUM(balance), 0) FROM charge_balance").fetchone()[0]
         current_unapplied = database.execute_sql("SELECT COALESCE(SUM(unapplied), 0) FROM receipt_balance").fetchone()[0]
         if current_ar != closing_ar:
-            errors.append(f"closing A/R {closing_ar} differs from the sum of open charge balances {current_ar}")
+            errors.append(f"closing A/R {format_cents(closing_ar)} differs from the sum of open charge balances "
+                          f"{format_cents(current_ar)}")
         if current_unapplied != closing_unapplied:
-            errors.append(f"closing unapplied {closing_unapplied} differs from the receipts queue {current_unapplied}")
+            errors.append(f"closing unapplied {format_cents(closing_unapplied)} differs from the receipts queue "
+                          f"{format_cents(current_unapplied)}")
     return PeriodSummary(
         start=start, end=end, charge_lines=charge_lines, charges=charges, charge_voids=voids,
         receipt_count=receipt_count, check_count=check_count,
@@ -332,3 +336,93 @@ def open_days_in(start: str, end: str) -> list[str]:
 def data_version() -> int:
     """SQLite's PRAGMA data_version on this thread's connection: it changes when another connection commits."""
     return database.execute_sql("PRAGMA data_version").fetchone()[0]
+
+
+def month_close_problems(month: str) -> list[str]:
+    """Every reason a month cannot close yet (empty when it can); the same rules as operations.close_month."""
+    from .validate import today
+
+    try:
+        first, last = month_bounds(month)
+    except ValueError:
+        return [f"month must look like 2026-11 (got {month!r})"]
+    problems = []
+    if month_close_record(month):
+        problems.append(f"month {month} is already closed")
+    if last >= today().isoformat():
+        problems.append(f"month {month} is not over until {last} has passed")
+    days = open_days_in(first, last)
+    if days:
+        shown = ", ".join(days[:5]) + (f" and {len(days) - 5} more" if len(days) > 5 else "")
+        problems.append(f"days with postings are still open: {shown}")
+    return problems
+
+
+def _changed(shown: dict, now: dict) -> list[str]:
+    keys = ("charges", "receipts_by_method", "refunds_by_method", "applications", "adjustments", "closing_ar",
+            "closing_unapplied")
+    return [k for k in keys if shown.get(k) != now.get(k)]
+
+
+@write
+def close_day_as_shown(date: str, counted, shown: dict, *, operator: str | None = None) -> dict:
+    """Close a day only if its totals are still the ones the clerk confirmed.
+
+    Another clerk may post between the confirmation and the close; the close and this check run
+    in one transaction, so the day is never locked with totals nobody saw.
+    """
+    from .operations import close_day
+
+    totals = close_day(date, counted, operator=operator)
+    changed = _changed(shown, totals)
+    if changed:
+        raise BillingError(f"day {date} changed while you confirmed ({', '.join(changed)}): look again and "
+                           "press F9 again; nothing was closed", "date")
+    return totals
+
+
+@write
+def close_month_as_shown(month: str, shown: dict, *, operator: str | None = None) -> dict:
+    """Close a month only if its roll-forward is still the one the clerk confirmed."""
+    from .operations import close_month
+
+    totals = close_month(month, operator=operator)
+    changed = _changed(shown, totals)
+    if changed:
+        raise BillingError(f"month {month} changed while you confirmed ({', '.join(changed)}): look again; "
+                           "nothing was closed", "month")
+    return totals
+
+
+@dataclass(frozen=True)
+class DaySnapshot:
+    """Everything the balancing screen shows for one posting date, read in one go."""
+
+    date: str
+    current_date: str
+    summary: PeriodSummary
+    batches: list[BatchLine]
+    closed: DayCloseRecord | None
+    month_closed: MonthCloseRecord | None
+    #: PRAGMA data_version when it was read (the live refresh compares it)
+    version: int
+
+    @property
+    def is_current(self) -> bool:
+        return self.date == self.current_date
+
+
+def day_snapshot(date: str | None = None) -> DaySnapshot:
+    """The balancing screen's figures for a date (default: the current posting date), in one read transaction.
+
+    One transaction gives one consistent view even while other clerks post.
+    """
+    from .validate import current_posting_date, iso_date
+
+    with database.atomic("DEFERRED"):
+        current = current_posting_date()
+        when = current if not date else iso_date(date, "date")
+        return DaySnapshot(
+            date=when, current_date=current, summary=day_summary(when), batches=batches_for(when, when),
+            closed=day_close_record(when), month_closed=month_close_record(when[:7]), version=data_version(),
+        )
