@@ -73,11 +73,11 @@ async def test_day_balances_closes_and_refuses_later_posting(db):
         for figure in ("250.00", "-100.00", "190.00", "25.00", "125.00", "CO-45", "DRB", "bob"):
             assert figure in text
         await type_deposit(pilot, screen, cash="49")
-        assert "short" in str(screen.query_one("#diff-cash").render())
-        assert "0.00 ✓" in str(screen.query_one("#diff-eft").render())
+        assert "short" in str(screen.differences["cash"])
+        assert "0.00 ✓" in str(screen.differences["eft"])
         screen.query_one("#dep-cash").value = "50.00"
         await pilot.pause()
-        assert "0.00 ✓" in str(screen.query_one("#diff-cash").render())
+        assert "0.00 ✓" in str(screen.differences["cash"])
         await pilot.press("f9")
         await until(pilot, lambda: isinstance(app.screen, CloseConfirm), "the confirmation")
         dialog = app.screen
@@ -156,8 +156,8 @@ async def test_figures_refresh_when_another_clerk_posts(db):
         clerk.start()
         clerk.join()
         await until(pilot, lambda: screen.snapshot.summary.receipts == 1234, "the live refresh")
-        assert "+12.00 over" not in str(screen.query_one("#diff-cash").render())
-        assert "-0.34 short" in str(screen.query_one("#diff-cash").render())
+        assert "+12.00 over" not in str(screen.differences["cash"])
+        assert "-0.34 short" in str(screen.differences["cash"])
         assert screen.query_one("#dep-cash").value == "12"  # typing survived the refresh
 
 

@@ -31,6 +31,8 @@ from ..store.summary import METHODS, DaySnapshot, PeriodSummary
 #: How often the live worker looks at PRAGMA data_version (seconds). A posting shows within this
 #: plus the time to recompute the day's figures.
 POLL_SECONDS = 0.03
+#: While another screen is up, the figures still follow the books, but at most this often.
+HIDDEN_REFRESH_SECONDS = 1.0
 
 #: (input id suffix, label, summary.deposit key or "count")
 DEPOSIT_FIELDS: tuple[tuple[str, str, str], ...] = (
@@ -139,7 +141,8 @@ def render_proof(snap: DaySnapshot) -> Text:
         bad = b.status == "unbalanced"
         style = "bold red" if bad else ("" if b.closed else "yellow")
         flag = "!" if bad else " "
-        out.append(f"{flag}#{b.id:<5}{b.kind:<7}{b.operator[:11]:<11}{b.status:>11}\n", style=style)
+        kind = "chg" if b.kind == "charge" else "rcpt"
+        out.append(f"{flag}#{b.id:<4} {kind:<5}{b.operator[:12]:<12}{b.status:>11}\n", style=style)
         out.append(f"  {b.entered_count:>3}/{b.control_count:<3} "
                    f"{format_cents(b.entered_total)}/{format_cents(b.control_total)}"[:WIDTH] + "\n", style=style)
     if snap.closed:
@@ -210,6 +213,8 @@ class BalancingScreen(Screen[None]):
         self._requests: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._visible = True
         self._wanted = ""  # what the date input asks for ("" = current posting date)
+        #: the difference shown for each deposit field (cash, checks, count, card, eft)
+        self.differences: dict[str, Text] = {}
         self.loaded = asyncio.Event()
 
     # ------------------------------------------------------------------ layout
@@ -221,17 +226,16 @@ class BalancingScreen(Screen[None]):
             yield Input(placeholder="YYYY-MM-DD", id="bal-date", compact=True, max_length=10,
                         restrict=r"[0-9-]*")
             yield Static("loading…", id="bal-state", markup=False)
+        # Few widgets on purpose: labels and differences are one Static each (CSS cost grows per node).
         with Grid(id="bal-deposit"):
-            yield Static("DEPOSIT", classes="bal-head", markup=False)
-            yield Static("counted", classes="bal-head", markup=False)
-            yield Static("receipts less refunds", classes="bal-head", markup=False)
-            yield Static("difference", classes="bal-head", markup=False)
-            for key, label, _ in DEPOSIT_FIELDS:
-                yield Label(label)
+            labels = Text("DEPOSIT\n", style="bold underline")
+            labels.append("\n".join(label for _, label, _ in DEPOSIT_FIELDS))
+            yield Static(labels, id="bal-dep-labels")
+            yield Static(Text("counted", style="bold underline"), id="bal-dep-head")
+            yield Static("", id="bal-dep-diffs")
+            for key, _, _ in DEPOSIT_FIELDS:
                 yield Input(placeholder="0" if key == "count" else "0.00", id=f"dep-{key}", compact=True,
                             restrict=r"[0-9]*" if key == "count" else r"[0-9$,.]*", max_length=16)
-                yield Static("", id=f"want-{key}", classes="bal-want", markup=False)
-                yield Static("", id=f"diff-{key}", classes="bal-diff", markup=False)
         with VerticalScroll(id="bal-figures", can_focus=True):
             with Horizontal(id="bal-cols"):
                 yield Static("", id="bal-left", classes="bal-col")
@@ -246,7 +250,7 @@ class BalancingScreen(Screen[None]):
     def on_screen_resume(self) -> None:
         self._visible = True
         if self.snapshot is not None:
-            self.request(self._wanted)  # catch up on what was posted while another screen was up
+            self._requests.put(self._wanted)  # catch up on what was posted in the last moments
 
     def on_screen_suspend(self) -> None:
         self._visible = False
@@ -269,6 +273,7 @@ class BalancingScreen(Screen[None]):
         wanted: str | None = None
         seen = None
         stale = False
+        last_load = 0.0
         try:
             while not worker.is_cancelled:
                 try:
@@ -283,7 +288,8 @@ class BalancingScreen(Screen[None]):
                 if asked is None:
                     if version != seen:
                         stale = True
-                    if not (stale and self._visible):
+                    # Hidden, it still follows the books (at most once a second) so F4 shows fresh figures.
+                    if not stale or (not self._visible and time.perf_counter() - last_load < HIDDEN_REFRESH_SECONDS):
                         continue
                 started = time.perf_counter()
                 try:
@@ -294,7 +300,8 @@ class BalancingScreen(Screen[None]):
                         self.app.call_from_thread(self._show_problem, str(exc))
                     continue
                 seen, stale = snap.version, False
-                elapsed = (time.perf_counter() - started) * 1000
+                last_load = time.perf_counter()
+                elapsed = (last_load - started) * 1000
                 if not worker.is_cancelled:
                     self.app.call_from_thread(self._show, snap, elapsed)
         finally:
@@ -386,30 +393,34 @@ class BalancingScreen(Screen[None]):
         """Each counted figure against the receipts, at once as the clerk types."""
         if self.snapshot is None:
             return
+        out = Text(no_wrap=True, overflow="ellipsis")
+        out.append(f"{'receipts less refunds':>21}  difference\n", style="bold underline")
         for key, _, _ in DEPOSIT_FIELDS:
             want = self._expected(key)
-            self.query_one(f"#want-{key}", Static).update(str(want) if key == "count" else format_cents(want))
-            raw = self.query_one(f"#dep-{key}", Input).value.strip()
-            diff = self.query_one(f"#diff-{key}", Static)
-            try:
-                if key == "count":
-                    got = int(raw) if raw.isdigit() else (0 if not raw else None)
-                else:
-                    got = parse_cents(raw or "0", allow_zero=True)
-            except MoneyError:
-                got = None
-            if got is None:
-                diff.update(Text("✗ not an amount" if key != "count" else "✗ not a number", style="bold red"))
-                continue
-            if not raw and want:
-                diff.update(Text("not counted yet", style="yellow"))
-                continue
-            delta = got - want
-            if delta == 0:
-                diff.update(Text("0 ✓" if key == "count" else "0.00 ✓", style="bold green"))
+            out.append(f"{str(want) if key == 'count' else format_cents(want):>21}  ")
+            self.differences[key] = diff = self._difference(key, want)
+            out.append_text(diff)
+            out.append("\n")
+        self.query_one("#bal-dep-diffs", Static).update(out)
+
+    def _difference(self, key: str, want: int) -> Text:
+        raw = self.query_one(f"#dep-{key}", Input).value.strip()
+        try:
+            if key == "count":
+                got = int(raw) if raw.isdigit() else (0 if not raw else None)
             else:
-                shown = f"{delta:+d}" if key == "count" else ("+" if delta > 0 else "") + format_cents(delta)
-                diff.update(Text(f"{shown} {'over' if delta > 0 else 'short'} ✗", style="bold red"))
+                got = parse_cents(raw or "0", allow_zero=True)
+        except MoneyError:
+            got = None
+        if got is None:
+            return Text("✗ not an amount" if key != "count" else "✗ not a number", style="bold red")
+        if not raw and want:
+            return Text("not counted yet", style="yellow")
+        delta = got - want
+        if delta == 0:
+            return Text("0 ✓" if key == "count" else "0.00 ✓", style="bold green")
+        shown = f"{delta:+d}" if key == "count" else ("+" if delta > 0 else "") + format_cents(delta)
+        return Text(f"{shown} {'over' if delta > 0 else 'short'} ✗", style="bold red")
 
     @on(Input.Changed, "#bal-deposit Input")
     def _deposit_typed(self) -> None:
