@@ -9,6 +9,8 @@ The database is copied first (the benchmark posts receipts into the copy). Figur
 - ``f4_warm_ms``: a receipt is posted while F2 is up, then F4 until the new receipts total is painted.
 - ``refresh_ms``: another connection commits a receipt until the dashboard paints the new total
   (PRAGMA data_version poll + recompute + paint).
+- ``floor_f4_*_ms``: the same screen with its figures already in memory (no database, no thread):
+  what Textual's switch and paint cost on this machine in the same run.
 
 The app runs as a real process in a pseudo-terminal at 80x24 and the time is taken when the
 bytes arrive, as a clerk would see them. Medians over ``rounds``.
@@ -147,6 +149,51 @@ def _measure(path: Path, rounds: int) -> dict:
             "refresh_max_ms": round(max(refresh), 1) if refresh else float("nan")}
 
 
+def _floor_app(path: str) -> None:
+    """The same dashboard with its figures already in memory: F4 costs only Textual's switch and paint."""
+    from tui_billing.app import BillingApp
+    from tui_billing.screens.balancing import BalancingScreen
+    from tui_billing.store import open_database
+    from tui_billing.store.summary import day_snapshot
+
+    open_database(path)
+    snap = day_snapshot()
+
+    class FloorScreen(BalancingScreen):
+        def on_mount(self) -> None:
+            self._show(snap, 0.0)
+
+        def on_screen_resume(self) -> None:
+            self._visible = True
+
+    class FloorApp(BillingApp):
+        CSS_PATH = str(Path(sys.modules[BillingApp.__module__].__file__).with_name("styles.tcss"))
+        MODES = {**BillingApp.MODES, "balancing": FloorScreen}
+
+    FloorApp(db_path=Path(path)).run()
+
+
+def _measure_floor(path: Path, rounds: int) -> dict:
+    import os
+
+    env = dict(os.environ, TERM="xterm-256color", COLORTERM="")
+    term = Terminal([sys.executable, str(Path(__file__).resolve()), "--floor-app", "--db", str(path)], env)
+    cold, warm = [], []
+    try:
+        term.wait_for(b"Charges", timeout=60)
+        time.sleep(0.5)
+        sent = term.send(F4)
+        cold.append((term.wait_for(b"proof") - sent) * 1000)
+        for _ in range(rounds):
+            term.send(F2)
+            term.wait_for(b"Charge")
+            sent = term.send(F4)
+            warm.append((term.wait_for(b"proof") - sent) * 1000)
+    finally:
+        term.close()
+    return {"floor_f4_cold_ms": _median(cold), "floor_f4_warm_ms": _median(warm)}
+
+
 def run(db: str | Path, *, rounds: int = 10) -> dict:
     """Measure the dashboard on a copy of ``db``; returns the figures (ms) and what was measured."""
     from tui_billing.store import close_database, database, open_database
@@ -167,6 +214,8 @@ def run(db: str | Path, *, rounds: int = 10) -> dict:
                        "day_charge_lines": snap.summary.charge_lines, "rounds": rounds,
                        "snapshot_ms": _median(floor)}
             figures.update(_measure(path, rounds))
+            figures.update(_measure_floor(path, rounds))
+            figures["f4_warm_over_floor"] = round(figures["f4_warm_ms"] / figures["floor_f4_warm_ms"], 2)
         finally:
             close_database()
     return figures
@@ -176,7 +225,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", required=True, help="database to measure (copied first)")
     parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--floor-app", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.floor_app:
+        _floor_app(args.db)
+        return 0
     print(json.dumps(run(args.db, rounds=args.rounds), indent=2))
     return 0
 
