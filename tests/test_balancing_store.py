@@ -85,7 +85,7 @@ def test_close_stores_totals_and_refuses_later_posting(day):
     assert bs.DAY in str(err.value) and f"current open day {bs.NEXT}" in str(err.value)
     # the database's own guard refuses a hand-written insert too
     raw = sqlite3.connect(str(day_close_record.__globals__["database"].database))
-    with pytest.raises(sqlite3.IntegrityError, match="closed"):
+    with pytest.raises(sqlite3.IntegrityError, match="closed day or month; post it on the current open posting date"):
         raw.execute("INSERT INTO batch (kind, posting_date, operator, control_count, control_total, opened_at) "
                     "VALUES ('charge', ?, 'x', 0, 0, 'now')", (bs.DAY,))
     raw.close()
