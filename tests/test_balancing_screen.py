@@ -184,3 +184,30 @@ def test_a_proof_error_is_shown_with_both_figures(db):
         "closing A/R 125.00 differs from the sum of open charge balances 130.00",)))
     text = str(render_proof(broken))
     assert "A/R PROOF ERROR" in text and "125.00" in text and "130.00" in text and "✗" in text
+
+
+async def test_dashboard_equals_the_summary_on_the_demo_database(tmp_path, monkeypatch):
+    """On the demo practice, the screen shows exactly store.summary's figures (the day sheet's source),
+    for the open current day and for a closed day."""
+    demo = pytest.importorskip("tui_billing.demo")
+    monkeypatch.setenv("TUI_BILLING_TODAY", "2026-11-25")
+    path = tmp_path / "demo.db"
+    demo.build_demo(path, charges=3000, patients=300, days=15, seed=3, progress=False)
+    open_database(path)
+    try:
+        closed_day = database.execute_sql("SELECT MAX(posting_date) FROM day_close").fetchone()[0]
+        app = BillingApp(db_path=path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            for date in (closed_day, "2026-11-25"):
+                screen = await open_balancing(pilot, date)
+                s = day_summary(date)
+                assert screen.snapshot.summary.as_dict() == s.as_dict()
+                assert s.balances
+                text = shown(screen)
+                for value in (s.charges, s.receipts, s.applications, s.adjustments, s.closing_ar, s.closing_unapplied):
+                    assert format_cents(value) in text
+                if screen.snapshot.closed:
+                    stored = screen.snapshot.closed.totals
+                    assert (stored["charges"], stored["closing_ar"]) == (s.charges, s.closing_ar)
+    finally:
+        close_database()

@@ -194,3 +194,20 @@ def test_cli_close_month(day, db, monkeypatch):
     done = run(db, "month", "2026-11")
     assert done.exit_code == 0 and f"closing A/R {format_cents(12500)}" in done.stdout
     assert run(db, "month", "2026-13").exit_code == 1
+
+
+def test_close_commands_never_load_textual(day, db):
+    """The headless close path stays free of the TUI (fast start, works without a terminal)."""
+    import subprocess
+
+    code = ("import sys\nfrom tui_billing.cli import main\n"
+            "try:\n    main(['--db', sys.argv[1], 'close', 'day', sys.argv[2], '--cash', '50', '--checks', '60',"
+            " '--card', '20', '--eft', '50'])\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+            "print('textual' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, str(db), bs.DAY], capture_output=True, text=True,
+                         cwd=Path(__file__).parent.parent, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "False"
+    close_database()
+    open_database(db)
+    assert day_close_record(bs.DAY) is not None

@@ -121,7 +121,7 @@ def render_proof(snap: DaySnapshot) -> Text:
     _row(out, " − adjustments", s.adjustments)
     _row(out, " = closing A/R", s.closing_ar, style="bold")
     if s.current_ar is None:
-        out.append(" Σ open balances: later days posted;\n  checked against the closes\n", style="italic")
+        out.append(" Σ open balances: n/a, later days\n  posted; proved by the closes\n", style="italic")
     else:
         ok = s.current_ar == s.closing_ar
         _row(out, " Σ open balances", s.current_ar, style="" if ok else "bold red", mark="✓" if ok else "✗")
@@ -228,8 +228,9 @@ class BalancingScreen(Screen[None]):
             yield Static("loading…", id="bal-state", markup=False)
         # Few widgets on purpose: labels and differences are one Static each (CSS cost grows per node).
         with Grid(id="bal-deposit"):
-            labels = Text("DEPOSIT\n", style="bold underline")
-            labels.append("\n".join(label for _, label, _ in DEPOSIT_FIELDS))
+            labels = Text()
+            labels.append("DEPOSIT", style="bold underline")
+            labels.append("\n" + "\n".join(label for _, label, _ in DEPOSIT_FIELDS))
             yield Static(labels, id="bal-dep-labels")
             yield Static(Text("counted", style="bold underline"), id="bal-dep-head")
             yield Static("", id="bal-dep-diffs")
