@@ -380,12 +380,16 @@ def _closed_period_messages() -> str:
     return "\n".join(parts)
 
 
-# V3 also: Σ open charge balances and Σ unapplied are part of every day's A/R proof (the balancing
+# V3 also: batch_status (every batch close, every day close with an open batch) summed a batch's
+# charges and receipts by scanning the whole table; partial indexes on batch_id fix that.
+# And: Σ open charge balances and Σ unapplied are part of every day's A/R proof (the balancing
 # screen recomputes them on each posting). Partial covering indexes make them a walk over the open
 # items only instead of a scan of every charge ever posted.
 V3 = _closed_period_messages() + """
 CREATE INDEX charge_balance_open_amount ON charge_balance(balance) WHERE balance > 0;
 CREATE INDEX receipt_balance_open_amount ON receipt_balance(unapplied) WHERE unapplied > 0;
+CREATE INDEX charge_batch ON charge(batch_id) WHERE batch_id IS NOT NULL;
+CREATE INDEX receipt_batch ON receipt(batch_id) WHERE batch_id IS NOT NULL;
 """
 
 MIGRATIONS: list[str] = [V1 + _history_triggers(), V2, V3]
