@@ -382,7 +382,8 @@ def _closed_period_messages() -> str:
 
 # V3 also: batch_status (every batch close, every day close with an open batch) summed a batch's
 # charges and receipts by scanning the whole table; partial indexes on batch_id fix that.
-# And: Σ open charge balances and Σ unapplied are part of every day's A/R proof (the balancing
+# The day's voids and the month close's list of days with postings read encounter and
+# distribution by posting date, which had no index. And: Σ open charge balances and Σ unapplied are part of every day's A/R proof (the balancing
 # screen recomputes them on each posting). Partial covering indexes make them a walk over the open
 # items only instead of a scan of every charge ever posted.
 V3 = _closed_period_messages() + """
@@ -390,6 +391,8 @@ CREATE INDEX charge_balance_open_amount ON charge_balance(balance) WHERE balance
 CREATE INDEX receipt_balance_open_amount ON receipt_balance(unapplied) WHERE unapplied > 0;
 CREATE INDEX charge_batch ON charge(batch_id) WHERE batch_id IS NOT NULL;
 CREATE INDEX receipt_batch ON receipt(batch_id) WHERE batch_id IS NOT NULL;
+CREATE INDEX encounter_posting ON encounter(posting_date);
+CREATE INDEX distribution_posting ON distribution(posting_date);
 """
 
 MIGRATIONS: list[str] = [V1 + _history_triggers(), V2, V3]
