@@ -32,7 +32,7 @@ from ..store.summary import METHODS, DaySnapshot, PeriodSummary
 #: plus the time to recompute the day's figures.
 POLL_SECONDS = 0.03
 #: While another screen is up, the figures still follow the books, but at most this often.
-HIDDEN_REFRESH_SECONDS = 1.0
+HIDDEN_REFRESH_SECONDS = 0.25
 
 #: (input id suffix, label, summary.deposit key or "count")
 DEPOSIT_FIELDS: tuple[tuple[str, str, str], ...] = (
@@ -216,10 +216,15 @@ class BalancingScreen(Screen[None]):
         #: the difference shown for each deposit field (cash, checks, count, card, eft)
         self.differences: dict[str, Text] = {}
         self.loaded = asyncio.Event()
+        self._early: tuple[DaySnapshot, float] | None = None
+        self._ready = False  # set on mount: the widgets exist
 
     # ------------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
+        # Start reading the books now, so the database work overlaps building the screen.
+        self._live()
+        self.request("")
         yield Header()
         with Horizontal(id="bal-top"):
             yield Label("Posting date", id="bal-date-label")
@@ -245,8 +250,9 @@ class BalancingScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.sub_title = "Balancing"
-        self._live()
-        self.request("")
+        self._ready = True
+        if self._early is not None:
+            self._show(*self._early)
 
     def on_screen_resume(self) -> None:
         self._visible = True
@@ -313,6 +319,10 @@ class BalancingScreen(Screen[None]):
         self.loaded.set()
 
     def _show(self, snap: DaySnapshot, elapsed_ms: float) -> None:
+        if not self._ready:  # the first figures can arrive before the widgets exist
+            self._early = (snap, elapsed_ms)
+            return
+        self._early = None
         first = self.snapshot is None or self.snapshot.date != snap.date or bool(self.snapshot.closed) != bool(snap.closed)
         self.snapshot = snap
         date_input = self.query_one("#bal-date", Input)
