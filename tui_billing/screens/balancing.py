@@ -19,6 +19,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
@@ -178,10 +179,32 @@ class Counted:
     bad_reason: str = ""
 
 
+class BalancingCommands(Provider):
+    """Ctrl+P offers the dashboard's actions by name (the same as its keys)."""
+
+    ACTIONS = (
+        ("Close day", "close_day", "F9: close the posting day shown, after checking every rule"),
+        ("Close month", "close_month", "F10: close the month of the day shown"),
+        ("Refresh balancing figures", "reload", "F5: read the figures again now"),
+    )
+
+    async def discover(self) -> Hits:
+        for name, action, help_text in self.ACTIONS:
+            yield DiscoveryHit(name, getattr(self.screen, f"action_{action}"), help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, action, help_text in self.ACTIONS:
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), getattr(self.screen, f"action_{action}"), help=help_text)
+
+
 class BalancingScreen(Screen[None]):
     """The day's proof and deposit reconciliation, refreshed live; F9 closes the day, F10 the month."""
 
     AUTO_FOCUS = "#dep-cash"
+    COMMANDS = {BalancingCommands}
     BINDINGS = [
         Binding("f9", "close_day", "Close day", id="balancing.close_day"),
         Binding("f10", "close_month", "Close month", id="balancing.close_month"),
@@ -295,7 +318,7 @@ class BalancingScreen(Screen[None]):
                 if asked is None:
                     if version != seen:
                         stale = True
-                    # Hidden, it still follows the books (at most once a second) so F4 shows fresh figures.
+                    # Hidden, it still follows the books (throttled) so F4 finds fresh figures.
                     if not stale or (not self._visible and time.perf_counter() - last_load < HIDDEN_REFRESH_SECONDS):
                         continue
                 started = time.perf_counter()
