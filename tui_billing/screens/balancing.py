@@ -563,7 +563,8 @@ class BalancingScreen(Screen[None]):
             if ok:
                 self._do_close(*what)
 
-        self.app.push_screen(CloseConfirm(title, lines, problems), callback=done)
+        self.app.push_screen(CloseConfirm(title, lines, problems, key="F9" if what[0] == "day" else "F10"),
+                             callback=done)
 
     @work(thread=True, exclusive=True, group="balancing-close", exit_on_error=False, name="close")
     def _do_close(self, kind: str, key: str, deposit, shown: dict) -> None:

@@ -21,8 +21,9 @@ class CloseConfirm(ModalScreen[bool]):
         Binding("enter,y", "confirm", "Close it", id="balancing.confirm"),
     ]
 
-    def __init__(self, title: str, lines: list[str], problems: list[str]) -> None:
+    def __init__(self, title: str, lines: list[str], problems: list[str], key: str = "F9") -> None:
         super().__init__(id="close-confirm")
+        self.key = key
         self.title_text = title
         self.lines = lines
         self.problems = problems
@@ -36,7 +37,7 @@ class CloseConfirm(ModalScreen[bool]):
                     body.append("✗ ", style="bold red")
                     body.append(problem + "\n")
                 yield Static(body, id="close-problems")
-                yield Static("Fix these, then press F9 again. Esc goes back.", classes="hint", markup=False)
+                yield Static(f"Fix these, then press {self.key} again. Esc goes back.", classes="hint", markup=False)
             else:
                 yield Static("\n".join(self.lines), id="close-lines", markup=False)
                 yield Static("Enter or Y closes it (it cannot be reopened). Esc or N cancels.",
