@@ -173,7 +173,7 @@ def close_day_cmd(obj: Context, date: str | None, cash: str | None, checks: str 
             # The tape's count defaults to what was posted, so only a typed count can differ.
             from .store.validate import iso_date
 
-            check_count = day_summary(iso_date(when, "date")).check_count
+            check_count = day_summary(iso_date(when, "the date to close")).check_count
         totals = close_day(when, DepositCount(check_count=check_count, **counted_money))
     except BillingError as exc:
         fail(str(exc))
