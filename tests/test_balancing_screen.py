@@ -87,6 +87,9 @@ async def test_day_balances_closes_and_refuses_later_posting(db):
         await until(pilot, lambda: screen.snapshot.closed is not None, "the close")
         assert day_close_record(bs.DAY).counted_cash == 5000
         assert screen.query_one("#dep-cash").disabled
+        assert [screen.query_one(f"#dep-{k}").value for k in ("cash", "checks", "count", "card", "eft")] == [
+            "50.00", "60.00", "1", "20.00", "50.00"]  # what it was closed with
+        assert "CLOSED WITH" in shown(screen)
         assert "CLOSED" in str(screen.query_one("#bal-state").render())
     with pytest.raises(BillingError) as err:
         ops.record_receipt(amount=100, method="cash", patient_id=ids["p2"], posting_date=bs.DAY)
