@@ -31,7 +31,7 @@ from ..store.summary import METHODS, DaySnapshot, PeriodSummary
 
 #: How often the live worker looks at PRAGMA data_version (seconds). A posting shows within this
 #: plus the time to recompute the day's figures.
-POLL_SECONDS = 0.03
+POLL_SECONDS = 0.02
 #: While another screen is up, the figures still follow the books, but at most this often.
 HIDDEN_REFRESH_SECONDS = 0.25
 
