@@ -54,24 +54,26 @@ def _money(cents: int | None) -> str:
 def _row(out: Text, label: str, amount: int | None = None, count: int | None = None, style: str = "",
          mark: str = "") -> None:
     """One figure line: label, optional count, right-aligned amount, optional ✓/✗ mark."""
-    label = label[:18]
     count_s = "" if count is None else str(count)
     amount_s = "" if amount is None else _money(amount)
-    line = f"{label:<18}{count_s:>5}{amount_s:>12}"
-    out.append(line[:WIDTH], style=style)
+    # An amount is never cut: the label gives way (A/R runs to eight figures).
+    amount_w = max(13, len(amount_s))
+    label_w = max(0, WIDTH - 5 - amount_w)
+    line = f"{label[:label_w]:<{label_w}}{count_s:>5}{amount_s:>{amount_w}}"
+    out.append(line, style=style)
     if mark:
         out.append(" " + mark, style="bold green" if mark == "✓" else "bold red")
     out.append("\n")
 
 
 def _heading(out: Text, title: str, right: str = "") -> None:
-    out.append(f"{title:<18}{right:>17}\n", style="bold underline")
+    out.append(f"{title:<17}{right:>18}\n", style="bold underline")
 
 
 def render_day(s: PeriodSummary) -> Text:
     """Left column: charges, receipts, applications, adjustments, transfers, refunds, voids."""
     out = Text(no_wrap=True, overflow="ellipsis")
-    _heading(out, "CHARGES", "lines      amount")
+    _heading(out, "CHARGES", "lines       amount")
     _row(out, "Charges (net)", s.charges, s.charge_lines, style="bold")
     if s.charge_voids:
         _row(out, " of which voided", s.charge_voids)
@@ -81,7 +83,7 @@ def render_day(s: PeriodSummary) -> Text:
     out.append(" by operator\n", style="italic")
     for op, (n, total) in sorted(s.charges_by_operator.items()):
         _row(out, f"  {op}", total, n)
-    _heading(out, "RECEIPTS", "count      amount")
+    _heading(out, "RECEIPTS", "count       amount")
     counts = s.receipt_counts_by_method or {}
     for m in METHODS:
         _row(out, f" {METHOD_LABELS[m]}", s.receipts_by_method.get(m, 0), counts.get(m, 0))
@@ -90,7 +92,7 @@ def render_day(s: PeriodSummary) -> Text:
     _row(out, " from insurance", s.receipts_by_source.get("payer", 0))
     if s.receipt_voids:
         _row(out, " of which voided", s.receipt_voids)
-    _heading(out, "POSTED", "count      amount")
+    _heading(out, "POSTED", "count       amount")
     _row(out, " Applied", s.applications)
     _row(out, " Adjustments", s.adjustments)
     for reason, amount in sorted(s.adjustments_by_reason.items()):
@@ -138,12 +140,15 @@ def render_proof(snap: DaySnapshot) -> Text:
     _heading(out, "BATCHES", "entered/control")
     if not snap.batches:
         out.append(" none\n", style="italic")
-    for b in snap.batches:
+    # Unbalanced first, then open, then closed: the ones that stop a close stand out at the top.
+    order = {"unbalanced": 0, "open": 1, "closed": 2}
+    for b in sorted(snap.batches, key=lambda b: (order[b.status], b.id)):
         bad = b.status == "unbalanced"
         style = "bold red" if bad else ("" if b.closed else "yellow")
         flag = "!" if bad else " "
         kind = "chg" if b.kind == "charge" else "rcpt"
-        out.append(f"{flag}#{b.id:<4} {kind:<5}{b.operator[:12]:<12}{b.status:>11}\n", style=style)
+        head = f"{flag}#{b.id} {kind} {b.operator}"
+        out.append(f"{head[:WIDTH - 11]:<{WIDTH - 11}}{b.status:>11}\n", style=style)
         out.append(f"  {b.entered_count:>3}/{b.control_count:<3} "
                    f"{format_cents(b.entered_total)}/{format_cents(b.control_total)}"[:WIDTH] + "\n", style=style)
     if snap.closed:
