@@ -214,3 +214,11 @@ async def test_dashboard_equals_the_summary_on_the_demo_database(tmp_path, monke
                     assert (stored["charges"], stored["closing_ar"]) == (s.charges, s.closing_ar)
     finally:
         close_database()
+
+
+def test_large_amounts_are_never_cut(db):
+    bs.worked_day(bs.practice())
+    snap = day_snapshot(bs.DAY)
+    big = replace(snap, summary=replace(snap.summary, opening_ar=1_020_955_132, closing_ar=9_999_999_999))
+    text = str(render_proof(big))
+    assert "10,209,551.32" in text and "99,999,999.99" in text
