@@ -222,3 +222,29 @@ def test_large_amounts_are_never_cut(db):
     big = replace(snap, summary=replace(snap.summary, opening_ar=1_020_955_132, closing_ar=9_999_999_999))
     text = str(render_proof(big))
     assert "10,209,551.32" in text and "99,999,999.99" in text
+
+
+async def test_dashboard_equals_the_day_sheet_report(db):
+    """The day sheet report (built on the same store.summary) prints the figures the dashboard shows."""
+    queries = pytest.importorskip("tui_billing.reports.queries")
+    if not hasattr(queries, "daysheet"):
+        pytest.skip("the day sheet report is not on this branch yet")
+    bs.worked_day(bs.practice())
+    report = queries.daysheet(bs.DAY)
+    sections = {sec.key or sec.title: sec for sec in report.sections}
+    app = BillingApp(db_path=db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_balancing(pilot, bs.DAY)
+        s = screen.snapshot.summary
+    totals = {row[0].strip(): row[1:] for row in sections["totals"].rows}
+    assert int(totals["receipts"][1]) == s.receipts and totals["receipts"][0] == s.receipt_count
+    assert int(totals["applied to charges"][1]) == s.applications
+    assert int(totals["adjustments"][1]) == s.adjustments
+    assert int(totals["refunds"][1]) == s.refunds
+    assert [int(x) for x in sections["deposit"].total[1:]] == [s.receipts, s.refunds, sum(s.deposit.values())]
+    deposit = {row[0]: int(row[3]) for row in sections["deposit"].rows}
+    assert deposit == s.deposit
+    roll = {row[0]: row[1:] for row in sections["roll_forward"].rows}
+    assert [int(x) for x in roll["opening"]] == [s.opening_ar, s.opening_unapplied]
+    assert [int(x) for x in roll["closing"]] == [s.closing_ar, s.closing_unapplied]
+    assert int(roll["+ charges"][0]) == s.charges
