@@ -4,6 +4,11 @@ One implementation feeds the balancing screen, the day close, the month close an
 so they can never disagree. Opening balances start from the latest closed day's stored figures
 (a checkpoint) and add the movement since, so a day's proof costs the same on year ten as on
 day one.
+
+Also here, because they are about "the figures the clerk saw": the batch list, the stored
+closes, :func:`day_snapshot` (everything the balancing screen shows, in one read) and
+:func:`close_day_as_shown` / :func:`close_month_as_shown`, which wrap the operations' closes so a
+period is never locked with totals other than the ones confirmed.
 """
 
 from __future__ import annotations
@@ -11,10 +16,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 from ..money import format_cents
 from .db import database, write
 from .errors import BillingError
+
+if TYPE_CHECKING:
+    from .operations import DepositCount
 
 METHODS = ("cash", "check", "card", "eft")
 SOURCES = ("patient", "payer")
@@ -369,7 +378,7 @@ def _changed(shown: dict, now: dict) -> list[str]:
 
 
 @write
-def close_day_as_shown(date: str, counted, shown: dict, *, operator: str | None = None) -> dict:
+def close_day_as_shown(date: str, counted: DepositCount | None, shown: dict, *, operator: str | None = None) -> dict:
     """Close a day only if its totals are still the ones the clerk confirmed.
 
     Another clerk may post between the confirmation and the close; the close and this check run
