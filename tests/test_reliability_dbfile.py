@@ -213,3 +213,55 @@ def test_write_lock_held_too_long_fails_the_posting_cleanly(good_db, tmp_path, m
     finally:
         holder.close()
         close_database()
+
+
+def test_clerks_opening_an_old_database_at_once_upgrade_it_once(tmp_path, monkeypatch):
+    """The morning after an upgrade every clerk starts at once: the second must not re-run a migration.
+
+    Two threads (each its own connection) read the old schema version, then queue on the write
+    lock another program holds; when it lets go, one upgrades and the other must see it done.
+    """
+    import threading
+
+    from tui_billing.store import migrations
+
+    path = tmp_path / "old.db"
+    open_database(path, migrate=False)
+    migrations.migrate(db.database, target=1)
+    close_database()
+    read_version = migrations.schema_version
+    arrived = threading.Semaphore(0)
+
+    def counting_version(database):
+        version = read_version(database)
+        arrived.release()
+        return version
+
+    monkeypatch.setattr(migrations, "schema_version", counting_version)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    errors: list[BaseException] = []
+
+    def clerk() -> None:
+        try:
+            open_database(path, create=False)
+        except BaseException as exc:  # collected and asserted on below
+            errors.append(exc)
+        finally:
+            close_database()
+
+    clerks = [threading.Thread(target=clerk) for _ in range(2)]
+    try:
+        for t in clerks:
+            t.start()
+        for _ in clerks:  # both have read version 1 before either can upgrade
+            assert arrived.acquire(timeout=30)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    for t in clerks:
+        t.join(timeout=60)
+    assert errors == []
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == migrations.SCHEMA_VERSION
+    con.close()

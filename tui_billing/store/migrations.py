@@ -424,6 +424,10 @@ def migrate(db: SqliteDatabase, target: int = SCHEMA_VERSION) -> int:
         raise DatabaseFileError(refusal)
     for version in range(current + 1, target + 1):
         with db.atomic():
+            # Another clerk's process may have upgraded while we waited for the write lock
+            # (everyone starts at once the morning after an upgrade): look again under the lock.
+            if db.execute_sql("PRAGMA user_version").fetchone()[0] >= version:
+                continue
             # executescript would COMMIT; run statement by statement inside our transaction.
             conn = db.connection()
             for statement in _split_sql(MIGRATIONS[version - 1]):
