@@ -24,9 +24,11 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 if __package__ in (None, ""):  # run as a script: make `bench` and `tui_billing` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -184,10 +186,11 @@ class ForkedWorker:
 
 
 def run_workers(db: str, procs: int, cycles: int, setup: dict, timeout: float = 600,
-                *, fork: bool = False) -> tuple[list[WorkerResult], float]:
+                *, fork: bool = False, during: Callable[[], object] | None = None) -> tuple[list[WorkerResult], float]:
     """Start ``procs`` workers, release them together, collect their acks. Returns (results, wall seconds).
 
     ``fork=True`` forks them from this process (load the code set first: ``codes.validate_icd10``).
+    ``during`` runs in a thread once they are released (a backup while clerks post, say).
     """
     children = [ForkedWorker(db, w, cycles, setup) if fork else spawn_worker(db, w, cycles, setup)
                 for w in range(procs)]
@@ -201,6 +204,9 @@ def run_workers(db: str, procs: int, cycles: int, setup: dict, timeout: float = 
         for child in children:
             child.stdin.write("go\n")
             child.stdin.flush()
+        side = threading.Thread(target=during, name="during") if during else None
+        if side:
+            side.start()
         open_fds = {child.stdout.fileno(): (child, res) for child, res in zip(children, results)}
         while open_fds:
             if time.perf_counter() - start > timeout:
@@ -218,6 +224,8 @@ def run_workers(db: str, procs: int, cycles: int, setup: dict, timeout: float = 
                 elif kind == "ERR":
                     res.errors.append(rest)
         wall = time.perf_counter() - start
+        if side:
+            side.join(timeout)
         for child, res in zip(children, results):
             res.returncode = child.wait(timeout=30)
             if res.returncode:

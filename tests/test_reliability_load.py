@@ -6,10 +6,13 @@ The long versions run from ``bench/`` (``python bench/run.py``, ``python bench/c
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 
 from bench import crash
+from bench.common import ROOT, child_env
 from bench.concurrency import WorkerResult, _seed_in_child, cli_check, run_workers, verify
 
 
@@ -19,14 +22,22 @@ def contended_db(tmp_path_factory):
     from tui_billing import codes
 
     codes.validate_icd10("J06.9")  # loaded once; the forked clerks inherit it
-    path = str(tmp_path_factory.mktemp("conc") / "office.db")
+    folder = tmp_path_factory.mktemp("conc")
+    path = str(folder / "office.db")
     setup = _seed_in_child(path, 4)
-    results, _wall = run_workers(path, 4, 10, setup, timeout=120, fork=True)
-    return path, results
+    backups: list[subprocess.CompletedProcess] = []
+
+    def backup_while_posting() -> None:
+        backups.append(subprocess.run([sys.executable, "-m", "tui_billing", "--db", path, "backup",
+                                       str(folder / "backup.db")], capture_output=True, text=True,
+                                      env=child_env(), cwd=ROOT, timeout=120))
+
+    results, _wall = run_workers(path, 4, 10, setup, timeout=120, fork=True, during=backup_while_posting)
+    return path, results, backups, folder / "backup.db"
 
 
 def test_concurrent_clerks_lose_nothing_and_double_nothing(contended_db):
-    path, results = contended_db
+    path, results, _, _ = contended_db
     errors = [e for r in results for e in r.errors]
     assert errors == [], errors  # a "database is locked" would surface here
     assert all(len(r.acks) >= 10 * 3 for r in results)
@@ -37,12 +48,20 @@ def test_concurrent_clerks_lose_nothing_and_double_nothing(contended_db):
 
 def test_verify_notices_a_lost_or_doubled_entry(contended_db):
     """The proof can fail: an acknowledged id that is not stored, or a stored one never acked."""
-    path, results = contended_db
+    path, results, _, _ = contended_db
     lost = WorkerResult(results[0].worker, acks=results[0].acks + [("R", 10**9)])
     assert any("missing" in p for p in verify(path, [lost]))
     dropped = WorkerResult(results[1].worker, acks=[a for a in results[1].acks if a[0] != "E"][:-1] +
                            [a for a in results[1].acks if a[0] == "E"][:-1])
     assert any("stored" in p for p in verify(path, [dropped]))
+
+
+def test_backup_taken_while_clerks_post_is_whole(contended_db):
+    _, _, backups, copy = contended_db
+    (proc,) = backups
+    assert proc.returncode == 0, proc.stderr
+    ok, text = cli_check(str(copy))
+    assert ok, text
 
 
 def test_writer_killed_at_random_moments_keeps_every_acknowledged_entry(tmp_path):
