@@ -121,6 +121,7 @@ def run(db: str | None = None, *, kills: int = 50, seed: int = 7, quick: bool = 
     rng = random.Random(seed)
     acked = 0
     checks = 0
+    between = 0  # kills that caught a commit in flight (WAL written, fsync or ack not yet done)
     with tempfile.TemporaryDirectory(prefix="tb-crash-") as tmp:
         path = db or os.path.join(tmp, "crash.db")
         for suffix in ("", "-wal", "-shm"):
@@ -147,8 +148,22 @@ def run(db: str | None = None, *, kills: int = 50, seed: int = 7, quick: bool = 
                 if not ok:
                     raise AssertionError(f"{where}: tui-billing check failed: {text[-600:]}")
             acked += len(res.acks)
+            between += _unacknowledged(path, res)
         elapsed = time.perf_counter() - start
-    return {"kills": kills, "acknowledged_entries": acked, "cli_checks": checks, "seconds": elapsed}
+    return {"kills": kills, "acknowledged_entries": acked, "in_flight_found_committed": between,
+            "cli_checks": checks, "seconds": elapsed}
+
+
+def _unacknowledged(db: str, res: WorkerResult) -> int:
+    """Entries this writer committed but never acknowledged (0 or 1: it was killed in between)."""
+    from bench.concurrency import ACK_TABLES
+
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        stored = sum(len(con.execute(sql, (f"w{res.worker}",)).fetchall()) for _, sql in ACK_TABLES.values())
+    finally:
+        con.close()
+    return stored - len(res.acks)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -315,7 +315,8 @@ def measure_crash(table: Table, report: dict, kills: int) -> None:
     from bench import crash
 
     figures = crash.run(str(DATA / "crash.db"), kills=kills, check_every=1 if kills <= 60 else 5)
-    table.add("crash", f"SIGKILL loop: {figures['kills']} kills, {figures['acknowledged_entries']} acked entries, "
+    table.add("crash", f"SIGKILL loop: {figures['kills']} kills ({figures['in_flight_found_committed']} mid-commit), "
+              f"{figures['acknowledged_entries']} acked entries, "
               "all present, check ok", figures["seconds"], "s")
     report["crash"] = figures
 
