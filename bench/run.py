@@ -295,6 +295,9 @@ def measure_memory(db: Path, table: Table, report: dict, runs: int) -> None:
         tui.append(_settled_peak_kb([PY, "-m", "tui_billing", "--db", str(db)]))
         bare.append(_settled_peak_kb([PY, "-c", BARE_APP]))
     value, floor = median([m for _, m in tui]) / 1024, median([m for _, m in bare]) / 1024
+    settled, settled_floor = median([r for r, _ in tui]) * 1000, median([r for r, _ in bare]) * 1000
+    table.add("startup", "TUI start to first paint gone quiet (pty 80x24)", settled, "ms", settled_floor,
+              "bare Textual app")
     table.add("memory", "TUI peak RSS once ready (VmHWM)", value, "MB", floor, "bare Textual app")
     report["figures"].update(tui_peak_mb=value, floor_tui_peak_mb=floor,
                              tui_settled_s=median([r for r, _ in tui]), floor_tui_settled_s=median([r for r, _ in bare]))
