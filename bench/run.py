@@ -358,6 +358,10 @@ def _unit_of(key: str) -> tuple[str, float, str] | None:
     return None
 
 
+#: how an owner names a figure's floor: ``floor_X`` (or ``bare_X``: the bare Textual app's X)
+FLOOR_PREFIXES = ("floor_", "bare_")
+
+
 def external_figures(figures: dict) -> list[tuple[str, float, str, float | None]]:
     """(label, value, unit, floor) from an owner's dict, whatever its shape.
 
@@ -366,7 +370,7 @@ def external_figures(figures: dict) -> list[tuple[str, float, str, float | None]
     """
     out = []
     for key, value in figures.items():
-        if key.startswith("floor_") or "ratio" in key or isinstance(value, bool):
+        if key.startswith(FLOOR_PREFIXES) or "ratio" in key or isinstance(value, bool):
             continue
         if isinstance(value, dict):
             for sub, number in value.items():
@@ -382,7 +386,7 @@ def external_figures(figures: dict) -> list[tuple[str, float, str, float | None]
             continue
         unit = _unit_of(key)
         if unit:
-            floor = figures.get("floor_" + key)
+            floor = next((figures[p + key] for p in FLOOR_PREFIXES if p + key in figures), None)
             out.append((unit[0], value * unit[1], unit[2], floor * unit[1] if isinstance(floor, (int, float)) else None))
     return out
 
@@ -393,7 +397,9 @@ def run_external(name: str, area: str, what: str, db: Path, table: Table, report
         table.missing(area, f"{what}: not built yet (bench/{name}.py has not landed)")
         return
     kwargs = {"quick": quick, "rounds": 3 if quick else 10, "runs": 3 if quick else 7,
-              "repeats": 3 if quick else 5, "keys": 20 if quick else 60}
+              "repeats": 3 if quick else 5, "keys": 20 if quick else 60,
+              "echo_samples": 20 if quick else 60, "lookup_samples": 10 if quick else 40,
+              "ready_runs": 2 if quick else 5}
     try:
         proc = subprocess.run([PY, "-c", EXTERNAL_CODE, str(ROOT), name, str(db), json.dumps(kwargs)],
                               capture_output=True, text=True, env=child_env(), cwd=ROOT, timeout=timeout)

@@ -40,7 +40,8 @@ def test_owner_figures_of_every_shape_pair_with_their_floors():
         "f4_warm_ms": 448.0, "floor_f4_warm_ms": 412.0, "f4_warm_over_floor": 1.09, "charges": 1000,
         "scroll_echo_ms_p95": 30.0, "floor_scroll_echo_ms_p95": 20.0, "queue_open_ratio_to_floor": 2.0,
         "daysheet": {"median_s": 0.5, "floor_s": 0.1, "ratio": 5.0, "target_s": 2},
-        "calls_per_s": 300.0, "db": "/x.db",
+        "calls_per_s": 300.0, "db": "/x.db", "echo_p95_ms": 9.0, "bare_echo_p95_ms": 3.0,
     })
     assert rows == [("f4 warm", 448.0, "ms", 412.0), ("scroll echo p95", 30.0, "ms", 20.0),
-                    ("daysheet", 0.5, "s", 0.1), ("calls", 300.0, "/s", None)]
+                    ("daysheet", 0.5, "s", 0.1), ("calls", 300.0, "/s", None),
+                    ("echo p95", 9.0, "ms", 3.0)]
