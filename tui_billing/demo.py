@@ -22,7 +22,7 @@ import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Iterator
 
 from . import codes
 from .store import audit, operations as ops
@@ -170,9 +170,9 @@ ADMIN = "setup"
 _TZ = "+00:00"  # synthetic timestamps carry a fixed offset so a seed always gives the same rows
 
 
-@dataclass
+@dataclass(slots=True)
 class _Charge:
-    """A charge as the simulation follows it."""
+    """A charge as the simulation follows it (its final state becomes its charge_balance row)."""
 
     id: int
     patient: int
@@ -180,9 +180,10 @@ class _Charge:
     balance: int
     payer: int | None  # who owes it now (None: the patient)
     code: str
+    dos: str
 
 
-@dataclass
+@dataclass(slots=True)
 class _Encounter:
     id: int
     patient: int
@@ -192,7 +193,7 @@ class _Encounter:
     rows: tuple = ()  # (encounter row, charge rows), kept only for an encounter that will be voided
 
 
-@dataclass
+@dataclass(slots=True)
 class _Receipt:
     id: int
     method: str
@@ -322,6 +323,9 @@ class _Builder:
         self.void_refunds: dict[int, list[tuple[int, _Receipt, int, str, str]]] = defaultdict(list)
         self.bounces: dict[int, list[_Receipt]] = defaultdict(list)
         self.check_no = 1000
+        self.all_charges: list[_Charge] = []
+        self.all_receipts: list[_Receipt] = []
+        self.last_transfers: list[tuple[_Charge, int | None]] = []
         self.clock = 0
         self.step = 1
         self.day = _Day()
@@ -338,10 +342,11 @@ class _Builder:
     def now(self) -> str:
         """The synthetic clock of the current posting date (08:00 onwards)."""
         self.clock = min(self.clock + self.step, 86399)
-        c = self.clock
-        return f"{self.date}T{c // 3600:02d}:{c // 60 % 60:02d}:{c % 60:02d}{_TZ}"
+        return self.date + _TIMES[self.clock]
 
-    def event(self, at: str, user: str, action: str, entity: str, entity_id: int | None, detail: dict) -> None:
+    def event(self, at: str, user: str, action: str, entity: str, entity_id: int | None,
+              detail: dict | str) -> None:
+        """Queue an audit event; ``detail`` is a dict or its canonical JSON already written out."""
         self.events.append((at, user, action, entity, entity_id, detail))
 
     def later(self, index: int, low: int, high: int) -> int:
@@ -391,14 +396,18 @@ class _Builder:
             cid = self.next_id("charge")
             charge_rows.append((cid, eid, line_no, patient, provider, payer, dos, pos, code, mods, pointers, units,
                                 fee, amount, batch, date, user, None))
-            lines.append(_Charge(cid, patient, amount, amount, payer, code))
-            detail_lines.append({"code": code, "modifiers": mods, "dx": pointers, "units": units, "fee": fee,
-                                 "amount": amount})
+            ch = _Charge(cid, patient, amount, amount, payer, code, dos)
+            lines.append(ch)
+            detail_lines.append(f'{{"amount":{amount},"code":"{code}","dx":"{pointers}","fee":{fee},'
+                                f'"modifiers":"{mods}","units":{units}}}')
             total += amount
-        self.event(now, user, "post_encounter", "encounter", eid, {
-            "patient_id": patient, "provider_id": provider, "payer_id": payer, "dos": dos, "pos": pos,
-            "posting_date": date, "batch_id": batch, "diagnoses": dx, "lines": detail_lines, "total": total,
-        })
+        self.all_charges.extend(lines)
+        dx_json = ",".join(['"' + c + '"' for c in dx])
+        # The canonical JSON of post_encounter's detail, written out (json.dumps is the slow part of a build).
+        self.event(now, user, "post_encounter", "encounter", eid, (
+            f'{{"batch_id":{batch},"diagnoses":[{dx_json}],"dos":"{dos}",'
+            f'"lines":[{",".join(detail_lines)}],"patient_id":{patient},"payer_id":{_js(payer)},"pos":"{pos}",'
+            f'"posting_date":"{date}","provider_id":{provider},"total":{total}}}'))
         day = self.day
         day.charge_lines += len(lines)
         day.charges += total
@@ -461,16 +470,19 @@ class _Builder:
         received = received or self.date
         self.rows["receipt"].append((rid, batch, source, patient, payer, method, reference, amount, received,
                                      self.date, user, at, None, None))
-        self.event(at, user, "record_receipt", "receipt", rid, {
-            "source": source, "patient_id": patient, "payer_id": payer, "method": method, "reference": reference,
-            "amount": amount, "received_date": received, "posting_date": self.date, "batch_id": batch,
-            "possible_duplicates": []})
+        # references are generated (letters and digits), so they need no JSON escaping
+        self.event(at, user, "record_receipt", "receipt", rid, (
+            f'{{"amount":{amount},"batch_id":{_js(batch)},"method":"{method}","patient_id":{_js(patient)},'
+            f'"payer_id":{_js(payer)},"possible_duplicates":[],"posting_date":"{self.date}",'
+            f'"received_date":"{received}","reference":"{reference}","source":"{source}"}}'))
         day = self.day
         day.receipt_count += 1
         day.receipts[method] += amount
         if method == "check":
             day.check_count += 1
-        return _Receipt(rid, method, amount, patient, unapplied=amount, row=self.rows["receipt"][-1])
+        rec = _Receipt(rid, method, amount, patient, unapplied=amount, row=self.rows["receipt"][-1])
+        self.all_receipts.append(rec)
+        return rec
 
     def distribute(self, receipt: _Receipt | None, user: str,
                    lines: list[tuple[_Charge, int, int, str | None, bool]]) -> int:
@@ -488,14 +500,14 @@ class _Builder:
             if applied:
                 aid = self.next_id("application")
                 app_rows.append((aid, did, rid, charge.id, applied, date, user, None))
-                apps.append([charge.id, applied])
+                apps.append(f"[{charge.id},{applied}]")
                 mine.append((aid, charge, applied))
                 day.applications += applied
                 charge.balance -= applied
                 receipt.unapplied -= applied
             if adjustment:
                 adj_rows.append((self.next_id("adjustment"), did, charge.id, reason, adjustment, date, user, None))
-                adjs.append([charge.id, reason, adjustment])
+                adjs.append(f'[{charge.id},"{reason}",{adjustment}]')
                 day.by_reason[reason] = day.by_reason.get(reason, 0) + adjustment
                 charge.balance -= adjustment
             assert charge.balance >= 0, "the demo must never over-apply a charge"
@@ -503,7 +515,7 @@ class _Builder:
             if move and charge.payer is not None and charge.balance > 0:
                 self.rows["transfer"].append((self.next_id("transfer"), did, charge.id, charge.payer, None,
                                               charge.balance, date, user, None))
-                transfers.append([charge.id, charge.payer, charge.balance])
+                transfers.append(f"[{charge.id},{charge.payer},{charge.balance}]")
                 self.last_transfers.append((charge, charge.payer))
                 day.transfer_count += 1
                 day.transfer_total += charge.balance
@@ -511,9 +523,9 @@ class _Builder:
         if receipt:
             receipt.distributions.append((did, mine))
             assert receipt.unapplied >= 0
-        self.event(at, user, "distribute", "distribution", did, {
-            "receipt_id": rid, "posting_date": date, "applications": apps, "adjustments": adjs,
-            "transfers": transfers})
+        self.event(at, user, "distribute", "distribution", did, (
+            f'{{"adjustments":[{",".join(adjs)}],"applications":[{",".join(apps)}],"posting_date":"{date}",'
+            f'"receipt_id":{_js(rid)},"transfers":[{",".join(transfers)}]}}'))
         return did
 
     def void_distribution(self, did: int, reason: str, user: str, at: str) -> int:
@@ -624,6 +636,9 @@ class _Builder:
                 for ch, _, _, _, move in plan:
                     if move and ch.payer is None and ch.balance > 0:
                         self.patient_pays_later(index, ch)
+            for rec, _ in receipts:
+                if rec is not None:
+                    rec.distributions = []
             if not today:
                 self.close_batch(bid, user, count, total)
             return queue
@@ -697,6 +712,8 @@ class _Builder:
                 self.refunds[self.later(index, 3, 10)].append(rec)
             elif method == "check" and not extra and rng.random() < 0.01:
                 self.bounces[self.later(index, 2, 6)].append(rec)
+                continue
+            rec.distributions = []  # only a bounce needs them again
         # Now and then a patient pays on account before any charge: a credit in the queue.
         if rng.random() < 0.3:
             patient = 1 + rng.randrange(self.patient_count)
@@ -811,6 +828,11 @@ class _Builder:
             ch.balance += amount
 
 
+def _js(value: int | None) -> str:
+    return "null" if value is None else str(value)
+
+
+_TIMES = [f"T{c // 3600:02d}:{c // 60 % 60:02d}:{c % 60:02d}{_TZ}" for c in range(86400)]
 _VISIT_CODES = [c for c, _ in _VISITS]
 _VISIT_WEIGHTS = [w for _, w in _VISITS]
 _BUNDLED = {"36415", "81002", "82962", "85018", "90472"}
@@ -949,11 +971,19 @@ def build_demo(path: str | os.PathLike[str], *, charges: int = 20_000, patients:
         conn.execute("PRAGMA cache_size = -262144")
         diagnoses = [v.icd10(code, "diagnosis").code for code in codes.COMMON_ICD10]
         providers, payers = _master_data(rng)
+        # Load without the indexes and triggers, then build them once: several times faster than
+        # keeping them up to date row by row. They are recreated from the migrations' own SQL, the
+        # running balances are written from the simulation, and `check` proves both.
+        conn.execute("PRAGMA foreign_keys = OFF")
+        saved = conn.execute("SELECT type, name, sql FROM sqlite_master WHERE type IN ('index', 'trigger') "
+                             "AND sql IS NOT NULL ORDER BY type, rowid").fetchall()
+        for kind, name, _ in saved:
+            conn.execute(f"DROP {kind.upper()} {name}")
         builder = _Builder(rng, business_days, charges, patients, providers, payers, diagnoses)
         setup_at = f"{(business_days[0] - dt.timedelta(days=1)).isoformat()}T07:00:00{_TZ}"
         patient_rows, coverage_rows, events, builder.patient_payer = _patients(rng, patients, today, payers, setup_at)
         prev = audit.last_hash()
-        audit_rows = list(audit.chain_rows(prev, events))
+        audit_rows = list(_chain(prev, events))
         prev = audit_rows[-1][-1]
         with database.atomic():
             conn.executemany("INSERT INTO patient (id, account, last_name, first_name, name_key, dob, sex, address, "
@@ -1014,7 +1044,7 @@ def build_demo(path: str | os.PathLike[str], *, charges: int = 20_000, patients:
                 builder.stats["closed days"] += 1
             else:
                 builder.stats["unapplied receipts waiting"] = len(queue)
-            audit_rows = list(audit.chain_rows(prev, builder.events))
+            audit_rows = list(_chain(prev, builder.events))
             if audit_rows:
                 prev = audit_rows[-1][-1]
             builder.rows["audit_event"] = audit_rows
@@ -1028,9 +1058,16 @@ def build_demo(path: str | os.PathLike[str], *, charges: int = 20_000, patients:
                 database.execute_sql("BEGIN")
             if bar:
                 bar.update(1)
-        database.execute_sql("COMMIT")
         if bar:
             bar.__exit__(None, None, None)
+        conn.executemany("INSERT INTO charge_balance (charge_id, patient_id, payer_id, dos, balance) VALUES (?,?,?,?,?)",
+                         ((c.id, c.patient, c.payer, c.dos, c.balance) for c in builder.all_charges))
+        conn.executemany("INSERT INTO receipt_balance (receipt_id, unapplied) VALUES (?,?)",
+                         ((r.id, r.unapplied) for r in builder.all_receipts))
+        for _, _, sql in saved:  # indexes first (type order), then the triggers
+            conn.execute(sql)
+        database.execute_sql("COMMIT")
+        conn.execute("PRAGMA foreign_keys = ON")
         stats = {"charges": _count("charge"), "encounters": _count("encounter"), "patients": patients,
                  "receipts": _count("receipt"), "distributions": _count("distribution"),
                  "audit events": _count("audit_event"), **builder.stats}
@@ -1045,6 +1082,16 @@ def build_demo(path: str | os.PathLike[str], *, charges: int = 20_000, patients:
         raise
     stats["seconds"] = round(time.monotonic() - started)
     return stats
+
+
+def _chain(prev: str, events: list[tuple]) -> Iterator[tuple]:
+    """audit.chain_rows, taking details that are already canonical JSON text as they are."""
+    canonical, event_hash = audit.canonical, audit.event_hash
+    for at, user, action, entity, entity_id, detail in events:
+        text = detail if isinstance(detail, str) else canonical(detail)
+        digest = event_hash(prev, at, user, action, entity, entity_id, text)
+        yield (at, user, action, entity, entity_id, text, prev, digest)
+        prev = digest
 
 
 def _count(table: str) -> int:
