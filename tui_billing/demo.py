@@ -14,7 +14,9 @@ The same seed and the same business day (``TUI_BILLING_TODAY``) give the same ro
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import itertools
 import json
 import os
 import random
@@ -301,6 +303,9 @@ class _Builder:
     def __init__(self, rng: random.Random, days: list[dt.date], charges: int, patient_count: int,
                  provider_ids: list[int], payers: dict[int, tuple], diagnoses: list[str]) -> None:
         self.rng = rng
+        self.random = rng.random
+        self.line_json: dict[tuple, str] = {}
+        self.dos_choices: list[str] = []
         self.days = days
         self.dates = [d.isoformat() for d in days]
         self.total_charges = charges
@@ -355,28 +360,33 @@ class _Builder:
     # ----------------------------------------------------------------- charges
 
     def _encounter(self, batch: int, user: str, index: int, limit: int) -> tuple[int, int]:
-        """Key one encounter of at most ``limit`` lines. Returns (lines, total)."""
-        rng = self.rng
-        n = self.patient_count
+        """Key one encounter of at most ``limit`` lines. Returns (lines, total). The hot loop of a build."""
+        random = self.random
         # A few patients visit often: skew towards low ids (the tricky names come first).
-        patient = 1 + int(n * rng.random() ** 1.6)
+        patient = 1 + int(self.patient_count * random() ** 1.6)
         payer = self.patient_payer[patient]
-        provider = rng.choice(self.provider_ids)
+        provider = self.provider_ids[int(random() * len(self.provider_ids))]
         date = self.date
-        dos = (self.days[index] - dt.timedelta(days=rng.choice((0, 0, 0, 0, 0, 1, 2, 3, 7)))).isoformat()
-        pos = "11" if rng.random() < 0.97 else "02"
-        visit = rng.choices(_VISIT_CODES, _VISIT_WEIGHTS)[0]
-        codes_ = [visit]
-        r = rng.random()
+        dos = self.dos_choices[int(random() * len(self.dos_choices))]
+        pos = "11" if random() < 0.97 else "02"
+        codes_ = [_VISIT_CODES[bisect.bisect(_VISIT_CUM, random() * _VISIT_CUM[-1])]]
+        r = random()
         if r < 0.45:
-            codes_ += rng.choice(_EXTRAS)
+            codes_ += _EXTRAS[int(random() * len(_EXTRAS))]
         elif r < 0.55:
-            codes_ += rng.choice(_EXTRAS) + rng.choice(_EXTRAS)
-        codes_ = list(dict.fromkeys(codes_))[:min(limit, 4)]
-        ndx = rng.choice((1, 1, 2, 2, 2, 3))
-        dx = rng.sample(self.diagnoses, ndx)
+            codes_ += _EXTRAS[int(random() * len(_EXTRAS))] + _EXTRAS[int(random() * len(_EXTRAS))]
+            codes_ = list(dict.fromkeys(codes_))
+        if len(codes_) > limit or len(codes_) > 4:
+            codes_ = codes_[:min(limit, 4)]
+        diagnoses = self.diagnoses
+        ndx = (1, 1, 2, 2, 2, 3)[int(random() * 6)]
+        if ndx == 1:
+            dx = [diagnoses[int(random() * len(diagnoses))]]
+        else:
+            dx = self.rng.sample(diagnoses, ndx)
         now = self.now()
-        eid = self.next_id("encounter")
+        self.ids["encounter"] += 1
+        eid = self.ids["encounter"]
         self.rows["encounter"].append((eid, patient, provider, payer, dos, pos, batch, date, user, now, None, None))
         diag_rows = self.rows["encounter_diagnosis"]
         for seq, code in enumerate(dx, start=1):
@@ -385,44 +395,49 @@ class _Builder:
         lines = []
         detail_lines = []
         total = 0
+        cid = self.ids["charge"]
+        line_json = self.line_json
         for line_no, code in enumerate(codes_, start=1):
-            fee = self.fees[code]
-            units = self.units[code]
+            fee, units = _FEES[code]
             if units > 1:
-                units = rng.randint(1, units)
+                units = 1 + int(random() * units)
             amount = fee * units
             pointers = "1" if ndx == 1 or line_no == 1 else ("1,2" if line_no == 2 else "2")
-            mods = "25" if line_no == 1 and len(codes_) > 1 and code.startswith("99") and rng.random() < 0.3 else ""
-            cid = self.next_id("charge")
+            mods = "25" if line_no == 1 and len(codes_) > 1 and code[:2] == "99" and random() < 0.3 else ""
+            cid += 1
             charge_rows.append((cid, eid, line_no, patient, provider, payer, dos, pos, code, mods, pointers, units,
                                 fee, amount, batch, date, user, None))
-            ch = _Charge(cid, patient, amount, amount, payer, code, dos)
-            lines.append(ch)
-            detail_lines.append(f'{{"amount":{amount},"code":"{code}","dx":"{pointers}","fee":{fee},'
-                                f'"modifiers":"{mods}","units":{units}}}')
+            lines.append(_Charge(cid, patient, amount, amount, payer, code, dos))
+            key = (code, pointers, mods, units)
+            text = line_json.get(key)
+            if text is None:
+                text = line_json[key] = (f'{{"amount":{amount},"code":"{code}","dx":"{pointers}","fee":{fee},'
+                                         f'"modifiers":"{mods}","units":{units}}}')
+            detail_lines.append(text)
             total += amount
+        self.ids["charge"] = cid
         self.all_charges.extend(lines)
         dx_json = ",".join(['"' + c + '"' for c in dx])
         # The canonical JSON of post_encounter's detail, written out (json.dumps is the slow part of a build).
-        self.event(now, user, "post_encounter", "encounter", eid, (
+        self.events.append((now, user, "post_encounter", "encounter", eid, (
             f'{{"batch_id":{batch},"diagnoses":[{dx_json}],"dos":"{dos}",'
             f'"lines":[{",".join(detail_lines)}],"patient_id":{patient},"payer_id":{_js(payer)},"pos":"{pos}",'
-            f'"posting_date":"{date}","provider_id":{provider},"total":{total}}}'))
+            f'"posting_date":"{date}","provider_id":{provider},"total":{total}}}')))
         day = self.day
         day.charge_lines += len(lines)
         day.charges += total
         enc = _Encounter(eid, patient, payer, lines)
         last = self.today_index
-        if rng.random() < 0.005 and index < last:
+        if random() < 0.005 and index < last:
             self.void_encounters[min(self.later(index, 1, 3), last)].append(enc)
             enc.voided = True
             enc.rows = (self.rows["encounter"][-1], charge_rows[-len(lines):])
         elif payer is not None:
-            lag = self.payers[payer][4]
-            self.adjudicate[self.later(index, *lag)].append(enc)
-        elif rng.random() < 0.6:
+            low, high = self.payers[payer][4]
+            self.adjudicate[index + low + int(random() * (high - low + 1))].append(enc)
+        elif random() < 0.6:
             self.patient_pay[index].extend(lines)  # paid at the desk
-        elif rng.random() < 0.6:
+        elif random() < 0.6:
             self.patient_pay[self.later(index, 15, 40)].extend(lines)  # paid from a statement
         return len(lines), total
 
@@ -834,7 +849,8 @@ def _js(value: int | None) -> str:
 
 _TIMES = [f"T{c // 3600:02d}:{c // 60 % 60:02d}:{c % 60:02d}{_TZ}" for c in range(86400)]
 _VISIT_CODES = [c for c, _ in _VISITS]
-_VISIT_WEIGHTS = [w for _, w in _VISITS]
+_VISIT_CUM = list(itertools.accumulate(w for _, w in _VISITS))
+_FEES = {code: (fee, units) for code, _, fee, units in FEE_SCHEDULE}
 _BUNDLED = {"36415", "81002", "82962", "85018", "90472"}
 
 
@@ -1018,6 +1034,8 @@ def build_demo(path: str | os.PathLike[str], *, charges: int = 20_000, patients:
                 month, month_opening = _Day(), opening
                 builder.stats["closed months"] += 1
             builder.day = _Day()
+            # Most visits are keyed the same day; some a few days late.
+            builder.dos_choices = [(day - dt.timedelta(days=k)).isoformat() for k in (0, 0, 0, 0, 0, 1, 2, 3, 7)]
             is_today = index == last
             builder.charge_batches(index, quotas[index], today=is_today)
             builder.void_encounters_due(index)
