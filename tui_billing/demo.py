@@ -639,7 +639,9 @@ class _Builder:
                 for start in range(0, len(plan), 30):  # one distribution per few claims, as keyed from the EOB
                     chunk = plan[start:start + 30]
                     did = self.distribute(rec, user, chunk)
-                    if rng.random() < 0.004:
+                    # Now and then a clerk voids a distribution and posts it again; at least once in
+                    # any demo, so the screens have one with transfers to show.
+                    if rng.random() < 0.004 or (not self.stats["voided distributions"] and self.last_transfers):
                         at = self.now()
                         reason = "keyed against the wrong remittance line; reposted"
                         new = self.void_distribution(did, reason, user, at)
@@ -725,7 +727,9 @@ class _Builder:
                         self.write_off[self.later(index, 10, 30)].append(ch)
             if extra and index < self.today_index and rng.random() < 0.6:
                 self.refunds[self.later(index, 3, 10)].append(rec)
-            elif method == "check" and not extra and rng.random() < 0.01:
+            elif method == "check" and not extra and index + 6 < self.today_index and (
+                    rng.random() < 0.01 or not self.stats["bounces planned"]):
+                self.stats["bounces planned"] += 1
                 self.bounces[self.later(index, 2, 6)].append(rec)
                 continue
             rec.distributions = []  # only a bounce needs them again
@@ -789,7 +793,7 @@ class _Builder:
             self.day.refunds["check"] += amount
             rec.unapplied = 0
             self.stats["refunds"] += 1
-            if rng.random() < 0.08:
+            if rng.random() < 0.08 or not self.void_refunds and not self.stats["voided refunds"]:
                 self.void_refunds[min(self.later(index, 1, 4), self.today_index)].append(
                     (fid, rec, amount, ref, "check"))
 
@@ -802,6 +806,7 @@ class _Builder:
             self.day.refunds[method] -= amount
             self.day.void_count += 1
             rec.unapplied += amount
+            self.stats["voided refunds"] += 1
             self.event(at, MANAGER, "void_refund", "refund", fid,
                        {"reversal_id": new, "reason": reason, "posting_date": self.date})
 
@@ -1086,7 +1091,9 @@ def build_demo(path: str | os.PathLike[str], *, charges: int = 20_000, patients:
             conn.execute(sql)
         database.execute_sql("COMMIT")
         conn.execute("PRAGMA foreign_keys = ON")
-        stats = {"charges": _count("charge"), "encounters": _count("encounter"), "patients": patients,
+        builder.stats.pop("bounces planned", None)
+        stats = {"charges": _count("charge WHERE reverses_id IS NULL"),
+                 "encounters": _count("encounter WHERE reverses_id IS NULL"), "patients": patients,
                  "receipts": _count("receipt"), "distributions": _count("distribution"),
                  "audit events": _count("audit_event"), **builder.stats}
         conn.execute("PRAGMA journal_mode = WAL")
