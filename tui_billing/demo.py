@@ -293,6 +293,9 @@ _TABLES = {
     "day_close": "INSERT INTO day_close (posting_date, closed_at, operator, totals, counted_cash, counted_checks, "
                  "counted_check_count, counted_card, counted_eft) VALUES (?,?,?,?,?,?,?,?,?)",
     "month_close": "INSERT INTO month_close (month, closed_at, operator, totals) VALUES (?,?,?,?)",
+    "patient": "INSERT INTO patient (id, account, last_name, first_name, name_key, dob, sex, address, city, state, "
+               "zip, phone) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+    "coverage": "INSERT INTO coverage (id, patient_id, payer_id, member_id, group_no, priority) VALUES (?,?,?,?,?,?)",
 }
 _TABLES["receipt_reversal"] = _TABLES["receipt"]
 
@@ -959,6 +962,132 @@ def _patients(rng: random.Random, count: int, today: dt.date, payers: dict[int, 
     return patients, coverages, events, primary
 
 
+def _simulate(rng: random.Random, business_days: list[dt.date], charges: int, patients: int,
+              providers: list[int], payers: dict[int, tuple], diagnoses: list[str],
+              prev: str) -> Iterator[tuple[str, object]]:
+    """The whole history as a stream of ("rows", [(table, rows), ...]) per day, in insert order,
+    then ("final", (charge balances, receipt balances, stats)). Touches no database, so it can
+    run in another process while this one writes."""
+    builder = _Builder(rng, business_days, charges, patients, providers, payers, diagnoses)
+    setup_at = f"{(business_days[0] - dt.timedelta(days=1)).isoformat()}T07:00:00{_TZ}"
+    patient_rows, coverage_rows, events, builder.patient_payer = _patients(
+        rng, patients, business_days[-1], payers, setup_at)
+    audit_rows = list(_chain(prev, events))
+    prev = audit_rows[-1][-1]
+    yield "rows", [("patient", patient_rows), ("coverage", coverage_rows), ("audit_event", audit_rows)]
+    del patient_rows, coverage_rows, events, audit_rows
+
+    quotas = _quotas(rng, business_days, charges)
+    month = _Day()
+    month_opening = opening = (0, 0)
+    last = len(business_days) - 1
+    for index, day in enumerate(business_days):
+        date = day.isoformat()
+        builder.date = date
+        builder.clock = 8 * 3600
+        builder.step = max(1, min(60, 30000 // max(1, quotas[index])))
+        if index and date[:7] != builder.dates[index - 1][:7]:
+            # The first morning of a month: close the month before (every day of it is closed).
+            prev_month = builder.dates[index - 1][:7]
+            first_day, last_day = ops._month_bounds(prev_month)
+            totals = month.totals(first_day, last_day, month_opening, current=True)
+            at = f"{date}T07:30:00{_TZ}"
+            builder.rows["month_close"].append((prev_month, at, MANAGER, json.dumps(totals, sort_keys=True)))
+            builder.event(at, MANAGER, "close_month", "month_close", None, {"month": prev_month, "totals": totals})
+            month, month_opening = _Day(), opening
+            builder.stats["closed months"] += 1
+        builder.day = _Day()
+        # Most visits are keyed the same day; some a few days late.
+        builder.dos_choices = [(day - dt.timedelta(days=k)).isoformat() for k in (0, 0, 0, 0, 0, 1, 2, 3, 7)]
+        is_today = index == last
+        builder.charge_batches(index, quotas[index], today=is_today)
+        builder.void_encounters_due(index)
+        queue = builder.remittances(index, today=is_today)
+        builder.patient_receipts(index)
+        builder.write_offs(index)
+        builder.refunds_due(index)
+        builder.refund_voids_due(index)
+        builder.bounces_due(index)
+        if not is_today:
+            d = builder.day
+            totals = d.totals(date, date, opening, current=True)
+            deposit = totals["deposit"]
+            counted = {"cash": deposit["cash"], "checks": deposit["check"], "check_count": d.check_count,
+                       "card": deposit["card"], "eft": deposit["eft"]}
+            at = f"{date}T17:30:00{_TZ}"
+            builder.rows["day_close"].append((date, at, MANAGER, json.dumps(totals, sort_keys=True),
+                                              counted["cash"], counted["checks"], counted["check_count"],
+                                              counted["card"], counted["eft"]))
+            builder.event(at, MANAGER, "close_day", "day_close", None,
+                          {"posting_date": date, "totals": totals, "counted": counted})
+            opening = (totals["closing_ar"], totals["closing_unapplied"])
+            month.merge(d)
+            builder.stats["closed days"] += 1
+        else:
+            builder.stats["unapplied receipts waiting"] = len(queue)
+        audit_rows = list(_chain(prev, builder.events))
+        if audit_rows:
+            prev = audit_rows[-1][-1]
+        builder.rows["audit_event"] = audit_rows
+        builder.events = []
+        # A day's rows go in before its day_close row (the closed-period rule).
+        yield "rows", [(table, builder.rows.pop(table)) for table in _FLUSH_ORDER if builder.rows.get(table)]
+        builder.rows.clear()
+    builder.stats.pop("bounces planned", None)
+    yield "final", ([(c.id, c.patient, c.payer, c.dos, c.balance) for c in builder.all_charges],
+                    [(r.id, r.unapplied) for r in builder.all_receipts], dict(builder.stats))
+
+
+#: Below this many charges a build runs in one process (forking costs more than it saves).
+PIPELINE_MIN_CHARGES = 50_000
+
+
+def _stream(simulation: Iterator[tuple[str, object]], charges: int) -> Iterator[tuple[str, object]]:
+    """The simulation's payloads, made in a forked child process on big builds so that the
+    simulation (Python) and the inserts (SQLite) use a core each."""
+    import multiprocessing as mp
+
+    if charges < PIPELINE_MIN_CHARGES or "fork" not in mp.get_all_start_methods():
+        yield from simulation
+        return
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue(maxsize=8)
+    child = ctx.Process(target=_produce, args=(simulation, queue), name="demo-simulation", daemon=True)
+    child.start()
+    try:
+        while True:
+            try:
+                kind, payload = queue.get(timeout=1)
+            except Exception as exc:  # queue.Empty: make sure the child is still there
+                if type(exc).__name__ != "Empty":
+                    raise
+                if not child.is_alive():
+                    raise RuntimeError(f"the demo simulation process died (exit code {child.exitcode})") from None
+                continue
+            if kind == "error":
+                raise RuntimeError(f"the demo simulation failed:\n{payload}")
+            yield kind, payload
+            if kind == "final":
+                break
+    finally:
+        if child.is_alive():
+            child.terminate()
+        child.join()
+
+
+def _produce(simulation: Iterator[tuple[str, object]], queue) -> None:
+    """Child process: run the simulation and hand each payload to the writer."""
+    import traceback
+
+    try:
+        for item in simulation:
+            queue.put(item)
+    except BaseException:
+        queue.put(("error", traceback.format_exc()))
+    queue.close()
+    queue.join_thread()
+
+
 def build_demo(path: str | os.PathLike[str], *, charges: int = 20_000, patients: int = 2_000, days: int = 120,
                seed: int = 1, force: bool = False, progress: bool = True) -> dict[str, int]:
     """Build a synthetic practice at ``path`` and return what it holds.
@@ -981,8 +1110,7 @@ def build_demo(path: str | os.PathLike[str], *, charges: int = 20_000, patients:
     _remove(temp)
     ensure_file(temp)
     rng = random.Random(seed)
-    today = v.today()
-    business_days = _business_days(today, days)
+    business_days = _business_days(v.today(), days)
     try:
         open_database(temp)
         conn = database.connection()
@@ -1000,102 +1128,40 @@ def build_demo(path: str | os.PathLike[str], *, charges: int = 20_000, patients:
                              "AND sql IS NOT NULL ORDER BY type, rowid").fetchall()
         for kind, name, _ in saved:
             conn.execute(f"DROP {kind.upper()} {name}")
-        builder = _Builder(rng, business_days, charges, patients, providers, payers, diagnoses)
-        setup_at = f"{(business_days[0] - dt.timedelta(days=1)).isoformat()}T07:00:00{_TZ}"
-        patient_rows, coverage_rows, events, builder.patient_payer = _patients(rng, patients, today, payers, setup_at)
-        prev = audit.last_hash()
-        audit_rows = list(_chain(prev, events))
-        prev = audit_rows[-1][-1]
-        with database.atomic():
-            conn.executemany("INSERT INTO patient (id, account, last_name, first_name, name_key, dob, sex, address, "
-                             "city, state, zip, phone) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", patient_rows)
-            conn.executemany("INSERT INTO coverage (id, patient_id, payer_id, member_id, group_no, priority) "
-                             "VALUES (?,?,?,?,?,?)", coverage_rows)
-            conn.executemany(_TABLES["audit_event"], audit_rows)
-        del patient_rows, coverage_rows, events, audit_rows
-
-        quotas = _quotas(rng, business_days, charges)
-        bar = click.progressbar(length=len(business_days), label="Building demo", file=sys.stderr) \
+        simulation = _simulate(rng, business_days, charges, patients, providers, payers, diagnoses,
+                               audit.last_hash())
+        bar = click.progressbar(length=len(business_days) + 1, label="Building demo", file=sys.stderr) \
             if progress else None
         if bar:
             bar.__enter__()
-        month = _Day()
-        month_opening = opening = (0, 0)
-        last = len(business_days) - 1
         database.execute_sql("BEGIN")
-        for index, day in enumerate(business_days):
-            date = day.isoformat()
-            builder.date = date
-            builder.clock = 8 * 3600
-            builder.step = max(1, min(60, 30000 // max(1, quotas[index])))
-            if index and date[:7] != builder.dates[index - 1][:7]:
-                # The first morning of a month: close the month before (every day of it is closed).
-                prev_month = builder.dates[index - 1][:7]
-                first_day, last_day = ops._month_bounds(prev_month)
-                totals = month.totals(first_day, last_day, month_opening, current=True)
-                at = f"{date}T07:30:00{_TZ}"
-                builder.rows["month_close"].append((prev_month, at, MANAGER, json.dumps(totals, sort_keys=True)))
-                builder.event(at, MANAGER, "close_month", "month_close", None, {"month": prev_month, "totals": totals})
-                month, month_opening = _Day(), opening
-                builder.stats["closed months"] += 1
-            builder.day = _Day()
-            # Most visits are keyed the same day; some a few days late.
-            builder.dos_choices = [(day - dt.timedelta(days=k)).isoformat() for k in (0, 0, 0, 0, 0, 1, 2, 3, 7)]
-            is_today = index == last
-            builder.charge_batches(index, quotas[index], today=is_today)
-            builder.void_encounters_due(index)
-            queue = builder.remittances(index, today=is_today)
-            builder.patient_receipts(index)
-            builder.write_offs(index)
-            builder.refunds_due(index)
-            builder.refund_voids_due(index)
-            builder.bounces_due(index)
-            if not is_today:
-                d = builder.day
-                totals = d.totals(date, date, opening, current=True)
-                deposit = totals["deposit"]
-                counted = {"cash": deposit["cash"], "checks": deposit["check"], "check_count": d.check_count,
-                           "card": deposit["card"], "eft": deposit["eft"]}
-                at = f"{date}T17:30:00{_TZ}"
-                builder.rows["day_close"].append((date, at, MANAGER, json.dumps(totals, sort_keys=True),
-                                                  counted["cash"], counted["checks"], counted["check_count"],
-                                                  counted["card"], counted["eft"]))
-                builder.event(at, MANAGER, "close_day", "day_close", None,
-                              {"posting_date": date, "totals": totals, "counted": counted})
-                opening = (totals["closing_ar"], totals["closing_unapplied"])
-                month.merge(d)
-                builder.stats["closed days"] += 1
-            else:
-                builder.stats["unapplied receipts waiting"] = len(queue)
-            audit_rows = list(_chain(prev, builder.events))
-            if audit_rows:
-                prev = audit_rows[-1][-1]
-            builder.rows["audit_event"] = audit_rows
-            builder.events = []
-            for table in _FLUSH_ORDER:
-                rows = builder.rows.pop(table, None)
-                if rows:
-                    conn.executemany(_TABLES[table], rows)
-            if index % 20 == 19:
+        done = 0
+        for kind, payload in _stream(simulation, charges):
+            if kind == "final":
+                charge_balances, receipt_balances, builder_stats = payload
+                break
+            for table, rows in payload:
+                conn.executemany(_TABLES[table], rows)
+            done += 1
+            if done % 20 == 0:
                 database.execute_sql("COMMIT")
                 database.execute_sql("BEGIN")
             if bar:
                 bar.update(1)
-        if bar:
-            bar.__exit__(None, None, None)
-        conn.executemany("INSERT INTO charge_balance (charge_id, patient_id, payer_id, dos, balance) VALUES (?,?,?,?,?)",
-                         ((c.id, c.patient, c.payer, c.dos, c.balance) for c in builder.all_charges))
-        conn.executemany("INSERT INTO receipt_balance (receipt_id, unapplied) VALUES (?,?)",
-                         ((r.id, r.unapplied) for r in builder.all_receipts))
+        conn.executemany("INSERT INTO charge_balance (charge_id, patient_id, payer_id, dos, balance) "
+                         "VALUES (?,?,?,?,?)", charge_balances)
+        conn.executemany("INSERT INTO receipt_balance (receipt_id, unapplied) VALUES (?,?)", receipt_balances)
+        del charge_balances, receipt_balances
         for _, _, sql in saved:  # indexes first (type order), then the triggers
             conn.execute(sql)
         database.execute_sql("COMMIT")
+        if bar:
+            bar.__exit__(None, None, None)
         conn.execute("PRAGMA foreign_keys = ON")
-        builder.stats.pop("bounces planned", None)
         stats = {"charges": _count("charge WHERE reverses_id IS NULL"),
                  "encounters": _count("encounter WHERE reverses_id IS NULL"), "patients": patients,
                  "receipts": _count("receipt"), "distributions": _count("distribution"),
-                 "audit events": _count("audit_event"), **builder.stats}
+                 "audit events": _count("audit_event"), **builder_stats}
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
         close_database()
