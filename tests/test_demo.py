@@ -34,11 +34,17 @@ def pinned_today():
 
 
 @pytest.fixture(scope="module")
-def demo_db(tmp_path_factory, pinned_today):
+def built(tmp_path_factory, pinned_today):
     path = tmp_path_factory.mktemp("demo") / "demo.db"
     stats = build_demo(path, charges=CHARGES, patients=400, days=70, seed=7, force=False, progress=False)
-    open_database(path)
-    yield path, stats
+    return path, stats
+
+
+@pytest.fixture
+def demo_db(built):
+    """The module's demo, opened for this test (other tests build and open their own files)."""
+    open_database(built[0])
+    yield built
     close_database()
 
 

@@ -688,7 +688,8 @@ class _Builder:
         by_patient: dict[int, list[_Charge]] = defaultdict(list)
         for ch in due:
             by_patient[ch.patient].append(ch)
-        if not by_patient and rng.random() < 0.7:
+        on_account = rng.random() < 0.3
+        if not by_patient and not on_account:
             return
         user = rng.choice(CLERKS)
         bid = self.next_id("batch")
@@ -737,7 +738,7 @@ class _Builder:
                 continue
             rec.distributions = []  # only a bounce needs them again
         # Now and then a patient pays on account before any charge: a credit in the queue.
-        if rng.random() < 0.3:
+        if on_account:
             patient = 1 + rng.randrange(self.patient_count)
             amount = rng.randint(2, 20) * 500
             rec = self.receipt(bid, user, "cash", amount, patient=patient)
