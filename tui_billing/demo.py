@@ -1047,6 +1047,7 @@ def _stream(simulation: Iterator[tuple[str, object]], charges: int) -> Iterator[
     """The simulation's payloads, made in a forked child process on big builds so that the
     simulation (Python) and the inserts (SQLite) use a core each."""
     import multiprocessing as mp
+    from queue import Empty
 
     if charges < PIPELINE_MIN_CHARGES or "fork" not in mp.get_all_start_methods():
         yield from simulation
@@ -1059,9 +1060,7 @@ def _stream(simulation: Iterator[tuple[str, object]], charges: int) -> Iterator[
         while True:
             try:
                 kind, payload = queue.get(timeout=1)
-            except Exception as exc:  # queue.Empty: make sure the child is still there
-                if type(exc).__name__ != "Empty":
-                    raise
+            except Empty:  # make sure the child is still there
                 if not child.is_alive():
                     raise RuntimeError(f"the demo simulation process died (exit code {child.exitcode})") from None
                 continue
