@@ -1015,7 +1015,8 @@ def _simulate(rng: random.Random, business_days: list[dt.date], charges: int, pa
             deposit = totals["deposit"]
             counted = {"cash": deposit["cash"], "checks": deposit["check"], "check_count": d.check_count,
                        "card": deposit["card"], "eft": deposit["eft"]}
-            at = f"{date}T17:30:00{_TZ}"
+            builder.clock = max(builder.clock, 17 * 3600 + 30 * 60 - builder.step)  # the day closes at 17:30
+            at = builder.now()
             builder.rows["day_close"].append((date, at, MANAGER, json.dumps(totals, sort_keys=True),
                                               counted["cash"], counted["checks"], counted["check_count"],
                                               counted["card"], counted["eft"]))
