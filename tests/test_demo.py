@@ -183,3 +183,22 @@ def test_refuses_an_existing_database_unless_forced(tmp_path):
         assert run_check().ok
     finally:
         close_database()
+
+
+def test_check_finds_a_running_balance_that_drifted(built, tmp_path):
+    """The demo's balances are written from the simulation; check must still catch a wrong one."""
+    import shutil
+
+    copy = tmp_path / "drift.db"
+    shutil.copy(built[0], copy)
+    open_database(copy)
+    try:
+        cid = one("SELECT charge_id FROM charge_balance WHERE balance > 100 ORDER BY charge_id LIMIT 1")
+        database.execute_sql("UPDATE charge_balance SET balance = balance - 100 WHERE charge_id = ?", (cid,))
+        rid = one("SELECT receipt_id FROM receipt_balance WHERE unapplied > 0 ORDER BY receipt_id LIMIT 1")
+        database.execute_sql("UPDATE receipt_balance SET unapplied = unapplied + 1 WHERE receipt_id = ?", (rid,))
+        problems = run_check(integrity=True).problems
+    finally:
+        close_database()
+    assert any(p.startswith(f"charge {cid}: running balance") for p in problems), problems
+    assert any(p.startswith(f"receipt {rid}: unapplied") for p in problems), problems

@@ -54,17 +54,21 @@ def run_check(*, integrity: bool = True, limit: int = 10) -> CheckReport:
     if missing:
         add(f"history guards are missing (someone dropped triggers): {', '.join(missing[:limit])}")
 
-    # Running charge balances against the posted rows.
+    # Running charge balances against the posted rows. One pass over each table in storage order
+    # and one GROUP BY is about twice as fast on a million charges as joining per-table sums
+    # (which walks the charge_id indexes and looks every row up). `is_original` marks the ids
+    # that are original charges, so a missing running balance is found too.
     for cid, cached, derived in _rows(
-        "WITH a AS (SELECT charge_id, SUM(amount) s FROM application GROUP BY charge_id), "
-        "j AS (SELECT charge_id, SUM(amount) s FROM adjustment GROUP BY charge_id), "
-        "r AS (SELECT reverses_id, SUM(amount) s FROM charge WHERE reverses_id IS NOT NULL GROUP BY reverses_id) "
-        "SELECT c.id, cb.balance, c.amount + COALESCE(r.s, 0) - COALESCE(a.s, 0) - COALESCE(j.s, 0) "
-        "FROM charge c LEFT JOIN charge_balance cb ON cb.charge_id = c.id "
-        "LEFT JOIN a ON a.charge_id = c.id LEFT JOIN j ON j.charge_id = c.id LEFT JOIN r ON r.reverses_id = c.id "
-        "WHERE c.reverses_id IS NULL AND (cb.balance IS NULL OR cb.balance <> "
-        "c.amount + COALESCE(r.s, 0) - COALESCE(a.s, 0) - COALESCE(j.s, 0) "
-        "OR c.amount + COALESCE(r.s, 0) - COALESCE(a.s, 0) - COALESCE(j.s, 0) < 0) LIMIT ?", (limit,)
+        "SELECT t.charge_id, cb.balance, t.derived FROM ("
+        " SELECT charge_id, SUM(amount) derived, MAX(is_original) is_original FROM ("
+        "  SELECT id charge_id, amount, 1 is_original FROM charge WHERE reverses_id IS NULL"
+        "  UNION ALL SELECT reverses_id, amount, 0 FROM charge WHERE reverses_id IS NOT NULL"
+        "  UNION ALL SELECT charge_id, -amount, 0 FROM application"
+        "  UNION ALL SELECT charge_id, -amount, 0 FROM adjustment"
+        " ) GROUP BY charge_id) t "
+        "LEFT JOIN charge_balance cb ON cb.charge_id = t.charge_id "
+        "WHERE t.is_original = 1 AND (cb.balance IS NULL OR cb.balance <> t.derived OR t.derived < 0) LIMIT ?",
+        (limit,),
     ):
         add(f"charge {cid}: running balance {cached} but its postings give {derived}"
             + (" (below zero)" if derived < 0 else ""))
