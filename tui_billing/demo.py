@@ -320,8 +320,6 @@ class _Builder:
         self.events: list[tuple] = []
         self.ids: dict[str, int] = defaultdict(int)
         self.patient_payer: list[int | None] = []  # index = patient id
-        self.fees = {code: fee for code, _, fee, _ in FEE_SCHEDULE}
-        self.units = {code: units for code, _, _, units in FEE_SCHEDULE}
         # Work waiting for a later business day, by day index.
         self.adjudicate: dict[int, list[_Encounter]] = defaultdict(list)
         self.patient_pay: dict[int, list[_Charge]] = defaultdict(list)
@@ -625,8 +623,6 @@ class _Builder:
                     ref = f"{self.check_no:07d}"
                     received = (self.days[index] - dt.timedelta(days=rng.randint(0, 2))).isoformat()
                     received = max(received, self.dates[0])
-                    if len([b for b in batches if b[0] == payer]) > 1:
-                        ref = f"{ref}"
                 rec = self.receipt(bid, user, method, pay_total, payer=payer, reference=ref, received=received)
                 count += 1
                 total += pay_total
