@@ -80,7 +80,7 @@ def post_cycle(setup: dict, worker: int, n: int, ack) -> int:
                              diagnoses=["J06.9"], lines=[ops.ChargeLine("99213")], operator=who)
     ack("E", enc.encounter_id)
     rec = ops.record_receipt(amount=PAID, method="check", payer_id=setup["payer"], reference=f"{who}-{n}",
-                             operator=who)
+                             received_date=ops.v.today(), operator=who)  # the check came in today
     ack("R", rec.receipt_id)
     did = ops.distribute(rec.receipt_id, [ops.DistributionLine(enc.charge_ids[0], applied=PAID)], operator=who)
     ack("D", did)

@@ -64,6 +64,57 @@ def test_backup_taken_while_clerks_post_is_whole(contended_db):
     assert ok, text
 
 
+def test_day_closed_while_clerks_post_keeps_every_entry_out_of_the_closed_day(tmp_path):
+    """A supervisor closes today while three clerks post: their later work rolls to the next day.
+
+    The close is refused (deposit differs) until it catches a moment where its count matches;
+    after it, `tui-billing check` proves the close totals still equal the day's rows, and every
+    acknowledged entry is present exactly once on one day or the next.
+    """
+    import threading
+
+    from tui_billing import codes
+    from tui_billing.store import BillingError, close_database, day_summary, open_database, operations as ops
+
+    codes.validate_icd10("J06.9")
+    path = str(tmp_path / "office.db")
+    setup = _seed_in_child(path, 3)
+    today = ops.v.today().isoformat()
+    outcome: dict[str, object] = {"refusals": 0}
+
+    def supervisor() -> None:
+        open_database(path, create=False)
+        try:
+            while "closed" not in outcome:
+                summary = day_summary(today)
+                if summary.receipt_count < 5:  # let the clerks get going first
+                    continue
+                deposit = summary.deposit
+                try:
+                    ops.close_day(today, ops.DepositCount(checks=deposit.get("check", 0),
+                                                          check_count=summary.check_count), operator="sup")
+                    outcome["closed"] = True
+                except BillingError:
+                    outcome["refusals"] = int(outcome["refusals"]) + 1
+        finally:
+            close_database()
+
+    results, _ = run_workers(path, 3, 10, setup, timeout=120, fork=True, during=supervisor)
+    assert [e for r in results for e in r.errors] == []
+    assert outcome.get("closed"), outcome
+    assert verify(path, results) == []
+    ok, text = cli_check(path)
+    assert ok, text
+    con = sqlite3.connect(path)
+    try:
+        closed_with = con.execute("SELECT COUNT(*) FROM receipt WHERE posting_date = ?", (today,)).fetchone()[0]
+        later = con.execute("SELECT COUNT(*) FROM receipt WHERE posting_date > ?", (today,)).fetchone()[0]
+    finally:
+        con.close()
+    print(f"closed with {closed_with} receipts after {outcome['refusals']} refusals; {later} rolled over")
+    assert closed_with >= 5 and closed_with + later == 30
+
+
 def test_writer_killed_at_random_moments_keeps_every_acknowledged_entry(tmp_path):
     figures = crash.run(str(tmp_path / "crash.db"), kills=5, seed=11)
     assert figures["kills"] == 5
