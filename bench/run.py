@@ -19,13 +19,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import inspect
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -39,7 +36,7 @@ BIG_READY = Path("/work/data/demo-1m.ready")
 DATA = ROOT / "bench" / "data"
 RESULTS = ROOT / "bench" / "results"
 
-#: (module, what it measures) for the owners' bench modules, in table order.
+#: (module, area, what it measures) for the owners' bench modules, in table order.
 EXTERNAL = [
     ("tui_keys", "charges", "TUI ready, keystroke echo, patient lookup (charge entry)"),
     ("receipts_bench", "receipts", "receipts queue and distribution"),
@@ -97,15 +94,11 @@ def _fmt(value: float | None, unit: str) -> str:
 
 
 def demo_available() -> bool:
-    return (ROOT / "tui_billing" / "demo.py").exists() and _demo_builds()
-
-
-def _demo_builds() -> bool:
+    """True once ``tui_billing/demo.py`` (the demo generator) is in this tree."""
     try:
-        text = (ROOT / "tui_billing" / "demo.py").read_text()
+        return "def build_demo" in (ROOT / "tui_billing" / "demo.py").read_text()
     except OSError:
         return False
-    return "def build_demo" in text
 
 
 def build_demo(path: Path, charges: int) -> float:

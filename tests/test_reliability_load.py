@@ -71,7 +71,6 @@ def test_day_closed_while_clerks_post_keeps_every_entry_out_of_the_closed_day(tm
     after it, `tui-billing check` proves the close totals still equal the day's rows, and every
     acknowledged entry is present exactly once on one day or the next.
     """
-    import threading
 
     from tui_billing import codes
     from tui_billing.store import BillingError, close_database, day_summary, open_database, operations as ops
