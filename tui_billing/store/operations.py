@@ -499,7 +499,9 @@ def record_receipt(
                            f"{'check number' if method == 'check' else 'trace number'} as the reference", "reference")
     reference = v.text(reference, "reference", max_len=40, required=False)
     date = v.posting_date(posting_date)
-    received = date if received_date is None else v.iso_date(received_date, "received date")
+    # After today's close the posting date rolls on to the next day, but money received today
+    # was still received today: the default never lands in the future.
+    received = min(date, v.today().isoformat()) if received_date is None else v.iso_date(received_date, "received date")
     if received > v.today().isoformat():
         raise BillingError(f"received date {received} is in the future", "received_date")
     batch = _open_batch_for(batch_id, "receipt", date)
