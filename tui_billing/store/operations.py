@@ -861,10 +861,13 @@ def close_day(date: object | None = None, counted: DepositCount | None = None, *
     if when > v.today().isoformat():
         raise BillingError(f"{when} has not happened yet; it cannot be closed", "date")
     counted = counted or DepositCount()
+    # The deposit is receipts less refunds (and less voids of earlier days' receipts), so a day
+    # that paid out more than it took in by some method has a negative figure to match.
     for name in ("cash", "checks", "card", "eft"):
-        v.cents(getattr(counted, name), f"counted {name}")
-    if counted.check_count < 0:
-        raise BillingError("check count cannot be negative", "check_count")
+        v.cents(getattr(counted, name), f"counted {name}", allow_negative=True)
+    if isinstance(counted.check_count, bool) or not isinstance(counted.check_count, int) \
+            or abs(counted.check_count) > 9999:
+        raise BillingError("check count must be a whole number of checks", "check_count")
     problems = close_day_problems(when, counted)
     if problems:
         raise BillingError(f"day {when} cannot close: " + "; ".join(problems), "date")
