@@ -23,9 +23,7 @@ import pytest
 import store_helpers
 from tui_billing.store import close_database, open_database
 
-#: The pinned business day used by the fixtures (a Monday).
-TODAY = "2026-11-16"
-OPERATOR = "tester"
+from store_helpers import OPERATOR, TODAY
 
 
 @pytest.fixture

@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from tui_billing.store import database, operations as ops
 from tui_billing.store.migrations import POSTED_TABLES
 
+#: The business day and clerk the conftest fixtures pin (a Monday).
+TODAY = "2026-11-16"
+OPERATOR = "tester"
 METHODS = ("cash", "check", "card", "eft")
 #: Valid NPIs (Luhn with the 80840 prefix) for seeded providers.
 NPIS = ("1234567893", "1245319599", "1003000126")
