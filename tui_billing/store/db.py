@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Callable, TypeVar
 
-from peewee import OperationalError, SqliteDatabase
+from peewee import DatabaseError as PeeweeDatabaseError, OperationalError, SqliteDatabase
 
 from .errors import BillingError, DatabaseFileError
 
@@ -140,7 +140,9 @@ def open_database(given: str | os.PathLike[str] | None = None, *, create: bool =
     except OperationalError as exc:
         database.close()
         raise DatabaseFileError(_explain_operational(path, exc)) from exc
-    except sqlite3.DatabaseError as exc:  # e.g. "file is not a database", "disk image is malformed"
+    # e.g. "file is not a database", "disk image is malformed": Peewee wraps sqlite3's error in
+    # its own DatabaseError, which is not a sqlite3.DatabaseError, so catch both.
+    except (sqlite3.DatabaseError, PeeweeDatabaseError) as exc:
         database.close()
         raise DatabaseFileError(f"{path} is damaged or not a database ({exc}); restore the last backup") from exc
     except BaseException:
