@@ -371,6 +371,28 @@ class Books(RuleBasedStateMachine):
         dates.add(self.today)
         return sorted(d for d in dates if d <= self.today and not ops.v.closed_reason(d))
 
+    @rule(i=pick, kind=st.sampled_from(["receipt", "encounter"]))
+    def post_backdated(self, i, kind):
+        """A late entry to an earlier day that is still open: fine, unless a later day already closed."""
+        current = ops.v.current_posting_date()
+        earlier = [d for d in self._open_dates() if d < current]
+        if not earlier:
+            return
+        date = self.choose(earlier, i)
+        later_closed = self.rows("SELECT 1 FROM day_close WHERE posting_date > ?", (date,))
+        must = "refuse" if later_closed else "ok"
+        if kind == "receipt":
+            res = self.attempt(ops.record_receipt, amount=1234, method="cash", patient_id=self.p.patients[2],
+                               posting_date=date, received_date=date, must=must)
+            if res:
+                self.receipts.append(res.receipt_id)
+        else:
+            res = self.attempt(ops.post_encounter, patient_id=self.p.patients[2], provider_id=self.p.providers[0],
+                               dos=date, diagnoses=["I10"], lines=[ChargeLine("85025")], posting_date=date, must=must)
+            if res:
+                self.encounters.append(res.encounter_id)
+                self.charges.extend(res.charge_ids)
+
     @rule(i=pick, wrong=st.sampled_from([None, "cash", "check", "card", "eft", "check_count"]))
     def close_day(self, i, wrong):
         dates = self._open_dates()

@@ -857,7 +857,7 @@ def close_day(date: object | None = None, counted: DepositCount | None = None, *
     from .summary import day_summary
 
     user = v.operator(operator)
-    when = v.posting_date(date)
+    when = v.posting_date(date, closing=True)
     if when > v.today().isoformat():
         raise BillingError(f"{when} has not happened yet; it cannot be closed", "date")
     counted = counted or DepositCount()
