@@ -232,6 +232,14 @@ CASES: list[tuple[str, Callable[[World], Callable[[], object]], str]] = [
     ("close a month not over", lambda w: lambda: ops.close_month("2026-11"), r"month 2026-11 is not over"),
     ("close a month twice", lambda w: lambda: ops.close_month("2026-10"), r"month 2026-10 is already closed"),
     ("close a month spelled wrong", lambda w: lambda: ops.close_month("Nov 2026"), r"month must look like 2026-11"),
+    # --- ids past SQLite's 64-bit integers (an import or a script, not a form)
+    ("huge patient id", lambda w: _enc(w, patient_id=2**64), r"patient 18446744073709551616 does not exist"),
+    ("huge charge id", lambda w: lambda: ops.distribute(None, [DistributionLine(2**63, 0, 5, "CO-45")]),
+     r"charge 9223372036854775808 does not exist"),
+    ("huge receipt id to void", lambda w: lambda: ops.void("receipt", 2**64, "x"), r"receipt \d+ does not exist"),
+    ("huge payer id", lambda w: _receipt(payer_id=2**64), r"payer \d+ does not exist"),
+    ("huge batch id", lambda w: _enc(w, batch_id=2**64), r"batch \d+ does not exist"),
+    ("huge coverage payer id", lambda w: _patient(coverages=[CoverageIn(2**64, "M1")]), r"payer \d+ does not exist"),
     # --- master data
     ("control character in a last name", lambda w: _patient(last_name="Sm\x07ith"), r"last name contains a control character \(U\+0007\)"),
     ("newline in a first name", lambda w: _patient(first_name="An\nn"), r"first name contains a control character \(U\+000A\)"),

@@ -44,7 +44,10 @@ def _now() -> str:
 
 
 def _one(sql: str, params: Sequence[Any] = ()) -> tuple | None:
-    return database.execute_sql(sql, params).fetchone()
+    try:
+        return database.execute_sql(sql, params).fetchone()
+    except OverflowError:  # an id past SQLite's 64-bit range matches no row (not a crash)
+        return None
 
 
 def _insert(sql: str, params: Sequence[Any]) -> int:
