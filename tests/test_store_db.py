@@ -82,6 +82,51 @@ def test_version_1_database_upgrades_with_right_balances(tmp_path, today):
         close_database()
 
 
+V1_REVERSALS = """
+INSERT INTO encounter (id, patient_id, provider_id, payer_id, dos, pos, posting_date, operator, created_at, reverses_id)
+  VALUES (2, 1, 1, 1, '2026-11-02', '11', '2026-11-02', 'old', 'x', NULL),
+         (3, 1, 1, 1, '2026-11-02', '11', '2026-11-04', 'old', 'x', 2);
+INSERT INTO charge (id, encounter_id, line_no, patient_id, provider_id, payer_id, dos, pos, code, units, fee, amount, posting_date, operator, reverses_id)
+  VALUES (3, 2, 1, 1, 1, 1, '2026-11-02', '11', '99213', 1, 4000, 4000, '2026-11-02', 'old', NULL),
+         (4, 3, 1, 1, 1, 1, '2026-11-02', '11', '99213', 1, 4000, -4000, '2026-11-04', 'old', 3);
+INSERT INTO receipt (id, source, patient_id, method, amount, received_date, posting_date, operator, created_at, reverses_id)
+  VALUES (2, 'patient', 1, 'cash', 3000, '2026-11-03', '2026-11-03', 'old', 'x', NULL),
+         (3, 'patient', 1, 'cash', -3000, '2026-11-03', '2026-11-04', 'old', 'x', 2),
+         (4, 'patient', 1, 'card', 2500, '2026-11-04', '2026-11-04', 'old', 'x', NULL);
+INSERT INTO refund (id, receipt_id, method, amount, posting_date, operator, created_at) VALUES (1, 4, 'card', 1000, '2026-11-04', 'old', 'x');
+INSERT INTO distribution (id, receipt_id, posting_date, operator, created_at, reverses_id)
+  VALUES (2, NULL, '2026-11-04', 'old', 'x', 1);
+INSERT INTO application (id, distribution_id, receipt_id, charge_id, amount, posting_date, operator, reverses_id)
+  VALUES (3, 2, 1, 1, -7000, '2026-11-04', 'old', 1);
+INSERT INTO transfer (id, distribution_id, charge_id, from_payer_id, to_payer_id, amount, posting_date, operator, reverses_id)
+  VALUES (3, 2, 2, 2, 1, 500, '2026-11-04', 'old', 2);
+"""
+
+
+def test_version_1_reversals_upgrade(tmp_path, today):
+    """Voided encounters, receipts, applications and transfers made under V1 backfill correctly."""
+    path = tmp_path / "old.db"
+    open_database(path, migrate=False)
+    migrations.migrate(database, target=1)
+    conn = database.connection()
+    for statement in migrations._split_sql(V1_ROWS + V1_REVERSALS):
+        conn.execute(statement)
+    conn.commit()
+    close_database()
+    open_database(path)
+    try:
+        balances = dict(database.execute_sql("SELECT charge_id, balance FROM charge_balance").fetchall())
+        payers = dict(database.execute_sql("SELECT charge_id, payer_id FROM charge_balance").fetchall())
+        unapplied = dict(database.execute_sql("SELECT receipt_id, unapplied FROM receipt_balance").fetchall())
+        assert balances == {1: 10000 - 2000, 2: 500, 3: 0}
+        assert payers == {1: None, 2: 1, 3: 1}  # the transfer to Medicare was undone
+        assert unapplied == {1: 9000 - 1000, 2: 0, 4: 1500}
+        assert store_helpers.invariant_problems() == []
+        assert run_check().ok, run_check().problems
+    finally:
+        close_database()
+
+
 def test_newer_schema_refused(tmp_path, today):
     path = open_database(tmp_path / "new.db")
     close_database()
