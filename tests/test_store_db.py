@@ -178,6 +178,10 @@ def test_new_file_is_0600(tmp_path, today, umask):
     old = os.umask(umask)
     try:
         path = open_database(tmp_path / "private.db")
+        ops.seed_standard_reasons()
+        # SQLite's WAL and shared-memory files hold patient data too.
+        sidecars = [Path(f"{path}-wal"), Path(f"{path}-shm")]
+        assert all(p.exists() and _mode(p) == 0o600 for p in sidecars), [(p, oct(_mode(p))) for p in sidecars]
     finally:
         os.umask(old)
         close_database()
