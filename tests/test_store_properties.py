@@ -455,7 +455,9 @@ class Books(RuleBasedStateMachine):
 
 
 Books.TestCase.settings = settings(
-    max_examples=int(os.environ.get("TUI_BILLING_PROP_EXAMPLES", "25")), stateful_step_count=30, deadline=None,
+    # Defaults keep the suite quick; raise them to hunt: TUI_BILLING_PROP_EXAMPLES=500 TUI_BILLING_PROP_STEPS=60
+    max_examples=int(os.environ.get("TUI_BILLING_PROP_EXAMPLES", "25")),
+    stateful_step_count=int(os.environ.get("TUI_BILLING_PROP_STEPS", "30")), deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 TestBooks = Books.TestCase
