@@ -221,6 +221,18 @@ def invariant_problems() -> list[str]:
         if s.deposit != want:
             problems.append(f"{d}: summary deposit {s.deposit} != receipts - refunds {want}")
         prev_ar, prev_un = ar, un
+    from tui_billing.store.summary import period_summary
+
+    for month in sorted({d[:7] for d, _, _ in roll}):
+        first = month + "-01"
+        last = ((dt.date.fromisoformat(first).replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+                - dt.timedelta(days=1)).isoformat()
+        day_before = (dt.date.fromisoformat(first) - dt.timedelta(days=1)).isoformat()
+        s = period_summary(first, last)
+        want = (*books.as_of(day_before), *books.as_of(last))
+        got = (s.opening_ar, s.opening_unapplied, s.closing_ar, s.closing_unapplied)
+        if got != want or s.proof_errors:
+            problems.append(f"month {month}: summary {got} {s.proof_errors}, rows give {want}")
     final_ar, final_un = roll[-1][1:] if roll else (0, 0)
     if final_ar != sum(books.charge_balance.values()):
         problems.append(f"A/R roll-forward {final_ar} != sum of open balances {sum(books.charge_balance.values())}")
