@@ -504,7 +504,10 @@ def record_receipt(
     date = v.posting_date(posting_date)
     # After today's close the posting date rolls on to the next day, but money received today
     # was still received today: the default never lands in the future.
-    received = min(date, v.today().isoformat()) if received_date is None else v.iso_date(received_date, "received date")
+    if received_date is None:
+        received = min(date, v.today().isoformat())
+    else:
+        received = v.iso_date(received_date, "received date")
     if received > v.today().isoformat():
         raise BillingError(f"received date {received} is in the future", "received_date")
     batch = _open_batch_for(batch_id, "receipt", date)
