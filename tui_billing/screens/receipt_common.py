@@ -143,3 +143,20 @@ class WorkerFailures:
             err = event.worker.error
             self.notify(f"{type(err).__name__}: {err}", title="Something went wrong; nothing was saved",  # type: ignore[attr-defined]
                         severity="error", timeout=10, markup=False)
+
+
+def after_pending_keys(widgets: list[Widget], callback, *args) -> None:
+    """Run ``callback`` once each widget has handled the keys already queued to it.
+
+    A priority binding (Enter, Ctrl+S) runs before the focused field has processed keys typed
+    just ahead of it; chaining through each field's own queue reads what was really typed.
+    """
+    chain = [w for w in widgets if w.is_attached]
+
+    def step(i: int = 0) -> None:
+        if i == len(chain):
+            callback(*args)
+        else:
+            chain[i].call_later(step, i + 1)
+
+    step()

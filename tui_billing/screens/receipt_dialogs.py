@@ -20,7 +20,7 @@ from textual.widgets.option_list import Option
 from ..store import operations as ops
 from ..store import receipts_queries as q
 from ..store.errors import BillingError
-from .receipt_common import METHOD_HINT, ReceiptField, WorkerFailures, money, parse_date, parse_method, parse_money
+from .receipt_common import METHOD_HINT, after_pending_keys, ReceiptField, WorkerFailures, money, parse_date, parse_method, parse_money
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class ReceiptForm(WorkerFailures, ModalScreen[Posted | None]):
         self.enter_on(self.focused)
 
     def enter_on(self, field: Input) -> None:
-        """Enter in a field: move to the next one."""
+        """Enter in a field: move to the next one now, so type-ahead lands there."""
         self.focus_next()
 
     @on(Input.Changed)
@@ -109,6 +109,9 @@ class ReceiptForm(WorkerFailures, ModalScreen[Posted | None]):
         self.status("")
 
     def action_save(self) -> None:
+        after_pending_keys(list(self.query(Input)), self._save_now)
+
+    def _save_now(self) -> None:
         if not self._busy:
             self.save()
 
@@ -168,6 +171,9 @@ class NewReceiptDialog(ReceiptForm):
         self.batch_id = batch_id
         self.source: q.Source | None = None
         self._matches: list[q.Source] = []
+        self._matches_for: str | None = None
+        self._take_when_ready = False
+        self._save_when_ready = False
         self._dup_ok_for: tuple | None = None
 
     def compose(self) -> ComposeResult:
@@ -190,6 +196,7 @@ class NewReceiptDialog(ReceiptForm):
     @on(Input.Changed, "#i-from")
     def _lookup(self, event: Input.Changed) -> None:
         self.source = None
+        self._matches_for = None
         self.field("from").note("")
         self._find(event.value)
 
@@ -202,12 +209,15 @@ class NewReceiptDialog(ReceiptForm):
         if text != self.field("from").value:
             return  # typed on since; a newer lookup is coming
         self._matches = found
+        self._matches_for = text
         box = self.query_one("#source-matches", OptionList)
         box.clear_options()
         box.add_options([Option(s.label.replace("[", "\\["), id=str(i)) for i, s in enumerate(found)])
         box.display = bool(found)
         if found:
             box.highlighted = 0
+        if self._take_when_ready:
+            self._take_match()
 
     def action_match(self, step: int) -> None:
         box = self.query_one("#source-matches", OptionList)
@@ -215,25 +225,39 @@ class NewReceiptDialog(ReceiptForm):
             box.highlighted = ((box.highlighted or 0) + step) % box.option_count
 
     def enter_on(self, field: Input) -> None:
-        if field.id == "i-from":
-            box = self.query_one("#source-matches", OptionList)
-            if self._matches and box.highlighted is not None and box.display:
-                self._choose(self._matches[box.highlighted])
-            elif self.source is None:
-                self.field("from").error("no match yet: type a payer code, account or last,first")
-                return
+        if field.id == "i-from" and self.source is None:
+            # Take the highlighted match once the lookup has caught up with what was typed.
+            self._take_when_ready = True
+            field.call_later(self._take_match)
         super().enter_on(field)
+
+    def _take_match(self) -> None:
+        box = self.query_one("#source-matches", OptionList)
+        if self._matches_for == self.field("from").value and self._matches and box.highlighted is not None:
+            self._take_when_ready = False
+            self._choose(self._matches[box.highlighted])
+            if self._save_when_ready:  # Ctrl+S was typed before the lookup caught up
+                self._save_when_ready = False
+                self._save_now()
+        elif self._matches_for == self.field("from").value and not self._matches:
+            self._take_when_ready = False
+            self.field("from").error("no payer or patient matches: Shift+Tab back and retype")
 
     def _choose(self, source: q.Source) -> None:
         self.source = source
         box = self.query_one("#source-matches", OptionList)
         box.display = False
-        with self.prevent(Input.Changed):
-            self.field("from").value = source.code
+        inp = self.field("from").input
+        with inp.prevent(Input.Changed):
+            inp.value = source.code
         self.field("from").note(source.label)
         self.field("from").ok()
 
     def save(self) -> None:
+        if self.source is None and self._take_when_ready:
+            self._save_when_ready = True
+            self.status("Looking up who paid...")
+            return
         self.clear_errors()
         bad = False
         if self.source is None:

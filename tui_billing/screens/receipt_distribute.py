@@ -27,7 +27,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 from ..store import operations as ops
 from ..store import receipts_queries as q
 from ..store.errors import BillingError
-from .receipt_common import WorkerFailures, cell, money, parse_money
+from .receipt_common import WorkerFailures, after_pending_keys, cell, money, parse_money
 from .receipt_dialogs import Posted
 
 FILTER_DELAY = 0.15
@@ -246,33 +246,51 @@ class DistributeScreen(WorkerFailures, Screen[Posted | None]):
         return self.rows[table.cursor_row]
 
     def action_enter_key(self) -> None:
+        """Enter: focus moves now (so type-ahead lands in the next field); reading what was typed
+        waits on the old widget's own queue (so keys it has not handled yet are counted)."""
         focused = self.focused
+        edit_ids = [f"rd-{n}" for n in EDIT_FIELDS]
         if isinstance(focused, DataTable):
-            self._edit()
-        elif isinstance(focused, Input) and focused.id in {f"rd-{n}" for n in EDIT_FIELDS}:
-            self._line_next(focused)
+            if self.rows:
+                self._open_editor()
+                focused.call_later(self._edit)
+        elif isinstance(focused, Input) and focused.id in edit_ids:
+            i = edit_ids.index(focused.id)
+            target = self.query_one(f"#{edit_ids[i + 1]}", Input) if i + 1 < len(edit_ids) \
+                else self.query_one("#rd-table", DataTable)
+            self.set_focus(target)
+            after_pending_keys(list(self.query("#rd-edit Input")), self._line_next, focused)
         elif isinstance(focused, Input):
             self._filter_next(focused)
         else:
             raise SkipAction()
 
-    def _edit(self) -> None:
-        charge = self.current()
-        if charge is None:
-            return
-        self._editing = charge
-        e = self.edits.get(charge.charge_id, LineEdit(charge))
-        values = {"applied": money(e.applied) if e.applied else "",
-                  "adjustment": money(e.adjustment) if e.adjustment else "",
-                  "reason": e.reason, "transfer": "y" if e.transfer else ""}
+    def _open_editor(self) -> None:
         for name in EDIT_FIELDS:
             inp = self.query_one(f"#rd-{name}", Input)
             inp.disabled = False
             with inp.prevent(Input.Changed):
-                inp.value = values[name]
+                inp.value = ""
+        self.set_focus(self.query_one("#rd-applied", Input))
+
+    def _edit(self) -> None:
+        """Start editing the highlighted line (after any cursor keys typed ahead of Enter)."""
+        charge = self.current()
+        if charge is None:
+            return
+        self._editing = charge
+        e = self.edits.get(charge.charge_id)
+        if e is not None:
+            values = {"applied": money(e.applied) if e.applied else "",
+                      "adjustment": money(e.adjustment) if e.adjustment else "",
+                      "reason": e.reason, "transfer": "y" if e.transfer else ""}
+            for name in EDIT_FIELDS:
+                inp = self.query_one(f"#rd-{name}", Input)
+                with inp.prevent(Input.Changed):
+                    inp.value = values[name]
         self.error(f"Line: {charge.dos} {charge.account} {charge.code} balance {money(charge.balance)} · "
                    "Enter next · Esc cancel")
-        self.set_focus(self.query_one("#rd-applied", Input))
+        self._line_typed()
 
     def _typed_line(self) -> tuple[LineEdit | None, str, str]:
         """The line as typed so far: (edit, error, field with the error)."""
@@ -305,7 +323,7 @@ class DistributeScreen(WorkerFailures, Screen[Posted | None]):
         return edit, "", ""
 
     @on(Input.Changed, "#rd-edit Input")
-    def _line_typed(self, event: Input.Changed) -> None:
+    def _line_typed(self, event: Input.Changed | None = None) -> None:
         if self._editing is None:
             return
         edit, problem, _ = self._typed_line()
@@ -328,10 +346,10 @@ class DistributeScreen(WorkerFailures, Screen[Posted | None]):
             self.set_focus(self.query_one(f"#rd-{where}", Input))
             return
         if name != EDIT_FIELDS[-1]:
-            self.focus_next()
             return
         if problem or edit is None:
             self.error(problem)
+            self.set_focus(self.query_one(f"#rd-{where or name}", Input))
             return
         self._keep(edit)
 
@@ -428,6 +446,9 @@ class DistributeScreen(WorkerFailures, Screen[Posted | None]):
     # ------------------------------------------------------------------ posting
 
     def action_post(self) -> None:
+        after_pending_keys(list(self.query("#rd-edit Input")), self._post_now)
+
+    def _post_now(self) -> None:
         if self._busy:
             return
         if self._editing is not None:

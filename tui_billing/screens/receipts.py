@@ -187,7 +187,7 @@ class ReceiptsScreen(WorkerFailures, Screen[None]):
         state = "balanced" if status.balanced else (
             f"off {status.count_difference:+d} / {money(status.total_difference)}")
         box.update(f"Batch {status.id} {status.posting_date}: {status.entered_count} of {status.control_count} "
-                   f"receipts, {money(status.entered_total)} of {money(status.control_total)} ({state}) · C closes it")
+                   f"· {money(status.entered_total)} of {money(status.control_total)} {state} · C close")
 
     def action_new_batch(self) -> None:
         self.app.push_screen(BatchDialog(), self._after_batch)
@@ -235,7 +235,7 @@ class ReceiptsScreen(WorkerFailures, Screen[None]):
     def action_enter_key(self) -> None:
         focused = self.focused
         if isinstance(focused, DataTable):
-            self._distribute()
+            focused.call_later(self._distribute)  # after cursor keys typed ahead of Enter
         elif isinstance(focused, Input):
             self._filter_next(focused)
         else:
