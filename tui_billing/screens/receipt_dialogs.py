@@ -103,6 +103,13 @@ class ReceiptForm(WorkerFailures, ModalScreen[Posted | None]):
         else:
             self.status(str(exc))
 
+    def focus_first_error(self) -> None:
+        """Put the cursor in the first field that says what is wrong."""
+        for f in self.fields():
+            if f.query_one(".rf-error").has_class("shown"):
+                self.set_focus(f.input)
+                return
+
     def clear_errors(self) -> None:
         for f in self.fields():
             f.ok()
@@ -283,6 +290,7 @@ class NewReceiptDialog(ReceiptForm):
             self.field("received").error(str(exc))
             bad, received = True, ""
         if bad or self.source is None:
+            self.focus_first_error()
             return
         self._busy = True
         self._post(self.source, method, reference, amount, received)
