@@ -57,3 +57,34 @@ def test_two_processes_cannot_apply_one_receipt_twice(tmp_path):
         assert report.ok, report.problems
     finally:
         close_database()
+
+
+async def test_screen_says_when_another_clerk_got_there_first(tmp_path):
+    """The distribute screen is open; meanwhile another clerk applies the receipt: Ctrl+S is refused clearly."""
+    from tui_billing.app import BillingApp
+
+    path, ids = fresh_books(tmp_path)
+    rid = ops.record_receipt(amount=10000, method="check", payer_id=ids["acme"], reference="R2").receipt_id
+    app = BillingApp(path)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("f3")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            await pilot.press("enter")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            screen = app.screen
+            await pilot.press("a")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            ops.distribute(rid, [ops.DistributionLine(ids["acme5"], applied=10000)], operator="other-clerk")
+            await pilot.press("ctrl+s")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert app.screen is screen
+            shown = str(screen.query_one("#rd-error").render())
+            assert "Another clerk has just distributed" in shown and "0.00 is left" in shown
+        assert database.execute_sql("SELECT COUNT(*) FROM distribution").fetchone()[0] == 1
+    finally:
+        close_database()

@@ -19,7 +19,7 @@ def books(tmp_path):
 
 async def settle(pilot) -> None:
     """Let thread workers finish and their results land on the screen."""
-    for _ in range(4):
+    for _ in range(2):
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
 

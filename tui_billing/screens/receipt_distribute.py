@@ -475,7 +475,8 @@ class DistributeScreen(WorkerFailures, Screen[Posted | None]):
         try:
             did = ops.distribute(self.receipt.receipt_id, dist)
         except BillingError as exc:
-            self.app.call_from_thread(self._refused, exc, lines)
+            fresh = q.queue_row(self.receipt.receipt_id)  # another clerk may have used it meanwhile
+            self.app.call_from_thread(self._refused, exc, lines, fresh)
             return
         applied = sum(e.applied for e in lines)
         left = self.receipt.unapplied - applied
@@ -484,9 +485,15 @@ class DistributeScreen(WorkerFailures, Screen[Posted | None]):
             f"{self.receipt.receipt_id}" + (f"; {money(left)} stays as credit" if left > 0 else ""),
             receipt_id=self.receipt.receipt_id))
 
-    def _refused(self, exc: BillingError, lines: list[LineEdit]) -> None:
+    def _refused(self, exc: BillingError, lines: list[LineEdit], fresh: q.QueueRow | None = None) -> None:
         """Show the store's refusal on the line it names (e.g. another clerk got there first)."""
         self._busy = False
+        if fresh is not None and fresh.unapplied != self.receipt.unapplied:
+            self.receipt = fresh
+            self._show_left()
+            self.error(f"Refused: {exc}. Another clerk has just distributed or refunded this receipt; "
+                       f"{money(fresh.unapplied)} is left. Adjust the lines or Esc.")
+            return
         m = re.match(r"lines\[(\d+)\]", exc.field or "")
         if m and int(m.group(1)) < len(lines):
             charge = lines[int(m.group(1))].charge
