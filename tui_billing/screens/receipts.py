@@ -75,12 +75,18 @@ class ReceiptsScreen(WorkerFailures, Screen[None]):
 
     def _prefetch(self) -> None:
         f = self.filter
-        result = (f, q.queue_page(f, limit=q.PAGE + 1), q.queue_totals(f), None)
+        try:
+            result: tuple | None = (f, q.queue_page(f, limit=q.PAGE + 1), q.queue_totals(f), None)
+        except Exception:  # noqa: BLE001 - not swallowed: the screen's own worker retries and shows it
+            result = None
         with self._prefetch_lock:
             if not self._mounted:
-                self._prefetched = result
+                self._prefetched = result if result is not None else ("retry",)
                 return
-        self.app.call_from_thread(self._show, *result)
+        if result is None:
+            self.app.call_from_thread(self.reload)
+        else:
+            self.app.call_from_thread(self._show, *result)
 
     # ------------------------------------------------------------------ layout
 
@@ -107,7 +113,9 @@ class ReceiptsScreen(WorkerFailures, Screen[None]):
         with self._prefetch_lock:
             self._mounted = True
             ready, self._prefetched = self._prefetched, None
-        if ready is not None:
+        if ready == ("retry",):
+            self.reload()  # the early read failed: read again where a failure is shown
+        elif ready is not None:
             self._show(*ready)
         self._find_batch()
         self.set_interval(POLL_SECONDS, self._poll)
