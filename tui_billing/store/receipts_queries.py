@@ -128,8 +128,13 @@ def queue_page(f: QueueFilter = QueueFilter(), after: tuple | None = None, limit
     base = "FROM receipt r" if f.everything else "FROM receipt_balance rb JOIN receipt r ON r.id = rb.receipt_id"
     join = " LEFT JOIN receipt_balance rb ON rb.receipt_id = r.id" if f.everything else ""
     order = "r.id DESC" if f.everything else "r.received_date, r.id"
-    sql = (f"SELECT {_QUEUE_COLUMNS} {base}{join} LEFT JOIN patient p ON p.id = r.patient_id "
-           f"LEFT JOIN payer y ON y.id = r.payer_id WHERE {' AND '.join(where) or '1'} ORDER BY {order} LIMIT ?")
+    # Sort only the keys of the open receipts (thousands on big books), then fetch the names
+    # and flags for the one page that is shown.
+    keys = f"SELECT r.id AS id, r.received_date AS rd {base}{join} WHERE {' AND '.join(where) or '1'} ORDER BY {order} LIMIT ?"
+    outer = "k.id DESC" if f.everything else "k.rd, k.id"
+    sql = (f"SELECT {_QUEUE_COLUMNS} FROM ({keys}) k JOIN receipt r ON r.id = k.id "
+           f"LEFT JOIN receipt_balance rb ON rb.receipt_id = r.id LEFT JOIN patient p ON p.id = r.patient_id "
+           f"LEFT JOIN payer y ON y.id = r.payer_id ORDER BY {outer}")
     return [_queue_row(r) for r in _rows(sql, (*params, limit))]
 
 
