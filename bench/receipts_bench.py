@@ -277,7 +277,7 @@ def measure(db: str | os.PathLike[str], *, keys: int = 60, opens: int = 5) -> di
 def _floor_app() -> None:
     """The floor: a bare Textual app with the queue's widgets and nothing behind them.
 
-    F3 switches to a screen with the same header, filter inputs, DataTable (100 rows), total
+    F3 switches to a screen with the same header, filter inputs, DataTable (300 rows), total
     line and footer as the receipts queue, its rows made in memory; no database, no workers.
     """
     from textual.app import App
@@ -310,7 +310,7 @@ def _floor_app() -> None:
             t = self.query_one(DataTable)
             for c in ("DOS", "Patient", "Code", "Amount", "Balance", "Applied", "Adj", "Rsn", "X"):
                 t.add_column(c, width=8)
-            for i in range(100):
+            for i in range(300):  # enough to scroll as far as the measured app does
                 t.add_row(f"2026-01-{i % 28 + 1:02d}", f"A{i:05d} Name", "99213", "100.00", "100.00", "", "", "", "")
             self.set_focus(t)
 
