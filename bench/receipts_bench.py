@@ -197,12 +197,14 @@ def _measure_app(copy: Path, account: str, keys: int) -> dict:
             for _ in prefix:
                 typing.append(app.echo(b"\x7f"))
         app.drain(0.3)
-        # The narrowed list: type the prefix, then time until the count line repaints.
-        for ch in prefix:
+        # The narrowed list: type the whole account, then time from the last key until the count
+        # shows the few lines left (the "100+ open" repainted with the filter line does not match).
+        for ch in account[:-1]:
             app.send(ch.encode())
-        app.drain(0.01)
+        app.drain(0.3)
         start = time.perf_counter()
-        app.wait_for(r"\d+\+? open|no open charges")
+        app.send(account[-1].encode())
+        app.wait_for(r"(?<![\d+])\d{1,2} open(?!\S)|no open charges")
         filter_result = time.perf_counter() - start
     finally:
         app.close()
