@@ -44,8 +44,7 @@ async def type_text(pilot, text: str) -> None:
 
 
 async def new_receipt(pilot, source: str, method: str, reference: str, amount: str) -> None:
-    await pilot.press("n")
-    await settle(pilot)
+    """One receipt keyed into the open New receipt form (sticky fields are typed over)."""
     await type_text(pilot, source)
     await settle(pilot)
     await pilot.press("enter")
@@ -71,10 +70,18 @@ async def test_new_receipts_of_each_method_in_a_batch(books):
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert queue.batch_id is not None
+        await pilot.press("n")
+        await settle(pilot)
+        form = app.screen
         await new_receipt(pilot, "C300", "cash", "", "50")
         await new_receipt(pilot, "ACME", "check", "5001", "250.00")
         await new_receipt(pilot, "alvarez", "card", "", "25")
         await new_receipt(pilot, "BLUE", "eft", "TRACE-9", "100")
+        assert app.screen is form  # the form stays for the next receipt of the stack
+        assert app.focused.id == "i-from"
+        assert "4 of 4, 425.00 of 425.00 · balanced" in str(form.query_one("#receipt-title").render())
+        await pilot.press("escape")  # nothing typed: Esc leaves at once
+        await settle(pilot)
         assert app.screen is queue
         rows = database.execute_sql(
             "SELECT method, source, reference, amount, batch_id FROM receipt ORDER BY id").fetchall()
@@ -100,6 +107,9 @@ async def test_new_receipts_of_each_method_in_a_batch(books):
         assert "Possible duplicate" in str(dialog.query_one("#f-reference .rf-error").render())
         assert scalar("SELECT COUNT(*) FROM receipt") == 4
         await pilot.press("ctrl+s")  # posting it anyway is the clerk's call
+        await settle(pilot)
+        assert "posted" in str(dialog.query_one("#form-status").render())
+        await pilot.press("escape")
         await settle(pilot)
         assert app.screen is queue
         assert scalar("SELECT COUNT(*) FROM receipt WHERE reference = '5001'") == 2
@@ -296,3 +306,29 @@ async def test_patient_payment_distributes_to_the_patients_own_charges(books):
         assert [(r.unapplied) for r in queue.rows] == [5000]  # 250.00 of charges paid, 50.00 credit
     assert scalar("SELECT SUM(balance) FROM charge_balance WHERE patient_id = ?", ids["cy"]) == 0
     assert_books_ok()
+
+
+async def test_open_charge_list_pages_in_as_the_cursor_moves(books, monkeypatch):
+    """The list holds only the pages scrolled through (a payer can have thousands of open lines)."""
+    from tui_billing.store import receipts_queries as q
+
+    path, ids = books
+    monkeypatch.setattr(q, "PAGE", 2)
+    ops.record_receipt(amount=100, method="check", payer_id=ids["acme"], reference="P1")
+    app = BillingApp(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_queue(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        screen = app.screen
+        table = screen.query_one("#rd-table")
+        # The first page, and at most one more read ahead of the cursor.
+        assert len(screen.rows) in (2, 4) and table.row_count == len(screen.rows) and screen.more
+        seen = [len(screen.rows)]
+        for _ in range(6):
+            await pilot.press("down")
+            await settle(pilot)
+            seen.append(table.row_count)
+        assert seen[-1] == 6 and not screen.more
+        assert [c.charge_id for c in screen.rows] == [ids[f"acme{i}"] for i in range(6)]
+        assert seen == sorted(seen) and seen[0] < 6  # grew a page at a time

@@ -84,7 +84,11 @@ class ReceiptForm(WorkerFailures, ModalScreen[Posted | None]):
             self._esc_armed = True
             self.status("Something is typed: Esc again discards it.")
             return
-        self.dismiss(None)
+        self.dismiss(self.result_on_leave())
+
+    def result_on_leave(self) -> Posted | None:
+        """What the queue hears when the clerk leaves with Esc."""
+        return None
 
     def show_error(self, exc: BillingError, fallback: str | None = None) -> None:
         """Put a store refusal beside its field (or on the status line)."""
@@ -171,7 +175,10 @@ class NewReceiptDialog(ReceiptForm):
     BINDINGS = [
         Binding("down", "match(1)", "Next match", show=False),
         Binding("up", "match(-1)", "Previous match", show=False),
+        Binding("f6", "ditto", "Ditto", id="receipt.ditto"),
     ]
+    #: Fields that keep their value for the next receipt of the stack (typing replaces it).
+    STICKY = ("method", "received")
 
     def __init__(self, batch_id: int | None) -> None:
         super().__init__()
@@ -182,10 +189,12 @@ class NewReceiptDialog(ReceiptForm):
         self._take_when_ready = False
         self._save_when_ready = False
         self._dup_ok_for: tuple | None = None
+        self._last: Posted | None = None
+        self._previous: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="rcpt-dialog"):
-            yield Static(f"New receipt (batch {self.batch_id})", classes="title", markup=False)
+            yield Static(f"New receipt (batch {self.batch_id})", id="receipt-title", classes="title", markup=False)
             yield ReceiptField("From", name="from", placeholder="payer code, account or last,first")
             yield OptionList(id="source-matches")
             yield ReceiptField("Method", name="method", placeholder=METHOD_HINT, width=34)
@@ -313,9 +322,45 @@ class NewReceiptDialog(ReceiptForm):
             return
         note = f" (same reference as receipt {', '.join(map(str, posted.possible_duplicates))})" \
             if posted.possible_duplicates else ""
-        self.app.call_from_thread(self.dismiss, Posted(
+        batch = ops.batch_status(self.batch_id) if self.batch_id is not None else None
+        self.app.call_from_thread(self._posted, Posted(
             f"Receipt {posted.receipt_id} posted: {money(amount)} {method} from {source.code}{note}",
-            receipt_id=posted.receipt_id))
+            receipt_id=posted.receipt_id), batch)
+
+    def _posted(self, posted: Posted, batch: ops.BatchStatus | None) -> None:
+        """Ready for the next receipt of the stack: clear the form, keep the sticky fields."""
+        self._busy = False
+        self._last = posted
+        self._previous = {f.field_name: f.value for f in self.fields()}
+        self.source = None
+        self._dup_ok_for = None
+        self._matches, self._matches_for = [], None
+        self.query_one("#source-matches", OptionList).display = False
+        for f in self.fields():
+            f.ok()
+            f.note("")
+            if f.field_name in self.STICKY:
+                f.add_class("prefilled")
+            else:
+                with f.input.prevent(Input.Changed):
+                    f.value = ""
+        if batch is not None:
+            self.query_one("#receipt-title", Static).update(
+                f"New receipt · batch {batch.id}: {batch.entered_count} of {batch.control_count}, "
+                f"{money(batch.entered_total)} of {money(batch.control_total)}"
+                + (" · balanced" if batch.balanced else ""))
+        self.status(posted.message + " · next receipt, or Esc")
+        self.set_focus(self.field("from").input)
+
+    def result_on_leave(self) -> Posted | None:
+        return self._last
+
+    def action_ditto(self) -> None:
+        """F6: the previous receipt's value into the focused field."""
+        for f in self.fields():
+            if self.focused is f.input and self._previous.get(f.field_name):
+                f.value = self._previous[f.field_name]
+                f.input.cursor_position = len(f.value)
 
     def _flag_duplicate(self, key: tuple, dups: tuple[int, ...]) -> None:
         self._busy = False

@@ -77,6 +77,7 @@ class DistributeScreen(WorkerFailures, Screen[Posted | None]):
         self._editing: q.OpenCharge | None = None
         self._filter_timer: Timer | None = None
         self._loading = False
+        self._generation = 0  # bumped when the list is replaced: a late page for the old list is dropped
         self._esc_armed = False
         self._busy = False
 
@@ -153,6 +154,7 @@ class DistributeScreen(WorkerFailures, Screen[Posted | None]):
     def _show(self, f: q.ChargeFilter, rows: list[q.OpenCharge]) -> None:
         if f != self.filter:
             return
+        self._generation += 1
         self.more = len(rows) > q.PAGE
         self.rows = rows[: q.PAGE]
         table = self.query_one("#rd-table", DataTable)
@@ -168,16 +170,16 @@ class DistributeScreen(WorkerFailures, Screen[Posted | None]):
         if self.more and not self._loading and event.cursor_row >= len(self.rows) - 10:
             self._loading = True
             last = self.rows[-1]
-            self._more(self.filter, (last.dos, last.charge_id))
+            self._more(self.filter, (last.dos, last.charge_id), self._generation)
 
     @work(thread=True, exclusive=True, group="charges-more", exit_on_error=False)
-    def _more(self, f: q.ChargeFilter, after: tuple[str, int]) -> None:
+    def _more(self, f: q.ChargeFilter, after: tuple[str, int], generation: int) -> None:
         rows = q.open_charges_for_receipt(self.receipt, f, after=after, limit=q.PAGE + 1)
-        self.app.call_from_thread(self._append, f, rows)
+        self.app.call_from_thread(self._append, f, rows, generation)
 
-    def _append(self, f: q.ChargeFilter, rows: list[q.OpenCharge]) -> None:
+    def _append(self, f: q.ChargeFilter, rows: list[q.OpenCharge], generation: int) -> None:
         self._loading = False
-        if f != self.filter:
+        if f != self.filter or generation != self._generation:
             return
         self.more = len(rows) > q.PAGE
         rows = rows[: q.PAGE]

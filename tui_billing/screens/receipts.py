@@ -63,6 +63,7 @@ class ReceiptsScreen(WorkerFailures, Screen[None]):
         self._version: int | None = None
         self._filter_timer: Timer | None = None
         self._loading = False
+        self._generation = 0  # bumped when the list is replaced: a late page for the old list is dropped
         # The first page is read while the screen is still being built, so the first paint
         # already has the rows (one paint instead of two when F3 is pressed the first time).
         self._prefetch_lock = threading.Lock()
@@ -142,6 +143,7 @@ class ReceiptsScreen(WorkerFailures, Screen[None]):
     def _show(self, f: q.QueueFilter, rows: list[q.QueueRow], totals: q.QueueTotals, keep: int | None) -> None:
         if f != self.filter:
             return
+        self._generation += 1
         self.more = len(rows) > q.PAGE
         self.rows = rows[: q.PAGE]
         table = self.query_one("#rq-table", DataTable)
@@ -168,16 +170,16 @@ class ReceiptsScreen(WorkerFailures, Screen[None]):
     def _near_end(self, event: DataTable.RowHighlighted) -> None:
         if self.more and not self._loading and event.cursor_row >= len(self.rows) - 5:
             self._loading = True
-            self._more(self.filter, q.queue_keyset(self.rows[-1], self.filter))
+            self._more(self.filter, q.queue_keyset(self.rows[-1], self.filter), self._generation)
 
     @work(thread=True, exclusive=True, group="queue-more", exit_on_error=False)
-    def _more(self, f: q.QueueFilter, after: tuple) -> None:
+    def _more(self, f: q.QueueFilter, after: tuple, generation: int) -> None:
         rows = q.queue_page(f, after=after, limit=q.PAGE + 1)
-        self.app.call_from_thread(self._append, f, rows)
+        self.app.call_from_thread(self._append, f, rows, generation)
 
-    def _append(self, f: q.QueueFilter, rows: list[q.QueueRow]) -> None:
+    def _append(self, f: q.QueueFilter, rows: list[q.QueueRow], generation: int) -> None:
         self._loading = False
-        if f != self.filter:
+        if f != self.filter or generation != self._generation:
             return
         self.more = len(rows) > q.PAGE
         rows = rows[: q.PAGE]
