@@ -356,6 +356,7 @@ class DistributeScreen(WorkerFailures, Screen[Posted | None]):
         self._keep(edit)
 
     def _keep(self, edit: LineEdit) -> None:
+        self._esc_armed = False
         cid = edit.charge.charge_id
         if edit.empty:
             self.edits.pop(cid, None)
