@@ -29,6 +29,15 @@ def scalar(sql: str, *params):
 
 
 def assert_books_ok() -> None:
+    """`tui-billing check` on the same file passes (the command itself, in process)."""
+    from click.testing import CliRunner
+
+    from tui_billing.cli import main
+
+    path = database.database
+    result = CliRunner().invoke(main, ["--db", path, "check", "--quick"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("ok:")
     report = run_check(integrity=False)
     assert report.ok, report.problems
 
