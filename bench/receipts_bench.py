@@ -162,7 +162,7 @@ def _open_samples(argv: list[str], ready: str, runs: int) -> list[float]:
             app.drain(0.5)
             start = time.perf_counter()
             app.send(F3)
-            app.wait_for(r"\d+ open receipts")
+            app.wait_for(r"\d+ open receipts?")
             out.append(time.perf_counter() - start)
         finally:
             app.close()
@@ -176,7 +176,7 @@ def _measure_app(copy: Path, account: str, keys: int) -> dict:
         app.drain(0.5)
         start = time.perf_counter()
         app.send(F3)
-        app.wait_for(r"\d+ open receipts")
+        app.wait_for(r"\d+ open receipts?")
         queue_open = time.perf_counter() - start
         app.drain(0.3)
         start = time.perf_counter()
@@ -219,7 +219,7 @@ def _measure_floor(keys: int) -> dict:
         app.drain(0.5)
         start = time.perf_counter()
         app.send(F3)
-        app.wait_for(r"\d+ open receipts")
+        app.wait_for(r"\d+ open receipts?")
         queue_open = time.perf_counter() - start
         app.drain(0.3)
         scroll = [app.echo(DOWN) for _ in range(keys + 100)]

@@ -154,7 +154,8 @@ class ReceiptsScreen(WorkerFailures, Screen[None]):
                 if r.receipt_id == keep:
                     table.move_cursor(row=i)
                     break
-        what = "receipts (all, newest first)" if f.everything else "open receipts"
+        plural = "" if totals.count == 1 else "s"
+        what = f"receipt{plural} (all, newest first)" if f.everything else f"open receipt{plural}"
         self.query_one("#rq-totals", Static).update(
             f"{totals.count} {what} · amount {money(totals.amount)} · unapplied {money(totals.unapplied)}"
             + (" · more below" if self.more else ""))
