@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from pathlib import Path
 
 from rich.text import Text
 from textual import on, work
@@ -194,7 +195,9 @@ class ReceiptsScreen(WorkerFailures, Screen[None]):
             path = database.database
             if not path:
                 return
-            self._poll_conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+            # A private read-only connection: data_version only changes for commits by others.
+            uri = Path(path).resolve().as_uri() + "?mode=ro"  # as_uri escapes spaces, '?' and '#'
+            self._poll_conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
         version = self._poll_conn.execute("PRAGMA data_version").fetchone()[0]
         if self._version is not None and version != self._version:
             self.app.call_from_thread(self.reload)
