@@ -54,7 +54,7 @@ _TEMPLATE: dict[str, object] = {}
 def fresh_books(tmp_path: Path) -> tuple[Path, dict[str, int]]:
     """A private copy of the template books, opened as the current database."""
     if "path" not in _TEMPLATE:
-        base = Path(tmp_path).parent.parent / "receipts-template"
+        base = Path(tmp_path).parent / "receipts-template"  # this session's own base directory
         base.mkdir(exist_ok=True)
         tpl = base / "books.db"
         for p in base.glob("books.db*"):
