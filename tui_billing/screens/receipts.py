@@ -46,12 +46,12 @@ class ReceiptsScreen(WorkerFailures, Screen[None]):
         Binding("c", "close_batch", "Close batch", id="receipts.close_batch", show=False),
         Binding("r", "refund", "Refund", id="receipts.refund"),
         Binding("ctrl+d", "void", "Void", id="receipts.void"),
-        Binding("u", "toggle_all", "All/open", id="receipts.all"),
+        Binding("u", "toggle_all", "All", id="receipts.all"),
         Binding("f5", "reload", "Reload", id="receipts.reload", show=False),
-        Binding("slash", "filters", "Filter", id="receipts.filter"),
+        Binding("slash", "filters", "Filter", id="receipts.filter", show=False),
         Binding("escape", "to_table", "Table", show=False),
         # Synchronous Enter so type-ahead lands where Enter moved focus (see the distribute screen).
-        Binding("enter", "enter_key", "Distribute", id="receipts.distribute", priority=True, show=False),
+        Binding("enter", "enter_key", "Distribute", id="receipts.distribute", priority=True, key_display="⏎"),
     ]
 
     def __init__(self) -> None:
