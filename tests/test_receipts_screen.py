@@ -342,3 +342,41 @@ async def test_open_charge_list_pages_in_as_the_cursor_moves(books, monkeypatch)
         assert seen[-1] == 6 and not screen.more
         assert [c.charge_id for c in screen.rows] == [ids[f"acme{i}"] for i in range(6)]
         assert seen == sorted(seen) and seen[0] < 6  # grew a page at a time
+
+
+async def test_distribute_filters_keep_what_was_typed_on_other_lines(books):
+    path, ids = books
+    ops.record_receipt(amount=30000, method="check", payer_id=ids["acme"], reference="F1")
+    app = BillingApp(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_queue(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        screen = app.screen
+        await pilot.press("enter")
+        await type_text(pilot, "40")
+        await pilot.press("enter", "enter", "enter", "enter")  # keep: 40.00 on Ana's oldest line
+        await pilot.press("slash")
+        await type_text(pilot, "b2")  # Bob's lines only
+        screen._apply_filter()  # the pause timer's job, done now
+        await settle(pilot)
+        assert {c.account for c in screen.rows} == {"B200"}
+        await pilot.press("enter", "enter", "enter")  # through DOS and Code back to the list
+        assert app.focused.id == "rd-table"
+        await pilot.press("a")  # auto-apply within the filter: what is left goes to Bob's lines
+        await settle(pilot)
+        assert "Left to distribute 0.00" in str(screen.query_one("#rd-left").render())
+        await pilot.press("slash", "backspace", "backspace")
+        await pilot.press("tab")
+        await type_text(pilot, "2099")  # a DOS year with nothing in it
+        screen._apply_filter()
+        await settle(pilot)
+        assert screen.rows == [] and "no open charges" in str(screen.query_one("#rd-count").render())
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+    applied = dict(database.execute_sql("SELECT charge_id, amount FROM application").fetchall())
+    assert applied[ids["acme0"]] == 4000  # the line typed before filtering was kept and posted
+    assert sum(applied.values()) == 30000
+    bob = {ids["acme1"], ids["acme3"], ids["acme5"]}
+    assert set(applied) - {ids["acme0"]} <= bob
+    assert_books_ok()
