@@ -14,7 +14,6 @@ from pathlib import Path
 
 from rich.text import Text
 from textual import on, work
-from textual._context import NoActiveAppError
 from textual.app import ComposeResult
 from textual.actions import SkipAction
 from textual.binding import Binding
@@ -72,7 +71,7 @@ class ReceiptsScreen(WorkerFailures, Screen[None]):
         self._mounted = False
         try:
             self.app.run_worker(self._prefetch, thread=True, group="receipts-prefetch", exit_on_error=False)
-        except NoActiveAppError:  # built outside a running app (a test constructing it): load on mount
+        except RuntimeError:  # no running app (NoActiveAppError): the screen loads on mount instead
             pass
 
     def _prefetch(self) -> None:
