@@ -69,10 +69,11 @@ class ReceiptsScreen(WorkerFailures, Screen[None]):
         self._prefetch_lock = threading.Lock()
         self._prefetched: tuple | None = None
         self._mounted = False
+        self._prefetching = True
         try:
             self.app.run_worker(self._prefetch, thread=True, group="receipts-prefetch", exit_on_error=False)
         except RuntimeError:  # no running app (NoActiveAppError): the screen loads on mount instead
-            pass
+            self._prefetching = False
 
     def _prefetch(self) -> None:
         f = self.filter
@@ -114,8 +115,8 @@ class ReceiptsScreen(WorkerFailures, Screen[None]):
         with self._prefetch_lock:
             self._mounted = True
             ready, self._prefetched = self._prefetched, None
-        if ready == ("retry",):
-            self.reload()  # the early read failed: read again where a failure is shown
+        if ready == ("retry",) or not self._prefetching:
+            self.reload()  # no early read, or it failed: read again where a failure is shown
         elif ready is not None:
             self._show(*ready)
         self._find_batch()
