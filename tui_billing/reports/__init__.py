@@ -1,0 +1,1 @@
+"""Headless reports (never imports Textual). On this branch: the printed receipt only."""
