@@ -126,3 +126,13 @@ def demo(obj: Context, charges: int, patients: int | None, days: int, seed: int,
     except BillingError as exc:
         fail(str(exc))
     click.echo(", ".join(f"{k} {v}" for k, v in stats.items()))
+
+
+def _register_headless() -> None:
+    """The report, export and import groups live in tui_billing.reports (click only at import)."""
+    from .reports.cli import register
+
+    register(main)
+
+
+_register_headless()
