@@ -54,7 +54,7 @@ def summary_sections(s: PeriodSummary, *, label: str) -> list[Section]:
     """The balancing screen's figures as tables: totals, deposit by method, the roll-forwards."""
     totals = Section("Totals", ["figure", "count", "amount"], key="totals")
     totals.rows = [
-        ["charges (net of voids)", s.charge_lines, Money(s.charges)],
+        ["charge lines posted (amount net of voids)", s.charge_lines, Money(s.charges)],
         ["  of which voided charges", None, Money(s.charge_voids)],
         ["receipts", s.receipt_count, Money(s.receipts)],
         ["refunds", None, Money(s.refunds)],
@@ -212,7 +212,7 @@ def deposit(date: str) -> Report:
         if not rows:
             continue
         sec = Section(f"{m}", cols, rows, key=f"method:{m}")
-        sec.total = ["", f"{len(rows)} entries", "", "total", "", Money(summary.deposit[m])]
+        sec.total = ["", f"{len(rows)} entr{'y' if len(rows) == 1 else 'ies'}", "", "total", "", Money(summary.deposit[m])]
         report.sections.append(sec)
     totals = Section("Deposit totals", ["method", "deposit", "counted", "difference"], key="totals")
     closed = _one("SELECT counted_cash, counted_checks, counted_check_count, counted_card, counted_eft, operator "
@@ -487,7 +487,7 @@ def statement_sections(patient: tuple, as_of: str) -> list[Section]:
         "FROM charge_balance cb JOIN charge c ON c.id = cb.charge_id LEFT JOIN payer py ON py.id = cb.payer_id "
         "WHERE cb.patient_id = ? AND cb.balance > 0 ORDER BY cb.dos, cb.charge_id", (pid,))
     addr = ", ".join(x for x in (address, city, f"{state} {zipc}".strip()) if x)
-    head = Section(f"Statement for {_name(last, first)} - account {acct}", ["", ""], key=f"patient:{acct}")
+    head = Section(f"Statement for {_name(last, first)} - account {acct}", ["item", "detail"], key=f"patient:{acct}")
     head.rows = [["patient", _name(last, first)], ["account", acct], ["address", addr], ["statement date", as_of]]
     items = Section("Open charges", ["date", "charge", "code", "description", "charged", "paid", "adjusted",
                                      "balance", "billed to"], key=f"items:{acct}")
