@@ -248,7 +248,7 @@ def write_journal(out: TextIO, start: str | None, end: str) -> int:
         totals = closes.get(date)
         if totals:
             out.write(_txn(date, f"Day {date} closed: A/R and unapplied credit as on the day sheet", []).rstrip("\n")
-                      + f"\n    {CONTROL_AR:<50}  $0 = {amount(totals['closing_ar'])}"
-                      + f"\n    {CONTROL_UNAPPLIED:<50}  $0 = {amount(-totals['closing_unapplied'])}\n\n")
+                      + f"\n    {CONTROL_AR:<50}  $0.00 = {amount(totals['closing_ar'])}"
+                      + f"\n    {CONTROL_UNAPPLIED:<50}  $0.00 = {amount(-totals['closing_unapplied'])}\n\n")
             count += 1
     return count
