@@ -235,42 +235,40 @@ def deposit(date: str) -> Report:
 
 # --------------------------------------------------------------------------- aging
 
-#: Balance and responsibility of every charge as of a posting date, computed backwards from the
-#: running balances: balance then = balance now + what was applied/adjusted after, - reversals
-#: after; the payer then = the from-payer of the first transfer after (or the payer now). Costs
-#: the open charges plus the activity after the date, so last month's aging is as quick as today's.
-AGING_SQL = """
-WITH after AS (
-    SELECT charge_id, SUM(amount) AS d FROM (
-        SELECT charge_id, amount FROM application WHERE posting_date > :d
-        UNION ALL SELECT charge_id, amount FROM adjustment WHERE posting_date > :d
-        UNION ALL SELECT reverses_id, -amount FROM charge WHERE posting_date > :d AND reverses_id IS NOT NULL
+#: Aging from the running balances (current-only) corrected to the as-of date: take every charge
+#: open now, take away the current contribution of each charge touched after the date (money
+#: applied, adjusted, reversed, transferred, or the charge itself posted after it), and add back
+#: what those charges owed, and who owed it, at the end of the date: balance then = balance now +
+#: applied/adjusted after - reversals after; the payer then = the from-payer of the first
+#: transfer after. It costs the open charges plus the activity since, so last month's aging is
+#: nearly as quick as today's, and exact.
+AGING_TOUCHED = """
+touched AS (
+    -- every charge with activity after the date: the net change since, and (SQLite takes a bare
+    -- column from the row holding the MIN) the from-payer of its first transfer after the date
+    SELECT charge_id, SUM(amount) AS d, from_payer_id, MIN(k) AS moved FROM (
+        SELECT charge_id, amount, NULL AS from_payer_id, NULL AS k FROM application WHERE posting_date > :d
+        UNION ALL SELECT charge_id, amount, NULL, NULL FROM adjustment WHERE posting_date > :d
+        UNION ALL SELECT COALESCE(reverses_id, id), CASE WHEN reverses_id IS NULL THEN 0 ELSE -amount END, NULL, NULL
+                  FROM charge WHERE posting_date > :d
+        UNION ALL SELECT charge_id, 0, from_payer_id, posting_date || printf('%012d', id) FROM transfer
+                  WHERE posting_date > :d
     ) GROUP BY charge_id
-), moved AS (
-    SELECT charge_id, from_payer_id FROM (
-        SELECT charge_id, from_payer_id,
-               ROW_NUMBER() OVER (PARTITION BY charge_id ORDER BY posting_date, id) AS n
-        FROM transfer WHERE posting_date > :d
-    ) WHERE n = 1
-), open AS (
-    SELECT cb.charge_id, cb.patient_id, cb.payer_id, cb.dos, cb.balance + COALESCE(a.d, 0) AS balance
-    FROM charge_balance cb LEFT JOIN after a ON a.charge_id = cb.charge_id
-    WHERE cb.balance > 0
-    UNION ALL
-    SELECT cb.charge_id, cb.patient_id, cb.payer_id, cb.dos, cb.balance + a.d
-    FROM after a JOIN charge_balance cb ON cb.charge_id = a.charge_id
-    WHERE cb.balance = 0
-), aged AS (
-    SELECT o.patient_id,
-           CASE WHEN m.charge_id IS NULL THEN o.payer_id ELSE m.from_payer_id END AS payer_id,
-           julianday(:d) - julianday({basis}) AS age, o.balance
-    FROM open o {join} LEFT JOIN moved m ON m.charge_id = o.charge_id
-    WHERE o.balance <> 0 {posted}
-)
-SELECT {group}, SUM(CASE WHEN age <= 30 THEN balance ELSE 0 END), SUM(CASE WHEN age > 30 AND age <= 60 THEN balance ELSE 0 END),
-       SUM(CASE WHEN age > 60 AND age <= 90 THEN balance ELSE 0 END), SUM(CASE WHEN age > 90 AND age <= 120 THEN balance ELSE 0 END),
-       SUM(CASE WHEN age > 120 THEN balance ELSE 0 END), SUM(balance)
-FROM aged GROUP BY {group}
+), was AS MATERIALIZED (
+    SELECT cb.patient_id, cb.dos, c.posting_date, cb.balance AS now_balance, cb.payer_id AS now_payer,
+           cb.balance + t.d AS then_balance,
+           CASE WHEN t.moved IS NULL THEN cb.payer_id ELSE t.from_payer_id END AS then_payer
+    FROM touched t JOIN charge_balance cb ON cb.charge_id = t.charge_id JOIN charge c ON c.id = t.charge_id
+)"""
+
+AGING_SQL = """
+{ctes}
+SELECT {group},
+       SUM(CASE WHEN d >= :b30 THEN balance ELSE 0 END), SUM(CASE WHEN d < :b30 AND d >= :b60 THEN balance ELSE 0 END),
+       SUM(CASE WHEN d < :b60 AND d >= :b90 THEN balance ELSE 0 END),
+       SUM(CASE WHEN d < :b90 AND d >= :b120 THEN balance ELSE 0 END), SUM(CASE WHEN d < :b120 THEN balance ELSE 0 END),
+       SUM(balance)
+FROM ({rows}) GROUP BY {group} HAVING SUM(balance) <> 0
 """
 
 
@@ -283,14 +281,24 @@ def _latest_posting() -> str:
 def aging_sql(as_of: str, by: str, basis: str) -> tuple[str, dict]:
     """The aging aggregate as one SQL statement (also the benchmark's raw-SQL floor)."""
     current = as_of >= _latest_posting()
-    need_charge = basis == "posting" or not current
-    join = "JOIN charge c ON c.id = o.charge_id" if need_charge else ""
-    # a charge posted after the as-of date did not exist yet
-    posted = "AND c.posting_date <= :d" if not current else ""
-    basis_col = "c.posting_date" if basis == "posting" else "o.dos"
+    if basis == "posting":
+        now = ("SELECT cb.patient_id, cb.payer_id, c.posting_date AS d, cb.balance FROM charge_balance cb "
+               "JOIN charge c ON c.id = cb.charge_id WHERE cb.balance > 0")
+    else:
+        now = "SELECT patient_id, payer_id, dos AS d, balance FROM charge_balance WHERE balance > 0"
+    when = "posting_date" if basis == "posting" else "dos"
+    if current:
+        ctes, rows = "", now
+    else:
+        ctes = "WITH " + AGING_TOUCHED.strip()
+        rows = (f"{now} UNION ALL "
+                f"SELECT patient_id, now_payer, {when}, -now_balance FROM was WHERE now_balance > 0 UNION ALL "
+                f"SELECT patient_id, then_payer, {when}, then_balance FROM was "
+                f"WHERE posting_date <= :d AND then_balance <> 0")
     group = "patient_id, payer_id" if by == "patient" else "payer_id"
-    sql = AGING_SQL.format(basis=basis_col, join=join, posted=posted, group=group)
-    return sql, {"d": as_of}
+    day = dt.date.fromisoformat(as_of)
+    params = {"d": as_of, **{f"b{n}": (day - dt.timedelta(days=n)).isoformat() for n in (30, 60, 90, 120)}}
+    return AGING_SQL.format(ctes=ctes, rows=rows, group=group), params
 
 
 def aging_figures(as_of: str, by: str = "payer", basis: str = "service") -> list[tuple]:
