@@ -107,9 +107,11 @@ class TableFormat(click.ParamType):
     name = "FORMAT"
 
     def convert(self, value, param, ctx):
+        if value in EXTRA_FORMATS:
+            return value  # csv and json never import tabulate
         from tabulate import tabulate_formats
 
-        if value in EXTRA_FORMATS or value in tabulate_formats:
+        if value in tabulate_formats:
             return value
         self.fail(f"{value!r} is not a format; use csv, json or one of: {', '.join(tabulate_formats)}", param, ctx)
 

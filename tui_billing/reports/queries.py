@@ -361,25 +361,37 @@ def month_bounds(month: str) -> tuple[str, str]:
     return first.isoformat(), (nxt - dt.timedelta(days=1)).isoformat()
 
 
-def month_dimension(start: str, end: str, dim: str) -> list[tuple]:
-    """(key, charges, applied, adjustments) by provider / payer / procedure code for a posting range.
+def month_movement(start: str, end: str) -> list[tuple]:
+    """(provider_id, payer_id, code, charges, applied, adjustments) for a posting range, in one pass.
 
     Applied money and adjustments are attributed to the charge they went to (its provider, its
     code, the payer it was billed to); receipts by payer are a separate table (money received)."""
-    col = {"provider": "c.provider_id", "payer": "c.payer_id", "code": "c.code"}[dim]
-    sql = f"""
-    SELECT k, SUM(ch), SUM(ap), SUM(aj) FROM (
-        SELECT {col} AS k, SUM(c.amount) AS ch, 0 AS ap, 0 AS aj FROM charge c
-        WHERE c.posting_date BETWEEN :s AND :e GROUP BY k
+    sql = """
+    SELECT provider_id, payer_id, code, SUM(ch), SUM(ap), SUM(aj) FROM (
+        SELECT provider_id, payer_id, code, SUM(amount) AS ch, 0 AS ap, 0 AS aj FROM charge
+        WHERE posting_date BETWEEN :s AND :e GROUP BY 1, 2, 3
         UNION ALL
-        SELECT {col}, 0, SUM(a.amount), 0 FROM application a JOIN charge c ON c.id = a.charge_id
-        WHERE a.posting_date BETWEEN :s AND :e GROUP BY 1
+        SELECT c.provider_id, c.payer_id, c.code, 0, SUM(a.amount), 0 FROM application a
+        JOIN charge c ON c.id = a.charge_id WHERE a.posting_date BETWEEN :s AND :e GROUP BY 1, 2, 3
         UNION ALL
-        SELECT {col}, 0, 0, SUM(j.amount) FROM adjustment j JOIN charge c ON c.id = j.charge_id
-        WHERE j.posting_date BETWEEN :s AND :e GROUP BY 1
-    ) GROUP BY k ORDER BY k
+        SELECT c.provider_id, c.payer_id, c.code, 0, 0, SUM(j.amount) FROM adjustment j
+        JOIN charge c ON c.id = j.charge_id WHERE j.posting_date BETWEEN :s AND :e GROUP BY 1, 2, 3
+    ) GROUP BY 1, 2, 3
     """
     return _rows(sql, {"s": start, "e": end})
+
+
+def month_dimension(start: str, end: str, dim: str, movement: list[tuple] | None = None) -> list[tuple]:
+    """(key, charges, applied, adjustments) by provider / payer / procedure code, sorted by key."""
+    index = {"provider": 0, "payer": 1, "code": 2}[dim]
+    totals: dict = {}
+    for row in movement if movement is not None else month_movement(start, end):
+        t = totals.setdefault(row[index], [0, 0, 0])
+        t[0] += row[3]
+        t[1] += row[4]
+        t[2] += row[5]
+    return [(k, *v) for k, v in sorted(totals.items(), key=lambda kv: (kv[0] is not None, kv[0] or 0)
+                                        if dim != "code" else kv[0])]
 
 
 def month(month: str) -> Report:
@@ -394,11 +406,12 @@ def month(month: str) -> Report:
     payers = {pid: (code, name) for pid, code, name in _rows("SELECT id, code, name FROM payer")}
     procs = {code: desc for code, desc in _rows("SELECT code, description FROM procedure")}
     cols_tail = ["charges", "applied", "adjustments"]
+    movement = month_movement(start, end)
     for dim, title, label in (("provider", "By provider", lambda k: providers.get(k, (str(k), ""))),
                               ("payer", "By payer billed", lambda k: payers.get(k, ("PATIENT", "self-pay"))
                                if k is not None else ("PATIENT", "self-pay")),
                               ("code", "By procedure code", lambda k: (k, procs.get(k, "")))):
-        rows = [[*label(k), Money(ch), Money(ap), Money(aj)] for k, ch, ap, aj in month_dimension(start, end, dim)]
+        rows = [[*label(k), Money(ch), Money(ap), Money(aj)] for k, ch, ap, aj in month_dimension(start, end, dim, movement)]
         sec = Section(title, [dim, "name" if dim != "code" else "description", *cols_tail], rows, key=f"by_{dim}")
         sec.total = ["total", "", *(Money(sum(int(r[i]) for r in rows)) for i in (2, 3, 4))]
         report.sections.append(sec)

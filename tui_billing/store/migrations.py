@@ -359,7 +359,15 @@ CREATE TRIGGER receipt_balance_no_delete BEFORE DELETE ON receipt_balance BEGIN
 END;
 """
 
-MIGRATIONS: list[str] = [V1 + _history_triggers(), V2]
+# Version 3 (reports): covering indexes so the month report and the as-of aging read the
+# posting-date ranges of the money tables from the index alone, never the wide rows.
+V3 = """
+CREATE INDEX IF NOT EXISTS charge_posting_cover ON charge(posting_date, provider_id, payer_id, code, amount, reverses_id);
+CREATE INDEX IF NOT EXISTS application_posting_cover ON application(posting_date, charge_id, amount);
+CREATE INDEX IF NOT EXISTS adjustment_posting_cover ON adjustment(posting_date, charge_id, amount);
+"""
+
+MIGRATIONS: list[str] = [V1 + _history_triggers(), V2, V3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
