@@ -245,6 +245,8 @@ def _fast_table(shown: list[list[str]], heads: list[str], fmt: str, align: list[
     head, between, tail = lines[:ia], lines[ia + 1:ib], lines[ib + 1:]
     out = list(head)
     right = [al == "right" for al in align]
+    # tabulate strips trailing blanks from lines that end in a cell rather than a border
+    strip = not pieces[-1].strip()
     for n, row in enumerate(shown):
         if n:
             out.extend(between)
@@ -255,7 +257,8 @@ def _fast_table(shown: list[list[str]], heads: list[str], fmt: str, align: list[
             else:
                 parts.append(_pad(cell, widths[i], right[i]))
             parts.append(pieces[i + 1])
-        out.append("".join(parts))
+        line = "".join(parts)
+        out.append(line.rstrip() if strip else line)
     out.extend(tail)
     return "\n".join(out)
 
