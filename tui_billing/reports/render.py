@@ -243,31 +243,31 @@ def _fast_table(shown: list[list[str]], heads: list[str], fmt: str, align: list[
     if len(pieces) != ncols + 1 or any(not w for w in widths):
         return None
     head, between, tail = lines[:ia], lines[ia + 1:ib], lines[ib + 1:]
-    out = list(head)
-    right = [al == "right" for al in align]
-    # tabulate strips trailing blanks from lines that end in a cell rather than a border
-    strip = not pieces[-1].strip()
-    for n, row in enumerate(shown):
-        if n:
-            out.extend(between)
-        parts = [pieces[0]]
-        for i, cell in enumerate(row):
-            if cell.isascii():
-                parts.append(cell.rjust(widths[i]) if right[i] else cell.ljust(widths[i]))
-            else:
-                parts.append(_pad(cell, widths[i], right[i]))
-            parts.append(pieces[i + 1])
-        line = "".join(parts)
-        out.append(line.rstrip() if strip else line)
-    out.extend(tail)
-    return "\n".join(out)
+    # column by column (list comprehensions), then one str.format per row: the hot loop of a
+    # day sheet with ten thousand entries
+    padded = []
+    for i in range(ncols):
+        w, right = widths[i], align[i] == "right"
+        column = [row[i] for row in shown]
+        if all(c.isascii() for c in column):
+            padded.append([c.rjust(w) for c in column] if right else [c.ljust(w) for c in column])
+        else:
+            padded.append([_pad(c, w, right) for c in column])
+    template = "{}".join(p.replace("{", "{{").replace("}", "}}") for p in pieces).format
+    body = [template(*cells) for cells in zip(*padded)]
+    if not pieces[-1].strip():  # tabulate strips trailing blanks from lines that end in a cell
+        body = [line.rstrip() for line in body]
+    if between:
+        sep = "\n".join(between)
+        return "\n".join(head + [f"\n{sep}\n".join(body)] + tail)
+    return "\n".join(head + body + tail)
 
 
 def _table(section: Section, rows: Sequence[Sequence[object]], fmt: str, widths: list[int] | None) -> str:
     """One table of display strings; ``widths`` pads cells so split pages line up."""
     cols = list(section.columns)
     align = ["right" if _is_amount_column(section, i) else "left" for i in range(len(cols))]
-    shown = [[_display(c) for c in row] for row in rows]
+    shown = [[c if type(c) is str and c.isprintable() else _display(c) for c in row] for row in rows]
     heads = [clean_text(c) for c in cols]
     if widths:
         shown = [[_pad(s, widths[i], align[i] == "right") for i, s in enumerate(r)] for r in shown]
