@@ -53,6 +53,17 @@ UNION ALL SELECT 'refund', f.id, f.operator, NULL, NULL, NULL, NULL, f.method, f
 """
 
 
+#: The month's figures besides the movement by provider/payer/code: the period's sums the
+#: roll-forward prints (receipts and refunds by method, adjustments by reason, transfers, voids).
+MONTH_PERIOD_SUMS = """
+UNION ALL SELECT 'receipt', method, NULL, COUNT(*), SUM(amount), 0 FROM receipt WHERE posting_date BETWEEN :s AND :e GROUP BY method
+UNION ALL SELECT 'refund', method, NULL, COUNT(*), SUM(amount), 0 FROM refund WHERE posting_date BETWEEN :s AND :e GROUP BY method
+UNION ALL SELECT 'adjustment', reason_code, NULL, COUNT(*), SUM(amount), 0 FROM adjustment WHERE posting_date BETWEEN :s AND :e GROUP BY reason_code
+UNION ALL SELECT 'transfer', NULL, NULL, COUNT(*), SUM(amount), 0 FROM transfer WHERE posting_date BETWEEN :s AND :e
+UNION ALL SELECT 'receipts by payer', payer_id, NULL, COUNT(*), SUM(amount), 0 FROM receipt WHERE posting_date BETWEEN :s AND :e GROUP BY payer_id
+"""
+
+
 def _schema_current(path: Path) -> bool:
     sys.path.insert(0, str(ROOT))
     from tui_billing.store.migrations import SCHEMA_VERSION
@@ -134,7 +145,7 @@ def run_bench(db: str | os.PathLike[str], *, repeats: int = 5) -> dict:
             aging_floor, aging_params = aging_sql(dates["today"], "payer", "service")
             past_floor, past_params = aging_sql(dates["past"], "payer", "service")
             month_src = inspect.getsource(month_movement)
-            month_floor = month_src.split('"""', 3)[3].split('"""')[0]
+            month_floor = month_src.split('"""', 3)[3].split('"""')[0] + MONTH_PERIOD_SUMS
             start, end = month_bounds(dates["month"])
         finally:
             close_database()

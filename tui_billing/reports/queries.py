@@ -244,21 +244,22 @@ def deposit(date: str) -> Report:
 #: nearly as quick as today's, and exact.
 AGING_TOUCHED = """
 touched AS (
-    -- every charge with activity after the date: the net change since, and (SQLite takes a bare
-    -- column from the row holding the MIN) the from-payer of its first transfer after the date
-    SELECT charge_id, SUM(amount) AS d, from_payer_id, MIN(k) AS moved FROM (
-        SELECT charge_id, amount, NULL AS from_payer_id, NULL AS k FROM application WHERE posting_date > :d
-        UNION ALL SELECT charge_id, amount, NULL, NULL FROM adjustment WHERE posting_date > :d
-        UNION ALL SELECT COALESCE(reverses_id, id), CASE WHEN reverses_id IS NULL THEN 0 ELSE -amount END, NULL, NULL
-                  FROM charge WHERE posting_date > :d
-        UNION ALL SELECT charge_id, 0, from_payer_id, posting_date || printf('%012d', id) FROM transfer
+    -- every charge with activity after the date: the net change since, whether the charge itself
+    -- is newer than the date, and (SQLite takes a bare column from the row holding the MIN) the
+    -- from-payer of its first transfer after the date
+    SELECT charge_id, SUM(amount) AS d, MAX(new) AS new, from_payer_id, MIN(k) AS moved FROM (
+        SELECT charge_id, amount, 0 AS new, NULL AS from_payer_id, NULL AS k FROM application WHERE posting_date > :d
+        UNION ALL SELECT charge_id, amount, 0, NULL, NULL FROM adjustment WHERE posting_date > :d
+        UNION ALL SELECT COALESCE(reverses_id, id), CASE WHEN reverses_id IS NULL THEN 0 ELSE -amount END,
+                         reverses_id IS NULL, NULL, NULL FROM charge WHERE posting_date > :d
+        UNION ALL SELECT charge_id, 0, 0, from_payer_id, posting_date || printf('%012d', id) FROM transfer
                   WHERE posting_date > :d
     ) GROUP BY charge_id
 ), was AS MATERIALIZED (
-    SELECT cb.patient_id, cb.dos, c.posting_date, cb.balance AS now_balance, cb.payer_id AS now_payer,
-           cb.balance + t.d AS then_balance,
+    SELECT cb.patient_id, cb.dos, {posted_col} AS posting_date, t.new, cb.balance AS now_balance,
+           cb.payer_id AS now_payer, cb.balance + t.d AS then_balance,
            CASE WHEN t.moved IS NULL THEN cb.payer_id ELSE t.from_payer_id END AS then_payer
-    FROM touched t JOIN charge_balance cb ON cb.charge_id = t.charge_id JOIN charge c ON c.id = t.charge_id
+    FROM touched t JOIN charge_balance cb ON cb.charge_id = t.charge_id {posted_join}
 )"""
 
 AGING_SQL = """
@@ -290,11 +291,15 @@ def aging_sql(as_of: str, by: str, basis: str) -> tuple[str, dict]:
     if current:
         ctes, rows = "", now
     else:
-        ctes = "WITH " + AGING_TOUCHED.strip()
+        # the posting date of a touched charge is read only when the aging is by posting date
+        posting = basis == "posting"
+        ctes = "WITH " + AGING_TOUCHED.strip().format(
+            posted_col="c.posting_date" if posting else "NULL",
+            posted_join="JOIN charge c ON c.id = t.charge_id" if posting else "")
         rows = (f"{now} UNION ALL "
                 f"SELECT patient_id, now_payer, {when}, -now_balance FROM was WHERE now_balance > 0 UNION ALL "
                 f"SELECT patient_id, then_payer, {when}, then_balance FROM was "
-                f"WHERE posting_date <= :d AND then_balance <> 0")
+                f"WHERE NOT new AND then_balance <> 0")
     group = "patient_id, payer_id" if by == "patient" else "payer_id"
     day = dt.date.fromisoformat(as_of)
     params = {"d": as_of, **{f"b{n}": (day - dt.timedelta(days=n)).isoformat() for n in (30, 60, 90, 120)}}
