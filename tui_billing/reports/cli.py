@@ -291,31 +291,43 @@ def statement(account: str | None, all_due: bool, fmt: str, output: Path | None,
 @output_options
 @run_report
 def receipt(number: int, fmt: str, output: Path | None, page_length: int | None) -> None:
-    """A patient receipt for receipt NUMBER."""
+    """A patient receipt for receipt NUMBER (printed text; csv/json give its figures)."""
     try:
-        from . import receipt as receipt_module
+        from . import receipt as receipt_module  # written on the receipts branch
     except ImportError:
         fail("patient receipts are not available in this build (tui_billing/reports/receipt.py is missing)")
-    if hasattr(receipt_module, "print_receipt"):
-        receipt_module.print_receipt(number, fmt=fmt, output=output, page_length=page_length)
-    else:
-        _receipt_fallback(receipt_module, number, fmt, output, page_length)
-
-
-def _receipt_fallback(module, number: int, fmt: str, output: Path | None, page_length: int | None) -> None:
-    """Use the receipts engineer's render_receipt()/receipt_rows() with our output rules."""
-    from .render import Report
-
-    if hasattr(module, "receipt_report"):
-        emit(module.receipt_report(number), fmt, output, page_length)
+    data = receipt_module.receipt_rows(number)
+    if fmt in EXTRA_FORMATS:
+        emit(receipt_report(data), fmt, output, page_length)
         return
-    built = module.render_receipt(number) if hasattr(module, "render_receipt") else None
-    if isinstance(built, Report):
-        emit(built, fmt, output, page_length)
-    elif isinstance(built, str):
-        write_text(built, output)
-    else:
-        fail("the receipt module gave nothing to print")
+    text = receipt_module.render_receipt(data)
+    write_text(paginate_text(text, page_length) if page_length else text, output)
+
+
+def receipt_report(data) -> "Report":
+    """The figures of a printed receipt (the receipts branch's ReceiptPrint) as a Report."""
+    import dataclasses
+
+    from .render import Money, Report, Section
+
+    fields = dataclasses.asdict(data)
+    paid = fields.pop("paid", [])
+    money = {"amount", "refunded", "unapplied", "account_balance", "charge_amount", "paid", "adjusted", "balance_now"}
+    wrap = lambda k, v: Money(v) if k in money and isinstance(v, int) else v  # noqa: E731
+    report = Report("receipt", f"Receipt {fields.get('receipt_id', '')}", practice=fields.get("practice_name", ""))
+    report.sections.append(Section("Receipt", ["field", "value"], [[k, wrap(k, v)] for k, v in fields.items()],
+                                   key="receipt"))
+    if paid:
+        cols = list(paid[0])
+        report.sections.append(Section("Paid", cols, [[wrap(c, line[c]) for c in cols] for line in paid], key="paid"))
+    return report
+
+
+def paginate_text(text: str, page_length: int) -> str:
+    """Plain text cut into printer pages of ``page_length`` lines with a form feed between."""
+    lines = text.rstrip("\n").split("\n")
+    pages = ["\n".join(lines[i:i + page_length]) + "\n" for i in range(0, len(lines), page_length)]
+    return "\f".join(pages)
 
 
 # --------------------------------------------------------------------------- export
