@@ -500,11 +500,12 @@ def statement_patients(account: str | None) -> list[tuple]:
                  "ORDER BY p.account")
 
 
-def statement_sections(patient: tuple, as_of: str) -> list[Section]:
+def statement_sections(patient: tuple, as_of: str, procs: dict[str, str] | None = None) -> list[Section]:
     """An itemised statement: each open charge with what was paid and adjusted, the aging of what
     the patient owes, credit on account, and the amount due."""
     pid, acct, last, first, address, city, state, zipc = patient
-    procs = {code: desc for code, desc in _rows("SELECT code, description FROM procedure")}
+    if procs is None:
+        procs = {code: desc for code, desc in _rows("SELECT code, description FROM procedure")}
     charges = _rows(
         "SELECT cb.charge_id, cb.dos, c.code, c.amount, cb.balance, cb.payer_id, py.code, "
         "COALESCE((SELECT SUM(amount) FROM charge r WHERE r.reverses_id = c.id), 0), "
@@ -543,10 +544,11 @@ def statement_sections(patient: tuple, as_of: str) -> list[Section]:
 def statements(account: str | None, as_of: str) -> Report:
     title = "Patient statement" if account else "Patient statements"
     report = _new("statement", title, {"date": as_of, "patient": account or "all with a balance due"})
+    procs = {code: desc for code, desc in _rows("SELECT code, description FROM procedure")}
     for patient in statement_patients(account):
         if report.sections:
             report.page_break_before.add(len(report.sections))
-        report.sections.extend(statement_sections(patient, as_of))
+        report.sections.extend(statement_sections(patient, as_of, procs))
     if not report.sections:
         report.sections.append(Section("No patient owes a balance", ["account"], [], key="none"))
     return report
