@@ -264,12 +264,20 @@ touched AS (
 
 AGING_SQL = """
 {ctes}
+SELECT {group}, SUM(b0), SUM(b1), SUM(b2), SUM(b3), SUM(b4), SUM(total) FROM ({parts})
+GROUP BY {group} HAVING SUM(total) <> 0
+"""
+#: One part of the aging: rows (patient_id, payer_id, d, balance) summed into buckets by group,
+#: so the final grouping only adds up a few pre-summed rows per group.
+AGING_PART = """
 SELECT {group},
-       SUM(CASE WHEN d >= :b30 THEN balance ELSE 0 END), SUM(CASE WHEN d < :b30 AND d >= :b60 THEN balance ELSE 0 END),
-       SUM(CASE WHEN d < :b60 AND d >= :b90 THEN balance ELSE 0 END),
-       SUM(CASE WHEN d < :b90 AND d >= :b120 THEN balance ELSE 0 END), SUM(CASE WHEN d < :b120 THEN balance ELSE 0 END),
-       SUM(balance)
-FROM ({rows}) GROUP BY {group} HAVING SUM(balance) <> 0
+       SUM(CASE WHEN d >= :b30 THEN balance ELSE 0 END) AS b0,
+       SUM(CASE WHEN d < :b30 AND d >= :b60 THEN balance ELSE 0 END) AS b1,
+       SUM(CASE WHEN d < :b60 AND d >= :b90 THEN balance ELSE 0 END) AS b2,
+       SUM(CASE WHEN d < :b90 AND d >= :b120 THEN balance ELSE 0 END) AS b3,
+       SUM(CASE WHEN d < :b120 THEN balance ELSE 0 END) AS b4,
+       SUM(balance) AS total
+FROM ({rows}) GROUP BY {group}
 """
 
 
@@ -288,22 +296,22 @@ def aging_sql(as_of: str, by: str, basis: str) -> tuple[str, dict]:
     else:
         now = "SELECT patient_id, payer_id, dos AS d, balance FROM charge_balance WHERE balance > 0"
     when = "posting_date" if basis == "posting" else "dos"
-    if current:
-        ctes, rows = "", now
-    else:
+    group = "patient_id, payer_id" if by == "patient" else "payer_id"
+    parts = [AGING_PART.format(group=group, rows=now)]
+    ctes = ""
+    if not current:
         # the posting date of a touched charge is read only when the aging is by posting date
         posting = basis == "posting"
         ctes = "WITH " + AGING_TOUCHED.strip().format(
             posted_col="c.posting_date" if posting else "NULL",
             posted_join="JOIN charge c ON c.id = t.charge_id" if posting else "")
-        rows = (f"{now} UNION ALL "
-                f"SELECT patient_id, now_payer, {when}, -now_balance FROM was WHERE now_balance > 0 UNION ALL "
-                f"SELECT patient_id, then_payer, {when}, then_balance FROM was "
-                f"WHERE NOT new AND then_balance <> 0")
-    group = "patient_id, payer_id" if by == "patient" else "payer_id"
+        parts.append(AGING_PART.format(group=group, rows=(
+            f"SELECT patient_id, now_payer AS payer_id, {when} AS d, -now_balance AS balance FROM was "
+            f"WHERE now_balance > 0 UNION ALL "
+            f"SELECT patient_id, then_payer, {when}, then_balance FROM was WHERE NOT new AND then_balance <> 0")))
     day = dt.date.fromisoformat(as_of)
     params = {"d": as_of, **{f"b{n}": (day - dt.timedelta(days=n)).isoformat() for n in (30, 60, 90, 120)}}
-    return AGING_SQL.format(ctes=ctes, rows=rows, group=group), params
+    return AGING_SQL.format(ctes=ctes, parts=" UNION ALL ".join(parts), group=group), params
 
 
 def aging_figures(as_of: str, by: str = "payer", basis: str = "service") -> list[tuple]:

@@ -368,7 +368,7 @@ CREATE INDEX IF NOT EXISTS charge_posting_cover ON charge(posting_date, provider
 CREATE INDEX IF NOT EXISTS application_posting_cover ON application(posting_date, charge_id, amount);
 CREATE INDEX IF NOT EXISTS adjustment_posting_cover ON adjustment(posting_date, charge_id, amount, reason_code);
 CREATE INDEX IF NOT EXISTS receipt_posting_cover ON receipt(posting_date, method, amount, reverses_id);
-CREATE INDEX IF NOT EXISTS transfer_posting_cover ON transfer(posting_date, charge_id, amount, reverses_id);
+CREATE INDEX IF NOT EXISTS transfer_posting_cover ON transfer(posting_date, charge_id, from_payer_id, to_payer_id, amount, reverses_id);
 CREATE INDEX IF NOT EXISTS encounter_posting ON encounter(posting_date, reverses_id);
 CREATE INDEX IF NOT EXISTS distribution_posting ON distribution(posting_date, reverses_id);
 """
