@@ -499,7 +499,8 @@ def record_receipt(
                            f"{'check number' if method == 'check' else 'trace number'} as the reference", "reference")
     reference = v.text(reference, "reference", max_len=40, required=False)
     date = v.posting_date(posting_date)
-    received = date if received_date is None else v.iso_date(received_date, "received date")
+    # After today is closed the posting date rolls to tomorrow; money received today is still received today.
+    received = min(date, v.today().isoformat()) if received_date is None else v.iso_date(received_date, "received date")
     if received > v.today().isoformat():
         raise BillingError(f"received date {received} is in the future", "received_date")
     batch = _open_batch_for(batch_id, "receipt", date)
