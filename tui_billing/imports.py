@@ -13,7 +13,7 @@ import csv
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from .money import MoneyError, parse_cents
 from .store import operations as ops
@@ -214,7 +214,7 @@ def _charges(rows, lookup: _Lookup, result: ImportResult, posting_date, each) ->
                                payer_id=payer, posting_date=posting_date)
             result.add("encounters")
             result.add("charge lines", len(lines))
-        each(first_line, go)
+        each(first_line, go, len(members))
 
 
 def _receipts(rows, lookup: _Lookup, result: ImportResult, posting_date, each) -> None:
@@ -235,21 +235,28 @@ def _receipts(rows, lookup: _Lookup, result: ImportResult, posting_date, each) -
 _KINDS: dict[str, Callable] = {"fees": _fees, "patients": _patients, "charges": _charges, "receipts": _receipts}
 
 
-def _progress(total: int) -> Iterator[Callable[[], None]]:
-    """A progress bar on stderr for long files (only on a terminal)."""
-    import click
+class _Progress:
+    """A progress bar on stderr for long files, only when stderr is a terminal."""
 
-    if total < 200 or not sys.stderr.isatty():
-        return iter(lambda: (lambda: None), None)
-    bar = click.progressbar(length=total, label="importing", file=sys.stderr)
-    bar.__enter__()
+    def __init__(self, total: int) -> None:
+        self.bar = None
+        if total >= 200 and sys.stderr.isatty():
+            import click
 
-    def step() -> None:
-        bar.update(1)
-        if bar.pos >= total:
-            bar.__exit__(None, None, None)
+            self.bar = click.progressbar(length=total, label="checking and posting", file=sys.stderr)
 
-    return iter(lambda: step, None)
+    def __enter__(self) -> "_Progress":
+        if self.bar is not None:
+            self.bar.__enter__()
+        return self
+
+    def step(self, n: int = 1) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
 
 
 def run_import(kind: str, path: Path, *, dry_run: bool = False, posting_date: str | None = None) -> ImportResult:
@@ -264,10 +271,9 @@ def run_import(kind: str, path: Path, *, dry_run: bool = False, posting_date: st
         result.errors.clear()
         result.counts.clear()
         lookup = _Lookup()
-        ticks = _progress(len(rows))
 
-        def each(line: int, go: Callable[[], None]) -> None:
-            next(ticks)()
+        def each(line: int, go: Callable[[], None], rows_done: int = 1) -> None:
+            progress.step(rows_done)
             bad = rows_by_line.get(line)
             if bad:
                 result.errors.append((line, bad))
@@ -278,7 +284,8 @@ def run_import(kind: str, path: Path, *, dry_run: bool = False, posting_date: st
             except (BillingError, RowError) as exc:
                 result.errors.append((line, str(exc)))
 
-        _KINDS[kind](rows, lookup, result, posting_date, each)
+        with _Progress(len(rows)) as progress:
+            _KINDS[kind](rows, lookup, result, posting_date, each)
         result.errors.sort()
         if result.errors or dry_run:
             raise _Rollback()
