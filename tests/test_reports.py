@@ -376,3 +376,15 @@ def test_report_path_never_imports_textual(books):
     out = subprocess.run([sys.executable, "-c", code, str(books[0])], capture_output=True, text=True,
                          env={**ENV, "PATH": "/usr/bin:/bin"})
     assert out.stdout.strip().endswith("CLEAN"), out.stderr
+
+
+def test_statements_for_all_stream_in_every_kind_of_output(books):
+    con = raw(books)
+    owing = con.execute("SELECT COUNT(DISTINCT patient_id) FROM charge_balance WHERE payer_id IS NULL "
+                        "AND balance > 0").fetchone()[0]
+    doc = json.loads(run(books, "report", "statement", "--all", "-f", "json").stdout)
+    assert len(doc["reports"]) == owing
+    dues = [s for rep in doc["reports"] for s in rep["sections"] if s["key"].startswith("due:")]
+    assert len(dues) == owing
+    out = run(books, "report", "statement", "--all", "-f", "csv").stdout
+    assert out.count("AMOUNT DUE") == owing

@@ -9,6 +9,7 @@ that cannot run for what was asked (no such patient) exits 1; never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import re
@@ -150,6 +151,20 @@ def emit(report, fmt: str, output: Path | None, page_length: int | None) -> None
     write_text(text, output)
 
 
+@contextlib.contextmanager
+def open_output(output: Path | None):
+    """A write function for standard output or FILE (exit 1 with the reason if FILE cannot be written)."""
+    if output is None:
+        yield lambda text: click.echo(text, nl=False)
+        return
+    try:
+        fh = open(output, "w", encoding="utf-8", newline="")
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror}")
+    with fh:
+        yield fh.write
+
+
 def write_text(text: str, output: Path | None) -> None:
     if output is None:
         click.echo(text, nl=False)
@@ -283,7 +298,19 @@ def statement(account: str | None, all_due: bool, fmt: str, output: Path | None,
 
     if bool(account) == all_due:
         raise OneLineUsageError("give --patient ACCT or --all", ctx=click.get_current_context())
-    emit(statements(account, _today()), fmt, output, page_length)
+    if account:
+        emit(statements(account, _today()), fmt, output, page_length)
+        return
+    from .queries import statement_reports
+    from .render import render_stream
+
+    if page_length and fmt in EXTRA_FORMATS:
+        raise OneLineUsageError(f"--page-length is for printed tables, not {fmt}", ctx=click.get_current_context())
+    # streamed: one statement in memory at a time, however many patients owe
+    with open_output(output) as write:
+        if not render_stream(statement_reports(None, _today()), fmt, write, page_length=page_length,
+                             name="statements"):
+            write("no patient owes a balance\n" if fmt not in EXTRA_FORMATS else "")
 
 
 @report.command()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from ..store.db import database
 from ..store.summary import METHODS, PeriodSummary, day_summary, period_summary
@@ -550,16 +550,28 @@ def statement_sections(patient: tuple, as_of: str, procs: dict[str, str] | None 
 
 
 def statements(account: str | None, as_of: str) -> Report:
+    """Statements as one report (for one patient; --all streams :func:`statement_reports`)."""
     title = "Patient statement" if account else "Patient statements"
     report = _new("statement", title, {"date": as_of, "patient": account or "all with a balance due"})
-    procs = {code: desc for code, desc in _rows("SELECT code, description FROM procedure")}
-    for patient in statement_patients(account):
+    for one in statement_reports(account, as_of):
         if report.sections:
             report.page_break_before.add(len(report.sections))
-        report.sections.extend(statement_sections(patient, as_of, procs))
+        report.sections.extend(one.sections)
     if not report.sections:
         report.sections.append(Section("No patient owes a balance", ["account"], [], key="none"))
     return report
+
+
+def statement_reports(account: str | None, as_of: str) -> Iterator[Report]:
+    """One report per patient, made as it is printed, so `--all` over tens of thousands of
+    patients never holds more than one statement in memory."""
+    procs = {code: desc for code, desc in _rows("SELECT code, description FROM procedure")}
+    practice = practice_name()
+    for patient in statement_patients(account):
+        report = Report(name="statement", title="Patient statement", practice=practice,
+                        params={"date": as_of, "patient": patient[1]})
+        report.sections = statement_sections(patient, as_of, procs)
+        yield report
 
 
 def closed_totals(date: str) -> dict | None:

@@ -402,6 +402,27 @@ def render(report: Report, fmt: str = "simple", *, page_length: int | None = Non
     return render_table(report, fmt, run_at)
 
 
+def render_stream(reports: Iterable[Report], fmt: str, write, *, page_length: int | None = None,
+                  run_at: str | None = None, name: str = "reports") -> int:
+    """Render reports one after another through ``write`` (a form feed between printed ones,
+    an empty row between CSV blocks, one JSON document with a list). Returns how many."""
+    run_at = run_at or dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M")
+    count = 0
+    if fmt == "json":
+        write(f'{{"report": {json.dumps(name)}, "reports": [')
+    for report in reports:
+        if fmt == "json":
+            write((",\n" if count else "\n") + json.dumps(report_dict(report), ensure_ascii=False))
+        else:
+            if count:
+                write("\n" if fmt == "csv" else "\f")
+            write(render(report, fmt, page_length=page_length, run_at=run_at))
+        count += 1
+    if fmt == "json":
+        write("\n]}\n")
+    return count
+
+
 def table_formats() -> list[str]:
     """Every format ``--format`` accepts (tabulate's list is read lazily: it costs an import)."""
     from tabulate import tabulate_formats
