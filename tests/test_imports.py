@@ -159,3 +159,15 @@ def test_one_transaction_for_the_whole_file(books, tmp_path, monkeypatch):
     monkeypatch.setattr(imports.ops, "set_procedure", spy)
     result = imports.run_import("fees", SAMPLES / "fees.csv")
     assert result.ok and seen == [True] * 4
+
+
+def test_receipts_file_imported_twice_is_refused(books):
+    run(books, "receipts", str(SAMPLES / "receipts.csv"), code=1)  # the sample's patients are not loaded yet
+    run(books, "patients", str(SAMPLES / "patients.csv"))
+    run(books, "receipts", str(SAMPLES / "receipts.csv"))
+    before = count(books, "receipt")
+    result = run(books, "receipts", str(SAMPLES / "receipts.csv"), code=1)
+    assert "imported twice" in result.stderr and ":2:" in result.stderr and ":3:" in result.stderr
+    assert count(books, "receipt") == before
+    run(books, "receipts", "--allow-duplicates", str(SAMPLES / "receipts.csv"))
+    assert count(books, "receipt") == before + 4

@@ -119,6 +119,7 @@ class _Lookup:
 
     def __init__(self) -> None:
         q = database.execute_sql
+        self.allow_duplicates = False
         self.payers = {c.upper(): i for i, c in q("SELECT id, code FROM payer").fetchall()}
         self.providers = {c.upper(): i for i, c in q("SELECT id, code FROM provider").fetchall()}
 
@@ -223,11 +224,16 @@ def _receipts(rows, lookup: _Lookup, result: ImportResult, posting_date, each) -
             account, payer = row.get("account", ""), row.get("payer", "")
             if bool(account) == bool(payer):
                 raise RowError("give either account (a patient paid) or payer (an insurer paid)")
-            ops.record_receipt(
+            posted = ops.record_receipt(
                 amount=_money(row["amount"], "amount", allow_zero=False), method=row["method"].strip().lower(),
                 patient_id=lookup.patient(account) if account else None,
                 payer_id=lookup.payer(payer) if payer else None, reference=row.get("reference", ""),
                 received_date=row.get("received_date") or None, posting_date=posting_date)
+            if posted.possible_duplicates and not lookup.allow_duplicates:
+                # the screen asks the clerk; a file re-imported by mistake must not post the money twice
+                raise RowError(f"same payer and reference {row.get('reference', '')!r} as receipt(s) "
+                               f"{', '.join(map(str, posted.possible_duplicates))}: a file imported twice? "
+                               "(--allow-duplicates if it really is another payment)")
             result.add("receipts")
         each(line, go)
 
@@ -259,7 +265,8 @@ class _Progress:
             self.bar.__exit__(*exc)
 
 
-def run_import(kind: str, path: Path, *, dry_run: bool = False, posting_date: str | None = None) -> ImportResult:
+def run_import(kind: str, path: Path, *, dry_run: bool = False, posting_date: str | None = None,
+               allow_duplicates: bool = False) -> ImportResult:
     """Import a file as one transaction: all of it, or (with any bad row, or a dry run) none of it."""
     if kind not in _KINDS:
         raise ValueError(f"unknown import kind {kind}")
@@ -271,6 +278,7 @@ def run_import(kind: str, path: Path, *, dry_run: bool = False, posting_date: st
         result.errors.clear()
         result.counts.clear()
         lookup = _Lookup()
+        lookup.allow_duplicates = allow_duplicates
 
         def each(line: int, go: Callable[[], None], rows_done: int = 1) -> None:
             progress.step(rows_done)

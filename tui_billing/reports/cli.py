@@ -399,12 +399,15 @@ def _import_command(kind: str, doc: str) -> None:
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     @click.option("--dry-run", is_flag=True, help="Check every row and report; save nothing.")
     @click.option("--posting-date", type=DATE, default=None, help="Posting date for charges and receipts.")
+    @click.option("--allow-duplicates", is_flag=True, hidden=kind != "receipts",
+                  help="Post a check or EFT whose payer and reference match an earlier receipt.")
     @run_report
-    def command(file: Path, dry_run: bool, posting_date: str | None) -> None:
+    def command(file: Path, dry_run: bool, posting_date: str | None, allow_duplicates: bool) -> None:
         from ..imports import ImportFileError, run_import
 
         try:
-            result = run_import(kind, file, dry_run=dry_run, posting_date=posting_date)
+            result = run_import(kind, file, dry_run=dry_run, posting_date=posting_date,
+                                allow_duplicates=allow_duplicates)
         except ImportFileError as exc:
             fail(str(exc))
         for line, message in result.errors:
