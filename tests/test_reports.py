@@ -57,7 +57,7 @@ def cents(text: str) -> int:
 # --------------------------------------------------------------------------- independent figures
 
 
-def naive_aging(con, as_of: str, basis: str = "service"):
+def naive_aging(con, as_of: str, basis: str = "service", by_patient: bool = False):
     """Every charge's balance and owner as of a date, from the posted rows one by one."""
     out = defaultdict(lambda: [0] * 6)
     for cid, patient, payer, dos, posted, amount in con.execute(
@@ -79,8 +79,9 @@ def naive_aging(con, as_of: str, basis: str = "service"):
         start = dos if basis == "service" else posted
         age = (dt.date.fromisoformat(as_of) - dt.date.fromisoformat(start)).days
         bucket = 0 if age <= 30 else 1 if age <= 60 else 2 if age <= 90 else 3 if age <= 120 else 4
-        out[owner][bucket] += bal
-        out[owner][5] += bal
+        key = (patient, owner) if by_patient else owner
+        out[key][bucket] += bal
+        out[key][5] += bal
     return out
 
 
@@ -168,6 +169,21 @@ def test_aging_as_of_is_exact(books, as_of, basis):
     assert got == {k: v for k, v in want.items() if any(v)}
     total = section(doc, "aging")["total"]
     assert cents(total["total"]) == sum(v[5] for v in want.values())
+
+
+@pytest.mark.parametrize("as_of", [DAYS[1], DAYS[3], TODAY])
+def test_aging_by_patient_is_exact(books, as_of):
+    doc = as_json(books, "report", "aging", "--as-of", as_of, "--by", "patient")
+    con = raw(books)
+    accounts = dict(con.execute("SELECT account, id FROM patient"))
+    codes = dict(con.execute("SELECT code, id FROM payer"))
+    got = {}
+    for row in section(doc, "aging")["rows"]:
+        owner = None if row["responsible"] == "patient" else codes[row["responsible"]]
+        got[(accounts[row["account"]], owner)] = [cents(row[b]) for b in ("0-30", "31-60", "61-90", "91-120",
+                                                                          "121+", "total")]
+    want = naive_aging(con, as_of, by_patient=True)
+    assert got == {k: v for k, v in want.items() if v[5]}
 
 
 def test_aging_by_patient_matches_by_payer(books):
