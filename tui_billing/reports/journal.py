@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from typing import Iterable, TextIO
+from typing import TextIO
 
 from ..store.db import database
 

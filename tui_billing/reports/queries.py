@@ -8,9 +8,9 @@ detail lists are set-based SQL over the ``posting_date`` indexes.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Iterator, Sequence
 
+from ..money import format_cents
 from ..store.db import database
 from ..store.summary import METHODS, PeriodSummary, day_summary, period_summary
 from .render import Money, Report, Section
@@ -128,7 +128,7 @@ def daysheet_entries(date: str) -> list[list]:
         "LEFT JOIN payer o ON o.id = t.to_payer_id WHERE t.posting_date = ? ORDER BY t.id", (date,)):
         # a transfer moves who owes, not how much: shown, but outside the money totals
         out.append(["void transfer" if rev else "transfer", tid, op, prov, acct, _name(last, first),
-                    f"{code} {frm or 'patient'} -> {to or 'patient'} ({_fmt(amount)})", None])
+                    f"{code} {frm or 'patient'} -> {to or 'patient'} ({format_cents(amount)})", None])
     for fid, rev, op, source, acct, last, first, payer, method, ref, amount in _rows(
         "SELECT f.id, f.reverses_id, f.operator, r.source, p.account, p.last_name, p.first_name, py.name, f.method, "
         "f.reference, f.amount FROM refund f JOIN receipt r ON r.id = f.receipt_id "
@@ -138,12 +138,6 @@ def daysheet_entries(date: str) -> list[list]:
         out.append(["void refund" if rev else "refund", fid, op, "", acct or "", who,
                     method + (f" {ref}" if ref else ""), Money(amount)])
     return out
-
-
-def _fmt(cents: int) -> str:
-    from ..money import format_cents
-
-    return format_cents(cents)
 
 
 ENTRY_COLUMNS = ["kind", "id", "operator", "provider", "account", "name", "detail", "amount"]
@@ -572,8 +566,3 @@ def statement_reports(account: str | None, as_of: str) -> Iterator[Report]:
                         params={"date": as_of, "patient": patient[1]})
         report.sections = statement_sections(patient, as_of, procs)
         yield report
-
-
-def closed_totals(date: str) -> dict | None:
-    row = _one("SELECT totals FROM day_close WHERE posting_date = ?", (date,))
-    return json.loads(row[0]) if row else None

@@ -41,9 +41,6 @@ class Money(int):
     __radd__ = __add__
 
 
-Cell = "Money | int | str | None"
-
-
 @dataclass
 class Section:
     """One table of a report."""
@@ -421,14 +418,3 @@ def render_stream(reports: Iterable[Report], fmt: str, write, *, page_length: in
     if fmt == "json":
         write("\n]}\n")
     return count
-
-
-def table_formats() -> list[str]:
-    """Every format ``--format`` accepts (tabulate's list is read lazily: it costs an import)."""
-    from tabulate import tabulate_formats
-
-    return sorted(set(tabulate_formats) | set(EXTRA_FORMATS))
-
-
-def money_total(rows: Iterable[Sequence[object]], index: int) -> Money:
-    return Money(sum(int(r[index] or 0) for r in rows))
