@@ -110,12 +110,17 @@ def backup(obj: Context, dest: Path, force: bool) -> None:
 @main.command()
 @click.option("--charges", default=20_000, show_default=True, type=click.IntRange(0, 20_000_000))
 @click.option("--patients", default=None, type=click.IntRange(1, 5_000_000), help="Default: charges / 10.")
-@click.option("--days", default=120, show_default=True, type=click.IntRange(1, 3650), help="Days of history.")
+@click.option("--days", default=250, show_default=True, type=click.IntRange(1, 3650),
+              help="Business days of history, ending today (250 is about a year).")
 @click.option("--seed", default=1, show_default=True, type=int)
 @click.option("--force", is_flag=True, help="Replace an existing database file.")
 @pass_ctx
 def demo(obj: Context, charges: int, patients: int | None, days: int, seed: int, force: bool) -> None:
-    """Build a realistic synthetic practice (deterministic for a seed) to try the screens on."""
+    """Build a realistic synthetic practice (deterministic for a seed and day) to try the screens on.
+
+    Past days and months are closed, today is open with some of its work keyed. Refuses an
+    existing database unless --force. TUI_BILLING_TODAY pins the day the history ends on.
+    """
     from .demo import build_demo
     from .store import BillingError, resolve_db_path
 
