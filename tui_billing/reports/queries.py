@@ -423,14 +423,17 @@ def month(month: str) -> Report:
         sec.total = ["total", "", *(Money(sum(int(r[i]) for r in rows)) for i in (2, 3, 4))]
         report.sections.append(sec)
     rec = Section("Receipts by payer", ["payer", "name", "count", "receipts", "refunds", "net"], key="receipts_by_payer")
-    for code, name, count, amount, refunds in _rows(
-        "SELECT COALESCE(py.code, 'PATIENT'), COALESCE(py.name, 'patient payments'), "
-        "SUM(CASE WHEN r.reverses_id IS NULL THEN 1 ELSE -1 END), SUM(r.amount), "
-        "COALESCE((SELECT SUM(f.amount) FROM refund f JOIN receipt x ON x.id = f.receipt_id "
-        "  WHERE f.posting_date BETWEEN :s AND :e AND x.payer_id IS r.payer_id), 0) "
-        "FROM receipt r LEFT JOIN payer py ON py.id = r.payer_id WHERE r.posting_date BETWEEN :s AND :e "
-        "GROUP BY r.payer_id ORDER BY 1", {"s": start, "e": end}):
-        rec.rows.append([code, name, count, Money(amount), Money(refunds), Money(amount - refunds)])
+    p = {"s": start, "e": end}
+    refunds = dict(_rows("SELECT x.payer_id, SUM(f.amount) FROM refund f JOIN receipt x ON x.id = f.receipt_id "
+                         "WHERE f.posting_date BETWEEN :s AND :e GROUP BY x.payer_id", p))
+    received = {pid: (count, amount) for pid, count, amount in _rows(
+        "SELECT payer_id, SUM(CASE WHEN reverses_id IS NULL THEN 1 ELSE -1 END), SUM(amount) FROM receipt "
+        "WHERE posting_date BETWEEN :s AND :e GROUP BY payer_id", p)}
+    for pid in sorted(set(received) | set(refunds), key=lambda k: (k is not None, payers.get(k, ("",))[0])):
+        count, amount = received.get(pid, (0, 0))
+        code, name = payers[pid] if pid in payers else ("PATIENT", "patient payments")
+        rec.rows.append([code, name, count, Money(amount), Money(refunds.get(pid, 0)),
+                         Money(amount - refunds.get(pid, 0))])
     rec.total = ["total", "", sum(r[2] for r in rec.rows), *(Money(sum(int(r[i]) for r in rec.rows)) for i in (3, 4, 5))]
     report.sections.append(rec)
     return report

@@ -402,7 +402,7 @@ V4 = """
 CREATE INDEX charge_posting_cover ON charge(posting_date, provider_id, payer_id, code, amount, reverses_id);
 CREATE INDEX application_posting_cover ON application(posting_date, charge_id, amount);
 CREATE INDEX adjustment_posting_cover ON adjustment(posting_date, charge_id, amount, reason_code);
-CREATE INDEX receipt_posting_cover ON receipt(posting_date, method, amount, reverses_id);
+CREATE INDEX receipt_posting_cover ON receipt(posting_date, method, amount, reverses_id, payer_id);
 CREATE INDEX transfer_posting_cover ON transfer(posting_date, charge_id, from_payer_id, to_payer_id, amount, reverses_id);
 """
 
