@@ -224,6 +224,19 @@ def _opening(start: str, names: _Names) -> str:
     return _txn(before, f"Opening balances at the end of {before}", postings)
 
 
+def _progress(dates: list[str]):
+    """The posting dates, with a progress bar on stderr when it is a terminal and the books are long."""
+    import sys
+
+    if len(dates) < 30 or not sys.stderr.isatty():
+        yield from dates
+        return
+    import click
+
+    with click.progressbar(dates, label="writing the journal", file=sys.stderr) as bar:
+        yield from bar
+
+
 def write_journal(out: TextIO, start: str | None, end: str) -> int:
     """Write the journal for posting dates start..end; returns the number of transactions."""
     names = _Names()
@@ -241,7 +254,8 @@ def write_journal(out: TextIO, start: str | None, end: str) -> int:
     closes = {d: json.loads(t) for d, t in database.execute_sql(
         "SELECT posting_date, totals FROM day_close WHERE posting_date BETWEEN ? AND ?",
         (start or "0000-01-01", end)).fetchall()}
-    for date in _posting_dates(start, end):
+    dates = _posting_dates(start, end)
+    for date in _progress(dates):
         for _, text in _day_transactions(date, names, resp):
             out.write(text)
             count += 1
