@@ -44,7 +44,10 @@ def _now() -> str:
 
 
 def _one(sql: str, params: Sequence[Any] = ()) -> tuple | None:
-    return database.execute_sql(sql, params).fetchone()
+    try:
+        return database.execute_sql(sql, params).fetchone()
+    except OverflowError:  # an id past SQLite's 64-bit range matches no row (not a crash)
+        return None
 
 
 def _insert(sql: str, params: Sequence[Any]) -> int:
@@ -499,8 +502,12 @@ def record_receipt(
                            f"{'check number' if method == 'check' else 'trace number'} as the reference", "reference")
     reference = v.text(reference, "reference", max_len=40, required=False)
     date = v.posting_date(posting_date)
-    # After today is closed the posting date rolls to tomorrow; money received today is still received today.
-    received = min(date, v.today().isoformat()) if received_date is None else v.iso_date(received_date, "received date")
+    # After today's close the posting date rolls on to the next day, but money received today
+    # was still received today: the default never lands in the future.
+    if received_date is None:
+        received = min(date, v.today().isoformat())
+    else:
+        received = v.iso_date(received_date, "received date")
     if received > v.today().isoformat():
         raise BillingError(f"received date {received} is in the future", "received_date")
     batch = _open_batch_for(batch_id, "receipt", date)
@@ -856,14 +863,17 @@ def close_day(date: object | None = None, counted: DepositCount | None = None, *
     from .summary import day_summary
 
     user = v.operator(operator)
-    when = v.posting_date(date)
+    when = v.posting_date(date, closing=True)
     if when > v.today().isoformat():
         raise BillingError(f"{when} has not happened yet; it cannot be closed", "date")
     counted = counted or DepositCount()
+    # The deposit is receipts less refunds (and less voids of earlier days' receipts), so a day
+    # that paid out more than it took in by some method has a negative figure to match.
     for name in ("cash", "checks", "card", "eft"):
-        v.cents(getattr(counted, name), f"counted {name}")
-    if counted.check_count < 0:
-        raise BillingError("check count cannot be negative", "check_count")
+        v.cents(getattr(counted, name), f"counted {name}", allow_negative=True)
+    if isinstance(counted.check_count, bool) or not isinstance(counted.check_count, int) \
+            or abs(counted.check_count) > 9999:
+        raise BillingError("check count must be a whole number of checks", "check_count")
     problems = close_day_problems(when, counted)
     if problems:
         raise BillingError(f"day {when} cannot close: " + "; ".join(problems), "date")
