@@ -404,3 +404,20 @@ def test_statements_for_all_stream_in_every_kind_of_output(books):
     assert len(dues) == owing
     out = run(books, "report", "statement", "--all", "-f", "csv").stdout
     assert out.count("AMOUNT DUE") == owing
+
+
+def test_receipt_report_in_text_csv_json(books):
+    con = raw(books)
+    rid, amount = con.execute("SELECT id, amount FROM receipt WHERE source='patient' AND reverses_id IS NULL "
+                              "ORDER BY id LIMIT 1").fetchone()
+    text = run(books, "report", "receipt", str(rid)).stdout
+    assert f"RECEIPT No. {rid}" in text
+    doc = as_json(books, "report", "receipt", str(rid))
+    fields = {r["field"]: r["value"] for r in section(doc, "receipt")["rows"]}
+    assert cents(fields["amount"]) == amount
+    out = run(books, "report", "receipt", str(rid), "-f", "csv").stdout
+    assert out.startswith("Receipt\nfield,value\n")
+    paged = run(books, "report", "receipt", str(rid), "--page-length", "10").stdout
+    assert paged.count("\f") >= 1 and all(len(p.rstrip("\n").split("\n")) <= 10 for p in paged.split("\f"))
+    result = run(books, "report", "receipt", "99999", code=1)
+    assert result.stderr.startswith("tui-billing: ") and len(result.stderr.strip().split("\n")) == 1
