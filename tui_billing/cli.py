@@ -204,3 +204,13 @@ def close_month_cmd(obj: Context, month: str) -> None:
     click.echo(f"month {month} closed: opening A/R {format_cents(totals['opening_ar'])} + charges "
                f"{format_cents(totals['charges'])} - applied {format_cents(totals['applications'])} - adjustments "
                f"{format_cents(totals['adjustments'])} = closing A/R {format_cents(totals['closing_ar'])}")
+
+
+def _register_headless() -> None:
+    """The report, export and import groups live in tui_billing.reports (click only at import)."""
+    from .reports.cli import register
+
+    register(main)
+
+
+_register_headless()

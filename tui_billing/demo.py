@@ -31,7 +31,7 @@ from .store import audit, operations as ops
 from .store import validate as v
 from .store.db import close_database, database, ensure_file, open_database
 from .store.errors import BillingError
-from .store.summary import METHODS
+from .store.summary import METHODS, SOURCES, VOID_KINDS
 
 # --------------------------------------------------------------------------- master data
 
@@ -229,6 +229,32 @@ class _Day:
         self.applications = 0
         self.by_reason: dict[str, int] = {}
         self.transfer_count = self.transfer_total = self.void_count = 0
+        self.by_provider: dict[str, list[int]] = {}
+        self.by_operator: dict[str, list[int]] = {}
+        self.by_source = dict.fromkeys(SOURCES, 0)
+        self.receipt_counts = dict.fromkeys(METHODS, 0)
+        self.refund_count = self.receipt_voids = 0
+        self.voids_by_kind = dict.fromkeys(VOID_KINDS, 0)
+
+    def add_breakdowns(self, rows: dict[str, list[tuple]], provider_codes: dict[int, str]) -> None:
+        """The per-provider/operator/source/kind figures, read off the day's own rows (row layouts as inserted)."""
+        for row in rows.get("charge", ()):
+            sign = 1 if row[17] is None else 0
+            for key, table in ((provider_codes[row[4]], self.by_provider), (row[16], self.by_operator)):
+                entry = table.setdefault(key, [0, 0])
+                entry[0] += sign
+                entry[1] += row[13]
+        for row in (*rows.get("receipt", ()), *rows.get("receipt_reversal", ())):
+            self.by_source[row[2]] += row[7]
+            self.receipt_counts[row[5]] += 1 if row[12] is None else -1
+            if row[12] is not None:
+                self.receipt_voids += row[7]
+                self.voids_by_kind["receipt"] += 1
+        for row in rows.get("refund", ()):
+            self.refund_count += 1 if row[9] is None else -1
+            self.voids_by_kind["refund"] += row[9] is not None
+        self.voids_by_kind["encounter"] += sum(row[10] is not None for row in rows.get("encounter", ()))
+        self.voids_by_kind["distribution"] += sum(row[5] is not None for row in rows.get("distribution", ()))
 
     def merge(self, other: "_Day") -> None:
         for name in ("charge_lines", "charges", "charge_voids", "receipt_count", "check_count", "applications",
@@ -239,6 +265,17 @@ class _Day:
             self.refunds[m] += other.refunds[m]
         for k, amount in other.by_reason.items():
             self.by_reason[k] = self.by_reason.get(k, 0) + amount
+        for mine, theirs in ((self.by_provider, other.by_provider), (self.by_operator, other.by_operator)):
+            for k, (n, total) in theirs.items():
+                entry = mine.setdefault(k, [0, 0])
+                entry[0] += n
+                entry[1] += total
+        for mine, theirs in ((self.by_source, other.by_source), (self.receipt_counts, other.receipt_counts),
+                             (self.voids_by_kind, other.voids_by_kind)):
+            for k, n in theirs.items():
+                mine[k] += n
+        self.refund_count += other.refund_count
+        self.receipt_voids += other.receipt_voids
 
     def totals(self, start: str, end: str, opening: tuple[int, int], *, current: bool) -> dict:
         """The dict ``period_summary(start, end).as_dict()`` gives (``current``: nothing posted after end)."""
@@ -258,6 +295,11 @@ class _Day:
             "current_unapplied": closing_unapplied if current else None,
             "proof_errors": [],
             "deposit": {m: self.receipts[m] - self.refunds[m] for m in METHODS},
+            "charges_by_provider": {k: self.by_provider[k] for k in sorted(self.by_provider)},
+            "charges_by_operator": {k: self.by_operator[k] for k in sorted(self.by_operator)},
+            "receipts_by_source": dict(self.by_source), "receipt_counts_by_method": dict(self.receipt_counts),
+            "refund_count": self.refund_count, "voids_by_kind": dict(self.voids_by_kind),
+            "receipt_voids": self.receipt_voids,
         }
 
 
@@ -966,6 +1008,7 @@ def _simulate(rng: random.Random, business_days: list[dt.date], charges: int, pa
     then ("final", (charge balances, receipt balances, stats)). Touches no database, so it can
     run in another process while this one writes."""
     builder = _Builder(rng, business_days, charges, patients, providers, payers, diagnoses)
+    provider_codes = {pid: code for pid, (code, _) in zip(providers, PROVIDERS)}
     setup_at = f"{(business_days[0] - dt.timedelta(days=1)).isoformat()}T07:00:00{_TZ}"
     patient_rows, coverage_rows, events, builder.patient_payer = _patients(
         rng, patients, business_days[-1], payers, setup_at)
@@ -1007,6 +1050,7 @@ def _simulate(rng: random.Random, business_days: list[dt.date], charges: int, pa
         builder.bounces_due(index)
         if not is_today:
             d = builder.day
+            d.add_breakdowns(builder.rows, provider_codes)
             totals = d.totals(date, date, opening, current=True)
             deposit = totals["deposit"]
             counted = {"cash": deposit["cash"], "checks": deposit["check"], "check_count": d.check_count,

@@ -395,7 +395,18 @@ CREATE INDEX encounter_posting ON encounter(posting_date);
 CREATE INDEX distribution_posting ON distribution(posting_date);
 """
 
-MIGRATIONS: list[str] = [V1 + _history_triggers(), V2, V3]
+# Version 4 (reports): covering indexes on the posting date of the money tables, so the day and
+# month figures (store/summary.py), the month report and the as-of aging read posting-date
+# ranges from the index alone instead of the wide rows.
+V4 = """
+CREATE INDEX charge_posting_cover ON charge(posting_date, provider_id, payer_id, code, amount, reverses_id);
+CREATE INDEX application_posting_cover ON application(posting_date, charge_id, amount);
+CREATE INDEX adjustment_posting_cover ON adjustment(posting_date, charge_id, amount, reason_code);
+CREATE INDEX receipt_posting_cover ON receipt(posting_date, method, amount, reverses_id, payer_id);
+CREATE INDEX transfer_posting_cover ON transfer(posting_date, charge_id, from_payer_id, to_payer_id, amount, reverses_id);
+"""
+
+MIGRATIONS: list[str] = [V1 + _history_triggers(), V2, V3, V4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
