@@ -397,9 +397,9 @@ def run_external(name: str, area: str, what: str, db: Path, table: Table, report
         table.missing(area, f"{what}: not built yet (bench/{name}.py has not landed)")
         return
     kwargs = {"quick": quick, "rounds": 3 if quick else 10, "runs": 3 if quick else 7,
-              "repeats": 3 if quick else 5, "keys": 20 if quick else 60,
-              "echo_samples": 20 if quick else 60, "lookup_samples": 10 if quick else 40,
-              "ready_runs": 2 if quick else 5}
+              "repeats": 3 if quick else 5, "keys": 10 if quick else 60,
+              "echo_samples": 15 if quick else 60, "lookup_samples": 5 if quick else 40,
+              "ready_runs": 1 if quick else 5, "opens": 2 if quick else 5}
     try:
         proc = subprocess.run([PY, "-c", EXTERNAL_CODE, str(ROOT), name, str(db), json.dumps(kwargs)],
                               capture_output=True, text=True, env=child_env(), cwd=ROOT, timeout=timeout)
@@ -426,7 +426,7 @@ def run_external(name: str, area: str, what: str, db: Path, table: Table, report
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--charges", type=int, default=None,
-                        help="demo size (default 1,000,000; --quick: 2,000). 1,000,000 reuses /work/data/demo-1m.db")
+                        help="demo size (default 1,000,000; --quick: 20,000). 1,000,000 reuses /work/data/demo-1m.db")
     parser.add_argument("--db", help="measure this database instead (never written: a copy is made)")
     parser.add_argument("--quick", action="store_true", help="CI-sized: under a minute")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the demo database even if present")
@@ -436,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
                         "memory concurrency crash tui_keys receipts_bench balancing_bench reports_bench")
     args = parser.parse_args(argv)
     if args.charges is None:
-        args.charges = 2_000 if args.quick else 1_000_000
+        args.charges = 20_000 if args.quick else 1_000_000  # enough open charges for every screen bench
     runs = args.runs or (3 if args.quick else 7)
     kills = args.kills if args.kills is not None else (5 if args.quick else 50)
 
@@ -446,7 +446,9 @@ def main(argv: list[str] | None = None) -> int:
                     "charges": args.charges, "runs": runs, "figures": {}, "modules": {},
                     "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
     skip = set(args.skip)
+    began = time.perf_counter()
     db = prepare_db(args, table, report, skip)
+    report["step_seconds"] = {"database": round(time.perf_counter() - began, 2)}
     copy = working_copy(db)
     steps = [
         ("help", lambda: measure_help(table, report, runs)),
@@ -462,7 +464,9 @@ def main(argv: list[str] | None = None) -> int:
         if name in skip:
             continue
         print(f"bench: {name} ...", file=sys.stderr, flush=True)
+        began = time.perf_counter()
         step()
+        report.setdefault("step_seconds", {})[name] = round(time.perf_counter() - began, 2)
     report["seconds"] = time.perf_counter() - started
     report["rows"] = table.rows
     RESULTS.mkdir(parents=True, exist_ok=True)
