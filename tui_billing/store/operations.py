@@ -223,6 +223,8 @@ def seed_standard_reasons(*, operator: str | None = None) -> int:
 
 @dataclass(frozen=True)
 class BatchStatus:
+    """A batch's control figures against what was entered, and whether it is closed."""
+
     id: int
     kind: str
     posting_date: str
@@ -244,6 +246,13 @@ class BatchStatus:
     @property
     def balanced(self) -> bool:
         return self.count_difference == 0 and self.total_difference == 0
+
+    @property
+    def status(self) -> str:
+        """``closed``, ``open`` or ``unbalanced`` (open and off its control figures)."""
+        if self.closed:
+            return "closed"
+        return "open" if self.balanced else "unbalanced"
 
 
 def batch_status(batch_id: int) -> BatchStatus:
