@@ -223,6 +223,8 @@ def seed_standard_reasons(*, operator: str | None = None) -> int:
 
 @dataclass(frozen=True)
 class BatchStatus:
+    """A batch's control figures against what was entered, and whether it is closed."""
+
     id: int
     kind: str
     posting_date: str
@@ -244,6 +246,13 @@ class BatchStatus:
     @property
     def balanced(self) -> bool:
         return self.count_difference == 0 and self.total_difference == 0
+
+    @property
+    def status(self) -> str:
+        """``closed``, ``open`` or ``unbalanced`` (open and off its control figures)."""
+        if self.closed:
+            return "closed"
+        return "open" if self.balanced else "unbalanced"
 
 
 def batch_status(batch_id: int) -> BatchStatus:
@@ -716,15 +725,21 @@ def _reversal_batch(batch_id: int | None, date: str) -> int | None:
     return batch_id if not status.closed and status.posting_date == date else None
 
 
-def _void_distribution(did: int, reason: str, date: str, user: str, now: str) -> int:
-    row = _one("SELECT receipt_id, reverses_id, EXISTS (SELECT 1 FROM distribution x WHERE x.reverses_id = d.id) "
-               "FROM distribution d WHERE d.id = ?", (did,))
+def _voidable(table: str, entry_id: int, columns: str) -> tuple:
+    """The columns of an original row that has not been voided yet (else a clear refusal)."""
+    row = _one(f"SELECT {columns}, t.reverses_id, EXISTS (SELECT 1 FROM {table} x WHERE x.reverses_id = t.id) "
+               f"FROM {table} t WHERE t.id = ?", (entry_id,))
     if not row:
-        raise BillingError(f"distribution {did} does not exist", "id")
-    if row[1] is not None:
-        raise BillingError(f"distribution {did} is itself a reversal", "id")
-    if row[2]:
-        raise BillingError(f"distribution {did} was already voided", "id")
+        raise BillingError(f"{table} {entry_id} does not exist", "id")
+    if row[-2] is not None:
+        raise BillingError(f"{table} {entry_id} is itself a reversal", "id")
+    if row[-1]:
+        raise BillingError(f"{table} {entry_id} was already voided", "id")
+    return row[:-2]
+
+
+def _void_distribution(did: int, reason: str, date: str, user: str, now: str) -> int:
+    row = _voidable("distribution", did, "t.receipt_id")
     new = _insert("INSERT INTO distribution (receipt_id, posting_date, operator, created_at, reverses_id, void_reason) "
                   "VALUES (?,?,?,?,?,?)", (row[0], date, user, now, did, reason))
     for tid, cid, from_payer, to_payer, amount in database.execute_sql(
@@ -755,14 +770,7 @@ def _void_distribution(did: int, reason: str, date: str, user: str, now: str) ->
 
 
 def _void_encounter(eid: int, reason: str, date: str, user: str, now: str) -> int:
-    row = _one("SELECT patient_id, provider_id, payer_id, dos, pos, batch_id, reverses_id, "
-               "EXISTS (SELECT 1 FROM encounter x WHERE x.reverses_id = e.id) FROM encounter e WHERE e.id = ?", (eid,))
-    if not row:
-        raise BillingError(f"encounter {eid} does not exist", "id")
-    if row[6] is not None:
-        raise BillingError(f"encounter {eid} is itself a reversal", "id")
-    if row[7]:
-        raise BillingError(f"encounter {eid} was already voided", "id")
+    row = _voidable("encounter", eid, "t.patient_id, t.provider_id, t.payer_id, t.dos, t.pos, t.batch_id")
     busy = _one(
         "SELECT c.id FROM charge c WHERE c.encounter_id = ? AND ("
         " COALESCE((SELECT SUM(amount) FROM application a WHERE a.charge_id = c.id), 0) <> 0 OR"
@@ -784,14 +792,7 @@ def _void_encounter(eid: int, reason: str, date: str, user: str, now: str) -> in
 
 
 def _void_refund(fid: int, reason: str, date: str, user: str, now: str) -> int:
-    row = _one("SELECT receipt_id, method, reference, amount, reverses_id, "
-               "EXISTS (SELECT 1 FROM refund x WHERE x.reverses_id = f.id) FROM refund f WHERE f.id = ?", (fid,))
-    if not row:
-        raise BillingError(f"refund {fid} does not exist", "id")
-    if row[4] is not None:
-        raise BillingError(f"refund {fid} is itself a reversal", "id")
-    if row[5]:
-        raise BillingError(f"refund {fid} was already voided", "id")
+    row = _voidable("refund", fid, "t.receipt_id, t.method, t.reference, t.amount")
     return _insert("INSERT INTO refund (receipt_id, method, reference, reason, amount, posting_date, operator, created_at, "
                    "reverses_id, void_reason) VALUES (?,?,?,'',?,?,?,?,?,?)",
                    (row[0], row[1], row[2], -row[3], date, user, now, fid, reason))

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from ..money import format_cents
 from .db import database, write
 from .errors import BillingError
+from .operations import BatchStatus
 
 if TYPE_CHECKING:
     from .operations import DepositCount
@@ -231,41 +232,7 @@ def day_summary(date: str) -> PeriodSummary:
 # --------------------------------------------------------------------------- batches and closes
 
 
-@dataclass(frozen=True)
-class BatchLine:
-    """One batch's control figures against what was entered (same rules as operations.batch_status)."""
-
-    id: int
-    kind: str
-    posting_date: str
-    operator: str
-    control_count: int
-    control_total: int
-    entered_count: int
-    entered_total: int
-    closed: bool
-
-    @property
-    def count_difference(self) -> int:
-        return self.entered_count - self.control_count
-
-    @property
-    def total_difference(self) -> int:
-        return self.entered_total - self.control_total
-
-    @property
-    def balanced(self) -> bool:
-        return self.count_difference == 0 and self.total_difference == 0
-
-    @property
-    def status(self) -> str:
-        """``closed``, ``open`` or ``unbalanced`` (open and off its control figures)."""
-        if self.closed:
-            return "closed"
-        return "open" if self.balanced else "unbalanced"
-
-
-def batches_for(start: str, end: str) -> list[BatchLine]:
+def batches_for(start: str, end: str) -> list[BatchStatus]:
     """Every batch opened on posting dates start..end, with entered figures, in one query.
 
     Rows of a batch always carry its posting date, so each sum walks the posting-date index
@@ -283,7 +250,7 @@ def batches_for(start: str, end: str) -> list[BatchLine]:
         "  WHERE r.posting_date = b.posting_date AND r.batch_id = b.id) END, "
         "EXISTS (SELECT 1 FROM batch_close bc WHERE bc.batch_id = b.id) "
         "FROM batch b WHERE b.posting_date BETWEEN ? AND ? ORDER BY b.posting_date, b.id", (start, end)).fetchall()
-    return [BatchLine(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], bool(r[8])) for r in rows]
+    return [BatchStatus(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], bool(r[8])) for r in rows]
 
 
 @dataclass(frozen=True)
