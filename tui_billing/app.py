@@ -8,6 +8,12 @@ What screens can rely on (set before any screen mounts):
 - ``app.db_path``: the database file; ``app.operator``: the clerk (OS user, or
   ``TUI_BILLING_OPERATOR``); ``app.posting_date``: the current open posting date (ISO text);
   ``app.practice``: the practice name. After a day close call :meth:`BillingApp.refresh_context`.
+- Type-ahead: keys are handled one at a time, in order, even when they arrive in a burst (SSH):
+  each key is fully handled (including bindings resolved after bubbling) before the next is
+  dispatched. A priority binding's action therefore sees every earlier key applied, and a focus
+  change it makes with ``screen.set_focus`` takes effect for the very next key. A screen that must
+  wait for a worker before the next key (Enter on a lookup still searching) calls
+  :meth:`BillingApp.hold_keys` and later :meth:`BillingApp.release_keys`.
 - Worker failures: every ``Worker.StateChanged`` bubbles up to :meth:`BillingApp.on_worker_state_changed`,
   the ONE place that turns a failed worker into a visible error notification. Screens run the
   database in ``@work(thread=True, exit_on_error=False)`` workers and need no handler of their own;
@@ -16,11 +22,14 @@ What screens can rely on (set before any screen mounts):
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Iterable
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -33,6 +42,22 @@ from .store.errors import BillingError
 # Worker state changes do not bubble by default; letting them reach the App gives the whole UI
 # one failure handler instead of one per screen (no Textual internals handle this message).
 Worker.StateChanged.bubble = True
+
+#: Longest a key may wait behind another (a lookup still searching) before it is let through.
+HOLD_LIMIT_S = 2.0
+
+
+class KeyDone(Message):
+    """Posted behind a key to the widget it went to; reaching the App means the key was handled.
+
+    It goes round twice: the second trip follows the messages the key itself caused (an Input's
+    Changed), so their handlers have run before the next key is dispatched.
+    """
+
+    def __init__(self, target: object, trip: int = 1) -> None:
+        super().__init__()
+        self.target = target
+        self.trip = trip
 
 
 class BillingApp(App[None]):
@@ -62,6 +87,10 @@ class BillingApp(App[None]):
         self.posting_date = ""
         self.practice = ""
         self._given_operator = operator
+        self._holds = 0
+        self._hold_since = 0.0
+        self._draining = False
+        self._held: list[events.Key] = []
         self.refresh_context()
 
     def refresh_context(self) -> None:
@@ -75,7 +104,62 @@ class BillingApp(App[None]):
         self.sub_title = f"posting {self.posting_date} · {self.operator} · {db}"
 
     def on_mount(self) -> None:
+        self.set_interval(HOLD_LIMIT_S / 2, self._failsafe_release)
         self.switch_mode("charges")
+
+    # ------------------------------------------------------------------ type-ahead
+
+    def hold_keys(self) -> None:
+        """Keep further keys (in order) until :meth:`release_keys`; a watchdog releases after 1 s."""
+        if not self._holds:
+            self._hold_since = time.monotonic()
+        self._holds += 1
+
+    def release_keys(self) -> None:
+        """Undo one :meth:`hold_keys`; when none remain, replay the kept keys in order."""
+        self._holds = max(0, self._holds - 1)
+        if self._holds == 0 and self._held and not self._draining:
+            self._draining = True
+            self.call_later(self._replay_keys)
+
+    def _failsafe_release(self) -> None:
+        """Never leave the keyboard dead: a hold older than a second is let go."""
+        if self._holds and time.monotonic() - self._hold_since > HOLD_LIMIT_S:
+            self._holds = 1
+            self.release_keys()
+
+    async def _replay_keys(self) -> None:
+        self._draining = False
+        while self._held and not self._holds:
+            await self._dispatch_key(self._held.pop(0))
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            if self._holds or self._draining or self._held:
+                self._held.append(event)
+                return
+            await self._dispatch_key(event)
+            return
+        await super().on_event(event)
+
+    async def _dispatch_key(self, event: events.Key) -> None:
+        """Hand one key to Textual, then hold the next until this one is fully handled.
+
+        A key bound on a widget (Backspace, Up) is resolved only after it bubbles to the App, so
+        without this a burst of keys (a paste of keystrokes over SSH) can apply out of order.
+        """
+        await super().on_event(event)
+        if event.is_forwarded:  # went to a widget: wait for its marker to bubble back
+            self.hold_keys()
+            target = self.focused or self.screen
+            target.post_message(KeyDone(target))
+
+    def on_key_done(self, message: KeyDone) -> None:
+        target = message.target
+        if message.trip == 1 and getattr(target, "is_attached", False):
+            target.post_message(KeyDone(target, 2))  # type: ignore[attr-defined]
+            return
+        self.release_keys()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -99,7 +183,7 @@ class BillingApp(App[None]):
         for active in screen.active_bindings.values():
             b = active.binding
             # Screen and app actions only: an Input's "delete left" is not a command.
-            if not isinstance(active.node, (Screen, App)) or not b.description or b.action in seen:
+            if not isinstance(active.node, (Screen, App)) or not b.description or not b.show or b.action in seen:
                 continue
             seen.add(b.action)
             yield SystemCommand(f"{b.description} ({self.get_key_display(b)})", f"{b.description}",

@@ -27,9 +27,9 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Container, Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Header, Input, Static
 
 from .. import codes
 from ..money import MoneyError, format_cents, parse_cents
@@ -41,6 +41,8 @@ from ..widgets.code_lookup import CodeInput, ProcedureLookup
 from ..widgets.dates import DateInput, parse_service_date
 from ..widgets.lookup import LookupInput, Match
 from ..widgets.money_input import MoneyInput
+from ..widgets.key_bar import KeyBar
+from ..widgets.slot import Slot
 from ..widgets.patient_picker import PatientPicker
 from .charge_dialogs import BatchDialog, ConfirmDialog, ReasonDialog, difference_text
 
@@ -99,14 +101,24 @@ class ChargeEntryScreen(Screen[None]):
     """The encounter form, its batch panel and the batch's encounter list."""
 
     BINDINGS = [
-        Binding("ctrl+s", "save", "Save", id="charges.save", priority=True),
-        Binding("f6", "ditto", "Ditto", id="charges.ditto"),
+        # Priority: they run as the key arrives (after every earlier key: the app serialises keys),
+        # and move focus at once, so keys typed ahead land in the next field.
+        Binding("enter", "key('advance')", "Next field", id="charges.enter", show=False, priority=True),
+        Binding("tab", "key('next')", "Next field", id="charges.tab", show=False, priority=True),
+        Binding("shift+tab", "key('previous')", "Previous field", id="charges.shift_tab", show=False, priority=True),
+        Binding("ctrl+s", "key('save')", "Save", id="charges.save", priority=True),
+        Binding("f6", "key('ditto')", "Ditto", id="charges.ditto", priority=True),
         Binding("f5", "toggle_list", "List/Form", id="charges.list"),
         Binding("escape", "clear", "Clear", id="charges.clear"),
         Binding("f8", "new_batch", "New batch", id="charges.new_batch", show=False),
         Binding("f9", "close_batch", "Close batch", id="charges.close_batch"),
         Binding("ctrl+d", "void", "Void", id="charges.void", show=False),
     ]
+
+    @staticmethod
+    def input_count() -> int:
+        """How many Inputs the form has (the benchmark's bare floor app gets the same number)."""
+        return 5 + DX_COUNT + LINE_COUNT * (MOD_COUNT + 4)
 
     def __init__(self) -> None:
         super().__init__()
@@ -129,58 +141,58 @@ class ChargeEntryScreen(Screen[None]):
     # ------------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
+        # Grids rather than a container per row: fewer widgets makes every layout pass cheaper.
         yield Header()
         with Vertical(id="ce-form"):
-            yield Static("batch: loading…", id="batch-panel", markup=False)
+            yield Slot("batch: loading…", id="batch-panel")
             with Horizontal(classes="ce-row"):
                 yield Static("Patient ", classes="ce-label", markup=False)
                 patient = PatientPicker(id="patient", list_id="patient-matches")
                 yield patient
-                yield Static("", id="patient-info", classes="ce-info", markup=False)
+                yield Slot("", id="patient-info", classes="ce-info")
             yield patient.match_list
             with Horizontal(classes="ce-row"):
                 yield Static("Prov ", classes="ce-label-s", markup=False)
                 provider = LookupInput(id="provider", list_id="provider-matches", max_length=30)
                 yield provider
-                yield Static(" DOS ", classes="ce-label-s", markup=False)
+                yield Static(" DOS ", classes="ce-label-s4", markup=False)
                 yield DateInput(id="dos")
-                yield Static(" POS ", classes="ce-label-s", markup=False)
+                yield Static(" POS ", classes="ce-label-s4", markup=False)
                 yield CodeInput("11", id="pos", max_length=2)
-                yield Static(" Payer ", classes="ce-label-s", markup=False)
+                yield Static(" Payer ", classes="ce-label-s6", markup=False)
                 payer = LookupInput(id="payer", list_id="payer-matches", max_length=20)
                 yield payer
-                yield Static("", id="row2-info", classes="ce-info", markup=False)
+                yield Slot("", id="row2-info", classes="ce-info")
             yield provider.match_list
             yield payer.match_list
-            with Horizontal(id="dx-grid"):
-                for col in range(3):
-                    with Vertical(classes="dx-col"):
-                        for row in range(4):
-                            n = col * 4 + row + 1
-                            with Horizontal(classes="dx-cell"):
-                                yield Static(f"{n:>2} ", classes="dx-num", markup=False)
-                                yield CodeInput(id=f"dx-{n}", max_length=8, classes="dx")
-                                yield Static("", id=f"dxd-{n}", classes="dx-desc", markup=False)
-            yield Static(" # Code  Description       Mod Mod Mod Mod Unit        Fee Ptr", id="lines-head",
+            with Container(id="dx-grid"):
+                for n in range(1, DX_COUNT + 1):
+                    yield Static(f"{n:>2}", classes="dx-num", markup=False)
+                    yield CodeInput(id=f"dx-{n}", max_length=8, classes="dx")
+                    yield Slot("", id=f"dxd-{n}", classes="dx-desc")
+            yield Static(" # Code  Description            Mod Mod Mod Mod Unit Fee        Ptr", id="lines-head",
                          markup=False)
-            for i in range(1, LINE_COUNT + 1):
-                with Horizontal(classes="line-row"):
-                    yield Static(f"{i:>2} ", classes="line-num", markup=False)
+            lookups_: list[ProcedureLookup] = []
+            with Container(id="line-grid"):
+                for i in range(1, LINE_COUNT + 1):
+                    yield Static(f"{i:>2}", classes="line-num", markup=False)
                     code = ProcedureLookup(id=f"l{i}-code", list_id=f"l{i}-matches", classes="line-code")
+                    lookups_.append(code)
                     yield code
-                    yield Static("", id=f"l{i}-desc", classes="line-desc", markup=False)
+                    yield Slot("", id=f"l{i}-desc", classes="line-desc")
                     for m in range(1, MOD_COUNT + 1):
                         yield CodeInput(id=f"l{i}-m{m}", max_length=2, classes="mod")
                     yield Input(id=f"l{i}-units", restrict=r"[0-9]*", max_length=3, compact=True, classes="units")
                     yield MoneyInput(id=f"l{i}-fee", classes="fee")
                     yield Input(id=f"l{i}-ptr", restrict=r"[0-9, ]*", max_length=11, compact=True, classes="ptr")
+            for code in lookups_:
                 yield code.match_list
             with Horizontal(id="msg-row"):
-                yield Static("", id="msg", markup=False)
-                yield Static("Total 0.00", id="total", markup=False)
+                yield Slot("", id="msg")
+                yield Slot("Total 0.00", id="total")
         table: DataTable = DataTable(id="encounters", cursor_type="row", zebra_stripes=False)
         yield table
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         table = self.query_one("#encounters", DataTable)
@@ -221,17 +233,17 @@ class ChargeEntryScreen(Screen[None]):
             ids += [f"l{i}-units", f"l{i}-fee", f"l{i}-ptr"]
         return ids
 
-    def _slot(self, fid: str) -> Static:
+    def _slot(self, fid: str) -> Slot:
         """Where a field's message shows: beside it on its own row."""
         if fid == "patient":
-            return self.query_one("#patient-info", Static)
+            return self.query_one("#patient-info", Slot)
         if fid in STICKY:
-            return self.query_one("#row2-info", Static)
+            return self.query_one("#row2-info", Slot)
         if fid.startswith("dx-"):
-            return self.query_one(f"#dxd-{fid[3:]}", Static)
+            return self.query_one(f"#dxd-{fid[3:]}", Slot)
         if fid.startswith("l"):
-            return self.query_one(f"#l{fid[1:].split('-')[0]}-desc", Static)
-        return self.query_one("#msg", Static)
+            return self.query_one(f"#l{fid[1:].split('-')[0]}-desc", Slot)
+        return self.query_one("#msg", Slot)
 
     def _error(self, fid: str, message: str) -> None:
         self.errors[fid] = message
@@ -250,7 +262,7 @@ class ChargeEntryScreen(Screen[None]):
             self._msg("")
 
     def _msg(self, text: str, *, error: bool = False) -> None:
-        msg = self.query_one("#msg", Static)
+        msg = self.query_one("#msg", Slot)
         msg.update(Text(text))
         msg.set_class(error, "-error")
 
@@ -302,7 +314,7 @@ class ChargeEntryScreen(Screen[None]):
 
     def _show_batch(self, batch: OpenBatch | None, rows: list[BatchEncounter] | None = None) -> None:
         self.batch = batch
-        panel = self.query_one("#batch-panel", Static)
+        panel = self.query_one("#batch-panel", Slot)
         if batch is None:
             panel.update(Text("No open charge batch: F8 opens one (control count and total from the stack)"))
             panel.set_class(True, "-unbalanced")
@@ -384,6 +396,8 @@ class ChargeEntryScreen(Screen[None]):
 
     def on_input_changed(self, event: Input.Changed) -> None:
         fid = event.input.id or ""
+        if fid in self.errors:
+            self._ok(fid)  # the clerk is fixing it: the message goes until the next check
         if fid == "patient":
             if self.patient is not None and event.value.strip() != self.patient.account:
                 self.patient = None
@@ -403,11 +417,65 @@ class ChargeEntryScreen(Screen[None]):
                 self._refill_fee(i)
             self._update_total()
 
-    @on(LookupInput.Picked)
-    def _picked(self, event: LookupInput.Picked) -> None:
-        event.stop()
-        fid = event.lookup.id or ""
-        value = event.match.value
+    # ------------------------------------------------------------------ form keys (type-ahead safe)
+
+    def action_key(self, command: str) -> None:
+        """Enter, Tab, Shift+Tab, Ctrl+S, F6: acted on at once, on values every earlier key has set."""
+        if command == "advance":
+            if self._enter():
+                self.app.hold_keys()  # type: ignore[attr-defined]  # released by _resume_enter
+        elif command == "next":
+            self._move(+1)
+        elif command == "previous":
+            self._move(-1)
+        elif command == "save":
+            self.action_save()
+        elif command == "ditto":
+            self.action_ditto()
+
+    def _move(self, step: int) -> None:
+        focused = self.app.focused
+        if isinstance(focused, Input) and focused.id in self._field_ids():
+            self._check(focused.id)
+        if isinstance(focused, LookupInput):
+            focused.close_list()
+        if step > 0:
+            self.focus_next()
+        else:
+            self.focus_previous()
+
+    def _focus(self, fid: str) -> None:
+        """Move focus now (not after the queued keys), so typed-ahead keys land in the new field."""
+        self.set_focus(self._input(fid))
+
+    def _enter(self) -> bool:
+        """Enter: take the highlighted match, or check the field and move on. True: wait for a lookup."""
+        focused = self.app.focused
+        if not isinstance(focused, Input):
+            return False
+        if isinstance(focused, LookupInput):
+            match = focused.highlighted_match()
+            if match is not None:
+                focused.close_list()
+                self._take(focused, match)
+                self._advance(focused)
+                return False
+            if isinstance(focused, PatientPicker) and self.patient is None and focused.pending:
+                focused.on_results = self._resume_enter  # the search is in flight: Enter waits for it
+                return True
+        self._advance(focused)
+        return False
+
+    def _resume_enter(self) -> None:
+        try:
+            if self.app.focused is self.query_one("#patient"):
+                self._enter()
+        finally:
+            self.app.release_keys()  # type: ignore[attr-defined]
+
+    def _take(self, lookup: LookupInput, match: Match) -> None:
+        fid = lookup.id or ""
+        value = match.value
         if fid == "patient":
             self._take_patient(value)
         elif fid == "provider":
@@ -419,6 +487,11 @@ class ChargeEntryScreen(Screen[None]):
             self._set(fid, value.code)
             self._code_changed(int(fid[1:].split("-")[0]))
             self._update_total()
+
+    @on(LookupInput.Picked)
+    def _picked(self, event: LookupInput.Picked) -> None:
+        event.stop()
+        self._take(event.lookup, event.match)
         self._advance(event.lookup)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -439,7 +512,7 @@ class ChargeEntryScreen(Screen[None]):
             return
         nxt = self._next_field(fid)
         if nxt:
-            self._input(nxt).focus()
+            self._focus(nxt)
         else:
             self._msg("Ctrl+S saves the encounter")
 
@@ -522,7 +595,7 @@ class ChargeEntryScreen(Screen[None]):
         """Validate diagnosis n; show its description as soon as it is a valid code."""
         fid = f"dx-{n}"
         value = self._val(fid)
-        slot = self.query_one(f"#dxd-{n}", Static)
+        slot = self.query_one(f"#dxd-{n}", Slot)
         if not value:
             slot.update("")
             return None
@@ -540,10 +613,10 @@ class ChargeEntryScreen(Screen[None]):
         for k in range(1, DX_COUNT + 1):
             if k != n and self._val(f"dx-{k}") and self._val(f"dx-{k}").replace(".", "") == dx.code:
                 return None if quiet else f"{dx.dotted} is already diagnosis {k}"
+        if not quiet and self._val(fid) != dx.dotted:
+            self._set(fid, dx.dotted)
         if fid not in self.errors:
             slot.update(Text(dx.description))
-        if not quiet and self.errors.get(fid):
-            self._ok(fid)
         return None
 
     def _line_used(self, i: int) -> bool:
@@ -612,7 +685,7 @@ class ChargeEntryScreen(Screen[None]):
     def _show_patient(self) -> None:
         if "patient" in self.errors:
             return
-        slot = self.query_one("#patient-info", Static)
+        slot = self.query_one("#patient-info", Slot)
         hit = self.patient
         if hit is None:
             slot.update("")
@@ -651,7 +724,7 @@ class ChargeEntryScreen(Screen[None]):
         prov = self._provider()
         pid = self._payer_id()
         payer = "self-pay" if pid is None else next((p.name for p in self.payers if p.id == pid), "")
-        self.query_one("#row2-info", Static).update(Text(f"{prov.name if prov else ''} | {payer}"))
+        self.query_one("#row2-info", Slot).update(Text(f"{prov.name if prov else ''} | {payer}"))
 
     # ------------------------------------------------------------------ service lines
 
@@ -687,7 +760,7 @@ class ChargeEntryScreen(Screen[None]):
         if any(k.startswith(f"l{i}-") for k in self.errors):
             return
         row = self.schedule.get(self._val(f"l{i}-code").upper())
-        self.query_one(f"#l{i}-desc", Static).update(Text(row.description if row else ""))
+        self.query_one(f"#l{i}-desc", Slot).update(Text(row.description if row else ""))
 
     def _line_amount(self, i: int) -> int:
         if not self._val(f"l{i}-code"):
@@ -699,7 +772,7 @@ class ChargeEntryScreen(Screen[None]):
 
     def _update_total(self) -> None:
         total = sum(self._line_amount(i) for i in range(1, LINE_COUNT + 1))
-        self.query_one("#total", Static).update(Text(f"Total {format_cents(total)}"))
+        self.query_one("#total", Slot).update(Text(f"Total {format_cents(total)}"))
 
     # ------------------------------------------------------------------ save
 
@@ -712,7 +785,7 @@ class ChargeEntryScreen(Screen[None]):
             lookup.close_list()
         bad = [fid for fid in self._field_ids() if not self._check(fid)]
         if bad:
-            self._input(bad[0]).focus()
+            self._focus(bad[0])
             self._msg(f"Not saved: {self.errors[bad[0]]}", error=True)
             return
         if self.batch is None:
@@ -802,7 +875,7 @@ class ChargeEntryScreen(Screen[None]):
         self._reset_form(keep_sticky=True)
         self._msg(f"Saved encounter {posted.encounter_id}: {len(posted.charge_ids)} line(s), "
                   f"{format_cents(posted.total)}")
-        self.query_one("#patient").focus()
+        self._focus("patient")
 
     # ------------------------------------------------------------------ clear, ditto
 
@@ -829,7 +902,7 @@ class ChargeEntryScreen(Screen[None]):
         self._show_patient()
         self._show_row2()
         for n in range(1, DX_COUNT + 1):
-            self.query_one(f"#dxd-{n}", Static).update("")
+            self.query_one(f"#dxd-{n}", Slot).update("")
         for i in range(1, LINE_COUNT + 1):
             self._show_line_desc(i)
         self._update_total()

@@ -7,6 +7,8 @@ that arrives for text no longer in the field is dropped.
 
 from __future__ import annotations
 
+from typing import Callable
+
 from textual import work
 from textual.worker import get_current_worker
 
@@ -32,14 +34,24 @@ class PatientPicker(LookupInput):
         kwargs.setdefault("max_length", 60)
         super().__init__(value, **kwargs)
         self.searches = 0  # results shown (the benchmark and tests watch it)
+        self._pending_text: str | None = None
+        #: called once when the in-flight search's results are shown (Enter typed ahead waits on it)
+        self.on_results: Callable[[], None] | None = None
+
+    @property
+    def pending(self) -> bool:
+        """A search for the text now in the field has not answered yet."""
+        return self._pending_text is not None and self._pending_text == self.value.strip()
 
     def _on_input_changed(self, event: LookupInput.Changed) -> None:
         if event.input is not self:
             return
         text = event.value.strip()
         if not text:
+            self._pending_text = None
             self.show_matches([])
             return
+        self._pending_text = text
         self._search(text)
 
     @work(thread=True, exclusive=True, group="patient-lookup", exit_on_error=False)
@@ -52,5 +64,9 @@ class PatientPicker(LookupInput):
     def _show(self, text: str, hits: list[PatientHit]) -> None:
         if self.value.strip() != text:
             return  # the clerk typed on; a newer search is coming
+        self._pending_text = None
         self.searches += 1
         self.show_matches([Match(patient_label(h), h) for h in hits])
+        callback, self.on_results = self.on_results, None
+        if callback is not None:
+            callback()
