@@ -410,7 +410,7 @@ async def test_markup_in_user_data_shows_literally(db):
         await send(pilot, "enter", "enter", "enter", "enter", "ctrl+s")
         await settle(pilot)
         assert s.saves == 1
-        table = s.query_one("#encounters")
+        table = s.table
         assert ODD_NAME.strip()[:20] in str(table.get_row_at(0)[2])
         assert "[b]Family[/b]" in app.title
 

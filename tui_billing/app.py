@@ -22,8 +22,15 @@ What screens can rely on (set before any screen mounts):
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
+
+# Textual repaints on a timer capped at TEXTUAL_FPS (default 60): a change made just after a
+# repaint waits up to a whole frame (17 ms) to be seen. 120 halves that wait for a lookup list
+# that appears after a keystroke's echo. Read once when Textual is imported, so set it first;
+# an explicit setting in the environment still wins.
+os.environ.setdefault("TEXTUAL_FPS", "120")
 from typing import Iterable
 
 from textual import events
@@ -33,10 +40,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from .screens.balancing import BalancingScreen
 from .screens.charge_entry import ChargeEntryScreen
 from .screens.help import HelpScreen
-from .screens.receipts import ReceiptsScreen
 from .store.errors import BillingError
 
 # Worker state changes do not bubble by default; letting them reach the App gives the whole UI
@@ -45,6 +50,18 @@ Worker.StateChanged.bubble = True
 
 #: Longest a key may wait behind another (a lookup still searching) before it is let through.
 HOLD_LIMIT_S = 2.0
+
+
+def _receipts_screen() -> Screen:
+    from .screens.receipts import ReceiptsScreen
+
+    return ReceiptsScreen()
+
+
+def _balancing_screen() -> Screen:
+    from .screens.balancing import BalancingScreen
+
+    return BalancingScreen()
 
 
 class KeyDone(Message):
@@ -69,8 +86,9 @@ class BillingApp(App[None]):
     COMMAND_PALETTE_BINDING = "ctrl+p"
     MODES = {
         "charges": ChargeEntryScreen,
-        "receipts": ReceiptsScreen,
-        "balancing": BalancingScreen,
+        # Imported on first F3/F4, so they add nothing to the time before the clerk can type.
+        "receipts": lambda: _receipts_screen(),
+        "balancing": lambda: _balancing_screen(),
     }
     BINDINGS = [
         Binding("f1", "help", "Help", id="app.help"),

@@ -29,7 +29,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, Input, Static
+from textual.widgets import Input, Static
 
 from .. import codes
 from ..money import MoneyError, format_cents, parse_cents
@@ -41,6 +41,8 @@ from ..widgets.code_lookup import CodeInput, ProcedureLookup
 from ..widgets.dates import DateInput, parse_service_date
 from ..widgets.lookup import LookupInput, Match
 from ..widgets.money_input import MoneyInput
+from ..widgets.app_header import AppHeader
+from ..widgets.form_input import FormInput
 from ..widgets.key_bar import KeyBar
 from ..widgets.slot import Slot
 from ..widgets.patient_picker import PatientPicker
@@ -137,12 +139,13 @@ class ChargeEntryScreen(Screen[None]):
         self.loaded = False
         self.asking_batch = False
         self.saves = 0  # successful saves (tests and the benchmark watch it)
+        self._table = None
 
     # ------------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
         # Grids rather than a container per row: fewer widgets makes every layout pass cheaper.
-        yield Header()
+        yield AppHeader()
         with Vertical(id="ce-form"):
             yield Slot("batch: loading…", id="batch-panel")
             with Horizontal(classes="ce-row"):
@@ -182,28 +185,40 @@ class ChargeEntryScreen(Screen[None]):
                     yield Slot("", id=f"l{i}-desc", classes="line-desc")
                     for m in range(1, MOD_COUNT + 1):
                         yield CodeInput(id=f"l{i}-m{m}", max_length=2, classes="mod")
-                    yield Input(id=f"l{i}-units", restrict=r"[0-9]*", max_length=3, compact=True, classes="units")
+                    yield FormInput(id=f"l{i}-units", restrict=r"[0-9]*", max_length=3, classes="units")
                     yield MoneyInput(id=f"l{i}-fee", classes="fee")
-                    yield Input(id=f"l{i}-ptr", restrict=r"[0-9, ]*", max_length=11, compact=True, classes="ptr")
+                    yield FormInput(id=f"l{i}-ptr", restrict=r"[0-9, ]*", max_length=11, classes="ptr")
             for code in lookups_:
                 yield code.match_list
             with Horizontal(id="msg-row"):
                 yield Slot("", id="msg")
                 yield Slot("Total 0.00", id="total")
-        table: DataTable = DataTable(id="encounters", cursor_type="row", zebra_stripes=False)
-        yield table
+        # The encounter list (a DataTable) is mounted just after the first paint: the form is
+        # ready to type into sooner, and the table's import and styling come off the start-up path.
+        yield Static("", id="encounters-slot", markup=False)
         yield KeyBar()
 
     def on_mount(self) -> None:
-        table = self.query_one("#encounters", DataTable)
-        table.add_columns("Enc", "Account", "Patient", "Prov", "DOS", "Ln", "Total", "")
         for i in range(1, LINE_COUNT + 1):
             self.query_one(f"#l{i}-code", ProcedureLookup).schedule = self.schedule
         self._reset_form(keep_sticky=False)
         self.query_one("#patient").focus()
         self._load()
-        # Warm the ICD-10-CM tables after the first paint so they never delay it.
-        self.call_after_refresh(self._warm_codes)
+        self.call_after_refresh(self._mount_table)
+
+    @property
+    def table(self):
+        """The encounter list (None until mounted just after the first paint)."""
+        return self._table
+
+    def _mount_table(self) -> None:
+        from textual.widgets import DataTable
+
+        table = DataTable(id="encounters", cursor_type="row", zebra_stripes=False)
+        self._table = table
+        self.mount(table, after=self.query_one("#encounters-slot"))
+        table.add_columns("Enc", "Account", "Patient", "Prov", "DOS", "Ln", "Total", "")
+        self._fill_table()
 
     # ------------------------------------------------------------------ helpers
 
@@ -296,6 +311,9 @@ class ChargeEntryScreen(Screen[None]):
         self._show_batch(batch, rows)
         if batch is None:
             self._ask_batch()
+        # Warm the ICD-10-CM tables (about 2 s in a thread) only once the form is up and painted:
+        # started earlier, that thread would hold the interpreter while the first frame is drawn.
+        self.call_after_refresh(self._warm_codes)
 
     def _warm_codes(self) -> None:
         self._await_codes()
@@ -328,13 +346,18 @@ class ChargeEntryScreen(Screen[None]):
             panel.set_class(not batch.balanced, "-unbalanced")
         if rows is not None:
             self.encounters = rows
-            table = self.query_one("#encounters", DataTable)
-            table.clear()
-            for r in rows:
-                status = "void" if r.voided else ("rev" if r.reverses_id else "")
-                table.add_row(Text(str(r.id)), Text(r.account), Text(r.patient_name[:22]), Text(r.provider_code),
-                              Text(r.dos), Text(str(r.lines)), Text(format_cents(r.total), justify="right"),
-                              Text(status), key=str(r.id))
+            self._fill_table()
+
+    def _fill_table(self) -> None:
+        table = self._table
+        if table is None:
+            return
+        table.clear()
+        for r in self.encounters:
+            status = "void" if r.voided else ("rev" if r.reverses_id else "")
+            table.add_row(Text(str(r.id)), Text(r.account), Text(r.patient_name[:22]), Text(r.provider_code),
+                          Text(r.dos), Text(str(r.lines)), Text(format_cents(r.total), justify="right"),
+                          Text(status), key=str(r.id))
 
     def _ask_batch(self, note: str = "") -> None:
         if self.asking_batch:
@@ -942,15 +965,17 @@ class ChargeEntryScreen(Screen[None]):
     # ------------------------------------------------------------------ encounter list, void
 
     def action_toggle_list(self) -> None:
-        table = self.query_one("#encounters", DataTable)
+        table = self._table
+        if table is None:
+            return
         if table.has_focus:
             self.query_one("#patient").focus()
         else:
             table.focus()
 
     def action_void(self) -> None:
-        table = self.query_one("#encounters", DataTable)
-        if not table.has_focus or not self.encounters:
+        table = self._table
+        if table is None or not table.has_focus or not self.encounters:
             self._msg("Ctrl+D voids the highlighted encounter in the list (F5 goes to the list)")
             return
         row = self.encounters[table.cursor_row] if 0 <= table.cursor_row < len(self.encounters) else None

@@ -10,12 +10,13 @@ from typing import Mapping
 
 from ..money import format_cents
 from ..store.lookups import ProcedureRow
+from .form_input import FormInput
 from .lookup import LookupInput, Match
 
 __all__ = ["CodeInput", "ProcedureLookup", "procedure_matches"]
 
 
-class CodeInput(LookupInput):
+class CodeInput(FormInput):
     """A short code field (diagnosis, modifier, POS...): upper-case letters, digits and a dot."""
 
     def __init__(self, value: str = "", *, max_length: int = 8, **kwargs) -> None:
@@ -35,12 +36,16 @@ def procedure_matches(text: str, schedule: Mapping[str, ProcedureRow], limit: in
     return [Match(f"{r.code:<6} {r.description[:44]:<44} {format_cents(r.fee):>10}", r) for r in rows[:limit]]
 
 
-class ProcedureLookup(CodeInput):
-    """Procedure code with matches from the fee schedule given to :meth:`set_schedule`."""
+class ProcedureLookup(LookupInput):
+    """Procedure code with matches from the fee schedule (the screen sets :attr:`schedule`)."""
 
     def __init__(self, value: str = "", **kwargs) -> None:
+        kwargs.setdefault("restrict", r"[A-Za-z0-9]*")
         super().__init__(value, max_length=5, **kwargs)
         self.schedule: Mapping[str, ProcedureRow] = {}
+
+    def insert_text_at_cursor(self, text: str) -> None:
+        super().insert_text_at_cursor(text.upper())
 
     def _on_input_changed(self, event: LookupInput.Changed) -> None:
         if event.input is self:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from textual.widgets import Input
+from .form_input import FormInput
 
 __all__ = ["DateInput", "parse_service_date"]
 
@@ -62,7 +62,7 @@ def parse_service_date(text: str, today: dt.date) -> dt.date:
     return date
 
 
-class DateInput(Input):
+class DateInput(FormInput):
     """An Input for a date of service; :meth:`parse` gives the date or raises ValueError."""
 
     DEFAULT_CSS = "DateInput { width: 12; }"
@@ -70,7 +70,7 @@ class DateInput(Input):
     def __init__(self, value: str = "", **kwargs) -> None:
         kwargs.setdefault("restrict", r"[0-9tT/\-oadyODAY]*")
         kwargs.setdefault("max_length", 10)
-        super().__init__(value, compact=True, **kwargs)
+        super().__init__(value, **kwargs)
 
     def parse(self, today: dt.date) -> dt.date:
         return parse_service_date(self.value, today)

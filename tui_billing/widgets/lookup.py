@@ -14,8 +14,9 @@ from rich.text import Text
 from textual.actions import SkipAction
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import Input, OptionList
-from textual.widgets.option_list import Option
+from textual.widgets import Static
+
+from .form_input import FormInput
 
 __all__ = ["LookupInput", "Match", "MatchList"]
 
@@ -28,26 +29,69 @@ class Match:
     value: Any
 
 
-class MatchList(OptionList, can_focus=False):
-    """The floating list of matches under a lookup input (never takes focus: typing stays put)."""
+class MatchList(Static, can_focus=False):
+    """The floating list of matches under a lookup input (never takes focus: typing stays put).
+
+    A fixed-size Static rather than an OptionList: showing new matches repaints only the list,
+    where an OptionList re-lays-out the whole screen on every change (the lookup is per keystroke).
+    """
 
     DEFAULT_CSS = """
     MatchList {
         overlay: screen;
         constrain: none inside;
-        display: none;
-        width: 64;
-        height: auto;
-        max-height: 10;
-        border: none;
-        padding: 0;
+        visibility: hidden;
+        width: 66;
+        height: 6;
         background: $panel;
+        color: $text;
     }
-    MatchList.-shown { display: block; }
     """
 
+    ROWS = 6
 
-class LookupInput(Input):
+    def __init__(self, id: str | None = None) -> None:
+        super().__init__("", markup=False, id=id)
+        self.labels: list[str] = []
+        self._highlighted: int | None = None
+        self._shown = False
+
+    @property
+    def shown(self) -> bool:
+        return self._shown
+
+    @shown.setter
+    def shown(self, value: bool) -> None:
+        # The inline style, not a class: a class change waits for the app's next stylesheet
+        # pass before the screen even schedules its layout (two frames later, ~30 ms).
+        if value != self._shown:
+            self._shown = value
+            self.styles.visibility = "visible" if value else "hidden"
+
+    @property
+    def highlighted(self) -> int | None:
+        return self._highlighted
+
+    @highlighted.setter
+    def highlighted(self, index: int | None) -> None:
+        self._highlighted = index
+        self._paint()
+
+    def set_labels(self, labels: Sequence[str]) -> None:
+        self.labels = list(labels)[: self.ROWS]
+        self._highlighted = 0 if self.labels else None
+        self._paint()
+
+    def _paint(self) -> None:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for i, label in enumerate(self.labels):
+            if i:
+                text.append("\n")
+            text.append(f" {label}", style="reverse" if i == self._highlighted else "")
+        self.update(text, layout=False)
+
+
+class LookupInput(FormInput):
     """An Input whose owner fills :attr:`matches` (e.g. from a worker); Enter takes the highlight."""
 
     BINDINGS = [
@@ -69,7 +113,7 @@ class LookupInput(Input):
             return self.lookup
 
     def __init__(self, value: str = "", *, list_id: str | None = None, **kwargs) -> None:
-        super().__init__(value, compact=True, **kwargs)
+        super().__init__(value, **kwargs)
         self._matches: list[Match] = []
         self.match_list = MatchList(id=list_id)
 
@@ -80,18 +124,17 @@ class LookupInput(Input):
     def show_matches(self, matches: Sequence[Match]) -> None:
         """Replace the list; shown only while this input has focus and there is something to show."""
         self._matches = list(matches)
+        self._matches = self._matches[: MatchList.ROWS]
         ml = self.match_list
-        ml.set_options([Option(Text(m.label)) for m in self._matches])
-        if self._matches:
-            ml.highlighted = 0
-        ml.set_class(bool(self._matches) and self.has_focus, "-shown")
+        ml.set_labels([m.label for m in self._matches])
+        ml.shown = bool(self._matches) and self.has_focus
 
     def close_list(self) -> None:
-        self.match_list.remove_class("-shown")
+        self.match_list.shown = False
 
     @property
     def list_open(self) -> bool:
-        return self.match_list.has_class("-shown")
+        return self.match_list.shown
 
     def highlighted_match(self) -> Match | None:
         index = self.match_list.highlighted

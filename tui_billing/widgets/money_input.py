@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from textual.widgets import Input
+from .form_input import FormInput
 
 from ..money import MoneyError, format_cents, parse_cents
 
 __all__ = ["MoneyInput", "MoneyError"]
 
 
-class MoneyInput(Input):
+class MoneyInput(FormInput):
     """An Input that only takes money characters; :meth:`cents` parses it (MoneyError if bad)."""
 
     DEFAULT_CSS = "MoneyInput { width: 11; }"
@@ -17,7 +17,7 @@ class MoneyInput(Input):
     def __init__(self, value: str = "", *, allow_zero: bool = True, **kwargs) -> None:
         kwargs.setdefault("restrict", r"[0-9$,.]*")
         kwargs.setdefault("max_length", 15)
-        super().__init__(value, compact=True, **kwargs)
+        super().__init__(value, **kwargs)
         self.allow_zero = allow_zero
 
     def cents(self) -> int:
