@@ -110,12 +110,17 @@ def backup(obj: Context, dest: Path, force: bool) -> None:
 @main.command()
 @click.option("--charges", default=20_000, show_default=True, type=click.IntRange(0, 20_000_000))
 @click.option("--patients", default=None, type=click.IntRange(1, 5_000_000), help="Default: charges / 10.")
-@click.option("--days", default=120, show_default=True, type=click.IntRange(1, 3650), help="Days of history.")
+@click.option("--days", default=250, show_default=True, type=click.IntRange(1, 3650),
+              help="Business days of history, ending today (250 is about a year).")
 @click.option("--seed", default=1, show_default=True, type=int)
 @click.option("--force", is_flag=True, help="Replace an existing database file.")
 @pass_ctx
 def demo(obj: Context, charges: int, patients: int | None, days: int, seed: int, force: bool) -> None:
-    """Build a realistic synthetic practice (deterministic for a seed) to try the screens on."""
+    """Build a realistic synthetic practice (deterministic for a seed and day) to try the screens on.
+
+    Past days and months are closed, today is open with some of its work keyed. Refuses an
+    existing database unless --force. TUI_BILLING_TODAY pins the day the history ends on.
+    """
     from .demo import build_demo
     from .store import BillingError, resolve_db_path
 
@@ -126,3 +131,86 @@ def demo(obj: Context, charges: int, patients: int | None, days: int, seed: int,
     except BillingError as exc:
         fail(str(exc))
     click.echo(", ".join(f"{k} {v}" for k, v in stats.items()))
+
+
+# --------------------------------------------------------------------------- closes
+
+
+def _money_option(value: str | None, name: str) -> int:
+    """A counted amount typed on the command line (exit 2, like any bad flag, if it is not money)."""
+    from .money import MoneyError, parse_cents
+
+    if value is None:
+        return 0
+    try:
+        return parse_cents(value, allow_zero=True)
+    except MoneyError as exc:
+        fail(f"--{name} {value!r}: {exc}", 2)
+        raise AssertionError("unreachable")
+
+
+@main.group()
+def close() -> None:
+    """Close a posting day (with the counted deposit) or a month, with the same rules as F4."""
+
+
+@close.command("day")
+@click.argument("date", required=False, metavar="[DATE]")
+@click.option("--cash", metavar="AMOUNT", help="Cash counted in the drawer.")
+@click.option("--checks", metavar="AMOUNT", help="The check tape total.")
+@click.option("--check-count", type=click.IntRange(0, 99999), default=None,
+              help="How many checks are on the tape. Default: the number of check receipts posted.")
+@click.option("--card", metavar="AMOUNT", help="The card terminal's batch total.")
+@click.option("--eft", metavar="AMOUNT", help="EFTs on the bank statement.")
+@pass_ctx
+def close_day_cmd(obj: Context, date: str | None, cash: str | None, checks: str | None, check_count: int | None,
+                  card: str | None, eft: str | None) -> None:
+    """Close DATE (default: the current posting date): refused while a batch is open or the deposit differs."""
+    from .money import format_cents
+    from .store import BillingError, DepositCount, close_day, current_posting_date, day_summary
+
+    counted_money = {name: _money_option(value, name) for name, value in
+                     (("cash", cash), ("checks", checks), ("card", card), ("eft", eft))}
+    obj.open()
+    try:
+        when = date or current_posting_date()
+        if check_count is None:
+            # The tape's count defaults to what was posted, so only a typed count can differ.
+            from .store.validate import iso_date
+
+            check_count = day_summary(iso_date(when, "the date to close")).check_count
+        totals = close_day(when, DepositCount(check_count=check_count, **counted_money))
+    except BillingError as exc:
+        fail(str(exc))
+    deposit = sum(totals["deposit"].values())
+    click.echo(f"day {totals['start']} closed: charges {format_cents(totals['charges'])}, receipts "
+               f"{format_cents(sum(totals['receipts_by_method'].values()))}, deposit {format_cents(deposit)}, "
+               f"closing A/R {format_cents(totals['closing_ar'])}; postings now go to {current_posting_date()}")
+
+
+@close.command("month")
+@click.argument("month", metavar="YYYY-MM")
+@pass_ctx
+def close_month_cmd(obj: Context, month: str) -> None:
+    """Close a month once every day of it with postings is closed; stores its roll-forward."""
+    from .money import format_cents
+    from .store import BillingError, close_month
+
+    obj.open()
+    try:
+        totals = close_month(month)
+    except BillingError as exc:
+        fail(str(exc))
+    click.echo(f"month {month} closed: opening A/R {format_cents(totals['opening_ar'])} + charges "
+               f"{format_cents(totals['charges'])} - applied {format_cents(totals['applications'])} - adjustments "
+               f"{format_cents(totals['adjustments'])} = closing A/R {format_cents(totals['closing_ar'])}")
+
+
+def _register_headless() -> None:
+    """The report, export and import groups live in tui_billing.reports (click only at import)."""
+    from .reports.cli import register
+
+    register(main)
+
+
+_register_headless()

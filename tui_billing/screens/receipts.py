@@ -1,16 +1,352 @@
-"""Receipts queue (F3): not built yet; its issue replaces this module."""
+"""Receipts queue (F3): every receipt with money still unapplied, oldest first, all operators'.
+
+Keys (with the table focused): N new receipt (in a receipt batch), B new batch, C close the
+batch, Enter distribute, R refund, Ctrl+D void, U all receipts / unapplied only, F5 reload.
+The list is read a page at a time and reloaded when another clerk posts (``PRAGMA
+data_version`` on a private read-only connection, polled off the event loop).
+"""
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
+from textual.actions import SkipAction
+from textual.binding import Binding
+from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Header, Input, Label, Static
+
+from ..store import operations as ops
+from ..store import receipts_queries as q
+from ..store.db import database
+from ..store.errors import BillingError
+from ..store.validate import current_posting_date, operator
+from .receipt_common import METHODS, WorkerFailures, cell, money
+from .receipt_dialogs import BatchDialog, NewReceiptDialog, Posted, RefundDialog, VoidDialog
+
+POLL_SECONDS = 1.0
+FILTER_DELAY = 0.15
+COLUMNS = (("No.", 6, True), ("Received", 11, False), ("From", 21, False), ("Meth", 6, False),
+           ("Reference", 10, False), ("Amount", 11, True), ("Unapplied", 11, True))
 
 
-class ReceiptsScreen(Screen[None]):
-    """Placeholder until the screen's issue lands."""
+class ReceiptsScreen(WorkerFailures, Screen[None]):
+    """The receipts queue."""
+
+    BINDINGS = [
+        Binding("n", "new_receipt", "New", id="receipts.new"),
+        Binding("b", "new_batch", "Batch", id="receipts.batch"),
+        Binding("c", "close_batch", "Close batch", id="receipts.close_batch", show=False),
+        Binding("r", "refund", "Refund", id="receipts.refund"),
+        Binding("ctrl+d", "void", "Void", id="receipts.void"),
+        Binding("u", "toggle_all", "All", id="receipts.all"),
+        Binding("f5", "reload", "Reload", id="receipts.reload", show=False),
+        Binding("slash", "filters", "Filter", id="receipts.filter", show=False),
+        Binding("escape", "to_table", "Table", show=False),
+        # Synchronous Enter so type-ahead lands where Enter moved focus (see the distribute screen).
+        Binding("enter", "enter_key", "Distribute", id="receipts.distribute", priority=True, key_display="⏎"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.filter = q.QueueFilter()
+        self.rows: list[q.QueueRow] = []
+        self.more = False
+        self.batch_id: int | None = None
+        self._poll_conn: sqlite3.Connection | None = None
+        self._version: int | None = None
+        self._filter_timer: Timer | None = None
+        self._loading = False
+        self._generation = 0  # bumped when the list is replaced: a late page for the old list is dropped
+        # The first page is read while the screen is still being built, so the first paint
+        # already has the rows (one paint instead of two when F3 is pressed the first time).
+        self._prefetch_lock = threading.Lock()
+        self._prefetched: tuple | None = None
+        self._mounted = False
+        self._prefetching = True
+        try:
+            self.app.run_worker(self._prefetch, thread=True, group="receipts-prefetch", exit_on_error=False)
+        except RuntimeError:  # no running app (NoActiveAppError): the screen loads on mount instead
+            self._prefetching = False
+
+    def _prefetch(self) -> None:
+        f = self.filter
+        try:
+            result: tuple | None = (f, q.queue_page(f, limit=q.PAGE + 1), q.queue_totals(f), None)
+        except Exception:  # noqa: BLE001 - not swallowed: the screen's own worker retries and shows it
+            result = None
+        with self._prefetch_lock:
+            if not self._mounted:
+                self._prefetched = result if result is not None else ("retry",)
+                return
+        if result is None:
+            self.app.call_from_thread(self.reload)
+        else:
+            self.app.call_from_thread(self._show, *result)
+
+    # ------------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("Receipts queue (F3) is coming.", markup=False)
+        with Horizontal(id="rq-filters"):
+            for name, label, width in (("payer", "Payer", 8), ("patient", "Patient", 8), ("method", "Meth", 6),
+                                       ("operator", "Oper", 8)):
+                yield Label(label, markup=False)
+                inp = Input(id=f"rq-{name}", compact=True, placeholder="any")
+                inp.styles.width = width
+                yield inp
+        yield Static("", id="rq-batch", markup=False)
+        table: DataTable = DataTable(id="rq-table", cursor_type="row", cell_padding=0)
+        for label, width, right in COLUMNS:
+            table.add_column(cell(label, right=right), width=width, key=label)
+        yield table
+        yield Static("", id="rq-totals", markup=False)
         yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "Receipts queue (F3)"
+        self.set_focus(self.query_one("#rq-table", DataTable))
+        with self._prefetch_lock:
+            self._mounted = True
+            ready, self._prefetched = self._prefetched, None
+        if ready == ("retry",) or not self._prefetching:
+            self.reload()  # no early read, or it failed: read again where a failure is shown
+        elif ready is not None:
+            self._show(*ready)
+        self._find_batch()
+        self.set_interval(POLL_SECONDS, self._poll)
+
+    def on_unmount(self) -> None:
+        if self._poll_conn is not None:
+            self._poll_conn.close()
+
+    # ------------------------------------------------------------------ loading
+
+    def reload(self, keep: int | None = None) -> None:
+        """Reload the first page and the totals, keeping the cursor on receipt ``keep`` if shown."""
+        if keep is None:
+            row = self.current()
+            keep = row.receipt_id if row else None
+        self._load(self.filter, keep)
+
+    @work(thread=True, exclusive=True, group="queue", exit_on_error=False)
+    def _load(self, f: q.QueueFilter, keep: int | None) -> None:
+        rows = q.queue_page(f, limit=q.PAGE + 1)
+        totals = q.queue_totals(f)
+        self.app.call_from_thread(self._show, f, rows, totals, keep)
+
+    def _show(self, f: q.QueueFilter, rows: list[q.QueueRow], totals: q.QueueTotals, keep: int | None) -> None:
+        if f != self.filter:
+            return
+        self._generation += 1
+        self.more = len(rows) > q.PAGE
+        self.rows = rows[: q.PAGE]
+        table = self.query_one("#rq-table", DataTable)
+        table.clear()
+        table.add_rows([self._cells(r) for r in self.rows])
+        if keep is not None:
+            for i, r in enumerate(self.rows):
+                if r.receipt_id == keep:
+                    table.move_cursor(row=i)
+                    break
+        plural = "" if totals.count == 1 else "s"
+        what = f"receipt{plural} (all, newest first)" if f.everything else f"open receipt{plural}"
+        self.query_one("#rq-totals", Static).update(
+            f"{totals.count} {what} · amount {money(totals.amount)} · unapplied {money(totals.unapplied)}"
+            + (" · more below" if self.more else ""))
+        self._loading = False
+
+    def _cells(self, r: q.QueueRow) -> list[Text]:
+        style = "strike" if r.voided else ""
+        return [cell(str(r.receipt_id), right=True, style=style), cell(r.received_date, style=style),
+                cell(r.from_label, style=style), cell(r.method, style=style), cell(r.reference, style=style),
+                cell(money(r.amount), right=True, style=style), cell(money(r.unapplied), right=True, style=style)]
+
+    @on(DataTable.RowHighlighted, "#rq-table")
+    def _near_end(self, event: DataTable.RowHighlighted) -> None:
+        if self.more and not self._loading and event.cursor_row >= len(self.rows) - 5:
+            self._loading = True
+            self._more(self.filter, q.queue_keyset(self.rows[-1], self.filter), self._generation)
+
+    @work(thread=True, exclusive=True, group="queue-more", exit_on_error=False)
+    def _more(self, f: q.QueueFilter, after: tuple, generation: int) -> None:
+        rows = q.queue_page(f, after=after, limit=q.PAGE + 1)
+        self.app.call_from_thread(self._append, f, rows, generation)
+
+    def _append(self, f: q.QueueFilter, rows: list[q.QueueRow], generation: int) -> None:
+        self._loading = False
+        if f != self.filter or generation != self._generation:
+            return
+        self.more = len(rows) > q.PAGE
+        rows = rows[: q.PAGE]
+        self.rows.extend(rows)
+        self.query_one("#rq-table", DataTable).add_rows([self._cells(r) for r in rows])
+
+    @work(thread=True, exclusive=True, group="poll", exit_on_error=False)
+    def _poll(self) -> None:
+        """Reload when another connection has committed (cheap: no table is read)."""
+        if self._poll_conn is None:
+            path = database.database
+            if not path:
+                return
+            # A private read-only connection: data_version only changes for commits by others.
+            uri = Path(path).resolve().as_uri() + "?mode=ro"  # as_uri escapes spaces, '?' and '#'
+            self._poll_conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        version = self._poll_conn.execute("PRAGMA data_version").fetchone()[0]
+        if self._version is not None and version != self._version:
+            self.app.call_from_thread(self.reload)
+            self.app.call_from_thread(self._find_batch)
+        self._version = version
+
+    # ------------------------------------------------------------------ batch
+
+    @work(thread=True, exclusive=True, group="batch", exit_on_error=False)
+    def _find_batch(self) -> None:
+        batch = self.batch_id
+        if batch is None:
+            open_ = q.open_receipt_batches(operator(), current_posting_date())
+            batch = open_[-1][0] if open_ else None
+        status = ops.batch_status(batch) if batch is not None else None
+        self.app.call_from_thread(self._show_batch, status)
+
+    def _show_batch(self, status: ops.BatchStatus | None) -> None:
+        box = self.query_one("#rq-batch", Static)
+        if status is None or status.closed:
+            self.batch_id = None
+            box.update("No receipt batch open: B opens one (count and total from the tape).")
+            return
+        self.batch_id = status.id
+        state = "balanced" if status.balanced else (
+            f"off {status.count_difference:+d} / {money(status.total_difference)}")
+        box.update(f"Batch {status.id} {status.posting_date}: {status.entered_count} of {status.control_count} "
+                   f"· {money(status.entered_total)} of {money(status.control_total)} {state} · C close")
+
+    def action_new_batch(self) -> None:
+        self.app.push_screen(BatchDialog(), self._after_batch)
+
+    def _after_batch(self, result: Posted | None) -> None:
+        if result is not None:
+            self.batch_id = result.batch_id
+            self.notify(result.message, markup=False)
+            self._find_batch()
+
+    def action_close_batch(self) -> None:
+        if self.batch_id is None:
+            self.notify("No receipt batch is open.", severity="warning")
+            return
+        self._close_batch(self.batch_id)
+
+    @work(thread=True, exclusive=True, group="post", exit_on_error=False)
+    def _close_batch(self, batch_id: int) -> None:
+        try:
+            status = ops.close_batch(batch_id)
+        except BillingError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error", timeout=8, markup=False)
+            return
+        self.app.call_from_thread(self.notify, f"Batch {status.id} closed: {status.entered_count} receipts, "
+                                               f"{money(status.entered_total)}", markup=False)
+        self.app.call_from_thread(self._find_batch)
+
+    # ------------------------------------------------------------------ filters
+
+    @on(Input.Changed, "#rq-filters Input")
+    def _filter_typed(self, event: Input.Changed) -> None:
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        self._filter_timer = self.set_timer(FILTER_DELAY, self._apply_filter)
+
+    def _apply_filter(self) -> None:
+        method = self.query_one("#rq-method", Input).value.strip().lower()
+        matches = [m for m in METHODS if m.startswith(method)] if method else []
+        self.filter = q.QueueFilter(
+            payer=self.query_one("#rq-payer", Input).value, patient=self.query_one("#rq-patient", Input).value,
+            method=matches[0] if len(matches) == 1 else (method if method else ""),
+            operator=self.query_one("#rq-operator", Input).value, everything=self.filter.everything)
+        self.reload()
+
+    def action_enter_key(self) -> None:
+        focused = self.focused
+        if isinstance(focused, DataTable):
+            focused.call_later(self._distribute)  # after cursor keys typed ahead of Enter
+        elif isinstance(focused, Input):
+            self._filter_next(focused)
+        else:
+            raise SkipAction()
+
+    def _filter_next(self, field: Input) -> None:
+        if field.id == "rq-operator":
+            self.action_to_table()
+        else:
+            self.focus_next()
+
+    def action_filters(self) -> None:
+        self.set_focus(self.query_one("#rq-payer", Input))
+
+    def action_to_table(self) -> None:
+        self.set_focus(self.query_one("#rq-table", DataTable))
+
+    def action_toggle_all(self) -> None:
+        f = self.filter
+        self.filter = q.QueueFilter(f.payer, f.patient, f.method, f.operator, not f.everything)
+        self.reload()
+
+    def action_reload(self) -> None:
+        self.reload()
+        self._find_batch()
+
+    # ------------------------------------------------------------------ actions on a receipt
+
+    def current(self) -> q.QueueRow | None:
+        table = self.query_one("#rq-table", DataTable)
+        if not self.rows or table.cursor_row is None or not 0 <= table.cursor_row < len(self.rows):
+            return None
+        return self.rows[table.cursor_row]
+
+    def action_new_receipt(self) -> None:
+        if self.batch_id is None:
+            self.app.push_screen(BatchDialog(), self._batch_then_receipt)
+            return
+        self.app.push_screen(NewReceiptDialog(self.batch_id), self._after_post)
+
+    def _batch_then_receipt(self, result: Posted | None) -> None:
+        self._after_batch(result)
+        if result is not None:
+            self.app.push_screen(NewReceiptDialog(result.batch_id), self._after_post)
+
+    def _after_post(self, result: Posted | None) -> None:
+        if result is None:
+            return
+        self.notify(result.message, markup=False, timeout=6)
+        self.reload(keep=result.receipt_id)
+        self._find_batch()
+
+    def _distribute(self) -> None:
+        row = self.current()
+        if row is None:
+            return
+        if row.voided or row.unapplied <= 0:
+            self.notify(f"Receipt {row.receipt_id} has nothing left to distribute.", severity="warning")
+            return
+        from .receipt_distribute import DistributeScreen
+
+        self.app.push_screen(DistributeScreen(row), self._after_post)
+
+    def action_refund(self) -> None:
+        row = self.current()
+        if row is None or row.voided or row.unapplied <= 0:
+            self.notify("Choose a receipt with unapplied credit to refund.", severity="warning")
+            return
+        self.app.push_screen(RefundDialog(row), self._after_post)
+
+    def action_void(self) -> None:
+        row = self.current()
+        if row is None or row.voided:
+            self.notify("Choose a receipt that is not voided.", severity="warning")
+            return
+        self.app.push_screen(VoidDialog(row), self._after_post)

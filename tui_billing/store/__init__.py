@@ -10,7 +10,7 @@ from .operations import (
     PRIMARY, BatchStatus, ChargeLine, CoverageIn, DepositCount, DistributionLine, PostedEncounter, PostedReceipt,
     add_adjustment_reason, add_patient, add_payer, add_provider, batch_status, close_batch, close_day, close_month,
     distribute, open_batch, post_encounter, record_receipt, refund, seed_standard_reasons, set_practice,
-    set_procedure, transfer_to_patient, void,
+    set_procedure, transfer_to_patient, transfer_to_payer, void,
 )
 from .summary import PeriodSummary, day_summary, period_summary
 from .validate import current_posting_date, today
@@ -21,5 +21,5 @@ __all__ = [
     "add_patient", "add_payer", "add_provider", "batch_status", "close_batch", "close_database", "close_day",
     "close_month", "current_posting_date", "database", "day_summary", "distribute", "open_batch", "open_database",
     "period_summary", "post_encounter", "record_receipt", "refund", "resolve_db_path", "run_check",
-    "seed_standard_reasons", "set_practice", "set_procedure", "today", "transfer_to_patient", "void", "write",
+    "seed_standard_reasons", "set_practice", "set_procedure", "today", "transfer_to_patient", "transfer_to_payer", "void", "write",
 ]

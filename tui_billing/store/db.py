@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Callable, TypeVar
 
-from peewee import OperationalError, SqliteDatabase
+from peewee import DatabaseError as PeeweeDatabaseError, OperationalError, SqliteDatabase
 
 from .errors import BillingError, DatabaseFileError
 
@@ -110,8 +110,8 @@ def check_sqlite_header(path: Path) -> None:
     try:
         with open(path, "rb") as fh:
             head = fh.read(16)
-    except PermissionError as exc:
-        raise DatabaseFileError(f"cannot read {path}: {exc.strerror}") from exc
+    except OSError as exc:
+        raise DatabaseFileError(f"cannot read {path}: {exc.strerror or exc}") from exc
     if head and head != b"SQLite format 3\x00":
         raise DatabaseFileError(f"{path} is not a tui-billing database (not an SQLite file)")
 
@@ -124,10 +124,15 @@ def open_database(given: str | os.PathLike[str] | None = None, *, create: bool =
     from .migrations import migrate as run_migrations
 
     path = resolve_db_path(given)
+    if path.is_dir():
+        raise DatabaseFileError(f"{path} is a directory: give the database file's path, e.g. {path / 'billing.db'}")
     if not path.exists():
         if not create:
             raise DatabaseFileError(f"no database at {path}: create one with `tui-billing init --db {path}`")
-        ensure_file(path)
+        try:
+            ensure_file(path)
+        except OSError as exc:  # e.g. a parent is a file, or the directory is not writable
+            raise DatabaseFileError(f"cannot create {path}: {exc.strerror or exc}") from exc
     check_permissions(path)
     check_sqlite_header(path)
     if not database.is_closed():
@@ -140,7 +145,9 @@ def open_database(given: str | os.PathLike[str] | None = None, *, create: bool =
     except OperationalError as exc:
         database.close()
         raise DatabaseFileError(_explain_operational(path, exc)) from exc
-    except sqlite3.DatabaseError as exc:  # e.g. "file is not a database", "disk image is malformed"
+    # e.g. "file is not a database", "disk image is malformed": Peewee wraps sqlite3's error in
+    # its own DatabaseError, which is not a sqlite3.DatabaseError, so catch both.
+    except (sqlite3.DatabaseError, PeeweeDatabaseError) as exc:
         database.close()
         raise DatabaseFileError(f"{path} is damaged or not a database ({exc}); restore the last backup") from exc
     except BaseException:

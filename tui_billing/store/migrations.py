@@ -359,7 +359,54 @@ CREATE TRIGGER receipt_balance_no_delete BEFORE DELETE ON receipt_balance BEGIN
 END;
 """
 
-MIGRATIONS: list[str] = [V1 + _history_triggers(), V2]
+def _closed_period_messages() -> str:
+    """V3: the closed-period guards say where the entry can go instead.
+
+    SQLite's RAISE takes only a literal, so the guard cannot name the date; the operations refuse
+    first (inside the same transaction) with a message that names the closed date and the open
+    one. This message is what a hand-written or foreign INSERT gets.
+    """
+    parts = []
+    for table in DATED_TABLES:
+        parts.append(f"DROP TRIGGER {table}_closed_period;")
+        parts.append(
+            f"CREATE TRIGGER {table}_closed_period BEFORE INSERT ON {table} "
+            f"WHEN EXISTS (SELECT 1 FROM day_close WHERE posting_date = NEW.posting_date) "
+            f"OR EXISTS (SELECT 1 FROM month_close WHERE month = substr(NEW.posting_date, 1, 7)) BEGIN "
+            f"SELECT RAISE(ABORT, 'posting date is closed: nothing can be posted into a closed day or month; "
+            f"post it on the current open posting date instead (F4 balancing shows it; closed days are listed "
+            f"in the day_close table)'); END;"
+        )
+    return "\n".join(parts)
+
+
+# V3 also: batch_status (every batch close, every day close with an open batch) summed a batch's
+# charges and receipts by scanning the whole table; partial indexes on batch_id fix that.
+# The day's voids and the month close's list of days with postings read encounter and
+# distribution by posting date, which had no index. And: Σ open charge balances and Σ unapplied are part of every day's A/R proof (the balancing
+# screen recomputes them on each posting). Partial covering indexes make them a walk over the open
+# items only instead of a scan of every charge ever posted.
+V3 = _closed_period_messages() + """
+CREATE INDEX charge_balance_open_amount ON charge_balance(balance) WHERE balance > 0;
+CREATE INDEX receipt_balance_open_amount ON receipt_balance(unapplied) WHERE unapplied > 0;
+CREATE INDEX charge_batch ON charge(batch_id) WHERE batch_id IS NOT NULL;
+CREATE INDEX receipt_batch ON receipt(batch_id) WHERE batch_id IS NOT NULL;
+CREATE INDEX encounter_posting ON encounter(posting_date);
+CREATE INDEX distribution_posting ON distribution(posting_date);
+"""
+
+# Version 4 (reports): covering indexes on the posting date of the money tables, so the day and
+# month figures (store/summary.py), the month report and the as-of aging read posting-date
+# ranges from the index alone instead of the wide rows.
+V4 = """
+CREATE INDEX charge_posting_cover ON charge(posting_date, provider_id, payer_id, code, amount, reverses_id);
+CREATE INDEX application_posting_cover ON application(posting_date, charge_id, amount);
+CREATE INDEX adjustment_posting_cover ON adjustment(posting_date, charge_id, amount, reason_code);
+CREATE INDEX receipt_posting_cover ON receipt(posting_date, method, amount, reverses_id, payer_id);
+CREATE INDEX transfer_posting_cover ON transfer(posting_date, charge_id, from_payer_id, to_payer_id, amount, reverses_id);
+"""
+
+MIGRATIONS: list[str] = [V1 + _history_triggers(), V2, V3, V4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -44,7 +44,10 @@ def _now() -> str:
 
 
 def _one(sql: str, params: Sequence[Any] = ()) -> tuple | None:
-    return database.execute_sql(sql, params).fetchone()
+    try:
+        return database.execute_sql(sql, params).fetchone()
+    except OverflowError:  # an id past SQLite's 64-bit range matches no row (not a crash)
+        return None
 
 
 def _insert(sql: str, params: Sequence[Any]) -> int:
@@ -499,7 +502,12 @@ def record_receipt(
                            f"{'check number' if method == 'check' else 'trace number'} as the reference", "reference")
     reference = v.text(reference, "reference", max_len=40, required=False)
     date = v.posting_date(posting_date)
-    received = date if received_date is None else v.iso_date(received_date, "received date")
+    # After today's close the posting date rolls on to the next day, but money received today
+    # was still received today: the default never lands in the future.
+    if received_date is None:
+        received = min(date, v.today().isoformat())
+    else:
+        received = v.iso_date(received_date, "received date")
     if received > v.today().isoformat():
         raise BillingError(f"received date {received} is in the future", "received_date")
     batch = _open_batch_for(batch_id, "receipt", date)
@@ -520,13 +528,18 @@ def record_receipt(
 
 @dataclass(frozen=True)
 class DistributionLine:
-    """What to do to one charge: apply money, adjust (with a reason), move the rest to the patient."""
+    """What to do to one charge: apply money, adjust (with a reason), move the rest on.
+
+    The rest moves to the patient (``transfer_to_patient``) or to another payer such as the
+    secondary coverage (``transfer_to_payer``); never both.
+    """
 
     charge_id: int
     applied: int = 0
     adjustment: int = 0
     reason: str | None = None
     transfer_to_patient: bool = False
+    transfer_to_payer: int | None = None
 
 
 def _live_receipt(receipt_id: object) -> tuple:
@@ -608,14 +621,28 @@ def distribute(
         balances[line.charge_id] = after
         payers.setdefault(line.charge_id, row[4])
         total_applied += applied
-        if not (applied or adjustment or line.transfer_to_patient):
+        target: int | None | bool = False  # False: no transfer; None: to the patient; id: to that payer
+        if line.transfer_to_patient and line.transfer_to_payer is not None:
+            raise BillingError(f"line {i + 1}: move the rest to the patient or to a payer, not both", f + ".transfer")
+        if line.transfer_to_patient:
+            target = None
+        elif line.transfer_to_payer is not None:
+            target = line.transfer_to_payer
+            if isinstance(target, bool) or not isinstance(target, int) or not _one(
+                    "SELECT 1 FROM payer WHERE id = ?", (target,)):
+                raise BillingError(f"line {i + 1}: payer {target} does not exist", f + ".transfer")
+            if target == payers[line.charge_id]:
+                raise BillingError(f"line {i + 1}: charge {line.charge_id} is already that payer's to pay",
+                                   f + ".transfer")
+        if not (applied or adjustment or target is not False):
             continue
-        plan.append((line.charge_id, applied, adjustment, reason, line.transfer_to_patient))
+        plan.append((line.charge_id, applied, adjustment, reason, target))
     if receipt is not None and total_applied > receipt[5]:
         raise BillingError(
             f"{format_cents(total_applied)} is more than the receipt's unapplied {format_cents(receipt[5])}", "applied")
-    transfers = [(cid, payers[cid], balances[cid]) for cid, *_, t in plan
-                 if t and payers[cid] is not None and balances[cid] > 0]
+    # A move to the patient of a charge the patient already owes, or of nothing left, is no move.
+    transfers = [(cid, payers[cid], balances[cid], t) for cid, *_, t in plan
+                 if t is not False and payers[cid] != t and balances[cid] > 0]
     transfers = list(dict.fromkeys(transfers))
     if not any(a or j for _, a, j, _, _ in plan) and not transfers:
         raise BillingError("nothing to post: every line is empty", "lines")
@@ -632,10 +659,10 @@ def distribute(
             _insert("INSERT INTO adjustment (distribution_id, charge_id, reason_code, amount, posting_date, operator) "
                     "VALUES (?,?,?,?,?,?)", (did, cid, reason, adjustment, date, user))
             detail["adjustments"].append([cid, reason, adjustment])
-    for cid, from_payer, remaining in transfers:
+    for cid, from_payer, remaining, to_payer in transfers:
         _insert("INSERT INTO transfer (distribution_id, charge_id, from_payer_id, to_payer_id, amount, posting_date, "
-                "operator) VALUES (?,?,?,NULL,?,?,?)", (did, cid, from_payer, remaining, date, user))
-        detail["transfers"].append([cid, from_payer, remaining])
+                "operator) VALUES (?,?,?,?,?,?,?)", (did, cid, from_payer, to_payer, remaining, date, user))
+        detail["transfers"].append([cid, from_payer, remaining] + ([to_payer] if to_payer is not None else []))
     audit.record(now, user, "distribute", "distribution", did, {"receipt_id": receipt_id, "posting_date": date, **detail})
     return did
 
@@ -644,6 +671,13 @@ def transfer_to_patient(charge_ids: Sequence[int], *, posting_date: object | Non
                         operator: str | None = None) -> int:
     """Move the remaining balance of charges from their payer to the patient."""
     return distribute(None, [DistributionLine(cid, transfer_to_patient=True) for cid in charge_ids],
+                      posting_date=posting_date, operator=operator)
+
+
+def transfer_to_payer(charge_ids: Sequence[int], payer_id: int, *, posting_date: object | None = None,
+                      operator: str | None = None) -> int:
+    """Move the remaining balance of charges to another payer (the next coverage, usually)."""
+    return distribute(None, [DistributionLine(cid, transfer_to_payer=payer_id) for cid in charge_ids],
                       posting_date=posting_date, operator=operator)
 
 
@@ -855,14 +889,17 @@ def close_day(date: object | None = None, counted: DepositCount | None = None, *
     from .summary import day_summary
 
     user = v.operator(operator)
-    when = v.posting_date(date)
+    when = v.posting_date(date, closing=True)
     if when > v.today().isoformat():
         raise BillingError(f"{when} has not happened yet; it cannot be closed", "date")
     counted = counted or DepositCount()
+    # The deposit is receipts less refunds (and less voids of earlier days' receipts), so a day
+    # that paid out more than it took in by some method has a negative figure to match.
     for name in ("cash", "checks", "card", "eft"):
-        v.cents(getattr(counted, name), f"counted {name}")
-    if counted.check_count < 0:
-        raise BillingError("check count cannot be negative", "check_count")
+        v.cents(getattr(counted, name), f"counted {name}", allow_negative=True)
+    if isinstance(counted.check_count, bool) or not isinstance(counted.check_count, int) \
+            or abs(counted.check_count) > 9999:
+        raise BillingError("check count must be a whole number of checks", "check_count")
     problems = close_day_problems(when, counted)
     if problems:
         raise BillingError(f"day {when} cannot close: " + "; ".join(problems), "date")

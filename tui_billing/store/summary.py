@@ -4,6 +4,11 @@ One implementation feeds the balancing screen, the day close, the month close an
 so they can never disagree. Opening balances start from the latest closed day's stored figures
 (a checkpoint) and add the movement since, so a day's proof costs the same on year ten as on
 day one.
+
+Also here, because they are about "the figures the clerk saw": the batch list, the stored
+closes, :func:`day_snapshot` (everything the balancing screen shows, in one read) and
+:func:`close_day_as_shown` / :func:`close_month_as_shown`, which wrap the operations' closes so a
+period is never locked with totals other than the ones confirmed.
 """
 
 from __future__ import annotations
@@ -11,10 +16,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
-from .db import database
+from ..money import format_cents
+from .db import database, write
+from .errors import BillingError
+
+if TYPE_CHECKING:
+    from .operations import DepositCount
 
 METHODS = ("cash", "check", "card", "eft")
+SOURCES = ("patient", "payer")
+VOID_KINDS = ("encounter", "receipt", "distribution", "refund")
 
 
 @dataclass(frozen=True)
@@ -83,6 +96,20 @@ class PeriodSummary:
     current_ar: int | None = None
     current_unapplied: int | None = None
     proof_errors: tuple[str, ...] = field(default_factory=tuple)
+    # Added for the balancing screen and the day sheet (fields above keep their names).
+    #: provider code -> [charge lines, total] (reversals net into the total)
+    charges_by_provider: dict[str, list[int]] = field(default_factory=dict)
+    #: operator -> [charge lines, total]
+    charges_by_operator: dict[str, list[int]] = field(default_factory=dict)
+    #: "patient" / "payer" (insurance) -> receipts total
+    receipts_by_source: dict[str, int] = field(default_factory=dict)
+    #: method -> receipts counted (a voided receipt counts -1)
+    receipt_counts_by_method: dict[str, int] = field(default_factory=dict)
+    refund_count: int = 0
+    #: "encounter" / "receipt" / "distribution" / "refund" -> reversals posted
+    voids_by_kind: dict[str, int] = field(default_factory=dict)
+    #: charge total of voided encounters, receipts total of voided receipts (both <= 0)
+    receipt_voids: int = 0
 
     @property
     def receipts(self) -> int:
@@ -133,8 +160,22 @@ def period_summary(start: str, end: str) -> PeriodSummary:
         "SELECT COALESCE(SUM(CASE WHEN reverses_id IS NULL THEN 1 ELSE -1 END), 0), "
         "COALESCE(SUM(CASE WHEN reverses_id IS NULL THEN amount ELSE -amount END), 0) "
         "FROM transfer WHERE posting_date BETWEEN ? AND ?")
-    void_count = sum(one(f"SELECT COUNT(*) FROM {t} WHERE posting_date BETWEEN ? AND ? AND reverses_id IS NOT NULL")[0]
-                     for t in ("encounter", "receipt", "distribution", "refund"))
+    voids_by_kind = {t: one(f"SELECT COUNT(*) FROM {t} WHERE posting_date BETWEEN ? AND ? AND reverses_id IS NOT NULL")[0]
+                     for t in VOID_KINDS}
+    void_count = sum(voids_by_kind.values())
+    by_provider = {code: [n, total] for code, n, total in database.execute_sql(
+        "SELECT p.code, SUM(c.reverses_id IS NULL), SUM(c.amount) FROM charge c JOIN provider p ON p.id = c.provider_id "
+        "WHERE c.posting_date BETWEEN ? AND ? GROUP BY p.code ORDER BY p.code", p).fetchall()}
+    by_operator = {op: [n, total] for op, n, total in database.execute_sql(
+        "SELECT operator, SUM(reverses_id IS NULL), SUM(amount) FROM charge "
+        "WHERE posting_date BETWEEN ? AND ? GROUP BY operator ORDER BY operator", p).fetchall()}
+    by_source = _by("SELECT source, SUM(amount) FROM receipt WHERE posting_date BETWEEN ? AND ? GROUP BY source", p)
+    counts = _by("SELECT method, SUM(CASE WHEN reverses_id IS NULL THEN 1 ELSE -1 END) FROM receipt "
+                 "WHERE posting_date BETWEEN ? AND ? GROUP BY method", p)
+    refund_count = one("SELECT COALESCE(SUM(CASE WHEN reverses_id IS NULL THEN 1 ELSE -1 END), 0) FROM refund "
+                       "WHERE posting_date BETWEEN ? AND ?")[0]
+    receipt_voids = one("SELECT COALESCE(SUM(amount), 0) FROM receipt WHERE posting_date BETWEEN ? AND ? "
+                        "AND reverses_id IS NOT NULL")[0]
     opening_ar, opening_unapplied = balances_as_of(_day_before(start))
     adjustments = sum(by_reason.values())
     refunds_total = sum(refunds.values())
@@ -143,16 +184,22 @@ def period_summary(start: str, end: str) -> PeriodSummary:
     errors = []
     check_ar, check_unapplied = balances_as_of(end)
     if (check_ar, check_unapplied) != (closing_ar, closing_unapplied):
-        errors.append(f"roll-forward gives A/R {closing_ar} / unapplied {closing_unapplied} but the stored "
-                      f"checkpoints give {check_ar} / {check_unapplied}")
+        errors.append(f"roll-forward gives A/R {format_cents(closing_ar)} / unapplied {format_cents(closing_unapplied)} "
+                      f"but the stored checkpoints give {format_cents(check_ar)} / {format_cents(check_unapplied)}")
     current_ar = current_unapplied = None
     if _nothing_posted_after(end):
-        current_ar = database.execute_sql("SELECT COALESCE(SUM(balance), 0) FROM charge_balance").fetchone()[0]
-        current_unapplied = database.execute_sql("SELECT COALESCE(SUM(unapplied), 0) FROM receipt_balance").fetchone()[0]
+        # Balances are never below zero (CHECK), so the open items carry the whole sum; the partial
+        # covering indexes (migration V3) make this a walk over open items, not every charge.
+        current_ar = database.execute_sql(
+            "SELECT COALESCE(SUM(balance), 0) FROM charge_balance WHERE balance > 0").fetchone()[0]
+        current_unapplied = database.execute_sql(
+            "SELECT COALESCE(SUM(unapplied), 0) FROM receipt_balance WHERE unapplied > 0").fetchone()[0]
         if current_ar != closing_ar:
-            errors.append(f"closing A/R {closing_ar} differs from the sum of open charge balances {current_ar}")
+            errors.append(f"closing A/R {format_cents(closing_ar)} differs from the sum of open charge balances "
+                          f"{format_cents(current_ar)}")
         if current_unapplied != closing_unapplied:
-            errors.append(f"closing unapplied {closing_unapplied} differs from the receipts queue {current_unapplied}")
+            errors.append(f"closing unapplied {format_cents(closing_unapplied)} differs from the receipts queue "
+                          f"{format_cents(current_unapplied)}")
     return PeriodSummary(
         start=start, end=end, charge_lines=charge_lines, charges=charges, charge_voids=voids,
         receipt_count=receipt_count, check_count=check_count,
@@ -163,6 +210,10 @@ def period_summary(start: str, end: str) -> PeriodSummary:
         opening_ar=opening_ar, closing_ar=closing_ar, opening_unapplied=opening_unapplied,
         closing_unapplied=closing_unapplied, current_ar=current_ar, current_unapplied=current_unapplied,
         proof_errors=tuple(errors),
+        charges_by_provider=by_provider, charges_by_operator=by_operator,
+        receipts_by_source={k: by_source.get(k, 0) for k in SOURCES},
+        receipt_counts_by_method={m: counts.get(m, 0) for m in METHODS},
+        refund_count=refund_count, voids_by_kind=voids_by_kind, receipt_voids=receipt_voids,
     )
 
 
@@ -175,3 +226,216 @@ def _nothing_posted_after(date: str) -> bool:
 
 def day_summary(date: str) -> PeriodSummary:
     return period_summary(date, date)
+
+
+# --------------------------------------------------------------------------- batches and closes
+
+
+@dataclass(frozen=True)
+class BatchLine:
+    """One batch's control figures against what was entered (same rules as operations.batch_status)."""
+
+    id: int
+    kind: str
+    posting_date: str
+    operator: str
+    control_count: int
+    control_total: int
+    entered_count: int
+    entered_total: int
+    closed: bool
+
+    @property
+    def count_difference(self) -> int:
+        return self.entered_count - self.control_count
+
+    @property
+    def total_difference(self) -> int:
+        return self.entered_total - self.control_total
+
+    @property
+    def balanced(self) -> bool:
+        return self.count_difference == 0 and self.total_difference == 0
+
+    @property
+    def status(self) -> str:
+        """``closed``, ``open`` or ``unbalanced`` (open and off its control figures)."""
+        if self.closed:
+            return "closed"
+        return "open" if self.balanced else "unbalanced"
+
+
+def batches_for(start: str, end: str) -> list[BatchLine]:
+    """Every batch opened on posting dates start..end, with entered figures, in one query.
+
+    Rows of a batch always carry its posting date, so each sum walks the posting-date index
+    instead of scanning every charge or receipt (there is no index on batch_id).
+    """
+    rows = database.execute_sql(
+        "SELECT b.id, b.kind, b.posting_date, b.operator, b.control_count, b.control_total, "
+        "CASE WHEN b.kind = 'charge' THEN (SELECT COALESCE(SUM(CASE WHEN e.reverses_id IS NULL THEN 1 ELSE -1 END), 0) "
+        "  FROM encounter e WHERE e.batch_id = b.id) "
+        "ELSE (SELECT COALESCE(SUM(CASE WHEN r.reverses_id IS NULL THEN 1 ELSE -1 END), 0) FROM receipt r "
+        "  WHERE r.posting_date = b.posting_date AND r.batch_id = b.id) END, "
+        "CASE WHEN b.kind = 'charge' THEN (SELECT COALESCE(SUM(c.amount), 0) FROM charge c "
+        "  WHERE c.posting_date = b.posting_date AND c.batch_id = b.id) "
+        "ELSE (SELECT COALESCE(SUM(r.amount), 0) FROM receipt r "
+        "  WHERE r.posting_date = b.posting_date AND r.batch_id = b.id) END, "
+        "EXISTS (SELECT 1 FROM batch_close bc WHERE bc.batch_id = b.id) "
+        "FROM batch b WHERE b.posting_date BETWEEN ? AND ? ORDER BY b.posting_date, b.id", (start, end)).fetchall()
+    return [BatchLine(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], bool(r[8])) for r in rows]
+
+
+@dataclass(frozen=True)
+class DayCloseRecord:
+    """What a closed day was closed with: who, when, the stored totals and the counted deposit."""
+
+    posting_date: str
+    closed_at: str
+    operator: str
+    totals: dict
+    counted_cash: int
+    counted_checks: int
+    counted_check_count: int
+    counted_card: int
+    counted_eft: int
+
+    @property
+    def counted(self) -> dict[str, int]:
+        """Counted deposit by method (same keys as PeriodSummary.deposit)."""
+        return {"cash": self.counted_cash, "check": self.counted_checks, "card": self.counted_card,
+                "eft": self.counted_eft}
+
+
+def day_close_record(date: str) -> DayCloseRecord | None:
+    row = database.execute_sql(
+        "SELECT posting_date, closed_at, operator, totals, counted_cash, counted_checks, counted_check_count, "
+        "counted_card, counted_eft FROM day_close WHERE posting_date = ?", (date,)).fetchone()
+    if not row:
+        return None
+    return DayCloseRecord(row[0], row[1], row[2], json.loads(row[3]), *row[4:])
+
+
+@dataclass(frozen=True)
+class MonthCloseRecord:
+    month: str
+    closed_at: str
+    operator: str
+    totals: dict
+
+
+def month_close_record(month: str) -> MonthCloseRecord | None:
+    row = database.execute_sql("SELECT month, closed_at, operator, totals FROM month_close WHERE month = ?",
+                               (month,)).fetchone()
+    return MonthCloseRecord(row[0], row[1], row[2], json.loads(row[3])) if row else None
+
+
+def month_bounds(month: str) -> tuple[str, str]:
+    """First and last day of ``YYYY-MM`` (ValueError if it is not a month)."""
+    first = dt.date.fromisoformat(month + "-01")
+    nxt = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return first.isoformat(), (nxt - dt.timedelta(days=1)).isoformat()
+
+
+def open_days_in(start: str, end: str) -> list[str]:
+    """Posting dates in the range that have postings and are not closed (what blocks a month close)."""
+    from .operations import posting_dates_in
+
+    closed = {r[0] for r in database.execute_sql(
+        "SELECT posting_date FROM day_close WHERE posting_date BETWEEN ? AND ?", (start, end)).fetchall()}
+    return [d for d in posting_dates_in(start, end) if d not in closed]
+
+
+def data_version() -> int:
+    """SQLite's PRAGMA data_version on this thread's connection: it changes when another connection commits."""
+    return database.execute_sql("PRAGMA data_version").fetchone()[0]
+
+
+def month_close_problems(month: str) -> list[str]:
+    """Every reason a month cannot close yet (empty when it can); the same rules as operations.close_month."""
+    from .validate import today
+
+    try:
+        first, last = month_bounds(month)
+    except ValueError:
+        return [f"month must look like 2026-11 (got {month!r})"]
+    problems = []
+    if month_close_record(month):
+        problems.append(f"month {month} is already closed")
+    if last >= today().isoformat():
+        problems.append(f"month {month} is not over until {last} has passed")
+    days = open_days_in(first, last)
+    if days:
+        shown = ", ".join(days[:5]) + (f" and {len(days) - 5} more" if len(days) > 5 else "")
+        problems.append(f"days with postings are still open: {shown}")
+    return problems
+
+
+def _changed(shown: dict, now: dict) -> list[str]:
+    keys = ("charges", "receipts_by_method", "refunds_by_method", "applications", "adjustments", "closing_ar",
+            "closing_unapplied")
+    return [k for k in keys if shown.get(k) != now.get(k)]
+
+
+@write
+def close_day_as_shown(date: str, counted: DepositCount | None, shown: dict, *, operator: str | None = None) -> dict:
+    """Close a day only if its totals are still the ones the clerk confirmed.
+
+    Another clerk may post between the confirmation and the close; the close and this check run
+    in one transaction, so the day is never locked with totals nobody saw.
+    """
+    from .operations import close_day
+
+    totals = close_day(date, counted, operator=operator)
+    changed = _changed(shown, totals)
+    if changed:
+        raise BillingError(f"day {date} changed while you confirmed ({', '.join(changed)}): look again and "
+                           "press F9 again; nothing was closed", "date")
+    return totals
+
+
+@write
+def close_month_as_shown(month: str, shown: dict, *, operator: str | None = None) -> dict:
+    """Close a month only if its roll-forward is still the one the clerk confirmed."""
+    from .operations import close_month
+
+    totals = close_month(month, operator=operator)
+    changed = _changed(shown, totals)
+    if changed:
+        raise BillingError(f"month {month} changed while you confirmed ({', '.join(changed)}): look again; "
+                           "nothing was closed", "month")
+    return totals
+
+
+@dataclass(frozen=True)
+class DaySnapshot:
+    """Everything the balancing screen shows for one posting date, read in one go."""
+
+    date: str
+    current_date: str
+    summary: PeriodSummary
+    batches: list[BatchLine]
+    closed: DayCloseRecord | None
+    month_closed: MonthCloseRecord | None
+    #: PRAGMA data_version when it was read (the live refresh compares it)
+    version: int
+
+    @property
+    def is_current(self) -> bool:
+        return self.date == self.current_date
+
+
+def day_snapshot(date: str | None = None) -> DaySnapshot:
+    """The balancing screen's figures for a date (default: the current posting date), in one read transaction.
+
+    One transaction gives one consistent view even while other clerks post.
+    """
+    from .validate import current_posting_date, iso_date
+
+    with database.atomic("DEFERRED"):
+        current = current_posting_date()
+        when = current if not date else iso_date(date, "date")
+        return DaySnapshot(
+            date=when, current_date=current, summary=day_summary(when), batches=batches_for(when, when),
+            closed=day_close_record(when), month_closed=month_close_record(when[:7]), version=data_version(),
+        )

@@ -106,8 +106,12 @@ def current_posting_date() -> str:
     return day.isoformat()
 
 
-def posting_date(value: object | None) -> str:
-    """An open posting date that is not in the future (beyond the current posting date)."""
+def posting_date(value: object | None, *, closing: bool = False) -> str:
+    """An open posting date that is not in the future (beyond the current posting date).
+
+    Nothing may be posted before a later closed day; ``closing=True`` (the day close itself)
+    skips that rule, since an earlier open day must still be able to close.
+    """
     current = current_posting_date()
     if value is None:
         return current
@@ -117,6 +121,14 @@ def posting_date(value: object | None) -> str:
     why = closed_reason(date)
     if why:
         raise BillingError(f"{why}: nothing more can be posted to it. Post to the current open day {current} instead", "posting_date")
+    # A later close stored the roll-forward through this date: a late entry here would change
+    # that closed day's (or month's) closing A/R and break every later day's proof.
+    later = None if closing else database.execute_sql(
+        "SELECT MAX(posting_date) FROM day_close WHERE posting_date > ?", (date,)).fetchone()[0] \
+        or database.execute_sql("SELECT MAX(month) FROM month_close WHERE month > ?", (date[:7],)).fetchone()[0]
+    if later:
+        raise BillingError(f"{later} is already closed, so nothing can be posted to the earlier day {date}. "
+                           f"Post to the current open day {current} instead", "posting_date")
     return date
 
 

@@ -1,0 +1,240 @@
+"""Balancing dashboard benchmark: F4 to figures on screen, and another clerk's posting to a refresh.
+
+    python bench/balancing_bench.py --db /work/data/demo-1m.db [--rounds 10]
+
+The database is copied first (the benchmark posts receipts into the copy). Figures, in ms:
+
+- ``snapshot_ms``: the floor, day_snapshot() alone (every figure the screen shows, one read).
+- ``f4_cold_ms``: F4 pressed the first time (the screen is built) until its figures are painted.
+- ``f4_warm_ms``: a receipt is posted while F2 is up, then F4 until the new receipts total is painted.
+- ``refresh_ms``: another connection commits a receipt until the dashboard paints the new total
+  (PRAGMA data_version poll + recompute + paint).
+- ``floor_f4_*_ms``: the same screen with its figures already in memory (no database, no thread):
+  what Textual's switch and paint cost on this machine in the same run.
+
+The app runs as a real process in a pseudo-terminal at 80x24 and the time is taken when the
+bytes arrive, as a clerk would see them. Medians over ``rounds``.
+``run(db)`` returns the figures as a dict for bench/run.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def _copy(db: Path, into: Path) -> Path:
+    """Copy the database (and a leftover -wal, if any) so the original is never written."""
+    dest = into / db.name
+    shutil.copyfile(db, dest)
+    wal = db.with_name(db.name + "-wal")
+    if wal.exists():
+        shutil.copyfile(wal, dest.with_name(dest.name + "-wal"))
+    dest.chmod(0o600)
+    return dest
+
+
+def _median(values: list[float]) -> float:
+    return round(statistics.median(values), 1) if values else float("nan")
+
+
+class Terminal:
+    """The real app in a pseudo-terminal at 80x24: keys in, the bytes it paints out."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        import fcntl
+        import os
+        import pty
+        import struct
+        import subprocess
+        import termios
+
+        self.os = os
+        self.master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True)
+        os.close(slave)
+        self.buf = b""
+
+    def send(self, keys: bytes) -> float:
+        self.mark = len(self.buf)
+        self.os.write(self.master, keys)
+        return time.perf_counter()
+
+    def wait_for(self, marker: bytes, timeout: float = 30.0) -> float:
+        """Read until ``marker`` is painted after the last send; returns when it arrived."""
+        import select
+
+        deadline = time.monotonic() + timeout
+        start = max(0, getattr(self, "mark", 0) - len(marker))
+        while True:
+            if marker in self.buf[start:]:
+                return time.perf_counter()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise RuntimeError(f"{marker!r} never appeared on the screen")
+            ready, _, _ = select.select([self.master], [], [], left)
+            if ready:
+                try:
+                    self.buf += self.os.read(self.master, 1 << 16)
+                except OSError:
+                    raise RuntimeError("the app exited") from None
+
+    def close(self) -> None:
+        import subprocess
+
+        try:
+            self.os.write(self.master, b"\x11")  # Ctrl+Q
+            self.proc.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()  # only the process this benchmark started
+            self.proc.wait()
+        self.os.close(self.master)
+
+
+F2, F4 = b"\x1bOQ", b"\x1bOS"
+
+
+def _measure(path: Path, rounds: int) -> dict:
+    """F4 and live refresh as the clerk sees them, in a real pseudo-terminal."""
+    import os
+
+    from tui_billing.money import format_cents
+    from tui_billing.store import database
+    from tui_billing.store import operations as ops
+    from tui_billing.store.summary import day_summary
+
+    patient = database.execute_sql("SELECT id FROM patient ORDER BY id LIMIT 1").fetchone()[0]
+    env = dict(os.environ, TERM="xterm-256color", COLORTERM="", TUI_BILLING_OPERATOR="bench")
+    term = Terminal([sys.executable, "-m", "tui_billing", "--db", str(path)], env)
+    cold, warm, refresh = [], [], []
+    amount = 100
+
+    def post() -> str:
+        """Another clerk's receipt (this process is another connection); returns the new total as painted."""
+        nonlocal amount
+        amount += 1
+        ops.record_receipt(amount=amount, method="cash", patient_id=patient, operator="bench")
+        return format_cents(day_summary(ops.v.current_posting_date()).receipts)
+
+    try:
+        term.wait_for(b"Charges", timeout=60)  # the app is up (footer painted)
+        time.sleep(0.5)  # let start-up settle before timing keys
+        sent = term.send(F4)
+        cold.append((term.wait_for(b"proof") - sent) * 1000)
+        for _ in range(rounds):
+            term.send(F2)
+            term.wait_for(b"Charge")
+            total = post()  # posted while the dashboard is hidden: F4 must show it
+            sent = term.send(F4)
+            warm.append((term.wait_for(total.encode()) - sent) * 1000)
+        for _ in range(rounds):
+            term.mark = len(term.buf)
+            total = post()
+            committed = time.perf_counter()
+            refresh.append((term.wait_for(total.encode()) - committed) * 1000)
+            time.sleep(0.05)
+    finally:
+        term.close()
+    return {"f4_cold_ms": _median(cold), "f4_warm_ms": _median(warm), "refresh_ms": _median(refresh),
+            "refresh_max_ms": round(max(refresh), 1) if refresh else float("nan")}
+
+
+def _floor_app(path: str) -> None:
+    """The same dashboard with its figures already in memory: F4 costs only Textual's switch and paint."""
+    from tui_billing.app import BillingApp
+    from tui_billing.screens.balancing import BalancingScreen
+    from tui_billing.store import open_database
+    from tui_billing.store.summary import day_snapshot
+
+    open_database(path)
+    snap = day_snapshot()
+
+    class FloorScreen(BalancingScreen):
+        def on_mount(self) -> None:
+            self._show(snap, 0.0)
+
+        def on_screen_resume(self) -> None:
+            self._visible = True
+
+    class FloorApp(BillingApp):
+        CSS_PATH = str(Path(sys.modules[BillingApp.__module__].__file__).with_name("styles.tcss"))
+        MODES = {**BillingApp.MODES, "balancing": FloorScreen}
+
+    FloorApp(db_path=Path(path)).run()
+
+
+def _measure_floor(path: Path, rounds: int) -> dict:
+    import os
+
+    env = dict(os.environ, TERM="xterm-256color", COLORTERM="")
+    term = Terminal([sys.executable, str(Path(__file__).resolve()), "--floor-app", "--db", str(path)], env)
+    cold, warm = [], []
+    try:
+        term.wait_for(b"Charges", timeout=60)
+        time.sleep(0.5)
+        sent = term.send(F4)
+        cold.append((term.wait_for(b"proof") - sent) * 1000)
+        for _ in range(rounds):
+            term.send(F2)
+            term.wait_for(b"Charge")
+            sent = term.send(F4)
+            warm.append((term.wait_for(b"proof") - sent) * 1000)
+    finally:
+        term.close()
+    return {"floor_f4_cold_ms": _median(cold), "floor_f4_warm_ms": _median(warm)}
+
+
+def run(db: str | Path, *, rounds: int = 10) -> dict:
+    """Measure the dashboard on a copy of ``db``; returns the figures (ms) and what was measured."""
+    from tui_billing.store import close_database, database, open_database
+    from tui_billing.store.summary import day_snapshot
+
+    source = Path(db)
+    with tempfile.TemporaryDirectory(prefix="balancing-bench-") as tmp:
+        path = _copy(source, Path(tmp))
+        started = time.perf_counter()
+        open_database(path)  # brings an older copy's schema up to date (index builds count here)
+        opened_ms = round((time.perf_counter() - started) * 1000, 1)
+        try:
+            charges = database.execute_sql("SELECT COUNT(*) FROM charge").fetchone()[0]
+            floor = []
+            for _ in range(rounds):
+                started = time.perf_counter()
+                snap = day_snapshot()
+                floor.append((time.perf_counter() - started) * 1000)
+            figures = {"db": str(source), "charges": charges, "open_ms": opened_ms, "date": snap.date,
+                       "day_charge_lines": snap.summary.charge_lines, "rounds": rounds,
+                       "snapshot_ms": _median(floor)}
+            figures.update(_measure(path, rounds))
+            figures.update(_measure_floor(path, rounds))
+            figures["f4_warm_over_floor"] = round(figures["f4_warm_ms"] / figures["floor_f4_warm_ms"], 2)
+        finally:
+            close_database()
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", required=True, help="database to measure (copied first)")
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--floor-app", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.floor_app:
+        _floor_app(args.db)
+        return 0
+    print(json.dumps(run(args.db, rounds=args.rounds), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,378 @@
+"""Receipts queue benchmark in a real pseudo-terminal at 80x24.
+
+Measures what a clerk feels on a big database:
+
+* ``queue_open_ms``: from pressing F3 to the queue's rows and totals on screen;
+* ``distribute_open_ms``: from Enter on a payer's check to its first page of open charges;
+* ``scroll_echo_ms_*``: from a Down key in that payer's open-charge list to the first repaint
+  (the list pages in from the database as the cursor nears its end);
+* ``filter_echo_ms_*``: from typing a character into the account filter to the first repaint;
+* ``filter_result_ms``: from the last filter character to the narrowed list on screen;
+* the same echo figures for a floor: a bare Textual app with an Input and a DataTable of the
+  same size, measured in the same run, and the ratios to it.
+
+Usable as ``measure(db_path) -> dict`` (bench/run.py calls it) or standalone:
+``python bench/receipts_bench.py --db /work/data/demo-1m.db``. The database is copied first and
+the copy gets one payer check to distribute (the original is never written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import pty
+import re
+import select
+import shutil
+import signal
+import statistics
+import struct
+import sys
+import tempfile
+import termios
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+_ANSI = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+DOWN, F3, ENTER, SLASH = b"\x1b[B", b"\x1bOR", b"\r", b"/"
+
+
+def _pct(values: list[float], pct: float) -> float:
+    data = sorted(values)
+    rank = max(1, min(len(data), int(round(pct / 100 * len(data) + 0.5))))
+    return data[rank - 1]
+
+
+class _Pty:
+    """A child on a pseudo-terminal of 80x24, read with select (stdlib only)."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        self.output = bytearray()
+        self._seen = 0
+        pid, fd = pty.fork()
+        if pid == 0:
+            try:
+                os.chdir(ROOT)
+                os.execvpe(argv[0], argv, env)
+            finally:
+                os._exit(127)
+        self.pid, self.fd = pid, fd
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+
+    def read_some(self, timeout: float) -> bytes:
+        ready, _, _ = select.select([self.fd], [], [], max(0.0, timeout))
+        if not ready:
+            return b""
+        try:
+            chunk = os.read(self.fd, 65536)
+        except OSError:
+            return b""
+        self.output += chunk
+        return chunk
+
+    def text(self, start: int = 0) -> str:
+        return _ANSI.sub(b"", bytes(self.output[start:])).decode("utf-8", "replace")
+
+    def wait_for(self, pattern: str, timeout: float = 30.0) -> float:
+        start = time.perf_counter()
+        rx = re.compile(pattern)
+        while True:
+            if rx.search(self.text(self._seen)):
+                self._seen = len(self.output)
+                return time.perf_counter() - start
+            left = timeout - (time.perf_counter() - start)
+            if left <= 0:
+                raise TimeoutError(f"{pattern!r} did not appear in {timeout} s: {self.text()[-400:]!r}")
+            self.read_some(min(left, 0.2))
+
+    def drain(self, quiet: float = 0.06) -> None:
+        while self.read_some(quiet):
+            pass
+        self._seen = len(self.output)
+
+    def send(self, keys: bytes) -> None:
+        os.write(self.fd, keys)
+
+    def echo(self, keys: bytes, timeout: float = 10.0) -> float:
+        """Seconds from writing ``keys`` to the first byte of the repaint."""
+        self.drain()
+        start = time.perf_counter()
+        os.write(self.fd, keys)
+        while time.perf_counter() - start < timeout:
+            if self.read_some(timeout - (time.perf_counter() - start)):
+                return time.perf_counter() - start
+        raise TimeoutError(f"no echo for {keys!r}")
+
+    def close(self) -> None:
+        try:
+            os.kill(self.pid, signal.SIGTERM)
+            os.waitpid(self.pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        os.close(self.fd)
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env["TERM"] = "xterm-256color"
+    env.update(extra)
+    return env
+
+
+def prepare(db: Path, workdir: Path) -> dict:
+    """Copy the books and record one payer check to distribute (on the copy only)."""
+    copy = workdir / "receipts-bench.db"
+    shutil.copyfile(db, copy)
+    copy.chmod(0o600)
+    sys.path.insert(0, str(ROOT))
+    from tui_billing.store import close_database, open_database, operations as ops
+    from tui_billing.store.db import database
+
+    open_database(copy)
+    try:
+        payer_id, open_count = database.execute_sql(
+            "SELECT payer_id, COUNT(*) FROM charge_balance WHERE balance > 0 AND payer_id IS NOT NULL "
+            "GROUP BY payer_id ORDER BY 2 DESC LIMIT 1").fetchone()
+        account = database.execute_sql(
+            "SELECT p.account FROM charge_balance cb INDEXED BY charge_balance_open_payer JOIN patient p "
+            "ON p.id = cb.patient_id WHERE cb.payer_id = ? AND cb.balance > 0 ORDER BY cb.dos LIMIT 1 OFFSET 150",
+            (payer_id,)).fetchone()[0]
+        # Received long ago, so it is the first receipt in the oldest-first queue.
+        rid = ops.record_receipt(amount=100_000, method="check", payer_id=payer_id, reference="BENCH-1",
+                                 received_date="2000-01-03", operator="bench").receipt_id
+        open_receipts = database.execute_sql("SELECT COUNT(*) FROM receipt_balance WHERE unapplied > 0").fetchone()[0]
+        charges = database.execute_sql("SELECT COUNT(*) FROM charge").fetchone()[0]
+    finally:
+        close_database()
+    return {"copy": copy, "payer_id": payer_id, "payer_open_charges": open_count, "account": account,
+            "receipt_id": rid, "open_receipts": open_receipts, "charges": charges}
+
+
+def _open_samples(argv: list[str], ready: str, runs: int) -> list[float]:
+    """Seconds from F3 to the queue's figures on screen, one fresh process per sample."""
+    out = []
+    for _ in range(runs):
+        app = _Pty(argv, _env(TUI_BILLING_OPERATOR="bench"))
+        try:
+            app.wait_for(ready, timeout=60)
+            app.drain(0.5)
+            start = time.perf_counter()
+            app.send(F3)
+            app.wait_for(r"\d+ open receipts?")
+            out.append(time.perf_counter() - start)
+        finally:
+            app.close()
+    return out
+
+
+def _measure_app(copy: Path, account: str, keys: int) -> dict:
+    app = _Pty([sys.executable, "-m", "tui_billing", "--db", str(copy)], _env(TUI_BILLING_OPERATOR="bench"))
+    try:
+        app.wait_for(r"Receipts|Charge", timeout=60)
+        app.drain(0.5)
+        start = time.perf_counter()
+        app.send(F3)
+        app.wait_for(r"\d+ open receipts?")
+        queue_open = time.perf_counter() - start
+        app.drain(0.3)
+        start = time.perf_counter()
+        app.send(ENTER)
+        app.wait_for(r"\d+\+? open")
+        distribute_open = time.perf_counter() - start
+        app.drain(0.3)
+        # Past the first 100-row page, so paging in from the database is part of the figure.
+        scroll = [app.echo(DOWN) for _ in range(keys + 100)]
+        app.send(SLASH)
+        app.drain(0.3)
+        typing: list[float] = []
+        prefix = account[: max(3, min(len(account), 6))]
+        while len(typing) < keys // 2:
+            for ch in prefix:
+                typing.append(app.echo(ch.encode()))
+            app.wait_for(r"\d+\+? open|no open charges")
+            for _ in prefix:
+                typing.append(app.echo(b"\x7f"))
+        app.drain(0.3)
+        # The narrowed list: type the whole account, then time from the last key until the count
+        # shows the few lines left (the "100+ open" repainted with the filter line does not match).
+        for ch in account[:-1]:
+            app.send(ch.encode())
+        app.drain(0.3)
+        start = time.perf_counter()
+        app.send(account[-1].encode())
+        app.wait_for(r"(?<![\d+])\d{1,2} open(?!\S)|no open charges")
+        filter_result = time.perf_counter() - start
+    finally:
+        app.close()
+    return {"queue_open": queue_open, "distribute_open": distribute_open, "scroll": scroll, "typing": typing,
+            "filter_result": filter_result}
+
+
+def _measure_floor(keys: int) -> dict:
+    app = _Pty([sys.executable, str(Path(__file__).resolve()), "--floor-app"], _env())
+    try:
+        app.wait_for(r"floor ready", timeout=60)
+        app.drain(0.5)
+        start = time.perf_counter()
+        app.send(F3)
+        app.wait_for(r"\d+ open receipts?")
+        queue_open = time.perf_counter() - start
+        app.drain(0.3)
+        scroll = [app.echo(DOWN) for _ in range(keys + 100)]
+        app.send(SLASH)
+        app.drain(0.3)
+        typing = []
+        while len(typing) < keys // 2:
+            for ch in "A1234":
+                typing.append(app.echo(ch.encode()))
+            for _ in "A1234":
+                typing.append(app.echo(b"\x7f"))
+    finally:
+        app.close()
+    return {"queue_open": queue_open, "scroll": scroll, "typing": typing}
+
+
+def measure(db: str | os.PathLike[str], *, keys: int = 60, opens: int = 5) -> dict:
+    """Run the whole measurement on a copy of ``db``; returns figures in milliseconds.
+
+    Queue opening is sampled ``opens`` times (a fresh process each) for app and floor,
+    alternating so both see the same machine load; the medians are quoted.
+    """
+    with tempfile.TemporaryDirectory(prefix="receipts-bench-") as tmp:
+        info = prepare(Path(db), Path(tmp))
+        got = _measure_app(info["copy"], info["account"], keys)
+        floor = _measure_floor(keys)
+        app_argv = [sys.executable, "-m", "tui_billing", "--db", str(info["copy"])]
+        floor_argv = [sys.executable, str(Path(__file__).resolve()), "--floor-app"]
+        app_opens, floor_opens = [got["queue_open"]], [floor["queue_open"]]
+        for _ in range(max(0, opens - 1)):
+            app_opens += _open_samples(app_argv, r"Receipts|Charge", 1)
+            floor_opens += _open_samples(floor_argv, r"floor ready", 1)
+        got["queue_open"] = statistics.median(app_opens)
+        floor["queue_open"] = statistics.median(floor_opens)
+    ms = lambda s: round(s * 1000, 1)  # noqa: E731
+    out = {
+        "charges": info["charges"], "open_receipts": info["open_receipts"],
+        "payer_open_charges": info["payer_open_charges"],
+        "queue_open_ms_median": ms(got["queue_open"]), "distribute_open_ms": ms(got["distribute_open"]),
+        "filter_result_ms": ms(got["filter_result"]),
+        "floor_queue_open_ms_median": ms(floor["queue_open"]),
+        "queue_open_ratio_to_floor": round(got["queue_open"] / max(floor["queue_open"], 1e-6), 2),
+        "queue_open_samples": len(app_opens),
+    }
+    for name in ("scroll", "typing"):
+        label = "scroll_echo" if name == "scroll" else "filter_echo"
+        out[f"{label}_ms_median"] = ms(statistics.median(got[name]))
+        out[f"{label}_ms_p95"] = ms(_pct(got[name], 95))
+        out[f"floor_{label}_ms_median"] = ms(statistics.median(floor[name]))
+        out[f"floor_{label}_ms_p95"] = ms(_pct(floor[name], 95))
+        out[f"{label}_p95_ratio_to_floor"] = round(_pct(got[name], 95) / max(_pct(floor[name], 95), 1e-6), 2)
+    out["scroll_samples"] = len(got["scroll"])
+    out["filter_samples"] = len(got["typing"])
+    return out
+
+
+def _floor_app() -> None:
+    """The floor: a bare Textual app with the queue's widgets and nothing behind them.
+
+    F3 switches to a screen with the same header, filter inputs, DataTable (300 rows), total
+    line and footer as the receipts queue, its rows made in memory; no database, no workers.
+    """
+    from textual.app import App
+    from textual.binding import Binding
+    from textual.containers import Horizontal
+    from textual.screen import Screen
+    from textual.widgets import DataTable, Footer, Header, Input, Label, Static
+
+    class Start(Screen[None]):
+        def compose(self):
+            yield Header()
+            yield Static("floor ready")
+            yield Footer()
+
+    class Queue(Screen[None]):
+        BINDINGS = [Binding("slash", "filter", "Filter"), Binding("n", "bell", "New"), Binding("r", "bell", "Refund")]
+
+        def compose(self):
+            yield Header()
+            with Horizontal(id="rq-filters"):
+                for name in ("payer", "patient", "method", "operator"):
+                    yield Label(name)
+                    yield Input(id=name, compact=True, placeholder="any")
+            yield Static("batch")
+            yield DataTable(id="t", cursor_type="row", cell_padding=0)
+            yield Static("100 open receipts")
+            yield Footer()
+
+        def on_mount(self) -> None:
+            t = self.query_one(DataTable)
+            for c in ("DOS", "Patient", "Code", "Amount", "Balance", "Applied", "Adj", "Rsn", "X"):
+                t.add_column(c, width=8)
+            for i in range(300):  # enough to scroll as far as the measured app does
+                t.add_row(f"2026-01-{i % 28 + 1:02d}", f"A{i:05d} Name", "99213", "100.00", "100.00", "", "", "", "")
+            self.set_focus(t)
+
+        def action_filter(self) -> None:
+            self.set_focus(self.query_one(Input))
+
+    class Floor(App[None]):
+        CSS = "#rq-filters { height: 1; } #rq-filters Input { width: 8; } #t { height: 1fr; }"
+        MODES = {"start": Start, "queue": Queue}
+        BINDINGS = [Binding("f3", "switch_mode('queue')", "Queue")]
+
+        def on_mount(self) -> None:
+            self.switch_mode("start")
+
+    Floor().run()
+
+
+def make_books(path: Path, charges: int = 3000) -> None:
+    """Small books for trying the bench before the demo database exists: one payer, many open lines."""
+    import datetime as dt
+
+    sys.path.insert(0, str(ROOT))
+    from tui_billing.store import close_database, open_database, operations as ops
+
+    for old in path.parent.glob(path.name + "*"):
+        old.unlink()
+    open_database(path, create=True)
+    ops.seed_standard_reasons()
+    prov = ops.add_provider("DRA", "Ann Able", "1234567893")
+    payer = ops.add_payer("ACME", "Acme Health", "commercial")
+    ops.set_procedure("99213", "Office visit", 10000)
+    patients = [ops.add_patient(f"A{i:05d}", f"Last{i}", "First", "1980-01-01", "F",
+                                coverages=[ops.CoverageIn(payer, f"M{i}")]) for i in range(max(1, charges // 30))]
+    today = dt.date.today()
+    for n in range(charges // 6):
+        ops.post_encounter(patient_id=patients[n % len(patients)], provider_id=prov,
+                           dos=today - dt.timedelta(days=400 - n * 400 // max(1, charges // 6)),
+                           diagnoses=["J06.9"], lines=[ops.ChargeLine("99213")] * 6)
+    close_database()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", help="the books to measure (copied first; never written)")
+    parser.add_argument("--keys", type=int, default=60, help="keystrokes per echo figure")
+    parser.add_argument("--opens", type=int, default=5, help="fresh processes per queue-open figure")
+    parser.add_argument("--make-db", metavar="PATH", help="build small books at PATH (no demo needed) and exit")
+    parser.add_argument("--charges", type=int, default=3000, help="charge lines for --make-db")
+    parser.add_argument("--floor-app", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.floor_app:
+        _floor_app()
+        return
+    if args.make_db:
+        make_books(Path(args.make_db), args.charges)
+        return
+    if not args.db:
+        parser.error("--db is required")
+    print(json.dumps(measure(args.db, keys=args.keys, opens=args.opens), indent=2))
+
+
+if __name__ == "__main__":
+    main()

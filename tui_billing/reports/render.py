@@ -1,0 +1,420 @@
+"""Rendering a report: typed rows -> tabulate tables, CSV, JSON, and printer pages.
+
+A report is a :class:`Report`: a title, a few header lines, and :class:`Section` tables whose
+cells are typed (:class:`Money` for amounts, ``int`` for counts, ``str`` for text). Amounts are
+formatted from integer cents here, never through a float: tabulate receives strings with
+``disable_numparse=True`` so it cannot re-read "1,250.00" as a number; CSV and JSON get exact
+decimal text ("1250.00").
+
+User text is inert in every format: control characters (an ESC that would drive the terminal,
+a carriage return that would hide a line) print as U+FFFD, and CSV cells that a spreadsheet
+would run as a formula are prefixed with a quote.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+from ..money import cents_to_decimal, format_cents
+
+#: Formats besides tabulate's own.
+EXTRA_FORMATS = ("csv", "json")
+#: Characters that make a spreadsheet treat a cell as a formula (or smuggle one in).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+
+
+class Money(int):
+    """Integer cents that renders as an amount (an ``int`` so sums stay exact)."""
+
+    __slots__ = ()
+
+    def __add__(self, other: int) -> "Money":  # keep the type through sums
+        return Money(int(self) + int(other))
+
+    __radd__ = __add__
+
+
+@dataclass
+class Section:
+    """One table of a report."""
+
+    title: str
+    columns: Sequence[str]
+    rows: list[list] = field(default_factory=list)
+    #: a totals row printed after a rule (kept apart so CSV/JSON can mark it)
+    total: list | None = None
+    #: short lines printed under the table (not part of CSV/JSON rows)
+    notes: list[str] = field(default_factory=list)
+    #: a machine name for JSON (defaults to the title)
+    key: str | None = None
+
+
+@dataclass
+class Report:
+    """A whole report: title, parameters, sections; ``page_break_before`` forces new pages."""
+
+    name: str
+    title: str
+    params: dict[str, object] = field(default_factory=dict)
+    sections: list[Section] = field(default_factory=list)
+    practice: str = ""
+    #: indexes of sections that must start on a new page (statements: one patient per page)
+    page_break_before: set[int] = field(default_factory=set)
+
+
+def clean_text(value: str) -> str:
+    """User text made inert for a terminal or printer: control and bidi characters become U+FFFD."""
+    if value.isprintable():
+        return value
+    return "".join("\ufffd" if (unicodedata.category(ch) == "Cc" or ch in _BIDI) else ch for ch in value)
+
+
+def neutralise_csv(text: str) -> str:
+    """A CSV text cell that a spreadsheet would evaluate gets a leading apostrophe."""
+    if text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
+
+
+def _display(cell: object) -> str:
+    if type(cell) is str:  # the common case first: thousands of cells per report
+        return cell if cell.isprintable() else clean_text(cell)
+    if cell is None:
+        return ""
+    if isinstance(cell, Money):
+        return format_cents(int(cell))
+    if isinstance(cell, bool):
+        return "yes" if cell else "no"
+    if isinstance(cell, int):
+        return str(cell)
+    return clean_text(str(cell))
+
+
+def _exact(cell: object) -> str:
+    """CSV cell text: amounts as exact decimals, text neutralised."""
+    if cell is None:
+        return ""
+    if isinstance(cell, Money):
+        return cents_to_decimal(int(cell))
+    if isinstance(cell, bool):
+        return "yes" if cell else "no"
+    if isinstance(cell, int):
+        return str(cell)
+    return neutralise_csv(clean_text(str(cell)))
+
+
+def _json_value(cell: object) -> object:
+    if isinstance(cell, Money):
+        return cents_to_decimal(int(cell))  # a string: JSON numbers are floats to most readers
+    if isinstance(cell, (int, type(None))):
+        return cell
+    return clean_text(str(cell))
+
+
+def _is_amount_column(section: Section, index: int) -> bool:
+    for row in section.rows[:50] + ([section.total] if section.total else []):
+        if index < len(row) and row[index] is not None and row[index] != "":
+            return isinstance(row[index], int)
+    return False
+
+
+# --------------------------------------------------------------------------- CSV and JSON
+
+
+def render_csv(report: Report) -> str:
+    """Sections as CSV blocks. With one section it is a plain table; with several each block
+    starts with a one-cell title row and blocks are separated by an empty row."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    several = len(report.sections) > 1
+    for n, section in enumerate(report.sections):
+        if several:
+            if n:
+                writer.writerow([])
+            writer.writerow([neutralise_csv(clean_text(section.title))])
+        writer.writerow([_exact(c) for c in section.columns])
+        for row in section.rows:
+            writer.writerow([_exact(c) for c in row])
+        if section.total:
+            writer.writerow([_exact(c) for c in section.total])
+    return out.getvalue()
+
+
+def report_dict(report: Report) -> dict:
+    """The report as plain JSON-able data; amounts are decimal strings."""
+    sections = []
+    for section in report.sections:
+        cols = list(section.columns)
+        item = {
+            "key": section.key or section.title,
+            "title": clean_text(section.title),
+            "columns": cols,
+            "rows": [{c: _json_value(v) for c, v in zip(cols, row)} for row in section.rows],
+        }
+        if section.total:
+            item["total"] = {c: _json_value(v) for c, v in zip(cols, section.total)}
+        if section.notes:
+            item["notes"] = [clean_text(n) for n in section.notes]
+        sections.append(item)
+    return {"report": report.name, "title": clean_text(report.title), "practice": clean_text(report.practice),
+            "params": {k: _json_value(v) for k, v in report.params.items()}, "sections": sections}
+
+
+def render_json(report: Report) -> str:
+    return json.dumps(report_dict(report), indent=2, ensure_ascii=False) + "\n"
+
+
+# --------------------------------------------------------------------------- tables
+
+
+#: Plain-text tabulate formats whose body rows are one line each with fixed separators and no
+#: escaping: these are rendered by a template taken from tabulate itself (see _fast_table).
+FAST_FORMATS = frozenset({
+    "simple", "plain", "github", "pipe", "psql", "grid", "simple_grid", "rounded_grid", "heavy_grid",
+    "mixed_grid", "double_grid", "fancy_grid", "outline", "simple_outline", "rounded_outline",
+    "heavy_outline", "mixed_outline", "double_outline", "fancy_outline", "presto", "pretty", "orgtbl", "rst",
+})
+_MARK_A, _MARK_B = 0xE000, 0xE100  # private-use characters: never in real text (clean_text keeps them out of rows)
+
+
+def _tabulate(rows, heads, fmt, align):
+    from tabulate import tabulate
+
+    return tabulate(rows, headers=heads, tablefmt=fmt, disable_numparse=True, colalign=align,
+                    preserve_whitespace=True)
+
+
+_wcswidth = None
+
+
+def _width(text: str) -> int:
+    """Columns a string takes on a terminal, as tabulate counts them (wcwidth when installed)."""
+    global _wcswidth
+    if text.isascii():
+        return len(text)
+    if _wcswidth is None:
+        try:
+            from wcwidth import wcswidth as _wcswidth
+        except ImportError:  # tabulate then counts characters too
+            _wcswidth = len
+    n = _wcswidth(text)
+    return n if n >= 0 else len(text)
+
+
+def _pad(text: str, width: int, right: bool) -> str:
+    fill = " " * (width - _width(text))
+    return fill + text if right else text + fill
+
+
+def _fast_table(shown: list[list[str]], heads: list[str], fmt: str, align: list[str]) -> str | None:
+    """The same text tabulate would print, at a fraction of the cost on thousands of rows.
+
+    tabulate renders the headers and two rows of marker characters exactly as wide as each
+    column; its output gives the lines above the body, the line between rows, the lines below,
+    and the row line with a hole for each cell. Each real row is then one string join. Returns
+    None when that shortcut does not apply (the caller uses tabulate)."""
+    import re
+
+    ncols = len(heads)
+    widths = [_width(h) for h in heads]
+    for row in shown:
+        for i, cell in enumerate(row):
+            n = len(cell) if cell.isascii() else _width(cell)
+            if n > widths[i]:
+                widths[i] = n
+    a = [chr(_MARK_A + i) * max(widths[i], 1) for i in range(ncols)]
+    b = [chr(_MARK_B + i) * max(widths[i], 1) for i in range(ncols)]
+    lines = _tabulate([a, b], heads, fmt, align).split("\n")
+    ia = next((n for n, line in enumerate(lines) if chr(_MARK_A) in line), None)
+    ib = next((n for n, line in enumerate(lines) if chr(_MARK_B) in line), None)
+    if ia is None or ib is None or ib <= ia:
+        return None
+    pieces = re.split("[\ue000-\ue0ff]+", lines[ia])
+    if len(pieces) != ncols + 1 or any(not w for w in widths):
+        return None
+    head, between, tail = lines[:ia], lines[ia + 1:ib], lines[ib + 1:]
+    # column by column (list comprehensions), then one str.format per row: the hot loop of a
+    # day sheet with ten thousand entries
+    padded = []
+    for i in range(ncols):
+        w, right = widths[i], align[i] == "right"
+        column = [row[i] for row in shown]
+        if all(c.isascii() for c in column):
+            padded.append([c.rjust(w) for c in column] if right else [c.ljust(w) for c in column])
+        else:
+            padded.append([_pad(c, w, right) for c in column])
+    template = "{}".join(p.replace("{", "{{").replace("}", "}}") for p in pieces).format
+    body = [template(*cells) for cells in zip(*padded)]
+    if not pieces[-1].strip():  # tabulate strips trailing blanks from lines that end in a cell
+        body = [line.rstrip() for line in body]
+    if between:
+        sep = "\n".join(between)
+        return "\n".join(head + [f"\n{sep}\n".join(body)] + tail)
+    return "\n".join(head + body + tail)
+
+
+def _table(section: Section, rows: Sequence[Sequence[object]], fmt: str, widths: list[int] | None) -> str:
+    """One table of display strings; ``widths`` pads cells so split pages line up."""
+    cols = list(section.columns)
+    align = ["right" if _is_amount_column(section, i) else "left" for i in range(len(cols))]
+    shown = [[c if type(c) is str and c.isprintable() else _display(c) for c in row] for row in rows]
+    heads = [clean_text(c) for c in cols]
+    if widths:
+        shown = [[_pad(s, widths[i], align[i] == "right") for i, s in enumerate(r)] for r in shown]
+        heads = [_pad(h, widths[i], align[i] == "right") for i, h in enumerate(heads)]
+    if not shown:
+        shown = [["" for _ in cols]]
+    if len(shown) > 20 and fmt in FAST_FORMATS:
+        fast = _fast_table(shown, heads, fmt, align)
+        if fast is not None:
+            return fast
+    return _tabulate(shown, heads, fmt, align)
+
+
+def _section_rows(section: Section) -> list[list]:
+    rows = list(section.rows)
+    if section.total:
+        rows.append(section.total)
+    return rows
+
+
+def _widths(section: Section) -> list[int]:
+    rows = _section_rows(section)
+    widths = [_width(clean_text(c)) for c in section.columns]
+    for row in rows:
+        for i, c in enumerate(row):
+            n = _width(_display(c))
+            if n > widths[i]:
+                widths[i] = n
+    return widths
+
+
+def header_lines(report: Report, run_at: str) -> list[str]:
+    """The lines every printout starts with: practice, report and its parameters, run time."""
+    first = " - ".join(x for x in (clean_text(report.practice), clean_text(report.title)) if x)
+    params = "  ".join(f"{k}: {_display(v)}" for k, v in report.params.items() if v not in (None, ""))
+    lines = [first]
+    if params:
+        lines.append(params)
+    lines.append(f"run {run_at}")
+    return lines
+
+
+def render_table(report: Report, fmt: str, run_at: str) -> str:
+    """The whole report as one text for the screen or a file (no paging)."""
+    parts = ["\n".join(header_lines(report, run_at))]
+    for index, section in enumerate(report.sections):
+        block = [clean_text(section.title)] if section.title else []
+        if index in report.page_break_before:  # statements: one per sheet even without --page-length
+            block.insert(0, "\f")
+        block.append(_table(section, _section_rows(section), fmt, None))
+        block.extend(clean_text(n) for n in section.notes)
+        parts.append("\n".join(block))
+    return "\n\n".join(parts) + "\n"
+
+
+def _shape(section: Section, fmt: str, widths: list[int]) -> tuple[int, int]:
+    """(lines of table furniture, lines per row) for this format."""
+    sample = [["" for _ in section.columns]]
+    one = _table(section, sample, fmt, widths).count("\n") + 1
+    two = _table(section, sample * 2, fmt, widths).count("\n") + 1
+    per_row = max(1, two - one)
+    return one - per_row, per_row
+
+
+def render_pages(report: Report, fmt: str, run_at: str, page_length: int) -> str:
+    """Printer pages of ``page_length`` lines: a header with page X of Y on each, the column
+    headings repeated when a table continues, and a form feed between pages."""
+    head = header_lines(report, run_at)
+    head_n = len(head) + 2  # the header, the "page X of Y" line, a blank line
+    room = page_length - head_n
+    if room < 4:
+        raise ValueError(f"--page-length {page_length} leaves no room under the {head_n}-line page header")
+    pages: list[list[str]] = [[]]
+
+    def used() -> int:
+        return len(pages[-1])
+
+    for index, section in enumerate(report.sections):
+        if index in report.page_break_before and used():
+            pages.append([])
+        rows = _section_rows(section)
+        widths = _widths(section)
+        furniture, per_row = _shape(section, fmt, widths)
+        title = clean_text(section.title)
+        notes = [clean_text(n) for n in section.notes]
+        start = 0
+        first = True
+        while first or start < len(rows):
+            gap = 1 if used() else 0
+            title_n = 1 if title else 0
+            free = room - used() - gap - title_n - furniture
+            fit = free // per_row
+            need_all = len(rows) - start
+            if fit < min(1, need_all) or (fit < need_all and fit < 3 and used()):
+                if used():
+                    pages.append([])
+                    continue
+                fit = max(fit, 1)  # a table taller than a page: print what fits
+            chunk = rows[start:start + max(fit, 0)] if need_all else []
+            block = []
+            if gap:
+                block.append("")
+            if title:
+                block.append(title if first else f"{title} (continued)")
+            block.extend(_table(section, chunk, fmt, widths).split("\n"))
+            start += len(chunk)
+            first = False
+            pages[-1].extend(block)
+            if start >= len(rows):
+                for note in notes:
+                    if used() >= room:
+                        pages.append([])
+                    pages[-1].append(note)
+    total = len(pages)
+    out = []
+    for n, body in enumerate(pages, start=1):
+        lines = head + [f"page {n} of {total}", ""] + body
+        out.append("\n".join(lines) + "\n")
+    return "\f".join(out)
+
+
+def render(report: Report, fmt: str = "simple", *, page_length: int | None = None,
+           run_at: str | None = None) -> str:
+    """The report in ``fmt`` (a tabulate format, ``csv`` or ``json``)."""
+    run_at = run_at or dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M")
+    if fmt == "csv":
+        return render_csv(report)
+    if fmt == "json":
+        return render_json(report)
+    if page_length:
+        return render_pages(report, fmt, run_at, page_length)
+    return render_table(report, fmt, run_at)
+
+
+def render_stream(reports: Iterable[Report], fmt: str, write, *, page_length: int | None = None,
+                  run_at: str | None = None, name: str = "reports") -> int:
+    """Render reports one after another through ``write`` (a form feed between printed ones,
+    an empty row between CSV blocks, one JSON document with a list). Returns how many."""
+    run_at = run_at or dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M")
+    count = 0
+    if fmt == "json":
+        write(f'{{"report": {json.dumps(name)}, "reports": [')
+    for report in reports:
+        if fmt == "json":
+            write((",\n" if count else "\n") + json.dumps(report_dict(report), ensure_ascii=False))
+        else:
+            if count:
+                write("\n" if fmt == "csv" else "\f")
+            write(render(report, fmt, page_length=page_length, run_at=run_at))
+        count += 1
+    if fmt == "json":
+        write("\n]}\n")
+    return count

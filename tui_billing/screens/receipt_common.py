@@ -1,0 +1,162 @@
+"""Small pieces the receipts screens share: compact labelled fields, method parsing, worker errors.
+
+Named ``Receipt*`` so they can later give way to the shared widgets package (money input, date
+input, patient picker) without touching the screens' logic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widget import Widget
+from textual.widgets import Input, Label, Static
+from textual.worker import Worker, WorkerState
+
+from ..money import MoneyError, format_cents, parse_cents
+
+METHODS = ("cash", "check", "card", "eft")
+METHOD_HINT = "cash, check, card or eft (1-4)"
+
+
+def parse_method(text: str) -> str:
+    """``cash``/``check``/``card``/``eft``, a unique prefix (``ch``, ``ca``... ``cas``), or 1-4."""
+    t = text.strip().lower()
+    if t in ("1", "2", "3", "4"):
+        return METHODS[int(t) - 1]
+    matches = [m for m in METHODS if m.startswith(t)] if t else []
+    if len(matches) == 1:
+        return matches[0]
+    if t in METHODS:
+        return t
+    raise ValueError(f"method: {METHOD_HINT}" if not matches else f"{t!r} could be {' or '.join(matches)}")
+
+
+def parse_money(text: str, *, allow_zero: bool = True, blank_is_zero: bool = True, allow_negative: bool = False) -> int:
+    """Cents from what was typed (blank means 0 where that makes sense). Raises ValueError."""
+    if not text.strip():
+        if blank_is_zero:
+            return 0
+        raise ValueError("an amount is required")
+    try:
+        return parse_cents(text, allow_zero=allow_zero, allow_negative=allow_negative)
+    except MoneyError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def parse_date(text: str) -> str:
+    """A received date: blank is today; ``YYYY-MM-DD``, ``MM/DD/YYYY`` or ``MMDDYYYY``."""
+    t = text.strip()
+    if not t:
+        return dt.date.today().isoformat()
+    for fmt in ("%Y-%m-%d", "%m/%d/%Y", "%m%d%Y", "%m/%d/%y"):
+        try:
+            return dt.datetime.strptime(t, fmt).date().isoformat()
+        except ValueError:
+            continue
+    raise ValueError("date like 2026-11-26 or 11/26/2026")
+
+
+def money(cents: int) -> str:
+    return format_cents(cents)
+
+
+def cell(value: str, *, right: bool = False, style: str = "") -> Text:
+    """A table cell as plain text (user data is never markup).
+
+    Tables use ``cell_padding=0`` to fit 80 columns, so a left-aligned cell carries its own
+    one-space gutter (right-aligned ones get it from the column being one wider).
+    """
+    return Text(value if right else " " + value, style=style, justify="right" if right else "left", no_wrap=True, overflow="ellipsis")
+
+
+class ReceiptField(Widget):
+    """A one-line labelled input with its own inline error line underneath.
+
+    A stand-in for the shared form widgets: ``field.value``, ``field.error(msg)``, ``field.ok()``.
+    """
+
+    DEFAULT_CSS = """
+    ReceiptField { height: auto; }
+    ReceiptField > Horizontal { height: 1; }
+    ReceiptField Label { width: 14; }
+    ReceiptField .rf-error { height: auto; color: $error; display: none; padding-left: 14; }
+    ReceiptField .rf-error.shown { display: block; }
+    ReceiptField .rf-note { height: auto; color: $warning; display: none; padding-left: 14; }
+    ReceiptField .rf-note.shown { display: block; }
+    """
+
+    def __init__(self, label: str, *, name: str, placeholder: str = "", value: str = "", width: int | None = None) -> None:
+        super().__init__(id=f"f-{name}")
+        self.field_name = name
+        self._label = label
+        self._placeholder = placeholder
+        self._value = value
+        self._width = width
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            yield Label(self._label, markup=False)
+            inp = Input(value=self._value, placeholder=self._placeholder, id=f"i-{self.field_name}", compact=True)
+            if self._width:
+                inp.styles.width = self._width
+            yield inp
+        yield Static("", classes="rf-error", markup=False)
+        yield Static("", classes="rf-note", markup=False)
+
+    @property
+    def input(self) -> Input:
+        return self.query_one(Input)
+
+    @property
+    def value(self) -> str:
+        return self.input.value
+
+    @value.setter
+    def value(self, text: str) -> None:
+        self.input.value = text
+
+    def error(self, message: str) -> None:
+        box = self.query_one(".rf-error", Static)
+        box.update(message)
+        box.set_class(bool(message), "shown")
+
+    def note(self, message: str) -> None:
+        box = self.query_one(".rf-note", Static)
+        box.update(message)
+        box.set_class(bool(message), "shown")
+
+    def ok(self) -> None:
+        self.error("")
+
+
+class WorkerFailures:
+    """Mixin for screens: a worker that dies unexpectedly is shown, never lost.
+
+    (A stand-in for the app's shared worker-failure handler.)
+    """
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            err = event.worker.error
+            self.notify(f"{type(err).__name__}: {err}", title="Something went wrong; nothing was saved",  # type: ignore[attr-defined]
+                        severity="error", timeout=10, markup=False)
+
+
+def after_pending_keys(widgets: list[Widget], callback, *args) -> None:
+    """Run ``callback`` once each widget has handled the keys already queued to it.
+
+    A priority binding (Enter, Ctrl+S) runs before the focused field has processed keys typed
+    just ahead of it; chaining through each field's own queue reads what was really typed.
+    """
+    chain = [w for w in widgets if w.is_attached]
+
+    def step(i: int = 0) -> None:
+        if i == len(chain):
+            callback(*args)
+        else:
+            chain[i].call_later(step, i + 1)
+
+    step()
