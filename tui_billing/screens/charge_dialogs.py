@@ -19,10 +19,20 @@ from ..widgets.money_input import MoneyInput
 __all__ = ["BatchDialog", "ConfirmDialog", "ReasonDialog"]
 
 
+#: The screen keys keep working over a dialog (a modal screen stops the app's own bindings):
+#: the clerk can go to receipts without answering, and the dialog waits on charge entry.
+SCREEN_KEYS = [
+    Binding("f1", "app.help", "Help", show=False),
+    Binding("f2", "app.switch_mode('charges')", "Charges", show=False),
+    Binding("f3", "app.switch_mode('receipts')", "Receipts", show=False),
+    Binding("f4", "app.switch_mode('balancing')", "Balancing", show=False),
+]
+
+
 class BatchDialog(ModalScreen["tuple[int, int] | None"]):
     """Ask for a new charge batch's control count and control total (from the paper stack)."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "accept", "Open batch")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "accept", "Open batch"), *SCREEN_KEYS]
 
     def __init__(self, posting_date: str, note: str = "") -> None:
         super().__init__()

@@ -139,6 +139,7 @@ class ChargeEntryScreen(Screen[None]):
         self.loaded = False
         self.asking_batch = False
         self.saves = 0  # successful saves (tests and the benchmark watch it)
+        self._batch_note: str | None = None
         self._table = None
 
     # ------------------------------------------------------------------ layout
@@ -219,6 +220,11 @@ class ChargeEntryScreen(Screen[None]):
         self.mount(table, after=self.query_one("#encounters-slot"))
         table.add_columns("Enc", "Account", "Patient", "Prov", "DOS", "Ln", "Total", "")
         self._fill_table()
+
+    def on_screen_resume(self) -> None:
+        if self._batch_note is not None and self.batch is None and self.loaded:
+            note, self._batch_note = self._batch_note, None
+            self._ask_batch(note)
 
     # ------------------------------------------------------------------ helpers
 
@@ -361,6 +367,11 @@ class ChargeEntryScreen(Screen[None]):
 
     def _ask_batch(self, note: str = "") -> None:
         if self.asking_batch:
+            return
+        if not self.is_current:
+            # Another screen (F3/F4) is in front: ask when the clerk comes back to charge entry,
+            # never over someone else's screen.
+            self._batch_note = note
             return
         self.asking_batch = True
         self.app.push_screen(BatchDialog(self.app.posting_date, note), callback=self._batch_answer)  # type: ignore[attr-defined]
