@@ -200,8 +200,10 @@ class BillingApp(App[None]):
         seen: set[str] = set()
         for active in screen.active_bindings.values():
             b = active.binding
-            # Screen and app actions only: an Input's "delete left" is not a command.
-            if not isinstance(active.node, (Screen, App)) or not b.description or not b.show or b.action in seen:
+            # Screen and app actions only (an Input's "delete left" is not a command), and not the
+            # keys that move between fields.
+            if (not isinstance(active.node, (Screen, App)) or not b.description or b.action in seen
+                    or b.key in ("enter", "tab", "shift+tab", "escape,f1,q")):
                 continue
             seen.add(b.action)
             yield SystemCommand(f"{b.description} ({self.get_key_display(b)})", f"{b.description}",

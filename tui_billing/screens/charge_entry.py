@@ -140,6 +140,9 @@ class ChargeEntryScreen(Screen[None]):
         self.asking_batch = False
         self.saves = 0  # successful saves (tests and the benchmark watch it)
         self._batch_note: str | None = None
+        self._widgets: dict[str, Input] = {}
+        self._rest_ready = False
+        self._pending_focus: str | None = None
         self._table = None
 
     # ------------------------------------------------------------------ layout
@@ -160,7 +163,7 @@ class ChargeEntryScreen(Screen[None]):
                 provider = LookupInput(id="provider", list_id="provider-matches", max_length=30)
                 yield provider
                 yield Static(" DOS ", classes="ce-label-s4", markup=False)
-                yield DateInput(id="dos")
+                yield DateInput(self.today.isoformat(), id="dos")
                 yield Static(" POS ", classes="ce-label-s4", markup=False)
                 yield CodeInput("11", id="pos", max_length=2)
                 yield Static(" Payer ", classes="ce-label-s6", markup=False)
@@ -169,28 +172,6 @@ class ChargeEntryScreen(Screen[None]):
                 yield Slot("", id="row2-info", classes="ce-info")
             yield provider.match_list
             yield payer.match_list
-            with Container(id="dx-grid"):
-                for n in range(1, DX_COUNT + 1):
-                    yield Static(f"{n:>2}", classes="dx-num", markup=False)
-                    yield CodeInput(id=f"dx-{n}", max_length=8, classes="dx")
-                    yield Slot("", id=f"dxd-{n}", classes="dx-desc")
-            yield Static(" # Code  Description            Mod Mod Mod Mod Unit Fee        Ptr", id="lines-head",
-                         markup=False)
-            lookups_: list[ProcedureLookup] = []
-            with Container(id="line-grid"):
-                for i in range(1, LINE_COUNT + 1):
-                    yield Static(f"{i:>2}", classes="line-num", markup=False)
-                    code = ProcedureLookup(id=f"l{i}-code", list_id=f"l{i}-matches", classes="line-code")
-                    lookups_.append(code)
-                    yield code
-                    yield Slot("", id=f"l{i}-desc", classes="line-desc")
-                    for m in range(1, MOD_COUNT + 1):
-                        yield CodeInput(id=f"l{i}-m{m}", max_length=2, classes="mod")
-                    yield FormInput(id=f"l{i}-units", restrict=r"[0-9]*", max_length=3, classes="units")
-                    yield MoneyInput(id=f"l{i}-fee", classes="fee")
-                    yield FormInput(id=f"l{i}-ptr", restrict=r"[0-9, ]*", max_length=11, classes="ptr")
-            for code in lookups_:
-                yield code.match_list
             with Horizontal(id="msg-row"):
                 yield Slot("", id="msg")
                 yield Slot("Total 0.00", id="total")
@@ -199,13 +180,44 @@ class ChargeEntryScreen(Screen[None]):
         yield Static("", id="encounters-slot", markup=False)
         yield KeyBar()
 
-    def on_mount(self) -> None:
+    def _rest_widgets(self) -> list:
+        """The diagnosis grid and the service lines, mounted just after the first frame."""
+        dx: list = []
+        for n in range(1, DX_COUNT + 1):
+            dx += [Static(f"{n:>2}", classes="dx-num", markup=False), CodeInput(id=f"dx-{n}", max_length=8, classes="dx"),
+                   Slot("", id=f"dxd-{n}", classes="dx-desc")]
+        lines: list = []
+        codes_: list[ProcedureLookup] = []
         for i in range(1, LINE_COUNT + 1):
-            self.query_one(f"#l{i}-code", ProcedureLookup).schedule = self.schedule
-        self._reset_form(keep_sticky=False)
+            code = ProcedureLookup(id=f"l{i}-code", list_id=f"l{i}-matches", classes="line-code")
+            code.schedule = self.schedule
+            codes_.append(code)
+            lines += [Static(f"{i:>2}", classes="line-num", markup=False), code, Slot("", id=f"l{i}-desc", classes="line-desc")]
+            lines += [CodeInput(id=f"l{i}-m{m}", max_length=2, classes="mod") for m in range(1, MOD_COUNT + 1)]
+            lines += [FormInput(id=f"l{i}-units", restrict=r"[0-9]*", max_length=3, classes="units"),
+                      MoneyInput(id=f"l{i}-fee", classes="fee"),
+                      FormInput(id=f"l{i}-ptr", restrict=r"[0-9, ]*", max_length=11, classes="ptr")]
+        head = Static(" # Code  Description            Mod Mod Mod Mod Unit Fee        Ptr", id="lines-head",
+                      markup=False)
+        return [Container(*dx, id="dx-grid"), head, Container(*lines, id="line-grid"), *(c.match_list for c in codes_)]
+
+    def on_mount(self) -> None:
         self.query_one("#patient").focus()
         self._load()
-        self.call_after_refresh(self._mount_table)
+        # First frame: the header rows, focus in the patient field (the clerk can type at once).
+        # The diagnosis grid and the lines follow in the next frame; an Enter that needs one of
+        # them before then waits for it (see _focus), so nothing typed ahead is lost.
+        self.call_after_refresh(self._mount_rest)
+
+    async def _mount_rest(self) -> None:
+        form = self.query_one("#ce-form")
+        await form.mount(*self._rest_widgets(), before=self.query_one("#msg-row"))
+        self._rest_ready = True
+        if self._pending_focus:
+            fid, self._pending_focus = self._pending_focus, None
+            self.set_focus(self._input(fid))
+            self.app.release_keys()  # type: ignore[attr-defined]
+        self._mount_table()
 
     @property
     def table(self):
@@ -235,12 +247,22 @@ class ChargeEntryScreen(Screen[None]):
         return today()
 
     def _input(self, fid: str) -> Input:
-        return self.query_one(f"#{fid}", Input)
+        widget = self._widgets.get(fid)
+        if widget is None:  # looked up once: a DOM query per keystroke would walk ~130 widgets
+            widget = self._widgets[fid] = self.query_one(f"#{fid}", Input)
+        return widget
+
+    def _mounted(self, fid: str) -> bool:
+        return self._rest_ready or not (fid.startswith("dx-") or fid.startswith("l"))
 
     def _val(self, fid: str) -> str:
+        if not self._mounted(fid):
+            return ""
         return self._input(fid).value.strip()
 
     def _set(self, fid: str, value: str) -> None:
+        if not self._mounted(fid):
+            return
         widget = self._input(fid)
         if widget.value != value:
             with widget.prevent(Input.Changed):
@@ -330,6 +352,9 @@ class ChargeEntryScreen(Screen[None]):
         self.app.call_from_thread(self._codes_ready)
 
     def _codes_ready(self) -> None:
+        if not self._rest_ready:
+            self.call_after_refresh(self._codes_ready)
+            return
         for n in range(1, DX_COUNT + 1):
             if self._val(f"dx-{n}"):
                 self._check_dx(n)
@@ -480,6 +505,11 @@ class ChargeEntryScreen(Screen[None]):
 
     def _focus(self, fid: str) -> None:
         """Move focus now (not after the queued keys), so typed-ahead keys land in the new field."""
+        if not self._mounted(fid):  # in the first few ms only: hold keys until the field exists
+            if self._pending_focus is None:
+                self.app.hold_keys()  # type: ignore[attr-defined]
+            self._pending_focus = fid
+            return
         self.set_focus(self._input(fid))
 
     def _enter(self) -> bool:
@@ -811,7 +841,7 @@ class ChargeEntryScreen(Screen[None]):
     # ------------------------------------------------------------------ save
 
     def action_save(self) -> None:
-        if self.saving or self.asking_batch:
+        if self.saving or self.asking_batch or not self._rest_ready:
             return
         if not isinstance(self.focused, (Input,)) and self.focused is not None and self.focused.id == "encounters":
             self.query_one("#patient").focus()
@@ -914,6 +944,8 @@ class ChargeEntryScreen(Screen[None]):
     # ------------------------------------------------------------------ clear, ditto
 
     def _reset_form(self, *, keep_sticky: bool) -> None:
+        if not self._rest_ready:
+            return
         for fid in self._field_ids():
             if keep_sticky and fid in STICKY:
                 continue
