@@ -207,7 +207,7 @@ class ChargeEntryScreen(Screen[None]):
         # First frame: the header rows, focus in the patient field (the clerk can type at once).
         # The diagnosis grid and the lines follow in the next frame; an Enter that needs one of
         # them before then waits for it (see _focus), so nothing typed ahead is lost.
-        self.call_after_refresh(self._mount_rest)
+        self.call_after_refresh(self.set_timer, 0.01, self._mount_rest)
 
     async def _mount_rest(self) -> None:
         form = self.query_one("#ce-form")

@@ -43,6 +43,24 @@ class PatientPicker(LookupInput):
         """A search for the text now in the field has not answered yet."""
         return self._pending_text is not None and self._pending_text == self.value.strip()
 
+    HINT = "type an account number or last,first (smith,j)"
+
+    def show_matches(self, matches) -> None:  # type: ignore[override]
+        """Like LookupInput's, but the list stays open (with a hint) while this field has focus.
+
+        Showing or hiding the list re-lays-out the screen (~10 ms); keeping it open while the
+        clerk is in the patient field means each keystroke's results only repaint the list.
+        """
+        super().show_matches(matches)
+        if not self._matches and self.has_focus:
+            self.match_list.set_labels([self.HINT if not self.value.strip() else "no patient matches"])
+            self.match_list.highlighted = None
+            self.match_list.shown = True
+
+    def _on_focus(self, event) -> None:
+        super()._on_focus(event)
+        self.show_matches(self._matches)
+
     def _on_input_changed(self, event: LookupInput.Changed) -> None:
         if event.input is not self:
             return
