@@ -138,7 +138,7 @@ def _hit(row: tuple) -> PatientHit:
     return PatientHit(*row)
 
 
-def find_patients(text: str, limit: int = 6) -> list[PatientHit]:
+def find_patients(text: str, limit: int = 5) -> list[PatientHit]:
     """Patients whose account starts with ``text`` or whose ``last,first`` starts with it.
 
     Account matches come first. ``smi,j`` finds Smith, John; ``smi`` finds every Smi...;

@@ -42,13 +42,13 @@ class MatchList(Static, can_focus=False):
         constrain: none inside;
         visibility: hidden;
         width: 66;
-        height: 6;
+        height: 5;
         background: $panel;
         color: $text;
     }
     """
 
-    ROWS = 6
+    ROWS = 5  # the patient list covers the provider row and the diagnoses, never the lines
 
     def __init__(self, id: str | None = None) -> None:
         super().__init__("", markup=False, id=id)
