@@ -43,7 +43,7 @@ ECHO_CHAR = b"Q"
 #: Painted in the form's first frame, with focus already in the patient field: typing is accepted.
 READY_MARK = b"Total 0.00"
 #: The service-line header: painted once every field of the form is on screen.
-FULL_MARK = b"Mod Mod Mod Mod"  # not a final byte of any escape sequence Textual writes
+FULL_MARK = b"Mod Mod Mod Mod Un"  # not a final byte of any escape sequence Textual writes
 
 
 _CSI = re.compile(rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]")

@@ -197,7 +197,8 @@ class ChargeEntryScreen(Screen[None]):
             lines += [FormInput(id=f"l{i}-units", restrict=r"[0-9]*", max_length=3, classes="units"),
                       MoneyInput(id=f"l{i}-fee", classes="fee"),
                       FormInput(id=f"l{i}-ptr", restrict=r"[0-9, ]*", max_length=11, classes="ptr")]
-        head = Static(" # Code  Description            Mod Mod Mod Mod Unit Fee        Ptr", id="lines-head",
+        # Aligned with the grid's columns at 80 wide (the description column takes what is left).
+        head = Static(f"{'#':>2} {'Code':<6} {'Description':<31} Mod Mod Mod Mod Un  {'Fee':>10} Ptr", id="lines-head",
                       markup=False)
         return [Container(*dx, id="dx-grid"), head, Container(*lines, id="line-grid"), *(c.match_list for c in codes_)]
 
@@ -442,7 +443,16 @@ class ChargeEntryScreen(Screen[None]):
         try:
             operations.close_batch(batch_id, operator=self.app.operator)  # type: ignore[attr-defined]
         except BillingError as exc:
-            self.app.call_from_thread(self._msg, str(exc), error=True)
+            figures = lookups.batch_figures(batch_id)
+            if figures is not None and not figures.balanced:
+                # The difference first: the message line is 60 columns at 80x24.
+                message = (f"Batch {batch_id} does not balance, difference "
+                           f"{difference_text(figures.count_difference, figures.total_difference)}: entered "
+                           f"{figures.entered_count} / {format_cents(figures.entered_total)}, control "
+                           f"{figures.control_count} / {format_cents(figures.control_total)}")
+            else:
+                message = str(exc)
+            self.app.call_from_thread(self._msg, message, error=True)
             return
         self.app.call_from_thread(self._batch_closed, batch_id)
 

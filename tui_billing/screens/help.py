@@ -19,11 +19,11 @@ KEYMAP: tuple[tuple[str, str], ...] = (
     ("Enter / Tab", "next field (Enter skips empty diagnoses and modifiers)"),
     ("Shift+Tab", "previous field"),
     ("Ctrl+S", "save the form"),
-    ("Esc", "leave a lookup, or clear the form (asks first if something was typed)"),
+    ("Esc", "leave a lookup, or clear the form (asks first if typed in)"),
     ("F6", "ditto: copy the previous entry's value into the focused field"),
     ("Up / Down", "move in a lookup's list; Enter takes the highlighted match"),
     ("F5", "charge entry: go to the batch's encounter list and back"),
-    ("Ctrl+D", "charge entry: void the highlighted encounter (asks for a reason)"),
+    ("Ctrl+D", "charge entry: void the highlighted encounter (asks why)"),
     ("F8", "charge entry: open a new charge batch"),
     ("F9", "charge entry: close the batch (refused unless it balances)"),
 )
