@@ -1,20 +1,81 @@
-"""The Textual app: small on purpose. It owns the global keys and the three working screens.
+"""The Textual app: small on purpose. It owns the global keys, the header facts and failures.
 
 Each screen lives in its own module under ``screens/``; switching with F2/F3/F4 uses Textual
 modes, so every screen stays alive and keeps what was typed into it.
+
+What screens can rely on (set before any screen mounts):
+
+- ``app.db_path``: the database file; ``app.operator``: the clerk (OS user, or
+  ``TUI_BILLING_OPERATOR``); ``app.posting_date``: the current open posting date (ISO text);
+  ``app.practice``: the practice name. After a day close call :meth:`BillingApp.refresh_context`.
+- Type-ahead: keys are handled one at a time, in order, even when they arrive in a burst (SSH):
+  each key is fully handled (including bindings resolved after bubbling) before the next is
+  dispatched. A priority binding's action therefore sees every earlier key applied, and a focus
+  change it makes with ``screen.set_focus`` takes effect for the very next key. A screen that must
+  wait for a worker before the next key (Enter on a lookup still searching) calls
+  :meth:`BillingApp.hold_keys` and later :meth:`BillingApp.release_keys`.
+- Worker failures: every ``Worker.StateChanged`` bubbles up to :meth:`BillingApp.on_worker_state_changed`,
+  the ONE place that turns a failed worker into a visible error notification. Screens run the
+  database in ``@work(thread=True, exit_on_error=False)`` workers and need no handler of their own;
+  a worker that catches :class:`BillingError` itself (to show it beside a field) never reaches it.
 """
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
-from textual.app import App
-from textual.binding import Binding
+# Textual repaints on a timer capped at TEXTUAL_FPS (default 60): a change made just after a
+# repaint waits up to a whole frame (17 ms) to be seen, and a patient lookup's list lands just
+# after its keystroke's echo. 240 cuts that wait to 4 ms (measured: lookup p50 ~25 -> ~13 ms).
+# The cap only matters while something changes: an idle screen (no blinking cursor) sends
+# nothing. Read once when Textual is imported, so set it first; the environment still wins.
+os.environ.setdefault("TEXTUAL_FPS", "240")
+from typing import Iterable
 
-from .screens.balancing import BalancingScreen
+from textual import events
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
 from .screens.charge_entry import ChargeEntryScreen
 from .screens.help import HelpScreen
-from .screens.receipts import ReceiptsScreen
+from .store.errors import BillingError
+
+# Worker state changes do not bubble by default; letting them reach the App gives the whole UI
+# one failure handler instead of one per screen (no Textual internals handle this message).
+Worker.StateChanged.bubble = True
+
+#: Longest a key may wait behind another (a lookup still searching) before it is let through.
+HOLD_LIMIT_S = 2.0
+
+
+def _receipts_screen() -> Screen:
+    from .screens.receipts import ReceiptsScreen
+
+    return ReceiptsScreen()
+
+
+def _balancing_screen() -> Screen:
+    from .screens.balancing import BalancingScreen
+
+    return BalancingScreen()
+
+
+class KeyDone(Message):
+    """Posted behind a key to the widget it went to; reaching the App means the key was handled.
+
+    It goes round twice: the second trip follows the messages the key itself caused (an Input's
+    Changed), so their handlers have run before the next key is dispatched.
+    """
+
+    def __init__(self, target: object, trip: int = 1) -> None:
+        super().__init__()
+        self.target = target
+        self.trip = trip
 
 
 class BillingApp(App[None]):
@@ -23,26 +84,129 @@ class BillingApp(App[None]):
     CSS_PATH = "styles.tcss"
     TITLE = "tui-billing"
     ENABLE_COMMAND_PALETTE = True
+    COMMAND_PALETTE_BINDING = "ctrl+p"
     MODES = {
         "charges": ChargeEntryScreen,
-        "receipts": ReceiptsScreen,
-        "balancing": BalancingScreen,
+        # Imported on first F3/F4, so they add nothing to the time before the clerk can type.
+        "receipts": lambda: _receipts_screen(),
+        "balancing": lambda: _balancing_screen(),
     }
     BINDINGS = [
-        Binding("f1", "help", "Help", id="help"),
-        Binding("f2", "switch_mode('charges')", "Charges", id="charges"),
-        Binding("f3", "switch_mode('receipts')", "Receipts", id="receipts"),
-        Binding("f4", "switch_mode('balancing')", "Balancing", id="balancing"),
-        Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
+        Binding("f1", "help", "Help", id="app.help"),
+        Binding("f2", "switch_mode('charges')", "Charges", id="app.charges"),
+        Binding("f3", "switch_mode('receipts')", "Receipts", id="app.receipts"),
+        Binding("f4", "switch_mode('balancing')", "Balancing", id="app.balancing"),
+        Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
     ]
 
-    def __init__(self, db_path: Path | None = None) -> None:
+    def __init__(self, db_path: Path | None = None, *, operator: str | None = None) -> None:
         super().__init__()
         self.db_path = db_path
+        self.operator = ""
+        self.posting_date = ""
+        self.practice = ""
+        self._given_operator = operator
+        self._holds = 0
+        self._hold_since = 0.0
+        self._draining = False
+        self._held: list[events.Key] = []
+        self.refresh_context()
+
+    def refresh_context(self) -> None:
+        """Read the posting date, operator and practice (two indexed reads; also after a day close)."""
+        from .store import lookups
+
+        self.posting_date, self.operator = lookups.posting_context(self._given_operator)
+        self.practice = lookups.practice_name()
+        self.title = self.practice or "tui-billing"
+        db = self.db_path.name if self.db_path else "?"
+        self.sub_title = f"posting {self.posting_date} · {self.operator} · {db}"
 
     def on_mount(self) -> None:
+        self.set_interval(HOLD_LIMIT_S / 2, self._failsafe_release)
         self.switch_mode("charges")
+
+    # ------------------------------------------------------------------ type-ahead
+
+    def hold_keys(self) -> None:
+        """Keep further keys (in order) until :meth:`release_keys`; a watchdog releases after 1 s."""
+        if not self._holds:
+            self._hold_since = time.monotonic()
+        self._holds += 1
+
+    def release_keys(self) -> None:
+        """Undo one :meth:`hold_keys`; when none remain, replay the kept keys in order."""
+        self._holds = max(0, self._holds - 1)
+        if self._holds == 0 and self._held and not self._draining:
+            self._draining = True
+            self.call_later(self._replay_keys)
+
+    def _failsafe_release(self) -> None:
+        """Never leave the keyboard dead: a hold older than a second is let go."""
+        if self._holds and time.monotonic() - self._hold_since > HOLD_LIMIT_S:
+            self._holds = 1
+            self.release_keys()
+
+    async def _replay_keys(self) -> None:
+        self._draining = False
+        while self._held and not self._holds:
+            await self._dispatch_key(self._held.pop(0))
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            if self._holds or self._draining or self._held:
+                self._held.append(event)
+                return
+            await self._dispatch_key(event)
+            return
+        await super().on_event(event)
+
+    async def _dispatch_key(self, event: events.Key) -> None:
+        """Hand one key to Textual, then hold the next until this one is fully handled.
+
+        A key bound on a widget (Backspace, Up) is resolved only after it bubbles to the App, so
+        without this a burst of keys (a paste of keystrokes over SSH) can apply out of order.
+        """
+        await super().on_event(event)
+        if event.is_forwarded:  # went to a widget: wait for its marker to bubble back
+            self.hold_keys()
+            target = self.focused or self.screen
+            target.post_message(KeyDone(target))
+
+    def on_key_done(self, message: KeyDone) -> None:
+        target = message.target
+        if message.trip == 1 and getattr(target, "is_attached", False):
+            target.post_message(KeyDone(target, 2))  # type: ignore[attr-defined]
+            return
+        self.release_keys()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place a failed worker becomes visible: an error notification that stays."""
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        if isinstance(error, BillingError):
+            message = error.message
+        else:
+            message = f"{type(error).__name__}: {error}. Nothing was lost that was saved; try again."
+        self.notify(message, title=f"Failed: {event.worker.name or event.worker.group}", severity="error",
+                    timeout=30, markup=False)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The palette offers the current screen's actions (its bindings) and the app's."""
+        seen: set[str] = set()
+        for active in screen.active_bindings.values():
+            b = active.binding
+            # Screen and app actions only (an Input's "delete left" is not a command), and not the
+            # keys that move between fields.
+            if (not isinstance(active.node, (Screen, App)) or not b.description or b.action in seen
+                    or b.key in ("enter", "tab", "shift+tab", "escape,f1,q")):
+                continue
+            seen.add(b.action)
+            yield SystemCommand(f"{b.description} ({self.get_key_display(b)})", f"{b.description}",
+                                lambda node=active.node, action=b.action: self.run_action(action, node))
+        yield from super().get_system_commands(screen)

@@ -492,12 +492,11 @@ class BalancingScreen(Screen[None]):
         (figures.scroll_page_down if direction > 0 else figures.scroll_page_up)()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """A failed worker is shown, never lost (the app's shared handler may also report it)."""
+        """Say on the dashboard which figures went stale (the app's shared handler notifies the failure)."""
         if event.state == WorkerState.ERROR and event.worker.group.startswith("balancing"):
             error = event.worker.error
             what = "live refresh stopped" if event.worker.group == "balancing-live" else "close failed"
             self._show_problem(f"{what}: {error}. F5 tries again.")
-            self.notify(f"{what}: {error}", severity="error", timeout=10)
 
     # ------------------------------------------------------------------ closes
 

@@ -13,7 +13,6 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widget import Widget
 from textual.widgets import Input, Label, Static
-from textual.worker import Worker, WorkerState
 
 from ..money import MoneyError, format_cents, parse_cents
 
@@ -130,19 +129,6 @@ class ReceiptField(Widget):
 
     def ok(self) -> None:
         self.error("")
-
-
-class WorkerFailures:
-    """Mixin for screens: a worker that dies unexpectedly is shown, never lost.
-
-    (A stand-in for the app's shared worker-failure handler.)
-    """
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state == WorkerState.ERROR and event.worker.error is not None:
-            err = event.worker.error
-            self.notify(f"{type(err).__name__}: {err}", title="Something went wrong; nothing was saved",  # type: ignore[attr-defined]
-                        severity="error", timeout=10, markup=False)
 
 
 def after_pending_keys(widgets: list[Widget], callback, *args) -> None:

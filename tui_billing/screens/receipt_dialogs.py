@@ -20,7 +20,7 @@ from textual.widgets.option_list import Option
 from ..store import operations as ops
 from ..store import receipts_queries as q
 from ..store.errors import BillingError
-from .receipt_common import METHOD_HINT, after_pending_keys, ReceiptField, WorkerFailures, money, parse_date, parse_method, parse_money
+from .receipt_common import METHOD_HINT, after_pending_keys, ReceiptField, money, parse_date, parse_method, parse_money
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Posted:
     batch_id: int | None = None
 
 
-class ReceiptForm(WorkerFailures, ModalScreen[Posted | None]):
+class ReceiptForm(ModalScreen[Posted | None]):
     """A keyboard form: Enter/Tab next field, Shift+Tab back, Ctrl+S post, Esc leave (twice if typed)."""
 
     BINDINGS = [

@@ -27,7 +27,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 from ..store import operations as ops
 from ..store import receipts_queries as q
 from ..store.errors import BillingError
-from .receipt_common import WorkerFailures, after_pending_keys, cell, money, parse_money
+from .receipt_common import after_pending_keys, cell, money, parse_money
 from .receipt_dialogs import Posted
 
 FILTER_DELAY = 0.15
@@ -52,7 +52,7 @@ class LineEdit:
         return not (self.applied or self.adjustment or self.transfer)
 
 
-class DistributeScreen(WorkerFailures, Screen[Posted | None]):
+class DistributeScreen(Screen[Posted | None]):
     """One receipt's distribution to charges."""
 
     BINDINGS = [

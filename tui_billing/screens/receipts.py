@@ -27,7 +27,7 @@ from ..store import receipts_queries as q
 from ..store.db import database
 from ..store.errors import BillingError
 from ..store.validate import current_posting_date, operator
-from .receipt_common import METHODS, WorkerFailures, cell, money
+from .receipt_common import METHODS, cell, money
 from .receipt_dialogs import BatchDialog, NewReceiptDialog, Posted, RefundDialog, VoidDialog
 
 POLL_SECONDS = 1.0
@@ -36,7 +36,7 @@ COLUMNS = (("No.", 6, True), ("Received", 11, False), ("From", 21, False), ("Met
            ("Reference", 10, False), ("Amount", 11, True), ("Unapplied", 11, True))
 
 
-class ReceiptsScreen(WorkerFailures, Screen[None]):
+class ReceiptsScreen(Screen[None]):
     """The receipts queue."""
 
     BINDINGS = [
