@@ -528,15 +528,17 @@ class ChargeEntryScreen(Screen[None]):
         if not isinstance(focused, Input):
             return False
         if isinstance(focused, LookupInput):
+            # A typed-ahead Enter must take a match for what was typed, never a stale one shown
+            # for a shorter prefix: while the list is behind the field, Enter waits for it.
+            if isinstance(focused, PatientPicker) and self.patient is None and focused.pending:
+                focused.on_results = self._resume_enter
+                return True
             match = focused.highlighted_match()
             if match is not None:
                 focused.close_list()
                 self._take(focused, match)
                 self._advance(focused)
                 return False
-            if isinstance(focused, PatientPicker) and self.patient is None and focused.pending:
-                focused.on_results = self._resume_enter  # the search is in flight: Enter waits for it
-                return True
         self._advance(focused)
         return False
 

@@ -34,14 +34,20 @@ class PatientPicker(LookupInput):
         kwargs.setdefault("max_length", 60)
         super().__init__(value, **kwargs)
         self.searches = 0  # results shown (the benchmark and tests watch it)
-        self._pending_text: str | None = None
+        self._shown_text = ""  # the text whose matches are on screen
         #: called once when the in-flight search's results are shown (Enter typed ahead waits on it)
         self.on_results: Callable[[], None] | None = None
 
     @property
     def pending(self) -> bool:
-        """A search for the text now in the field has not answered yet."""
-        return self._pending_text is not None and self._pending_text == self.value.strip()
+        """The matches shown are not (yet) for the text now in the field.
+
+        Compared with the field's value, not with the last search started: in a burst of
+        type-ahead, Enter can be handled before the Changed message of the key just before it,
+        so no search for the final text has even started yet.
+        """
+        text = self.value.strip()
+        return bool(text) and text != self._shown_text
 
     HINT = "type an account number or last,first (smith,j)"
 
@@ -66,10 +72,9 @@ class PatientPicker(LookupInput):
             return
         text = event.value.strip()
         if not text:
-            self._pending_text = None
+            self._shown_text = ""
             self.show_matches([])
             return
-        self._pending_text = text
         self._search(text)
 
     @work(thread=True, exclusive=True, group="patient-lookup", exit_on_error=False)
@@ -82,7 +87,7 @@ class PatientPicker(LookupInput):
     def _show(self, text: str, hits: list[PatientHit]) -> None:
         if self.value.strip() != text:
             return  # the clerk typed on; a newer search is coming
-        self._pending_text = None
+        self._shown_text = text
         self.searches += 1
         self.show_matches([Match(patient_label(h), h) for h in hits])
         callback, self.on_results = self.on_results, None
