@@ -1,7 +1,7 @@
 """One entry point for every performance figure, each beside its floor measured in the same run.
 
     python bench/run.py --charges 1000000     # the big demo database (reused if present)
-    python bench/run.py --quick               # CI-sized, under a minute, builds its own database
+    python bench/run.py --quick               # CI-sized, about a minute, builds its own 20,000-charge demo
 
 Prints one table and writes ``bench/results/run-<time>.json`` (and ``latest.json``).
 
