@@ -1,7 +1,7 @@
 """One entry point for every performance figure, each beside its floor measured in the same run.
 
     python bench/run.py --charges 1000000     # the big demo database (reused if present)
-    python bench/run.py --quick               # CI-sized, under a minute, builds its own database
+    python bench/run.py --quick               # CI-sized, about a minute, builds its own 20,000-charge demo
 
 Prints one table and writes ``bench/results/run-<time>.json`` (and ``latest.json``).
 
@@ -396,10 +396,10 @@ def run_external(name: str, area: str, what: str, db: Path, table: Table, report
     if not (ROOT / "bench" / f"{name}.py").exists():
         table.missing(area, f"{what}: not built yet (bench/{name}.py has not landed)")
         return
-    kwargs = {"quick": quick, "rounds": 3 if quick else 10, "runs": 3 if quick else 7,
+    kwargs = {"quick": quick, "rounds": 2 if quick else 10, "runs": 3 if quick else 7,
               "repeats": 3 if quick else 5, "keys": 10 if quick else 60,
               "echo_samples": 15 if quick else 60, "lookup_samples": 5 if quick else 40,
-              "ready_runs": 1 if quick else 5, "opens": 2 if quick else 5}
+              "ready_runs": 1 if quick else 5, "opens": 1 if quick else 5}
     try:
         proc = subprocess.run([PY, "-c", EXTERNAL_CODE, str(ROOT), name, str(db), json.dumps(kwargs)],
                               capture_output=True, text=True, env=child_env(), cwd=ROOT, timeout=timeout)
@@ -428,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--charges", type=int, default=None,
                         help="demo size (default 1,000,000; --quick: 20,000). 1,000,000 reuses /work/data/demo-1m.db")
     parser.add_argument("--db", help="measure this database instead (never written: a copy is made)")
-    parser.add_argument("--quick", action="store_true", help="CI-sized: under a minute")
+    parser.add_argument("--quick", action="store_true", help="CI-sized: about a minute, building its own 20,000-charge demo")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the demo database even if present")
     parser.add_argument("--kills", type=int, default=None, help="crash-loop kills (default 50; --quick: 5)")
     parser.add_argument("--runs", type=int, default=None, help="runs per median (default 7; --quick: 3)")
