@@ -264,8 +264,6 @@ def test_reports_never_send_escape_sequences_to_the_terminal(hostile_books, fmt)
         assert not CONTROL.search(text), f"{args[3]} --format {fmt} printed a control character"
 
 
-@pytest.mark.xfail(strict=True, reason="receipts queue renders a legacy name's escape sequence raw (screens/receipts.py "
-                   "should strip control characters on display); remove this mark once it does")
 def test_the_receipts_queue_never_sends_a_names_escape_sequence_to_the_terminal(tmp_path):
     """A clerk's terminal must not obey text from the database (here: an OSC 'set title' in a legacy name)."""
     from bench.common import PY, PtyProcess, child_env

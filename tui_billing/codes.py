@@ -18,6 +18,8 @@ import threading
 from dataclasses import dataclass
 from types import ModuleType
 
+from .text import inert
+
 __all__ = [
     "COMMON_ICD10",
     "CodeError",
@@ -49,7 +51,7 @@ def _shown(text: str) -> str:
     escape sequence typed or imported as a "code" must not reach the terminal as one.
     """
     text = text if len(text) <= 30 else text[:27] + "..."
-    return text if text.isprintable() else "".join(ch if ch.isprintable() else "\ufffd" for ch in text)
+    return inert(text)
 
 
 def _clean(code: object, what: str) -> str:

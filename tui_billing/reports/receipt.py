@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..money import format_cents
+from ..text import inert
 from ..store.db import database
 from ..store.errors import BillingError
 from ..store.validate import today
@@ -95,7 +96,7 @@ def receipt_rows(receipt_id: int) -> ReceiptPrint:
 
 def _clean(text: str) -> str:
     """Printable text only: a control character in a name must not drive the printer."""
-    return "".join(ch if ch.isprintable() else "?" for ch in text)
+    return inert(text)
 
 
 def render_receipt(data: ReceiptPrint | int) -> str:

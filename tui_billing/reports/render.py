@@ -17,17 +17,16 @@ import csv
 import datetime as dt
 import io
 import json
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from ..money import cents_to_decimal, format_cents
+from ..text import inert
 
 #: Formats besides tabulate's own.
 EXTRA_FORMATS = ("csv", "json")
 #: Characters that make a spreadsheet treat a cell as a formula (or smuggle one in).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
 
 
 class Money(int):
@@ -71,9 +70,7 @@ class Report:
 
 def clean_text(value: str) -> str:
     """User text made inert for a terminal or printer: control and bidi characters become U+FFFD."""
-    if value.isprintable():
-        return value
-    return "".join("\ufffd" if (unicodedata.category(ch) == "Cc" or ch in _BIDI) else ch for ch in value)
+    return inert(value)
 
 
 def neutralise_csv(text: str) -> str:

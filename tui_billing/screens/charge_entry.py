@@ -36,6 +36,7 @@ from ..money import MoneyError, format_cents, parse_cents
 from ..store import operations
 from ..store import lookups
 from ..store.errors import BillingError
+from ..text import inert
 from ..store.lookups import BatchEncounter, OpenBatch, PatientHit, PayerRow, ProcedureRow, ProviderRow
 from ..widgets.code_lookup import CodeInput, ProcedureLookup
 from ..widgets.dates import DateInput, parse_service_date
@@ -387,7 +388,7 @@ class ChargeEntryScreen(Screen[None]):
         table.clear()
         for r in self.encounters:
             status = "void" if r.voided else ("rev" if r.reverses_id else "")
-            table.add_row(Text(str(r.id)), Text(r.account), Text(r.patient_name[:22]), Text(r.provider_code),
+            table.add_row(Text(str(r.id)), Text(inert(r.account)), Text(inert(r.patient_name[:22])), Text(r.provider_code),
                           Text(r.dos), Text(str(r.lines)), Text(format_cents(r.total), justify="right"),
                           Text(status), key=str(r.id))
 
@@ -766,7 +767,7 @@ class ChargeEntryScreen(Screen[None]):
         if hit is None:
             slot.update("")
             return
-        slot.update(Text(f"{hit.account}  {hit.name}  {hit.dob}  {hit.payer_code or 'self-pay'}"))
+        slot.update(Text(inert(f"{hit.account}  {hit.name}  {hit.dob}  {hit.payer_code or 'self-pay'}")))
 
     def _provider_matches(self, text: str) -> list[Match]:
         return [Match(f"{p.code:<8} {p.name}", p) for p in lookups.find_providers(text, self.providers)[:8]]
@@ -800,7 +801,7 @@ class ChargeEntryScreen(Screen[None]):
         prov = self._provider()
         pid = self._payer_id()
         payer = "self-pay" if pid is None else next((p.name for p in self.payers if p.id == pid), "")
-        self.query_one("#row2-info", Slot).update(Text(f"{prov.name if prov else ''} | {payer}"))
+        self.query_one("#row2-info", Slot).update(Text(inert(f"{prov.name if prov else ''} | {payer}")))
 
     # ------------------------------------------------------------------ service lines
 
@@ -1045,7 +1046,7 @@ class ChargeEntryScreen(Screen[None]):
             if reason:
                 self._void(row.id, reason)
 
-        self.app.push_screen(ReasonDialog(f"Void encounter {row.id} ({row.patient_name}, "
+        self.app.push_screen(ReasonDialog(f"Void encounter {row.id} ({inert(row.patient_name)}, "
                                           f"{format_cents(row.total)})? Why:"), callback=answer)
 
     @work(thread=True, exclusive=True, group="charges-void", exit_on_error=False)

@@ -15,6 +15,7 @@ from textual.widget import Widget
 from textual.widgets import Input, Label, Static
 
 from ..money import MoneyError, format_cents, parse_cents
+from ..text import inert
 
 METHODS = ("cash", "check", "card", "eft")
 METHOD_HINT = "cash, check, card or eft (1-4)"
@@ -68,6 +69,7 @@ def cell(value: str, *, right: bool = False, style: str = "") -> Text:
     Tables use ``cell_padding=0`` to fit 80 columns, so a left-aligned cell carries its own
     one-space gutter (right-aligned ones get it from the column being one wider).
     """
+    value = inert(value)
     return Text(value if right else " " + value, style=style, justify="right" if right else "left", no_wrap=True, overflow="ellipsis")
 
 

@@ -12,11 +12,10 @@ import unicodedata
 
 from .. import codes
 from ..money import MAX_CENTS, format_cents
+from ..text import BIDI_CONTROLS
 from .db import database
 from .errors import BillingError
 
-# Bidirectional overrides and isolates can make a name display as something else.
-_BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
 
 
 def text(value: object, field: str, *, max_len: int = 200, required: bool = True) -> str:
@@ -29,7 +28,7 @@ def text(value: object, field: str, *, max_len: int = 200, required: bool = True
     if required and not value:
         raise BillingError(f"{field} is required", field)
     for ch in value:
-        if unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS:
+        if unicodedata.category(ch) == "Cc" or ch in BIDI_CONTROLS:
             raise BillingError(f"{field} contains a control character (U+{ord(ch):04X}); retype it", field)
     if len(value) > max_len:
         raise BillingError(f"{field} is too long ({len(value)} characters; at most {max_len})", field)

@@ -13,6 +13,7 @@ from textual import work
 from textual.worker import get_current_worker
 
 from ..store.lookups import PatientHit, find_patients
+from ..text import inert
 from .lookup import LookupInput, Match
 
 __all__ = ["PatientPicker", "patient_label"]
@@ -21,7 +22,7 @@ __all__ = ["PatientPicker", "patient_label"]
 def patient_label(hit: PatientHit) -> str:
     """``ACCOUNT  Last, First  DOB  PAYER`` as one plain-text line."""
     payer = hit.payer_code or "SELF"
-    return f"{hit.account:<9} {hit.name[:28]:<28} {hit.dob} {payer}"
+    return inert(f"{hit.account:<9} {hit.name[:28]:<28} {hit.dob} {payer}")
 
 
 class PatientPicker(LookupInput):
