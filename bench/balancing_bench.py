@@ -1,6 +1,6 @@
 """Balancing dashboard benchmark: F4 to figures on screen, and another clerk's posting to a refresh.
 
-    python bench/balancing_bench.py --db /work/data/demo-1m.db [--rounds 10]
+    python bench/balancing_bench.py --db bench/data/demo-1000000.db [--rounds 10]
 
 The database is copied first (the benchmark posts receipts into the copy). Figures, in ms:
 

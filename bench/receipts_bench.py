@@ -12,7 +12,7 @@ Measures what a clerk feels on a big database:
   same size, measured in the same run, and the ratios to it.
 
 Usable as ``measure(db_path) -> dict`` (bench/run.py calls it) or standalone:
-``python bench/receipts_bench.py --db /work/data/demo-1m.db``. The database is copied first and
+``python bench/receipts_bench.py --db bench/data/demo-1000000.db``. The database is copied first and
 the copy gets one payer check to distribute (the original is never written).
 """
 

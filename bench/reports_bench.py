@@ -8,7 +8,7 @@ other processes falls on both alike. `tui-billing --help` is timed too.
 
 Usable from another script (`run_bench(path) -> dict`) or standalone:
 
-    python bench/reports_bench.py --db /work/data/demo-1m.db [--repeats 5]
+    python bench/reports_bench.py --db bench/data/demo-1000000.db [--repeats 5]
 
 The database is never written: if it needs a schema upgrade (or is not writable) it is copied
 to a temporary directory first, upgraded once there (outside the timings), and that copy is

@@ -12,7 +12,7 @@ Measures, beside a floor taken in the same run (a bare Textual app with the same
   patient's account is painted in the drop-down.
 
 Importable (``measure(db) -> dict`` for bench/run.py) and runnable:
-``python bench/tui_keys.py --db /work/data/demo-1m.db``. The database is copied first (an open
+``python bench/tui_keys.py --db bench/data/demo-1000000.db``. The database is copied first (an open
 batch is added to the copy, so the screen starts on the form); the given file is never written.
 """
 
