@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import subprocess
 import sys
 import threading
@@ -503,3 +504,34 @@ def test_npi_random_text(text: str) -> None:
 
 def test_code_error_is_value_error() -> None:
     assert issubclass(CodeError, ValueError)
+
+
+def test_billable_cache_round_trip(tmp_path, monkeypatch):
+    """The cache file holds exactly the library's billable codes; a later start validates from it alone."""
+    from tui_billing import codes
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(codes, "_billable", None)
+    built = codes._billable_table()
+    path = codes._cache_path()
+    assert path.exists() and path.parent.parent == tmp_path
+    assert built["E119"] == "Type 2 diabetes mellitus without complications"
+    assert "E11" not in built and "C00-C96" not in built and "QA00101" in built
+
+    monkeypatch.setattr(codes, "_billable", None)
+    monkeypatch.setattr(codes, "_build_billable", lambda: pytest.fail("rebuilt despite the cache"))
+    assert codes.validate_icd10("s52.521a").dotted == "S52.521A"
+    with pytest.raises(codes.CodeError, match="category"):
+        codes.validate_icd10("E11")  # refusals still explain themselves from the full code set
+
+
+def test_unreadable_cache_is_rebuilt(tmp_path, monkeypatch):
+    from tui_billing import codes
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    path = codes._cache_path()
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json")
+    monkeypatch.setattr(codes, "_billable", None)
+    assert codes.validate_icd10("I10").description.startswith("Essential")
+    assert json.loads(path.read_text())["I10"]
