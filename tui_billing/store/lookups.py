@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .db import database
+from .errors import BillingError
+from .operations import BatchStatus, batch_status
 from .validate import current_posting_date, operator as resolve_operator
 
 __all__ = [
@@ -64,29 +66,8 @@ class ProcedureRow:
     default_units: int
 
 
-@dataclass(frozen=True)
-class OpenBatch:
-    """An open charge batch: control figures against what was entered."""
-
-    id: int
-    posting_date: str
-    operator: str
-    control_count: int
-    control_total: int
-    entered_count: int
-    entered_total: int
-
-    @property
-    def count_difference(self) -> int:
-        return self.entered_count - self.control_count
-
-    @property
-    def total_difference(self) -> int:
-        return self.entered_total - self.control_total
-
-    @property
-    def balanced(self) -> bool:
-        return self.count_difference == 0 and self.total_difference == 0
+#: An open charge batch: control figures against what was entered (the operations' own type).
+OpenBatch = BatchStatus
 
 
 @dataclass(frozen=True)
@@ -230,18 +211,11 @@ def open_charge_batch(operator: str, posting_date: str) -> OpenBatch | None:
 
 
 def batch_figures(batch_id: int) -> OpenBatch | None:
-    rows = _rows("SELECT id, posting_date, operator, control_count, control_total FROM batch WHERE id = ?", (batch_id,))
-    if not rows:
-        return None
-    count = _rows(
-        "SELECT COALESCE(SUM(CASE WHEN reverses_id IS NULL THEN 1 ELSE -1 END), 0) FROM encounter WHERE batch_id = ?",
-        (batch_id,),
-    )[0][0]
-    total = _rows(
-        "SELECT COALESCE(SUM(c.amount), 0) FROM encounter e JOIN charge c ON c.encounter_id = e.id WHERE e.batch_id = ?",
-        (batch_id,),
-    )[0][0]
-    return OpenBatch(*rows[0], count, total)
+    """A batch's control and entered figures, counted exactly as the batch close counts them."""
+    try:
+        return batch_status(batch_id)
+    except BillingError:
+        return None  # the batch does not exist
 
 
 def batch_encounters(batch_id: int) -> list[BatchEncounter]:
