@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -22,10 +24,16 @@ KEYMAP: tuple[tuple[str, str], ...] = (
     ("Esc", "leave a lookup, or clear the form (asks first if typed in)"),
     ("F6", "ditto: copy the previous entry's value into the focused field"),
     ("Up / Down", "move in a lookup's list; Enter takes the highlighted match"),
-    ("F5", "charge entry: go to the batch's encounter list and back"),
-    ("Ctrl+D", "charge entry: void the highlighted encounter (asks why)"),
-    ("F8", "charge entry: open a new charge batch"),
-    ("F9", "charge entry: close the batch (refused unless it balances)"),
+    ("F5", "charges: the batch's encounter list and back; balancing: refresh"),
+    ("Ctrl+D", "void (asks why): the highlighted encounter (F2), receipt or distribution (F3)"),
+    ("F8", "charges: open a new charge batch"),
+    ("F9", "close: the charge batch (F2, only if it balances); the day shown (F4)"),
+    ("F10", "balancing: close the month of the day shown"),
+    ("N", "receipts: new receipt (asks for a receipt batch first if none is open)"),
+    ("Enter on a receipt", "receipts: distribute it (A auto-applies oldest first)"),
+    ("B / C", "receipts: open / close a receipt batch"),
+    ("R", "receipts: refund from the receipt's unapplied credit"),
+    ("U", "receipts: every receipt, not only those with money left"),
 )
 
 
@@ -41,11 +49,15 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,f1,q", "dismiss", "Close")]
 
     def compose(self) -> ComposeResult:
-        width = max(len(k) for k, _ in KEYMAP)
-        lines = [f"{k.ljust(width)}  {what}" for k, what in KEYMAP]
+        # A two-column grid so a long description wraps under itself, not under the keys.
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(no_wrap=True)
+        grid.add_column()
+        for key, what in KEYMAP:
+            grid.add_row(Text(key), Text(what))
         with VerticalScroll(id="help-box"):
             yield Static("Keyboard map", classes="title", markup=False)
-            yield Static("\n".join(lines), markup=False)
+            yield Static(grid)
             yield Static("Esc or F1 closes this.", classes="hint", markup=False)
 
     def action_dismiss(self) -> None:  # type: ignore[override]

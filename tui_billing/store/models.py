@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from peewee import (
     BooleanField,
-    CharField,
     CompositeKey,
     ForeignKeyField,
     IntegerField,
