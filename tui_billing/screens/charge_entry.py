@@ -19,6 +19,8 @@ save leaves the form as typed.
 
 from __future__ import annotations
 
+from importlib import import_module
+
 import datetime as dt
 import re
 from dataclasses import dataclass, field
@@ -352,6 +354,10 @@ class ChargeEntryScreen(Screen[None]):
     def _await_codes(self) -> None:
         codes.warm_icd10()  # thread-safe: a second caller waits for the one load
         self.app.call_from_thread(self._codes_ready)
+        # F3 and F4 import their screens on first use (nothing before the first keystroke);
+        # importing them now, off the UI thread, takes that cost off their first opening.
+        import_module("tui_billing.screens.receipts")
+        import_module("tui_billing.screens.balancing")
 
     def _codes_ready(self) -> None:
         if not self._rest_ready:
