@@ -20,8 +20,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Input, Label, Static
+from textual.widgets import DataTable, Input, Label, Static
 
+from ..widgets.app_header import AppHeader
+from ..widgets.key_bar import KeyBar
 from ..store import operations as ops
 from ..store import receipts_queries as q
 from ..store.db import database
@@ -93,7 +95,7 @@ class ReceiptsScreen(Screen[None]):
     # ------------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield AppHeader("Receipts (F3)")
         with Horizontal(id="rq-filters"):
             for name, label, width in (("payer", "Payer", 8), ("patient", "Patient", 8), ("method", "Meth", 6),
                                        ("operator", "Oper", 8)):
@@ -107,7 +109,7 @@ class ReceiptsScreen(Screen[None]):
             table.add_column(cell(label, right=right), width=width, key=label)
         yield table
         yield Static("", id="rq-totals", markup=False)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.sub_title = "Receipts queue (F3)"

@@ -17,8 +17,9 @@ class AppHeader(Static):
 
     DEFAULT_CSS = "AppHeader { dock: top; height: 1; width: 1fr; background: $primary; color: $text; }"
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, screen_name: str = "", **kwargs) -> None:
         super().__init__("", markup=False, **kwargs)
+        self.screen_name = screen_name  # e.g. "Receipts (F3)": which screen this is, after the practice
 
     def on_mount(self) -> None:
         self.watch(self.app, "title", self._show, init=False)
@@ -28,5 +29,7 @@ class AppHeader(Static):
     def _show(self, *_: object) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f" {self.app.title}", style="bold")
+        if self.screen_name:
+            text.append(f" · {self.screen_name}", style="bold")
         text.append(f"   {self.app.sub_title}")
         self.update(text, layout=False)
