@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from typing import Iterator
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -71,6 +73,15 @@ def cell(value: str, *, right: bool = False, style: str = "") -> Text:
     """
     value = inert(value)
     return Text(value if right else " " + value, style=style, justify="right" if right else "left", no_wrap=True, overflow="ellipsis")
+
+
+def filter_inputs(prefix: str, specs: tuple[tuple[str, str, int], ...]) -> Iterator[Widget]:
+    """A compact filter bar's labels and inputs: ids ``{prefix}-{name}``, empty means "any"."""
+    for name, label, width in specs:
+        yield Label(label, markup=False)
+        inp = Input(id=f"{prefix}-{name}", compact=True, placeholder="any")
+        inp.styles.width = width
+        yield inp
 
 
 class ReceiptField(Widget):

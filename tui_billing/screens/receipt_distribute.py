@@ -27,7 +27,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 from ..store import operations as ops
 from ..store import receipts_queries as q
 from ..store.errors import BillingError
-from .receipt_common import after_pending_keys, cell, money, parse_money
+from .receipt_common import after_pending_keys, cell, filter_inputs, money, parse_money
 from .receipt_dialogs import Posted
 
 FILTER_DELAY = 0.15
@@ -90,11 +90,7 @@ class DistributeScreen(Screen[Posted | None]):
                      id="rd-head", markup=False)
         yield Static("", id="rd-left", markup=False)
         with Horizontal(id="rd-filters"):
-            for name, label, width in (("account", "Account", 9), ("dos", "DOS", 11), ("code", "Code", 7)):
-                yield Label(label, markup=False)
-                inp = Input(id=f"rd-{name}", compact=True, placeholder="any")
-                inp.styles.width = width
-                yield inp
+            yield from filter_inputs("rd", (("account", "Account", 9), ("dos", "DOS", 11), ("code", "Code", 7)))
             yield Static("", id="rd-count", markup=False)
         table: DataTable = DataTable(id="rd-table", cursor_type="row", cell_padding=0)
         for label, width, right in COLUMNS:

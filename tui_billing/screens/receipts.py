@@ -29,7 +29,7 @@ from ..store import receipts_queries as q
 from ..store.db import database
 from ..store.errors import BillingError
 from ..store.validate import current_posting_date, operator
-from .receipt_common import METHODS, cell, money
+from .receipt_common import METHODS, cell, filter_inputs, money
 from .receipt_dialogs import BatchDialog, NewReceiptDialog, Posted, RefundDialog, VoidDialog
 
 POLL_SECONDS = 1.0
@@ -97,12 +97,8 @@ class ReceiptsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield AppHeader("Receipts (F3)")
         with Horizontal(id="rq-filters"):
-            for name, label, width in (("payer", "Payer", 8), ("patient", "Patient", 8), ("method", "Meth", 6),
-                                       ("operator", "Oper", 8)):
-                yield Label(label, markup=False)
-                inp = Input(id=f"rq-{name}", compact=True, placeholder="any")
-                inp.styles.width = width
-                yield inp
+            yield from filter_inputs("rq", (("payer", "Payer", 8), ("patient", "Patient", 8), ("method", "Meth", 6),
+                                            ("operator", "Oper", 8)))
         yield Static("", id="rq-batch", markup=False)
         table: DataTable = DataTable(id="rq-table", cursor_type="row", cell_padding=0)
         for label, width, right in COLUMNS:
