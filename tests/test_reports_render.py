@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from tui_billing.reports import render as r
 
@@ -49,3 +52,36 @@ def test_control_characters_print_inert():
     for fmt in ("simple", "csv", "json", "html"):
         out = r.render(rep, fmt)
         assert "\x1b" not in out and "\u202e" not in out and "\x07" not in out
+
+
+#: printable Latin text, and some wide (two-column) CJK characters
+_CELL = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=0x17F, blacklist_categories=("Cc", "Zl", "Zp"))
+                | st.sampled_from("日本語李王김"), max_size=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), ncols=st.integers(1, 5), fmt=st.sampled_from(["simple", "plain"]))
+def test_simple_and_plain_are_written_out_as_tabulate_prints_them(data, ncols, fmt):
+    # the default format never imports tabulate, so it must print exactly what tabulate would:
+    # widths (wide characters count two), the heading minimum, alignment, stripped trailing blanks
+    heads = data.draw(st.lists(_CELL, min_size=ncols, max_size=ncols))
+    rows = data.draw(st.lists(st.lists(_CELL, min_size=ncols, max_size=ncols), min_size=1, max_size=8))
+    align = data.draw(st.lists(st.sampled_from(["left", "right"]), min_size=ncols, max_size=ncols))
+    columns = [list(c) for c in zip(*rows)]
+    ours = r._simple_table(columns, list(heads), align, rule=fmt == "simple")
+    assert ours == r._tabulate(rows, heads, fmt, align)
+
+
+def test_default_format_does_not_import_tabulate():
+    code = ("import sys\nfrom tui_billing.reports import render as r\n"
+            "rep = r.Report('x', 'X', sections=[r.Section('s', ['a', 'b'], [['x', r.Money(5)]] * 30)])\n"
+            "r.render(rep, 'simple'); r.render(rep, 'plain'); r.render(rep, 'simple', page_length=20)\n"
+            "print('tabulate' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_wide_characters_line_up_by_display_width():
+    rep = r.Report("x", "X", sections=[r.Section("s", ["name", "amount"], [["日本", r.Money(100)], ["ab", r.Money(5)]])])
+    table = r.render(rep, "simple").split("\n\n")[1].splitlines()[1:]
+    assert len({r._width(line) for line in table[1:]}) == 1  # the amounts end in the same column

@@ -189,12 +189,15 @@ def _tabulate(rows, heads, fmt, align):
 
 
 _wcswidth = None
+#: Below U+0300 (ASCII, Latin-1, Latin Extended, IPA) every printable character is one column
+#: wide, so names like Müller or Łukasz need no width tables; combining marks start here.
+_FIRST_NOT_NARROW = "\u0300"
 
 
 def _width(text: str) -> int:
     """Columns a string takes on a terminal, as tabulate counts them (wcwidth when installed)."""
     global _wcswidth
-    if text.isascii():
+    if text.isascii() or max(text) < _FIRST_NOT_NARROW:
         return len(text)
     if _wcswidth is None:
         try:
@@ -257,17 +260,62 @@ def _fast_table(shown: list[list[str]], heads: list[str], fmt: str, align: list[
     return "\n".join(head + body + tail)
 
 
+def _column_text(column: Sequence[object]) -> list[str]:
+    """Display text of one column's cells, typed a column at a time: a long day sheet has tens
+    of thousands of cells, and one test per column is much cheaper than one per cell."""
+    kinds = set(map(type, column))
+    if kinds == {str}:
+        # one C-level test for the whole column; the rare column with a control character is cleaned
+        return list(column) if "".join(column).isprintable() else [clean_text(c) for c in column]
+    if kinds <= {Money, type(None)}:
+        return ["" if c is None else format_cents(c) for c in column]
+    if kinds == {int}:
+        return list(map(str, column))
+    return [_display(c) for c in column]
+
+
+def _simple_table(columns: list[list[str]], heads: list[str], align: list[str], *, rule: bool) -> str:
+    """tabulate's ``simple`` (``rule``) and ``plain`` formats, written out: the default format
+    of every report then never imports tabulate. Same text as tabulate (a test compares them):
+    each column as wide as its widest cell and at least its heading plus two, two spaces
+    between columns, headings aligned like their column, trailing blanks stripped."""
+    widths: list[int] = []
+    specs: list[str] = []
+    for i, column in enumerate(columns):
+        right = align[i] == "right"
+        joined = "".join(column)
+        ascii_only = joined.isascii() or max(joined) < _FIRST_NOT_NARROW  # one column per character
+        w = max(map(len if ascii_only else _width, column), default=0)
+        w = max(w, _width(heads[i]) + 2)
+        widths.append(w)
+        if ascii_only:  # str.format pads by code points, which are columns here
+            specs.append(f"{{:{'>' if right else '<'}{w}}}")
+        else:
+            columns[i] = [_pad(c, w, right) for c in column]
+            specs.append("{}")
+    template = "  ".join(specs).format
+    lines = ["  ".join(_pad(h, widths[i], align[i] == "right") for i, h in enumerate(heads)).rstrip()]
+    if rule:
+        lines.append("  ".join("-" * w for w in widths))
+    lines.extend(template(*cells).rstrip() for cells in zip(*columns))
+    return "\n".join(lines)
+
+
 def _table(section: Section, rows: Sequence[Sequence[object]], fmt: str, widths: list[int] | None) -> str:
     """One table of display strings; ``widths`` pads cells so split pages line up."""
     cols = list(section.columns)
     align = ["right" if _is_amount_column(section, i) else "left" for i in range(len(cols))]
-    shown = [[c if type(c) is str and c.isprintable() else _display(c) for c in row] for row in rows]
+    if rows:
+        columns = [_column_text(column) for column in zip(*rows, strict=True)]
+    else:
+        columns = [[""] for _ in cols]  # an empty table still shows its headings over one blank row
     heads = [clean_text(c) for c in cols]
     if widths:
-        shown = [[_pad(s, widths[i], align[i] == "right") for i, s in enumerate(r)] for r in shown]
+        columns = [[_pad(s, widths[i], align[i] == "right") for s in column] for i, column in enumerate(columns)]
         heads = [_pad(h, widths[i], align[i] == "right") for i, h in enumerate(heads)]
-    if not shown:
-        shown = [["" for _ in cols]]
+    if fmt in ("simple", "plain"):
+        return _simple_table(columns, heads, align, rule=fmt == "simple")
+    shown = [list(cells) for cells in zip(*columns)]
     if len(shown) > 20 and fmt in FAST_FORMATS:
         fast = _fast_table(shown, heads, fmt, align)
         if fast is not None:
