@@ -21,10 +21,9 @@ from typing import TYPE_CHECKING
 from ..money import format_cents
 from .db import database, write
 from .errors import BillingError
-from .operations import BatchStatus
 
-if TYPE_CHECKING:
-    from .operations import DepositCount
+if TYPE_CHECKING:  # operations load only when a batch list or a close needs them (reports stay lean)
+    from .operations import BatchStatus, DepositCount
 
 METHODS = ("cash", "check", "card", "eft")
 SOURCES = ("patient", "payer")
@@ -238,6 +237,8 @@ def batches_for(start: str, end: str) -> list[BatchStatus]:
     Rows of a batch always carry its posting date, so each sum walks the posting-date index
     instead of scanning every charge or receipt (there is no index on batch_id).
     """
+    from .operations import BatchStatus
+
     rows = database.execute_sql(
         "SELECT b.id, b.kind, b.posting_date, b.operator, b.control_count, b.control_total, "
         "CASE WHEN b.kind = 'charge' THEN (SELECT COALESCE(SUM(CASE WHEN e.reverses_id IS NULL THEN 1 ELSE -1 END), 0) "
