@@ -401,3 +401,24 @@ def test_tampered_money_row_detected(posted, db):
     text = "\n".join(report.problems)
     assert "charge_no_update" in text
     assert "running balance" in text
+
+
+def test_read_snapshot_sees_one_state_while_another_clerk_posts(practice):
+    # a report's queries all see the books as they were when it started reading
+    count = "SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM receipt"
+    ops.record_receipt(amount=1000, method="cash", patient_id=practice.patients[0])
+    before = store_db.database.execute_sql(count).fetchone()
+    with store_db.read_snapshot():
+        assert store_db.database.execute_sql(count).fetchone() == before
+
+        def other_clerk():  # another thread: its own connection, like another process
+            ops.record_receipt(amount=2500, method="cash", patient_id=practice.patients[1])
+            store_db.database.close()
+
+        t = threading.Thread(target=other_clerk)
+        t.start()
+        t.join()
+        assert store_db.database.execute_sql(count).fetchone() == before
+        with pytest.raises(RuntimeError, match="inside read_snapshot"):
+            ops.record_receipt(amount=100, method="cash", patient_id=practice.patients[0])
+    assert store_db.database.execute_sql(count).fetchone() == (before[0] + 1, before[1] + 2500)

@@ -20,6 +20,8 @@ from typing import Callable
 import click
 
 EXTRA_FORMATS = ("csv", "json")
+#: Formats the renderer writes itself (the default among them): checking them needs no tabulate.
+OWN_FORMATS = EXTRA_FORMATS + ("simple", "plain")
 
 
 class OneLineUsageError(click.UsageError):
@@ -108,8 +110,8 @@ class TableFormat(click.ParamType):
     name = "FORMAT"
 
     def convert(self, value, param, ctx):
-        if value in EXTRA_FORMATS:
-            return value  # csv and json never import tabulate
+        if value in OWN_FORMATS:
+            return value  # these never import tabulate
         from tabulate import tabulate_formats
 
         if value in tabulate_formats:
@@ -182,17 +184,25 @@ def open_books(ctx: click.Context) -> None:
     obj.open(create=False)
 
 
-def run_report(fn: Callable) -> Callable:
-    """Open the books, run the command, and turn a store or report refusal into exit 1."""
+def run_report(fn: Callable | None = None, *, snapshot: bool = True) -> Callable:
+    """Open the books, run the command, and turn a store or report refusal into exit 1.
+
+    A report reads inside one snapshot (its entries and totals always agree); an import
+    (``snapshot=False``) writes, in its own transaction.
+    """
+    if fn is None:
+        return functools.partial(run_report, snapshot=snapshot)
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        from ..store.db import read_snapshot
         from ..store.errors import BillingError
         from .queries import ReportError
 
         open_books(click.get_current_context())
         try:
-            return fn(*args, **kwargs)
+            with read_snapshot() if snapshot else contextlib.nullcontext():
+                return fn(*args, **kwargs)
         except (ReportError, BillingError) as exc:
             fail(str(exc))
 
@@ -401,7 +411,7 @@ def _import_command(kind: str, doc: str) -> None:
     @click.option("--posting-date", type=DATE, default=None, help="Posting date for charges and receipts.")
     @click.option("--allow-duplicates", is_flag=True, hidden=kind != "receipts",
                   help="Post a check or EFT whose payer and reference match an earlier receipt.")
-    @run_report
+    @run_report(snapshot=False)
     def command(file: Path, dry_run: bool, posting_date: str | None, allow_duplicates: bool) -> None:
         from ..imports import ImportFileError, run_import
 

@@ -8,11 +8,13 @@ another clerk's process holds the write lock for longer than the busy timeout.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import random
 import sqlite3
 import stat
+import threading
 import time
 from pathlib import Path
 from typing import Callable, TypeVar
@@ -225,6 +227,32 @@ def _is_busy(exc: BaseException) -> bool:
     return "locked" in text or "busy" in text
 
 
+class _ReadDepth(threading.local):
+    depth = 0
+
+
+_reading = _ReadDepth()
+
+
+@contextlib.contextmanager
+def read_snapshot():
+    """Every query inside sees one committed state of the books: a deferred read transaction.
+
+    A report runs many queries (a day sheet: the entries, then the totals and the proof); a
+    clerk posting in between must not make the printed entries disagree with the printed totals.
+    In WAL mode readers never block the writer, so this costs the other clerks nothing.
+    """
+    if database.in_transaction():  # already inside one transaction: it is the snapshot
+        yield
+        return
+    _reading.depth += 1
+    try:
+        with database.transaction(lock_type="DEFERRED"):
+            yield
+    finally:
+        _reading.depth -= 1
+
+
 def write(fn: Callable[..., T]) -> Callable[..., T]:
     """Run ``fn`` as one BEGIN IMMEDIATE transaction, retried whole on a busy database.
 
@@ -234,6 +262,9 @@ def write(fn: Callable[..., T]) -> Callable[..., T]:
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        if _reading.depth:
+            # a write cannot join a read snapshot: its older view could not take the write lock
+            raise RuntimeError(f"{fn.__name__} writes, inside read_snapshot()")
         if database.in_transaction():
             return fn(*args, **kwargs)
         delay = 0.02
