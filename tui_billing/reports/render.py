@@ -188,24 +188,21 @@ def _tabulate(rows, heads, fmt, align):
                     preserve_whitespace=True)
 
 
-_wcswidth = None
 #: Below U+0300 (ASCII, Latin-1, Latin Extended, IPA) every printable character is one column
-#: wide, so names like Müller or Łukasz need no width tables; combining marks start here.
+#: wide, so names like Müller or Łukasz need no width table; combining marks start here.
 _FIRST_NOT_NARROW = "\u0300"
 
 
 def _width(text: str) -> int:
-    """Columns a string takes on a terminal, as tabulate counts them (wcwidth when installed)."""
-    global _wcswidth
+    """Columns a string takes on a terminal: wide (CJK) characters two, combining marks none.
+
+    Counted by Rich, as the billing screens count them (and it loads in a few ms where
+    wcwidth took 11), so a name lines up the same on paper as on screen."""
     if text.isascii() or max(text) < _FIRST_NOT_NARROW:
         return len(text)
-    if _wcswidth is None:
-        try:
-            from wcwidth import wcswidth as _wcswidth
-        except ImportError:  # tabulate then counts characters too
-            _wcswidth = len
-    n = _wcswidth(text)
-    return n if n >= 0 else len(text)
+    from rich.cells import cell_len
+
+    return cell_len(text)
 
 
 def _pad(text: str, width: int, right: bool) -> str:
@@ -290,8 +287,9 @@ def _simple_table(columns: list[list[str]], heads: list[str], align: list[str], 
         widths.append(w)
         if ascii_only:  # str.format pads by code points, which are columns here
             specs.append(f"{{:{'>' if right else '<'}{w}}}")
-        else:
-            columns[i] = [_pad(c, w, right) for c in column]
+        else:  # a column with wide characters: pad by display width (ASCII cells the quick way)
+            pad = str.rjust if right else str.ljust
+            columns[i] = [pad(c, w) if c.isascii() else _pad(c, w, right) for c in column]
             specs.append("{}")
     template = "  ".join(specs).format
     lines = ["  ".join(_pad(h, widths[i], align[i] == "right") for i, h in enumerate(heads)).rstrip()]
@@ -316,7 +314,7 @@ def _table(section: Section, rows: Sequence[Sequence[object]], fmt: str, widths:
     if fmt in ("simple", "plain"):
         return _simple_table(columns, heads, align, rule=fmt == "simple")
     shown = [list(cells) for cells in zip(*columns)]
-    if len(shown) > 20 and fmt in FAST_FORMATS:
+    if fmt in FAST_FORMATS:  # also for short tables: our widths, not tabulate's, for wide characters
         fast = _fast_table(shown, heads, fmt, align)
         if fast is not None:
             return fast
