@@ -1,5 +1,5 @@
 """`python -m tui_billing` is the same as the `tui-billing` command."""
 
-from .cli import main
+from .cli import run
 
-main()
+run()

@@ -206,6 +206,18 @@ def close_month_cmd(obj: Context, month: str) -> None:
                f"{format_cents(totals['adjustments'])} = closing A/R {format_cents(totals['closing_ar'])}")
 
 
+#: True when this process is the program itself (the console script or ``python -m``), not a
+#: test calling :func:`main` in its own process: only then may commands tune the interpreter.
+STANDALONE = False
+
+
+def run() -> None:
+    """The ``tui-billing`` program's entry point."""
+    global STANDALONE
+    STANDALONE = True
+    main()
+
+
 def _register_headless() -> None:
     """The report, export and import groups live in tui_billing.reports (click only at import)."""
     from .reports.cli import register

@@ -218,9 +218,28 @@ def _today() -> str:
 # --------------------------------------------------------------------------- report
 
 
+def _short_lived_gc(ctx: click.Context) -> None:
+    """A report is a short process that builds tens of thousands of small rows and exits.
+
+    The cyclic collector walks every loaded module's objects on each full pass while the rows
+    are built, and once more at exit, for garbage that reference counting frees anyway: freeze
+    what is loaded now, and everything again before exit (~15 ms of a 1M-charge day sheet).
+    New cycles are still collected. Only in the program's own process, never in a test's."""
+    import gc
+
+    from .. import cli
+
+    if not cli.STANDALONE:
+        return
+    gc.freeze()
+    ctx.call_on_close(gc.freeze)
+
+
 @click.group(cls=Group)
-def report() -> None:
+@click.pass_context
+def report(ctx: click.Context) -> None:
     """Print a report headless (for cron, scripts and the printer)."""
+    _short_lived_gc(ctx)
 
 
 @report.command()
@@ -371,8 +390,10 @@ def paginate_text(text: str, page_length: int) -> str:
 
 
 @click.group(cls=Group)
-def export() -> None:
+@click.pass_context
+def export(ctx: click.Context) -> None:
     """Export the books for other tools."""
+    _short_lived_gc(ctx)
 
 
 @export.command()
