@@ -34,8 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 #: Targets from the issue (seconds, whole process).
 TARGETS = {"daysheet": 0.5, "aging": 1.5, "month": 1.5, "help": 0.25}
 
-#: The day sheet's content as one statement: every entry posted that day with its operator,
-#: patient and provider, and nothing else (the report adds the summary and renders).
+#: The day sheet's listing as one statement: every entry posted that day with its operator,
+#: patient and provider (DAYSHEET_SUMS adds the figures printed under it).
 DAYSHEET_FLOOR = """
 SELECT 'charge', c.id, c.operator, pr.code, p.account, p.last_name, p.first_name, c.code, c.amount
 FROM charge c JOIN patient p ON p.id = c.patient_id JOIN provider pr ON pr.id = c.provider_id WHERE c.posting_date = :d
@@ -49,6 +49,29 @@ FROM adjustment j JOIN charge c ON c.id = j.charge_id JOIN patient p ON p.id = c
 JOIN provider pr ON pr.id = c.provider_id WHERE j.posting_date = :d
 UNION ALL SELECT 'transfer', t.id, t.operator, NULL, NULL, NULL, NULL, NULL, t.amount FROM transfer t WHERE t.posting_date = :d
 UNION ALL SELECT 'refund', f.id, f.operator, NULL, NULL, NULL, NULL, f.method, f.amount FROM refund f WHERE f.posting_date = :d
+"""
+
+#: The day sheet's figures besides the listing, as the balancing screen shows them: the day's
+#: sums by method, reason, provider, operator and source, the voids, the opening balances from
+#: the last closed day's checkpoint plus the movement since, and the open items the proof
+#: compares the closing balances with (the month floor below carries its period sums the same way).
+DAYSHEET_SUMS = """
+UNION ALL SELECT 'receipts', method, source, NULL, NULL, NULL, NULL, COUNT(*), SUM(amount) FROM receipt WHERE posting_date = :d GROUP BY method, source
+UNION ALL SELECT 'refunds', method, NULL, NULL, NULL, NULL, NULL, COUNT(*), SUM(amount) FROM refund WHERE posting_date = :d GROUP BY method
+UNION ALL SELECT 'adjustments', reason_code, NULL, NULL, NULL, NULL, NULL, COUNT(*), SUM(amount) FROM adjustment WHERE posting_date = :d GROUP BY reason_code
+UNION ALL SELECT 'charges', operator, pr.code, NULL, NULL, NULL, NULL, SUM(c.reverses_id IS NULL), SUM(c.amount)
+FROM charge c JOIN provider pr ON pr.id = c.provider_id WHERE c.posting_date = :d GROUP BY operator, pr.code
+UNION ALL SELECT 'transfers', NULL, NULL, NULL, NULL, NULL, NULL, COUNT(*), SUM(amount) FROM transfer WHERE posting_date = :d
+UNION ALL SELECT 'checkpoint', posting_date, totals, NULL, NULL, NULL, NULL, NULL, NULL FROM (
+    SELECT posting_date, totals FROM day_close WHERE posting_date < :d ORDER BY posting_date DESC LIMIT 1)
+UNION ALL SELECT 'since checkpoint', t, NULL, NULL, NULL, NULL, NULL, NULL, s FROM (
+    SELECT 'charge' AS t, SUM(amount) AS s FROM charge WHERE posting_date > (SELECT MAX(posting_date) FROM day_close WHERE posting_date < :d) AND posting_date <= :d
+    UNION ALL SELECT 'application', SUM(amount) FROM application WHERE posting_date > (SELECT MAX(posting_date) FROM day_close WHERE posting_date < :d) AND posting_date <= :d
+    UNION ALL SELECT 'adjustment', SUM(amount) FROM adjustment WHERE posting_date > (SELECT MAX(posting_date) FROM day_close WHERE posting_date < :d) AND posting_date <= :d
+    UNION ALL SELECT 'receipt', SUM(amount) FROM receipt WHERE posting_date > (SELECT MAX(posting_date) FROM day_close WHERE posting_date < :d) AND posting_date <= :d
+    UNION ALL SELECT 'refund', SUM(amount) FROM refund WHERE posting_date > (SELECT MAX(posting_date) FROM day_close WHERE posting_date < :d) AND posting_date <= :d)
+UNION ALL SELECT 'open A/R', NULL, NULL, NULL, NULL, NULL, NULL, COUNT(*), SUM(balance) FROM charge_balance WHERE balance > 0
+UNION ALL SELECT 'unapplied', NULL, NULL, NULL, NULL, NULL, NULL, COUNT(*), SUM(unapplied) FROM receipt_balance WHERE unapplied > 0
 """
 
 
@@ -151,7 +174,7 @@ def run_bench(db: str | os.PathLike[str], *, repeats: int = 5) -> dict:
         base = [sys.executable, "-m", "tui_billing", "--db", str(path)]
         cases = {
             "daysheet": (base + ["report", "daysheet", "--date", dates["today"]],
-                         _floor_cmd(path, DAYSHEET_FLOOR, {"d": dates["today"]})),
+                         _floor_cmd(path, DAYSHEET_FLOOR + DAYSHEET_SUMS, {"d": dates["today"]})),
             "aging": (base + ["report", "aging", "--as-of", dates["today"]],
                       _floor_cmd(path, aging_floor, aging_params)),
             "aging_past": (base + ["report", "aging", "--as-of", dates["past"]],
