@@ -118,6 +118,9 @@ class _Pty:
 def _env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    # as on a user's machine: compiled modules are cached (a shell with PYTHONDONTWRITEBYTECODE
+    # would recompile every edited module in every timed process)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["TERM"] = "xterm-256color"
     env.update(extra)
     return env

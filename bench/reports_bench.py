@@ -116,6 +116,9 @@ def _prepare(db: Path, workdir: Path) -> tuple[Path, bool]:
 def _env(today: str | None) -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    # as on a user's machine: compiled modules are cached (a shell with PYTHONDONTWRITEBYTECODE
+    # would recompile every edited module in every timed process)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     if today:
         env["TUI_BILLING_TODAY"] = today
     return env

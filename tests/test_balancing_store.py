@@ -16,6 +16,7 @@ from tui_billing.cli import main  # noqa: E402
 from tui_billing.money import format_cents  # noqa: E402
 from tui_billing.store import BillingError, close_database, open_database  # noqa: E402
 from tui_billing.store import operations as ops  # noqa: E402
+from tui_billing.store import db as store_db  # noqa: E402
 from tui_billing.store.operations import DepositCount  # noqa: E402
 from tui_billing.store.summary import (  # noqa: E402
     batches_for, close_day_as_shown, day_close_record, day_snapshot, day_summary, month_close_problems,
@@ -84,7 +85,7 @@ def test_close_stores_totals_and_refuses_later_posting(day):
         ops.record_receipt(amount=100, method="cash", patient_id=ids["p2"], posting_date=bs.DAY)
     assert bs.DAY in str(err.value) and f"current open day {bs.NEXT}" in str(err.value)
     # the database's own guard refuses a hand-written insert too
-    raw = sqlite3.connect(str(day_close_record.__globals__["database"].database))
+    raw = sqlite3.connect(str(store_db.database.database))
     with pytest.raises(sqlite3.IntegrityError, match="closed day or month; post it on the current open posting date"):
         raw.execute("INSERT INTO batch (kind, posting_date, operator, control_count, control_total, opened_at) "
                     "VALUES ('charge', ?, 'x', 0, 0, 'now')", (bs.DAY,))

@@ -421,3 +421,51 @@ def test_receipt_report_in_text_csv_json(books):
     assert paged.count("\f") >= 1 and all(len(p.rstrip("\n").split("\n")) <= 10 for p in paged.split("\f"))
     result = run(books, "report", "receipt", "99999", code=1)
     assert result.stderr.startswith("tui-billing: ") and len(result.stderr.strip().split("\n")) == 1
+
+
+def test_a_report_process_never_loads_peewee(books, tmp_path):
+    # reports read on a plain sqlite3 connection: Peewee's import was ~25 ms of every report
+    code = ("import sys, runpy\n"
+            f"sys.argv = ['tui-billing', '--db', {str(books[0])!r}, 'report', 'daysheet', '-o', {str(tmp_path / 'd.txt')!r}]\n"
+            "from tui_billing.cli import main\n"
+            "main(standalone_mode=False)\n"
+            "print(sorted(m for m in sys.modules if m == 'peewee' or m == 'textual'))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**ENV, "PATH": ""},
+                         check=True)
+    assert out.stdout.strip() == "[]"
+    assert "Day sheet" in (tmp_path / "d.txt").read_text()
+
+
+def test_a_report_on_an_older_schema_upgrades_it_first(books, tmp_path):
+    # the read-only path cannot upgrade: an older file goes through the store, which does
+    from tui_billing.store import migrations
+    from tui_billing.store.db import close_database, database, open_database
+
+    old = tmp_path / "old.db"
+    open_database(old, migrate=False)
+    assert migrations.migrate(database, target=1) == 1
+    close_database()
+    result = CliRunner().invoke(main, ["--db", str(old), "report", "daysheet", "-f", "json"], env=ENV)
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert json.loads(result.stdout)["report"] == "daysheet"
+    con = sqlite3.connect(old)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == migrations.SCHEMA_VERSION
+    con.close()
+
+
+@pytest.mark.parametrize("problem", ["missing", "world-readable", "foreign", "newer"])
+def test_a_report_refuses_a_bad_file_in_one_line(tmp_path, problem):
+    from tui_billing.store import migrations
+
+    path = tmp_path / "b.db"
+    if problem != "missing":
+        con = sqlite3.connect(path)
+        con.execute("CREATE TABLE recipes (name TEXT)" if problem == "foreign" else "CREATE TABLE practice (id)")
+        con.execute(f"PRAGMA user_version = {0 if problem == 'foreign' else migrations.SCHEMA_VERSION + 1}")
+        con.commit()
+        con.close()
+        path.chmod(0o644 if problem == "world-readable" else 0o600)
+    result = CliRunner().invoke(main, ["--db", str(path), "report", "unapplied"], env=ENV)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("tui-billing: ") and result.stderr.count("\n") == 1
+    assert "Traceback" not in result.output

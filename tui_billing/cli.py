@@ -20,12 +20,14 @@ class Context:
     def __init__(self, db: str | None) -> None:
         self.db = db
 
-    def open(self, *, create: bool = False) -> Path:
-        """Open the database or exit 1 with the store's one-line reason."""
-        from .store import DatabaseFileError, open_database
+    def open(self, *, create: bool = False, reader: bool = False) -> Path:
+        """Open the database or exit 1 with the store's one-line reason (``reader``: for
+        reading only, on a plain sqlite3 connection, as the reports do)."""
+        from .store.db import open_database, open_reader
+        from .store.errors import DatabaseFileError
 
         try:
-            return open_database(self.db, create=create)
+            return open_reader(self.db) if reader else open_database(self.db, create=create)
         except DatabaseFileError as exc:
             fail(str(exc))
 

@@ -178,39 +178,42 @@ def write_text(text: str, output: Path | None) -> None:
         fail(f"cannot write {output}: {exc.strerror}")
 
 
-def open_books(ctx: click.Context) -> None:
+def open_books(ctx: click.Context, *, reader: bool = False) -> None:
     """Open the database given to the top-level command (exit 1 if it is missing)."""
     obj = ctx.find_root().obj
-    obj.open(create=False)
+    obj.open(create=False, reader=reader)
 
 
 def run_report(fn: Callable | None = None, *, snapshot: bool = True) -> Callable:
     """Open the books, run the command, and turn a store or report refusal into exit 1.
 
-    A report reads inside one snapshot (its entries and totals always agree); an import
-    (``snapshot=False``) writes, in its own transaction.
+    A report reads inside one snapshot (its entries and totals always agree), on a read-only
+    connection; an import (``snapshot=False``) writes, in its own transaction.
     """
     if fn is None:
         return functools.partial(run_report, snapshot=snapshot)
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from ..store.db import read_snapshot
+        from ..store.db import close_reader, read_snapshot
         from ..store.errors import BillingError
         from .queries import ReportError
 
-        open_books(click.get_current_context())
+        # a report reads on its own plain connection (no Peewee to load); an import writes
+        open_books(click.get_current_context(), reader=snapshot)
         try:
             with read_snapshot() if snapshot else contextlib.nullcontext():
                 return fn(*args, **kwargs)
         except (ReportError, BillingError) as exc:
             fail(str(exc))
+        finally:
+            close_reader()
 
     return wrapper
 
 
 def _today() -> str:
-    from ..store.validate import today
+    from ..store.clock import today
 
     return today().isoformat()
 

@@ -23,7 +23,7 @@ import json
 import re
 from typing import TextIO
 
-from ..store.db import database
+from ..store.db import sql
 
 CONTROL_AR = "(control:receivables)"
 CONTROL_UNAPPLIED = "(control:unapplied)"
@@ -51,7 +51,7 @@ class _Names:
     """Lookups for account names, loaded once (payers, providers) or by id on demand (patients)."""
 
     def __init__(self) -> None:
-        q = database.execute_sql
+        q = sql
         self.payer = {i: _acct(c) for i, c in q("SELECT id, code FROM payer").fetchall()}
         self.provider = {i: _acct(c) for i, c in q("SELECT id, code FROM provider").fetchall()}
         self._patient: dict[int, str] = {}
@@ -59,7 +59,7 @@ class _Names:
     def patient(self, pid: int) -> str:
         name = self._patient.get(pid)
         if name is None:
-            row = database.execute_sql("SELECT account FROM patient WHERE id = ?", (pid,)).fetchone()
+            row = sql("SELECT account FROM patient WHERE id = ?", (pid,)).fetchone()
             name = self._patient[pid] = _acct(row[0] if row else str(pid))
         return name
 
@@ -85,10 +85,10 @@ class _Responsibility:
         found = self.current.get(charge_id)
         if found is None:
             # first seen: who owed it just before the export starts
-            row = database.execute_sql("SELECT patient_id, payer_id FROM charge WHERE id = ?", (charge_id,)).fetchone()
+            row = sql("SELECT patient_id, payer_id FROM charge WHERE id = ?", (charge_id,)).fetchone()
             payer = row[1]
             if self.start:
-                moved = database.execute_sql(
+                moved = sql(
                     "SELECT to_payer_id FROM transfer WHERE charge_id = ? AND posting_date < ? "
                     "ORDER BY posting_date DESC, id DESC LIMIT 1", (charge_id, self.start)).fetchone()
                 if moved:
@@ -116,7 +116,7 @@ def _net(postings: list[tuple[str, int]]) -> list[tuple[str, int]]:
 
 
 def _day_transactions(date: str, names: _Names, resp: _Responsibility) -> list[tuple[tuple, str]]:
-    q = lambda sql: database.execute_sql(sql, (date,)).fetchall()  # noqa: E731
+    q = lambda query: sql(query, (date,)).fetchall()  # noqa: E731
     out: list[tuple[tuple, str]] = []
     for cid, rev, pid, prov, payer, code, amt, acct, created in q(
         "SELECT c.id, c.reverses_id, c.patient_id, c.provider_id, c.payer_id, c.code, c.amount, p.account, e.created_at "
@@ -194,7 +194,7 @@ def _day_transactions(date: str, names: _Names, resp: _Responsibility) -> list[t
 def _posting_dates(start: str | None, end: str) -> list[str]:
     parts = " UNION ".join(f"SELECT DISTINCT posting_date FROM {t} WHERE posting_date BETWEEN ?1 AND ?2"
                            for t in ("charge", "receipt", "distribution", "refund", "day_close"))
-    return [r[0] for r in database.execute_sql(f"SELECT posting_date FROM ({parts}) ORDER BY 1",
+    return [r[0] for r in sql(f"SELECT posting_date FROM ({parts}) ORDER BY 1",
                                                (start or "0000-01-01", end)).fetchall()]
 
 
@@ -209,7 +209,7 @@ def _opening(start: str, names: _Names) -> str:
         postings.append((names.receivable(pid, payer), total))
         ar += total
     unapplied = 0
-    for pid, payer, left in database.execute_sql(
+    for pid, payer, left in sql(
         "SELECT r.patient_id, r.payer_id, r.amount "
         " + COALESCE((SELECT SUM(v.amount) FROM receipt v WHERE v.reverses_id = r.id AND v.posting_date <= ?1), 0)"
         " - COALESCE((SELECT SUM(a.amount) FROM application a WHERE a.receipt_id = r.id AND a.posting_date <= ?1), 0)"
@@ -241,7 +241,7 @@ def write_journal(out: TextIO, start: str | None, end: str) -> int:
     """Write the journal for posting dates start..end; returns the number of transactions."""
     names = _Names()
     resp = _Responsibility(start)
-    practice = database.execute_sql("SELECT name FROM practice WHERE id = 1").fetchone()
+    practice = sql("SELECT name FROM practice WHERE id = 1").fetchone()
     out.write(f"; tui-billing journal{' for ' + _desc(practice[0]) if practice else ''}: "
               f"posting dates {start or 'beginning'} to {end}\n")
     out.write("; (control:...) virtual postings mirror the A/R and unapplied totals for the day-close assertions;\n"
@@ -251,7 +251,7 @@ def write_journal(out: TextIO, start: str | None, end: str) -> int:
     if start and first and first[0] < start:
         out.write(_opening(start, names))
         count += 1
-    closes = {d: json.loads(t) for d, t in database.execute_sql(
+    closes = {d: json.loads(t) for d, t in sql(
         "SELECT posting_date, totals FROM day_close WHERE posting_date BETWEEN ? AND ?",
         (start or "0000-01-01", end)).fetchall()}
     dates = _posting_dates(start, end)

@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Iterator, Sequence
 
 from ..money import format_cents
-from ..store.db import database
+from ..store.db import sql
 from ..store.summary import METHODS, PeriodSummary, day_summary, period_summary
 from .render import Money, Report, Section
 
@@ -24,12 +24,12 @@ class ReportError(Exception):
     """A report cannot run for what was asked (unknown patient, receipt...): exit 1."""
 
 
-def _rows(sql: str, params: Sequence = ()) -> list[tuple]:
-    return database.execute_sql(sql, params).fetchall()
+def _rows(query: str, params: Sequence = ()) -> list[tuple]:
+    return sql(query, params).fetchall()
 
 
-def _one(sql: str, params: Sequence = ()) -> tuple | None:
-    return database.execute_sql(sql, params).fetchone()
+def _one(query: str, params: Sequence = ()) -> tuple | None:
+    return sql(query, params).fetchone()
 
 
 def practice_name() -> str:

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from ..money import format_cents
 from ..text import inert
-from ..store.db import database
+from ..store.db import sql
 from ..store.errors import BillingError
-from ..store.validate import today
+from ..store.clock import today
 
 WIDTH = 64
 
@@ -56,8 +56,8 @@ class ReceiptPrint:
     as_of: str
 
 
-def _one(sql: str, params: tuple = ()) -> tuple | None:
-    return database.execute_sql(sql, params).fetchone()
+def _one(query: str, params: tuple = ()) -> tuple | None:
+    return sql(query, params).fetchone()
 
 
 def receipt_rows(receipt_id: int) -> ReceiptPrint:
@@ -74,7 +74,7 @@ def receipt_rows(receipt_id: int) -> ReceiptPrint:
         raise BillingError(f"receipt {receipt_id} is the reversal of receipt {row[12]}; print that one", "receipt")
     practice = _one("SELECT name, address, phone, tax_id FROM practice WHERE id = 1") or ("", "", "", "")
     # Net of voided distributions: a reversal's rows carry the negative amounts.
-    lines = database.execute_sql(
+    lines = sql(
         "SELECT c.dos, c.code, c.amount, x.paid, x.adjusted, cb.balance FROM ("
         " SELECT charge_id, SUM(paid) AS paid, SUM(adjusted) AS adjusted FROM ("
         "  SELECT a.charge_id, a.amount AS paid, 0 AS adjusted FROM application a WHERE a.receipt_id = ?1"

@@ -1,7 +1,10 @@
 """The connection: where the database lives, how it is opened, and the write transaction.
 
 Nothing here connects at import time: :data:`database` is a deferred Peewee database that
-:func:`open_database` initialises with a path. Every write goes through :func:`write`, which
+:func:`open_database` initialises with a path. Peewee itself loads on first use of
+:data:`database` (a report opens the books with :func:`open_reader` on a plain sqlite3
+connection and never pays for it; :func:`sql` reads from whichever is open). Every write goes
+through :func:`write`, which
 runs the whole unit of work in one ``BEGIN IMMEDIATE`` transaction and retries it whole when
 another clerk's process holds the write lock for longer than the busy timeout.
 """
@@ -17,11 +20,12 @@ import stat
 import threading
 import time
 from pathlib import Path
-from typing import Callable, TypeVar
-
-from peewee import DatabaseError as PeeweeDatabaseError, OperationalError, SqliteDatabase
+from typing import TYPE_CHECKING, Callable, Sequence, TypeVar
 
 from .errors import BillingError, DatabaseFileError
+
+if TYPE_CHECKING:
+    from peewee import SqliteDatabase
 
 T = TypeVar("T")
 
@@ -40,9 +44,41 @@ PRAGMAS = {
     "temp_store": "memory",
 }
 
-#: Every transaction is BEGIN IMMEDIATE: a deferred transaction that reads and then writes can
-#: fail at once with SQLITE_BUSY under a concurrent writer, and cannot be retried by waiting.
-database = SqliteDatabase(None, lock_type="IMMEDIATE", check_same_thread=False)
+_database: SqliteDatabase | None = None
+_database_lock = threading.Lock()
+
+
+def _db() -> SqliteDatabase:
+    """The store's Peewee database (one object for the whole process, made on first use)."""
+    global _database
+    if _database is None:
+        with _database_lock:  # screens import in a worker thread too: never two objects
+            if _database is None:
+                from peewee import SqliteDatabase
+
+                # Every transaction is BEGIN IMMEDIATE: a deferred transaction that reads and then
+                # writes can fail at once with SQLITE_BUSY under a concurrent writer, and cannot
+                # be retried by waiting.
+                _database = SqliteDatabase(None, lock_type="IMMEDIATE", check_same_thread=False)
+                globals()["database"] = _database  # later lookups are a plain attribute
+    return _database
+
+
+def __getattr__(name: str):
+    if name == "database":  # `from .db import database` (the models, the operations...)
+        return _db()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+#: The report connection, when :func:`open_reader` opened the books instead of Peewee.
+_reader: sqlite3.Connection | None = None
+
+
+def sql(query: str, params: Sequence = ()) -> sqlite3.Cursor:
+    """Run one read statement on the open books: the report connection, else the store's."""
+    if _reader is not None:
+        return _reader.execute(query, params)
+    return _db().execute_sql(query, params)
 
 ENV_VAR = "TUI_BILLING_DB"
 
@@ -145,21 +181,13 @@ def open_database(given: str | os.PathLike[str] | None = None, *, create: bool =
 
     Raises :class:`DatabaseFileError` with a message that says what to do.
     """
+    from peewee import DatabaseError as PeeweeDatabaseError, OperationalError
+
     from .migrations import migrate as run_migrations
 
-    path = resolve_db_path(given)
-    if path.is_dir():
-        raise DatabaseFileError(f"{path} is a directory: give the database file's path, e.g. {path / 'billing.db'}")
-    if not path.exists():
-        if not create:
-            raise DatabaseFileError(f"no database at {path}: create one with `tui-billing init --db {path}`")
-        try:
-            ensure_file(path)
-        except OSError as exc:  # e.g. a parent is a file, or the directory is not writable
-            raise DatabaseFileError(f"cannot create {path}: {exc.strerror or exc}") from exc
-    check_permissions(path)
-    check_sqlite_header(path)
-    refuse_foreign_or_newer(path)
+    close_reader()
+    path = _checked_path(given, create=create)
+    database = _db()
     if not database.is_closed():
         database.close()
     database.init(str(path), pragmas=PRAGMAS, timeout=BUSY_TIMEOUT_MS / 1000)
@@ -179,6 +207,67 @@ def open_database(given: str | os.PathLike[str] | None = None, *, create: bool =
         database.close()
         raise
     return path
+
+
+def _checked_path(given: str | os.PathLike[str] | None, *, create: bool) -> Path:
+    """The database path after every check that needs no connection (created 0600 if asked)."""
+    path = resolve_db_path(given)
+    if path.is_dir():
+        raise DatabaseFileError(f"{path} is a directory: give the database file's path, e.g. {path / 'billing.db'}")
+    if not path.exists():
+        if not create:
+            raise DatabaseFileError(f"no database at {path}: create one with `tui-billing init --db {path}`")
+        try:
+            ensure_file(path)
+        except OSError as exc:  # e.g. a parent is a file, or the directory is not writable
+            raise DatabaseFileError(f"cannot create {path}: {exc.strerror or exc}") from exc
+    check_permissions(path)
+    check_sqlite_header(path)
+    refuse_foreign_or_newer(path)
+    return path
+
+
+@_explain_permission_denied
+def open_reader(given: str | os.PathLike[str] | None = None) -> Path:
+    """Open the books for reading only, on a plain sqlite3 connection that :func:`sql` uses.
+
+    The same refusals as :func:`open_database` (missing, world-readable, foreign, newer). A
+    file whose schema is older needs the upgrade, which is a write: it goes through
+    :func:`open_database` and the report reads through Peewee instead.
+    """
+    from .migrations import SCHEMA_VERSION
+
+    global _reader
+    close_reader()
+    path = _checked_path(given, create=False)
+    try:
+        # mode=rw: never create a file here (the checks above found one)
+        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
+                              isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise DatabaseFileError(_explain_operational(path, exc)) from exc
+    try:
+        for name in ("busy_timeout", "cache_size", "temp_store"):
+            con.execute(f"PRAGMA {name} = {PRAGMAS[name]}")
+        current = con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    except sqlite3.OperationalError as exc:
+        con.close()
+        raise DatabaseFileError(_explain_operational(path, exc)) from exc
+    except sqlite3.DatabaseError as exc:
+        con.close()
+        raise DatabaseFileError(f"{path} is damaged or not a database ({exc}); restore the last backup") from exc
+    if not current:
+        con.close()
+        return open_database(path, create=False)
+    _reader = con
+    return path
+
+
+def close_reader() -> None:
+    global _reader
+    if _reader is not None:
+        _reader.close()
+        _reader = None
 
 
 def refuse_foreign_or_newer(path: Path) -> None:
@@ -218,8 +307,9 @@ def _explain_operational(path: Path, exc: Exception) -> str:
 
 
 def close_database() -> None:
-    if not database.is_closed():
-        database.close()
+    close_reader()
+    if _database is not None and not _database.is_closed():
+        _database.close()
 
 
 def _is_busy(exc: BaseException) -> bool:
@@ -242,6 +332,17 @@ def read_snapshot():
     clerk posting in between must not make the printed entries disagree with the printed totals.
     In WAL mode readers never block the writer, so this costs the other clerks nothing.
     """
+    if _reader is not None:
+        if _reader.in_transaction:
+            yield
+            return
+        _reader.execute("BEGIN DEFERRED")
+        try:
+            yield
+        finally:
+            _reader.execute("COMMIT")  # nothing was written: this only ends the snapshot
+        return
+    database = _db()
     if database.in_transaction():  # already inside one transaction: it is the snapshot
         yield
         return
@@ -265,6 +366,9 @@ def write(fn: Callable[..., T]) -> Callable[..., T]:
         if _reading.depth:
             # a write cannot join a read snapshot: its older view could not take the write lock
             raise RuntimeError(f"{fn.__name__} writes, inside read_snapshot()")
+        from peewee import OperationalError
+
+        database = _db()
         if database.in_transaction():
             return fn(*args, **kwargs)
         delay = 0.02

@@ -7,9 +7,12 @@ older version upgrades step by step on open. A database from a newer version is 
 
 from __future__ import annotations
 
-from peewee import SqliteDatabase
+from typing import TYPE_CHECKING
 
 from .errors import DatabaseFileError
+
+if TYPE_CHECKING:  # a report checks the version without loading Peewee
+    from peewee import SqliteDatabase
 
 # Tables whose rows are posted history: never updated, never deleted.
 POSTED_TABLES = (

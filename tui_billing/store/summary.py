@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
 from ..money import format_cents
-from .db import database, write
+from .db import read_snapshot, sql, write
 from .errors import BillingError
 
 if TYPE_CHECKING:  # operations load only when a batch list or a close needs them (reports stay lean)
@@ -44,7 +44,7 @@ class Movement:
 def movement(start: str, end: str) -> Movement:
     """Sums of every money table for posting dates in [start, end]."""
     q = "SELECT COALESCE(SUM(amount), 0) FROM {} WHERE posting_date BETWEEN ? AND ?"
-    values = [database.execute_sql(q.format(t), (start, end)).fetchone()[0]
+    values = [sql(q.format(t), (start, end)).fetchone()[0]
               for t in ("charge", "application", "adjustment", "receipt", "refund")]
     return Movement(*values)
 
@@ -55,7 +55,7 @@ def _day_before(date: str) -> str:
 
 def balances_as_of(date: str) -> tuple[int, int]:
     """(A/R, unapplied credit) at the end of a posting date, from the nearest checkpoint."""
-    row = database.execute_sql(
+    row = sql(
         "SELECT posting_date, totals FROM day_close WHERE posting_date <= ? ORDER BY posting_date DESC LIMIT 1", (date,)
     ).fetchone()
     if row:
@@ -135,14 +135,14 @@ class PeriodSummary:
         return d
 
 
-def _by(sql: str, params: tuple) -> dict[str, int]:
-    return {k: v for k, v in database.execute_sql(sql, params).fetchall()}
+def _by(query: str, params: tuple) -> dict[str, int]:
+    return {k: v for k, v in sql(query, params).fetchall()}
 
 
 def period_summary(start: str, end: str) -> PeriodSummary:
     """Every figure of the balancing screen for posting dates start..end inclusive."""
     p = (start, end)
-    one = lambda sql: database.execute_sql(sql, p).fetchone()  # noqa: E731
+    one = lambda query: sql(query, p).fetchone()  # noqa: E731
     charge_lines, charges, voids = one(
         "SELECT COALESCE(SUM(reverses_id IS NULL), 0), COALESCE(SUM(amount), 0), "
         "COALESCE(SUM(CASE WHEN reverses_id IS NOT NULL THEN amount END), 0) "
@@ -163,10 +163,10 @@ def period_summary(start: str, end: str) -> PeriodSummary:
     voids_by_kind = {t: one(f"SELECT COUNT(*) FROM {t} WHERE posting_date BETWEEN ? AND ? AND reverses_id IS NOT NULL")[0]
                      for t in VOID_KINDS}
     void_count = sum(voids_by_kind.values())
-    by_provider = {code: [n, total] for code, n, total in database.execute_sql(
+    by_provider = {code: [n, total] for code, n, total in sql(
         "SELECT p.code, SUM(c.reverses_id IS NULL), SUM(c.amount) FROM charge c JOIN provider p ON p.id = c.provider_id "
         "WHERE c.posting_date BETWEEN ? AND ? GROUP BY p.code ORDER BY p.code", p).fetchall()}
-    by_operator = {op: [n, total] for op, n, total in database.execute_sql(
+    by_operator = {op: [n, total] for op, n, total in sql(
         "SELECT operator, SUM(reverses_id IS NULL), SUM(amount) FROM charge "
         "WHERE posting_date BETWEEN ? AND ? GROUP BY operator ORDER BY operator", p).fetchall()}
     by_source = _by("SELECT source, SUM(amount) FROM receipt WHERE posting_date BETWEEN ? AND ? GROUP BY source", p)
@@ -190,9 +190,9 @@ def period_summary(start: str, end: str) -> PeriodSummary:
     if _nothing_posted_after(end):
         # Balances are never below zero (CHECK), so the open items carry the whole sum; the partial
         # covering indexes (migration V3) make this a walk over open items, not every charge.
-        current_ar = database.execute_sql(
+        current_ar = sql(
             "SELECT COALESCE(SUM(balance), 0) FROM charge_balance WHERE balance > 0").fetchone()[0]
-        current_unapplied = database.execute_sql(
+        current_unapplied = sql(
             "SELECT COALESCE(SUM(unapplied), 0) FROM receipt_balance WHERE unapplied > 0").fetchone()[0]
         if current_ar != closing_ar:
             errors.append(f"closing A/R {format_cents(closing_ar)} differs from the sum of open charge balances "
@@ -219,7 +219,7 @@ def period_summary(start: str, end: str) -> PeriodSummary:
 
 def _nothing_posted_after(date: str) -> bool:
     for table in ("charge", "receipt", "application", "adjustment", "refund"):
-        if database.execute_sql(f"SELECT 1 FROM {table} WHERE posting_date > ? LIMIT 1", (date,)).fetchone():
+        if sql(f"SELECT 1 FROM {table} WHERE posting_date > ? LIMIT 1", (date,)).fetchone():
             return False
     return True
 
@@ -239,7 +239,7 @@ def batches_for(start: str, end: str) -> list[BatchStatus]:
     """
     from .operations import BatchStatus
 
-    rows = database.execute_sql(
+    rows = sql(
         "SELECT b.id, b.kind, b.posting_date, b.operator, b.control_count, b.control_total, "
         "CASE WHEN b.kind = 'charge' THEN (SELECT COALESCE(SUM(CASE WHEN e.reverses_id IS NULL THEN 1 ELSE -1 END), 0) "
         "  FROM encounter e WHERE e.batch_id = b.id) "
@@ -276,7 +276,7 @@ class DayCloseRecord:
 
 
 def day_close_record(date: str) -> DayCloseRecord | None:
-    row = database.execute_sql(
+    row = sql(
         "SELECT posting_date, closed_at, operator, totals, counted_cash, counted_checks, counted_check_count, "
         "counted_card, counted_eft FROM day_close WHERE posting_date = ?", (date,)).fetchone()
     if not row:
@@ -293,7 +293,7 @@ class MonthCloseRecord:
 
 
 def month_close_record(month: str) -> MonthCloseRecord | None:
-    row = database.execute_sql("SELECT month, closed_at, operator, totals FROM month_close WHERE month = ?",
+    row = sql("SELECT month, closed_at, operator, totals FROM month_close WHERE month = ?",
                                (month,)).fetchone()
     return MonthCloseRecord(row[0], row[1], row[2], json.loads(row[3])) if row else None
 
@@ -309,14 +309,14 @@ def open_days_in(start: str, end: str) -> list[str]:
     """Posting dates in the range that have postings and are not closed (what blocks a month close)."""
     from .operations import posting_dates_in
 
-    closed = {r[0] for r in database.execute_sql(
+    closed = {r[0] for r in sql(
         "SELECT posting_date FROM day_close WHERE posting_date BETWEEN ? AND ?", (start, end)).fetchall()}
     return [d for d in posting_dates_in(start, end) if d not in closed]
 
 
 def data_version() -> int:
     """SQLite's PRAGMA data_version on this thread's connection: it changes when another connection commits."""
-    return database.execute_sql("PRAGMA data_version").fetchone()[0]
+    return sql("PRAGMA data_version").fetchone()[0]
 
 
 def month_close_problems(month: str) -> list[str]:
@@ -400,7 +400,7 @@ def day_snapshot(date: str | None = None) -> DaySnapshot:
     """
     from .validate import current_posting_date, iso_date
 
-    with database.atomic("DEFERRED"):
+    with read_snapshot():
         current = current_posting_date()
         when = current if not date else iso_date(date, "date")
         return DaySnapshot(

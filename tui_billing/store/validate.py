@@ -13,6 +13,7 @@ import unicodedata
 from .. import codes
 from ..money import MAX_CENTS, format_cents
 from ..text import BIDI_CONTROLS
+from .clock import today
 from .db import database
 from .errors import BillingError
 
@@ -47,14 +48,6 @@ def iso_date(value: object, field: str) -> str:
         except ValueError:
             pass
     raise BillingError(f"{field} must be a date like 2026-11-26 (got {value!r})", field)
-
-
-def today() -> dt.date:
-    """The business day. TUI_BILLING_TODAY pins it for tests and reprints of the demo."""
-    pinned = os.environ.get("TUI_BILLING_TODAY")
-    if pinned:
-        return dt.date.fromisoformat(pinned)
-    return dt.date.today()
 
 
 def operator(value: str | None = None) -> str:
