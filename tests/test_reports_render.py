@@ -9,6 +9,7 @@ import sys
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from tui_billing.money import format_cents
 from tui_billing.reports import render as r
 
 
@@ -91,3 +92,8 @@ def test_wide_characters_line_up_by_display_width():
     rep = r.Report("x", "X", sections=[r.Section("s", ["name", "amount"], [["日本", r.Money(100)], ["ab", r.Money(5)]])])
     table = r.render(rep, "simple").split("\n\n")[1].splitlines()[1:]
     assert len({r._width(line) for line in table[1:]}) == 1  # the amounts end in the same column
+
+
+@given(st.lists(st.none() | st.integers(-10**15, 10**15).map(r.Money), max_size=30))
+def test_amount_column_text_is_format_cents(cells):
+    assert r._amount_texts(cells) == ["" if c is None else format_cents(c) for c in cells]
