@@ -8,8 +8,6 @@ what the clerk sees is what is stored, and the terminal never obeys it.
 
 from __future__ import annotations
 
-import unicodedata
-
 __all__ = ["inert"]
 
 # Bidirectional embeddings, overrides, isolates and marks can make text display as other text.
@@ -20,4 +18,6 @@ def inert(value: str) -> str:
     """``value`` with control and bidi-control characters replaced by U+FFFD."""
     if value.isprintable():
         return value
+    import unicodedata  # only text that needs cleaning pays for the Unicode tables
+
     return "".join("\ufffd" if unicodedata.category(ch) == "Cc" or ch in BIDI_CONTROLS else ch for ch in value)

@@ -13,9 +13,7 @@ would run as a formula are prefixed with a quote.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
@@ -128,6 +126,9 @@ def _is_amount_column(section: Section, index: int) -> bool:
 def render_csv(report: Report) -> str:
     """Sections as CSV blocks. With one section it is a plain table; with several each block
     starts with a one-cell title row and blocks are separated by an empty row."""
+    import csv  # here, not at the top: the printed formats never need it
+    import io
+
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     several = len(report.sections) > 1
@@ -299,7 +300,11 @@ def _simple_table(columns: list[list[str]], heads: list[str], align: list[str], 
         right = align[i] == "right"
         joined = "".join(column)
         ascii_only = joined.isascii() or max(joined) < _FIRST_NOT_NARROW  # one column per character
-        w = max(map(len if ascii_only else _width, column), default=0)
+        if ascii_only:
+            w = max(map(len, column), default=0)
+        else:  # count only the non-ASCII cells the slow way
+            w = max(max((len(c) for c in column if c.isascii()), default=0),
+                    max((_width(c) for c in column if not c.isascii()), default=0))
         w = max(w, _width(heads[i]) + 2)
         widths.append(w)
         if ascii_only:  # str.format pads by code points, which are columns here

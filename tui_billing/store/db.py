@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import random
 import sqlite3
 import stat
 import threading
@@ -247,7 +246,9 @@ def open_reader(given: str | os.PathLike[str] | None = None) -> Path:
     except sqlite3.Error as exc:
         raise DatabaseFileError(_explain_operational(path, exc)) from exc
     try:
-        for name in ("busy_timeout", "cache_size", "temp_store"):
+        # SQLite's default page cache, not the store's 32 MB: a report reads each page about once,
+        # and a big cache only costs a short process fresh memory for every page (~6 ms a day sheet)
+        for name in ("busy_timeout", "temp_store"):
             con.execute(f"PRAGMA {name} = {PRAGMAS[name]}")
         current = con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     except sqlite3.OperationalError as exc:
@@ -384,6 +385,8 @@ def write(fn: Callable[..., T]) -> Callable[..., T]:
                             "nothing was saved: try again"
                         ) from exc
                     raise
+                import random  # only a busy writer backs off (and a report never loads it)
+
                 time.sleep(delay * (1 + random.random()))
                 delay = min(delay * 2, 1.0)
         raise AssertionError("unreachable")
