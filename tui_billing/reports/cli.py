@@ -169,7 +169,11 @@ def open_output(output: Path | None):
 
 def write_text(text: str, output: Path | None) -> None:
     if output is None:
-        click.echo(text, nl=False)
+        # the text is already inert (no escape sequences for click.echo to strip, which it
+        # would scan a megabyte for when the output is not a terminal); a closed pipe (`| head`)
+        # is click's to handle: exit 1, no traceback
+        sys.stdout.write(text)
+        sys.stdout.flush()
         return
     try:
         with open(output, "w", encoding="utf-8", newline="") as fh:

@@ -374,15 +374,18 @@ def header_lines(report: Report, run_at: str) -> list[str]:
 
 def render_table(report: Report, fmt: str, run_at: str) -> str:
     """The whole report as one text for the screen or a file (no paging)."""
-    parts = ["\n".join(header_lines(report, run_at))]
+    out = ["\n".join(header_lines(report, run_at))]
     for index, section in enumerate(report.sections):
         block = [clean_text(section.title)] if section.title else []
         if index in report.page_break_before:  # statements: one per sheet even without --page-length
             block.insert(0, "\f")
         block.append(_table(section, _section_rows(section), fmt, None))
         block.extend(clean_text(n) for n in section.notes)
-        parts.append("\n".join(block))
-    return "\n\n".join(parts) + "\n"
+        out.append("\n\n")
+        for n, piece in enumerate(block):  # one join at the end: a day sheet's table is a megabyte
+            out.extend(("\n", piece) if n else (piece,))
+    out.append("\n")
+    return "".join(out)
 
 
 def _shape(section: Section, fmt: str, widths: list[int]) -> tuple[int, int]:
