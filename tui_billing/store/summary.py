@@ -143,16 +143,51 @@ def period_summary(start: str, end: str) -> PeriodSummary:
     """Every figure of the balancing screen for posting dates start..end inclusive."""
     p = (start, end)
     one = lambda query: sql(query, p).fetchone()  # noqa: E731
-    charge_lines, charges, voids = one(
-        "SELECT COALESCE(SUM(reverses_id IS NULL), 0), COALESCE(SUM(amount), 0), "
-        "COALESCE(SUM(CASE WHEN reverses_id IS NOT NULL THEN amount END), 0) "
-        "FROM charge WHERE posting_date BETWEEN ? AND ?")
-    receipt_count, check_count = one(
-        "SELECT COALESCE(SUM(CASE WHEN reverses_id IS NULL THEN 1 ELSE -1 END), 0), "
-        "COALESCE(SUM(CASE WHEN method = 'check' THEN (CASE WHEN reverses_id IS NULL THEN 1 ELSE -1 END) END), 0) "
-        "FROM receipt WHERE posting_date BETWEEN ? AND ?")
-    receipts = _by("SELECT method, SUM(amount) FROM receipt WHERE posting_date BETWEEN ? AND ? GROUP BY method", p)
-    refunds = _by("SELECT method, SUM(amount) FROM refund WHERE posting_date BETWEEN ? AND ? GROUP BY method", p)
+    # One pass over each table's rows for the period, in small groups (original or reversal, and
+    # the keys shown); every figure below is a sum over those groups.
+    charge_groups = sql(
+        "SELECT p.code, c.operator, c.reverses_id IS NULL, COUNT(*), SUM(c.amount) FROM charge c "
+        "JOIN provider p ON p.id = c.provider_id WHERE c.posting_date BETWEEN ? AND ? GROUP BY 1, 2, 3", p).fetchall()
+    charge_lines = sum(n for _, _, original, n, _ in charge_groups if original)
+    charges = sum(total for *_, total in charge_groups)
+    voids = sum(total for _, _, original, _, total in charge_groups if not original)
+    by_provider: dict[str, list[int]] = {}
+    by_operator: dict[str, list[int]] = {}
+    for code, op, original, n, total in charge_groups:
+        for key, table in ((code, by_provider), (op, by_operator)):
+            figures = table.setdefault(key, [0, 0])
+            figures[0] += n if original else 0
+            figures[1] += total
+    by_provider = {k: by_provider[k] for k in sorted(by_provider, key=str.upper)}  # codes compare NOCASE
+    by_operator = {k: by_operator[k] for k in sorted(by_operator)}
+
+    receipt_groups = sql(
+        "SELECT method, source, reverses_id IS NULL, COUNT(*), SUM(amount) FROM receipt "
+        "WHERE posting_date BETWEEN ? AND ? GROUP BY 1, 2, 3", p).fetchall()
+    receipts: dict[str, int] = {}
+    by_source: dict[str, int] = {}
+    counts: dict[str, int] = {}
+    receipt_count = check_count = receipt_voids = receipt_reversals = 0
+    for method, source, original, n, total in receipt_groups:
+        signed = n if original else -n  # a voided receipt counts -1
+        receipts[method] = receipts.get(method, 0) + total
+        by_source[source] = by_source.get(source, 0) + total
+        counts[method] = counts.get(method, 0) + signed
+        receipt_count += signed
+        check_count += signed if method == "check" else 0
+        if not original:
+            receipt_voids += total
+            receipt_reversals += n
+
+    refunds: dict[str, int] = {}
+    refund_count = refund_reversals = 0
+    for method, original, n, total in sql(
+            "SELECT method, reverses_id IS NULL, COUNT(*), SUM(amount) FROM refund "
+            "WHERE posting_date BETWEEN ? AND ? GROUP BY 1, 2", p).fetchall():
+        refunds[method] = refunds.get(method, 0) + total
+        refund_count += n if original else -n
+        refund_reversals += 0 if original else n
+
     applications = one("SELECT COALESCE(SUM(amount), 0) FROM application WHERE posting_date BETWEEN ? AND ?")[0]
     by_reason = _by("SELECT reason_code, SUM(amount) FROM adjustment WHERE posting_date BETWEEN ? AND ? "
                     "GROUP BY reason_code ORDER BY reason_code", p)
@@ -160,22 +195,14 @@ def period_summary(start: str, end: str) -> PeriodSummary:
         "SELECT COALESCE(SUM(CASE WHEN reverses_id IS NULL THEN 1 ELSE -1 END), 0), "
         "COALESCE(SUM(CASE WHEN reverses_id IS NULL THEN amount ELSE -amount END), 0) "
         "FROM transfer WHERE posting_date BETWEEN ? AND ?")
-    voids_by_kind = {t: one(f"SELECT COUNT(*) FROM {t} WHERE posting_date BETWEEN ? AND ? AND reverses_id IS NOT NULL")[0]
-                     for t in VOID_KINDS}
+    voids_by_kind = {
+        "encounter": one("SELECT COUNT(*) FROM encounter WHERE posting_date BETWEEN ? AND ? AND reverses_id IS NOT NULL")[0],
+        "receipt": receipt_reversals,
+        "distribution": one(
+            "SELECT COUNT(*) FROM distribution WHERE posting_date BETWEEN ? AND ? AND reverses_id IS NOT NULL")[0],
+        "refund": refund_reversals,
+    }
     void_count = sum(voids_by_kind.values())
-    by_provider = {code: [n, total] for code, n, total in sql(
-        "SELECT p.code, SUM(c.reverses_id IS NULL), SUM(c.amount) FROM charge c JOIN provider p ON p.id = c.provider_id "
-        "WHERE c.posting_date BETWEEN ? AND ? GROUP BY p.code ORDER BY p.code", p).fetchall()}
-    by_operator = {op: [n, total] for op, n, total in sql(
-        "SELECT operator, SUM(reverses_id IS NULL), SUM(amount) FROM charge "
-        "WHERE posting_date BETWEEN ? AND ? GROUP BY operator ORDER BY operator", p).fetchall()}
-    by_source = _by("SELECT source, SUM(amount) FROM receipt WHERE posting_date BETWEEN ? AND ? GROUP BY source", p)
-    counts = _by("SELECT method, SUM(CASE WHEN reverses_id IS NULL THEN 1 ELSE -1 END) FROM receipt "
-                 "WHERE posting_date BETWEEN ? AND ? GROUP BY method", p)
-    refund_count = one("SELECT COALESCE(SUM(CASE WHEN reverses_id IS NULL THEN 1 ELSE -1 END), 0) FROM refund "
-                       "WHERE posting_date BETWEEN ? AND ?")[0]
-    receipt_voids = one("SELECT COALESCE(SUM(amount), 0) FROM receipt WHERE posting_date BETWEEN ? AND ? "
-                        "AND reverses_id IS NOT NULL")[0]
     opening_ar, opening_unapplied = balances_as_of(_day_before(start))
     adjustments = sum(by_reason.values())
     refunds_total = sum(refunds.values())
