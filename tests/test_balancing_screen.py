@@ -183,7 +183,7 @@ def test_a_proof_error_is_shown_with_both_figures(db):
     """It must never happen, but if the books disagree the screen says so."""
     bs.worked_day(bs.practice())
     snap = day_snapshot(bs.DAY)
-    broken = replace(snap, summary=replace(snap.summary, current_ar=13000, proof_errors=(
+    broken = snap._replace(summary=replace(snap.summary, current_ar=13000, proof_errors=(
         "closing A/R 125.00 differs from the sum of open charge balances 130.00",)))
     text = str(render_proof(broken))
     assert "A/R PROOF ERROR" in text and "125.00" in text and "130.00" in text and "✗" in text
@@ -219,7 +219,7 @@ async def test_dashboard_equals_the_summary_on_the_demo_database(tmp_path, monke
 def test_large_amounts_are_never_cut(db):
     bs.worked_day(bs.practice())
     snap = day_snapshot(bs.DAY)
-    big = replace(snap, summary=replace(snap.summary, opening_ar=1_020_955_132, closing_ar=9_999_999_999))
+    big = snap._replace(summary=replace(snap.summary, opening_ar=1_020_955_132, closing_ar=9_999_999_999))
     text = str(render_proof(big))
     assert "10,209,551.32" in text and "99,999,999.99" in text
 

@@ -208,8 +208,9 @@ def open_database(given: str | os.PathLike[str] | None = None, *, create: bool =
     return path
 
 
-def _checked_path(given: str | os.PathLike[str] | None, *, create: bool) -> Path:
-    """The database path after every check that needs no connection (created 0600 if asked)."""
+def _checked_path(given: str | os.PathLike[str] | None, *, create: bool, peek: bool = True) -> Path:
+    """The database path after every check that needs no connection (created 0600 if asked);
+    ``peek``: also refuse a foreign or newer schema, read on a separate read-only connection."""
     path = resolve_db_path(given)
     if path.is_dir():
         raise DatabaseFileError(f"{path} is a directory: give the database file's path, e.g. {path / 'billing.db'}")
@@ -222,7 +223,8 @@ def _checked_path(given: str | os.PathLike[str] | None, *, create: bool) -> Path
             raise DatabaseFileError(f"cannot create {path}: {exc.strerror or exc}") from exc
     check_permissions(path)
     check_sqlite_header(path)
-    refuse_foreign_or_newer(path)
+    if peek:
+        refuse_foreign_or_newer(path)
     return path
 
 
@@ -238,7 +240,9 @@ def open_reader(given: str | os.PathLike[str] | None = None) -> Path:
 
     global _reader
     close_reader()
-    path = _checked_path(given, create=False)
+    # the schema version is read on this connection below: anything but the current one goes
+    # through open_database, which refuses a foreign or newer file and upgrades an older one
+    path = _checked_path(given, create=False, peek=False)
     try:
         # mode=rw: never create a file here (the checks above found one)
         con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+# Records are NamedTuples (immutable, and a tenth of a frozen dataclass's cost to define,
+# which every report process pays at import); PeriodSummary keeps dataclass defaults.
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from ..money import format_cents
 from .db import read_snapshot, sql, write
@@ -30,8 +32,7 @@ SOURCES = ("patient", "payer")
 VOID_KINDS = ("encounter", "receipt", "distribution", "refund")
 
 
-@dataclass(frozen=True)
-class Movement:
+class Movement(NamedTuple):
     """What was posted between two posting dates inclusive (reversals net in)."""
 
     charges: int = 0
@@ -281,8 +282,7 @@ def batches_for(start: str, end: str) -> list[BatchStatus]:
     return [BatchStatus(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], bool(r[8])) for r in rows]
 
 
-@dataclass(frozen=True)
-class DayCloseRecord:
+class DayCloseRecord(NamedTuple):
     """What a closed day was closed with: who, when, the stored totals and the counted deposit."""
 
     posting_date: str
@@ -311,8 +311,7 @@ def day_close_record(date: str) -> DayCloseRecord | None:
     return DayCloseRecord(row[0], row[1], row[2], json.loads(row[3]), *row[4:])
 
 
-@dataclass(frozen=True)
-class MonthCloseRecord:
+class MonthCloseRecord(NamedTuple):
     month: str
     closed_at: str
     operator: str
@@ -402,8 +401,7 @@ def close_month_as_shown(month: str, shown: dict, *, operator: str | None = None
     return totals
 
 
-@dataclass(frozen=True)
-class DaySnapshot:
+class DaySnapshot(NamedTuple):
     """Everything the balancing screen shows for one posting date, read in one go."""
 
     date: str
