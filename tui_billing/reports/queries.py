@@ -91,7 +91,10 @@ def summary_sections(s: PeriodSummary, *, label: str) -> list[Section]:
 
 
 def daysheet_entries(date: str) -> list[list]:
-    """Every row posted on ``date``: [kind, id, operator, provider, account, name/payer, detail, amount]."""
+    """Every row posted on ``date``: [kind, id, operator, provider, account, name/payer, detail, amount].
+
+    (Names are written inline where the patient join is an inner one: this loop runs for every
+    entry of a busy day.)"""
     out: list[list] = []
     for cid, rev, op, prov, acct, last, first, code, mods, units, payer, amount in _rows(
         "SELECT c.id, c.reverses_id, c.operator, pr.code, p.account, p.last_name, p.first_name, c.code, c.modifiers, "
@@ -100,7 +103,7 @@ def daysheet_entries(date: str) -> list[list]:
         "WHERE c.posting_date = ? ORDER BY c.id", (date,)):
         detail = code + (f"-{mods.replace(',', '-')}" if mods else "") + (f" x{units}" if units != 1 else "")
         detail += f" bill {payer or 'patient'}"
-        out.append(["void charge" if rev else "charge", cid, op, prov, acct, _name(last, first),
+        out.append(["void charge" if rev else "charge", cid, op, prov, acct, f"{last}, {first}",
                     detail + (f" (reverses {rev})" if rev else ""), Money(amount)])
     for rid, rev, op, source, acct, last, first, payer, method, ref, amount in _rows(
         "SELECT r.id, r.reverses_id, r.operator, r.source, p.account, p.last_name, p.first_name, py.name, r.method, "
@@ -113,13 +116,13 @@ def daysheet_entries(date: str) -> list[list]:
         "SELECT a.id, a.reverses_id, a.operator, pr.code, p.account, p.last_name, p.first_name, a.receipt_id, c.code, "
         "a.amount FROM application a JOIN charge c ON c.id = a.charge_id JOIN patient p ON p.id = c.patient_id "
         "JOIN provider pr ON pr.id = c.provider_id WHERE a.posting_date = ? ORDER BY a.id", (date,)):
-        out.append(["void application" if rev else "application", aid, op, prov, acct, _name(last, first),
+        out.append(["void application" if rev else "application", aid, op, prov, acct, f"{last}, {first}",
                     f"receipt {rid} to {code}", Money(amount)])
     for jid, rev, op, prov, acct, last, first, reason, code, amount in _rows(
         "SELECT j.id, j.reverses_id, j.operator, pr.code, p.account, p.last_name, p.first_name, j.reason_code, c.code, "
         "j.amount FROM adjustment j JOIN charge c ON c.id = j.charge_id JOIN patient p ON p.id = c.patient_id "
         "JOIN provider pr ON pr.id = c.provider_id WHERE j.posting_date = ? ORDER BY j.id", (date,)):
-        out.append(["void adjustment" if rev else "adjustment", jid, op, prov, acct, _name(last, first),
+        out.append(["void adjustment" if rev else "adjustment", jid, op, prov, acct, f"{last}, {first}",
                     f"{reason} on {code}", Money(amount)])
     for tid, rev, op, prov, acct, last, first, frm, to, code, amount in _rows(
         "SELECT t.id, t.reverses_id, t.operator, pr.code, p.account, p.last_name, p.first_name, f.code, o.code, c.code, "
@@ -127,7 +130,7 @@ def daysheet_entries(date: str) -> list[list]:
         "JOIN provider pr ON pr.id = c.provider_id LEFT JOIN payer f ON f.id = t.from_payer_id "
         "LEFT JOIN payer o ON o.id = t.to_payer_id WHERE t.posting_date = ? ORDER BY t.id", (date,)):
         # a transfer moves who owes, not how much: shown, but outside the money totals
-        out.append(["void transfer" if rev else "transfer", tid, op, prov, acct, _name(last, first),
+        out.append(["void transfer" if rev else "transfer", tid, op, prov, acct, f"{last}, {first}",
                     f"{code} {frm or 'patient'} -> {to or 'patient'} ({format_cents(amount)})", None])
     for fid, rev, op, source, acct, last, first, payer, method, ref, amount in _rows(
         "SELECT f.id, f.reverses_id, f.operator, r.source, p.account, p.last_name, p.first_name, py.name, f.method, "
