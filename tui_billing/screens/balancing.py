@@ -23,11 +23,13 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Label, Static
+from textual.widgets import Input, Label, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from ..money import MoneyError, format_cents, parse_cents
 from ..store.summary import METHODS, DaySnapshot, PeriodSummary
+from ..widgets.app_header import AppHeader
+from ..widgets.key_bar import KeyBar
 
 #: How often the live worker looks at PRAGMA data_version (seconds). A posting shows within this
 #: plus the time to recompute the day's figures.
@@ -253,7 +255,7 @@ class BalancingScreen(Screen[None]):
         # Start reading the books now, so the database work overlaps building the screen.
         self._live()
         self.request("")
-        yield Header()
+        yield AppHeader("Balancing")
         with Horizontal(id="bal-top"):
             yield Label("Posting date", id="bal-date-label")
             yield Input(placeholder="YYYY-MM-DD", id="bal-date", compact=True, max_length=10,
@@ -274,7 +276,7 @@ class BalancingScreen(Screen[None]):
             with Horizontal(id="bal-cols"):
                 yield Static("", id="bal-left", classes="bal-col")
                 yield Static("", id="bal-right", classes="bal-col")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.sub_title = "Balancing"

@@ -22,11 +22,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Input, Label, Static
+from textual.widgets import DataTable, Input, Label, Static
 
 from ..store import operations as ops
 from ..store import receipts_queries as q
 from ..store.errors import BillingError
+from ..widgets.app_header import AppHeader
+from ..widgets.key_bar import KeyBar
 from .receipt_common import after_pending_keys, cell, filter_inputs, money, parse_money
 from .receipt_dialogs import Posted
 
@@ -85,7 +87,7 @@ class DistributeScreen(Screen[Posted | None]):
 
     def compose(self) -> ComposeResult:
         r = self.receipt
-        yield Header()
+        yield AppHeader("Distribute")
         yield Static(f"Receipt {r.receipt_id} · {r.from_label} · {r.method} {r.reference} · {money(r.amount)}",
                      id="rd-head", markup=False)
         yield Static("", id="rd-left", markup=False)
@@ -105,7 +107,7 @@ class DistributeScreen(Screen[Posted | None]):
                 inp.disabled = True
                 yield inp
         yield Static("", id="rd-error", markup=False)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.sub_title = "Distribute a receipt"
