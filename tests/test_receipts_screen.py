@@ -380,3 +380,22 @@ async def test_distribute_filters_keep_what_was_typed_on_other_lines(books):
     bob = {ids["acme1"], ids["acme3"], ids["acme5"]}
     assert set(applied) - {ids["acme0"]} <= bob
     assert_books_ok()
+
+
+async def test_batch_dialog_reports_every_bad_field_at_once(books):
+    path, _ = books
+    app = BillingApp(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        queue = await open_queue(pilot)
+        await pilot.press("b")
+        await settle(pilot)
+        dialog = app.screen
+        await type_text(pilot, "x2")
+        await pilot.press("enter")
+        await type_text(pilot, "12.3.4")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is dialog and queue.batch_id is None  # nothing opened
+        assert "number of receipts" in str(dialog.query_one("#f-count .rf-error").render())
+        assert str(dialog.query_one("#f-total .rf-error").render()).strip()  # the total's reason too
+        assert app.focused.id == "i-count"  # the cursor on the first thing to fix

@@ -146,13 +146,16 @@ class BatchDialog(ReceiptForm):
     def save(self) -> None:
         self.clear_errors()
         count_text = self.field("count").value.strip()
-        if not count_text.isdigit():
+        ok = count_text.isdigit()
+        if not ok:
             self.field("count").error("the number of receipts on the tape, e.g. 12")
-            return
         try:
             total = parse_money(self.field("total").value, blank_is_zero=False)
-        except ValueError as exc:
+        except ValueError as exc:  # said as well, so one Ctrl+S shows everything to fix
             self.field("total").error(str(exc))
+            ok = False
+        if not ok:
+            self.focus_first_error()
             return
         self._busy = True
         self._post(int(count_text), total)
