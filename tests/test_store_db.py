@@ -422,3 +422,27 @@ def test_read_snapshot_sees_one_state_while_another_clerk_posts(practice):
         with pytest.raises(RuntimeError, match="inside read_snapshot"):
             ops.record_receipt(amount=100, method="cash", patient_id=practice.patients[0])
     assert store_db.database.execute_sql(count).fetchone() == (before[0] + 1, before[1] + 2500)
+
+
+def test_report_connection_snapshot_and_no_writes_inside(practice):
+    # the reports' plain connection: one snapshot while another clerk posts, and no write inside
+    store_db.open_reader(store_db.database.database)
+    count = "SELECT COUNT(*) FROM receipt"
+    try:
+        with store_db.read_snapshot():
+            before = store_db.sql(count).fetchone()[0]
+
+            def other_clerk():
+                ops.record_receipt(amount=2500, method="cash", patient_id=practice.patients[1])
+                store_db.database.close()
+
+            t = threading.Thread(target=other_clerk)
+            t.start()
+            t.join()
+            assert store_db.sql(count).fetchone()[0] == before
+            with pytest.raises(RuntimeError, match="inside read_snapshot"):
+                ops.record_receipt(amount=100, method="cash", patient_id=practice.patients[0])
+        assert store_db.sql(count).fetchone()[0] == before + 1
+    finally:
+        store_db.close_reader()
+    assert store_db._reader is None

@@ -338,23 +338,24 @@ def read_snapshot():
     In WAL mode readers never block the writer, so this costs the other clerks nothing.
     """
     if _reader is not None:
-        if _reader.in_transaction:
-            yield
-            return
-        _reader.execute("BEGIN DEFERRED")
-        try:
-            yield
-        finally:
-            _reader.execute("COMMIT")  # nothing was written: this only ends the snapshot
-        return
-    database = _db()
-    if database.in_transaction():  # already inside one transaction: it is the snapshot
+        begin = not _reader.in_transaction  # else already inside one: it is the snapshot
+    else:
+        database = _db()
+        begin = not database.in_transaction()
+    if not begin:
         yield
         return
     _reading.depth += 1
     try:
-        with database.transaction(lock_type="DEFERRED"):
-            yield
+        if _reader is not None:
+            _reader.execute("BEGIN DEFERRED")
+            try:
+                yield
+            finally:
+                _reader.execute("COMMIT")  # nothing was written: this only ends the snapshot
+        else:
+            with database.transaction(lock_type="DEFERRED"):
+                yield
     finally:
         _reading.depth -= 1
 
