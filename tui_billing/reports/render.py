@@ -299,15 +299,15 @@ def _simple_table(columns: list[list[str]], heads: list[str], align: list[str], 
     for i, column in enumerate(columns):
         right = align[i] == "right"
         joined = "".join(column)
-        ascii_only = joined.isascii() or max(joined) < _FIRST_NOT_NARROW  # one column per character
-        if ascii_only:
+        narrow = joined.isascii() or max(joined) < _FIRST_NOT_NARROW  # one column per character
+        if narrow:
             w = max(map(len, column), default=0)
         else:  # count only the non-ASCII cells the slow way
             w = max(max((len(c) for c in column if c.isascii()), default=0),
                     max((_width(c) for c in column if not c.isascii()), default=0))
         w = max(w, _width(heads[i]) + 2)
         widths.append(w)
-        if ascii_only:  # str.format pads by code points, which are columns here
+        if narrow:  # str.format pads by code points, which are columns here
             specs.append(f"{{:{'>' if right else '<'}{w}}}")
         else:  # a column with wide characters: pad by display width (ASCII cells the quick way)
             pad = str.rjust if right else str.ljust
