@@ -15,9 +15,12 @@ import functools
 import re
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import click
+
+if TYPE_CHECKING:
+    from .render import Report
 
 EXTRA_FORMATS = ("csv", "json")
 #: Formats the renderer writes itself (the default among them): checking them needs no tabulate.
@@ -369,7 +372,7 @@ def receipt(number: int, fmt: str, output: Path | None, page_length: int | None)
     write_text(paginate_text(text, page_length) if page_length else text, output)
 
 
-def receipt_report(data) -> "Report":
+def receipt_report(data) -> Report:
     """The figures of a printed receipt (the receipts branch's ReceiptPrint) as a Report."""
     import dataclasses
 

@@ -407,7 +407,7 @@ class DaySnapshot(NamedTuple):
     date: str
     current_date: str
     summary: PeriodSummary
-    batches: list[BatchLine]
+    batches: list[BatchStatus]
     closed: DayCloseRecord | None
     month_closed: MonthCloseRecord | None
     #: PRAGMA data_version when it was read (the live refresh compares it)
