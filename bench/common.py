@@ -48,8 +48,11 @@ def percentile(values: Sequence[float], pct: float) -> float:
 
 
 def child_env(**extra: str) -> dict[str, str]:
-    """The environment for a child process: the project on the path, a fixed terminal."""
+    """The environment for a child process: the project on the path, a fixed terminal, and
+    compiled modules cached as on a user's machine (a shell with PYTHONDONTWRITEBYTECODE would
+    recompile every edited module in every timed process)."""
     env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.setdefault("TERM", "xterm-256color")
     env.update(extra)

@@ -35,6 +35,11 @@ import termios
 import time
 from pathlib import Path
 
+if __package__ in (None, ""):  # run as a script: make `bench` and `tui_billing` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import child_env
+
 ROOT = Path(__file__).resolve().parent.parent
 _ANSI = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 DOWN, F3, ENTER, SLASH = b"\x1b[B", b"\x1bOR", b"\r", b"/"
@@ -116,14 +121,7 @@ class _Pty:
 
 
 def _env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    # as on a user's machine: compiled modules are cached (a shell with PYTHONDONTWRITEBYTECODE
-    # would recompile every edited module in every timed process)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["TERM"] = "xterm-256color"
-    env.update(extra)
-    return env
+    return child_env(**{"TERM": "xterm-256color", **extra})
 
 
 def prepare(db: Path, workdir: Path) -> dict:

@@ -29,6 +29,11 @@ import tempfile
 import time
 from pathlib import Path
 
+if __package__ in (None, ""):  # run as a script: make `bench` and `tui_billing` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import child_env
+
 ROOT = Path(__file__).resolve().parent.parent
 
 #: Targets from the issue (seconds, whole process).
@@ -114,14 +119,7 @@ def _prepare(db: Path, workdir: Path) -> tuple[Path, bool]:
 
 
 def _env(today: str | None) -> dict:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    # as on a user's machine: compiled modules are cached (a shell with PYTHONDONTWRITEBYTECODE
-    # would recompile every edited module in every timed process)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    if today:
-        env["TUI_BILLING_TODAY"] = today
-    return env
+    return child_env(**({"TUI_BILLING_TODAY": today} if today else {}))
 
 
 def _time(cmd: list[str], env: dict) -> float:

@@ -117,9 +117,7 @@ class Term:
 
 def _env(extra: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTUAL")}
-    # as on a user's machine: compiled modules are cached (a shell with PYTHONDONTWRITEBYTECODE
-    # would recompile every edited module in every timed process)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # as bench.common.child_env: compiled modules cached
     env.update({"TERM": "xterm-256color", "COLUMNS": str(COLS), "LINES": str(ROWS), "PYTHONPATH": str(ROOT)})
     env.update(extra)
     return env

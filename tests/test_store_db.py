@@ -446,3 +446,11 @@ def test_report_connection_snapshot_and_no_writes_inside(practice):
     finally:
         store_db.close_reader()
     assert store_db._reader is None
+
+
+def test_every_public_store_name_resolves():
+    # tui_billing.store loads its names on first use: a misspelt entry would fail only when used
+    import tui_billing.store as store
+
+    for name in store.__all__:
+        assert getattr(store, name) is not None, name

@@ -9,7 +9,6 @@ the summaries does not pay for the posting operations, the checks and the audit 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
 
 #: public name -> the submodule that defines it
 _HOME = {
@@ -42,16 +41,3 @@ def __getattr__(name: str):
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_HOME))
 
-
-if TYPE_CHECKING:  # what type checkers and editors see
-    from .check import CheckReport, run_check
-    from .db import close_database, database, open_database, resolve_db_path, write
-    from .errors import BillingError, DatabaseFileError
-    from .operations import (
-        PRIMARY, BatchStatus, ChargeLine, CoverageIn, DepositCount, DistributionLine, PostedEncounter,
-        PostedReceipt, add_adjustment_reason, add_patient, add_payer, add_provider, batch_status, close_batch,
-        close_day, close_month, distribute, open_batch, post_encounter, record_receipt, refund,
-        seed_standard_reasons, set_practice, set_procedure, transfer_to_patient, transfer_to_payer, void,
-    )
-    from .summary import PeriodSummary, day_summary, period_summary
-    from .validate import current_posting_date, today
