@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 
-from test_receipts_support import fresh_books
+from test_receipts_support import fresh_books, settle
 from tui_billing.store import database, operations as ops, run_check
 from tui_billing.store.db import close_database
 
@@ -69,19 +69,15 @@ async def test_screen_says_when_another_clerk_got_there_first(tmp_path):
     try:
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.press("f3")
-            await app.workers.wait_for_complete()
-            await pilot.pause()
+            await settle(pilot)
             await pilot.press("enter")
-            await app.workers.wait_for_complete()
-            await pilot.pause()
+            await settle(pilot)
             screen = app.screen
             await pilot.press("a")
-            await app.workers.wait_for_complete()
-            await pilot.pause()
+            await settle(pilot)
             ops.distribute(rid, [ops.DistributionLine(ids["acme5"], applied=10000)], operator="other-clerk")
             await pilot.press("ctrl+s")
-            await app.workers.wait_for_complete()
-            await pilot.pause()
+            await settle(pilot)
             assert app.screen is screen
             shown = str(screen.query_one("#rd-error").render())
             assert "Another clerk has just distributed" in shown and "0.00 is left" in shown

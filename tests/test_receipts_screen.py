@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from test_receipts_support import fresh_books
+from test_receipts_support import fresh_books, settle
 from tui_billing.app import BillingApp
 from tui_billing.store import database, operations as ops, run_check
 from tui_billing.store.db import close_database
@@ -15,13 +15,6 @@ def books(tmp_path):
     path, ids = fresh_books(tmp_path)
     yield path, ids
     close_database()
-
-
-async def settle(pilot) -> None:
-    """Let thread workers finish and their results land on the screen."""
-    for _ in range(2):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 def scalar(sql: str, *params):

@@ -6,6 +6,7 @@ each test posts into its own database without paying for the set-up (or the ICD-
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import shutil
 from pathlib import Path
@@ -14,6 +15,22 @@ from tui_billing.store import operations as ops
 from tui_billing.store.db import close_database, open_database
 
 TODAY = dt.date.today()
+
+
+async def settle(pilot) -> None:
+    """Let thread workers finish and their results land on the screen.
+
+    A worker cancelled because a newer one replaced it (exclusive loads) is normal app behaviour,
+    so it is waited past; a worker that failed still fails the test.
+    """
+    from textual.worker import WorkerCancelled
+
+    for _ in range(2):
+        outcomes = await asyncio.gather(*(w.wait() for w in pilot.app.workers), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException) and not isinstance(outcome, WorkerCancelled):
+                raise outcome
+        await pilot.pause()
 
 
 def days_ago(n: int) -> str:
