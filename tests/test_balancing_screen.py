@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -30,9 +31,10 @@ def db(tmp_path, monkeypatch):
     close_database()
 
 
-async def until(pilot, condition, what: str, tries: int = 300) -> None:
-    """Let the app run until ``condition()`` holds (bounded; fails with ``what``)."""
-    for _ in range(tries):
+async def until(pilot, condition, what: str, seconds: float = 15.0) -> None:
+    """Let the app run until ``condition()`` holds (bounded by wall time, generous for a loaded CI box)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
         if condition():
             return
         await pilot.pause(0.01)
