@@ -219,11 +219,11 @@ async def test_lookup_by_name_and_by_account(db):
 @pytest.mark.parametrize("fid, keys, expect", [
     ("dos", "12/31/2026", "in the future"),
     ("dos", "13/45", "not a date"),
-    ("dx-1", "E11", "not a billable code"),
+    ("dx-1", "E11", "E11 is a category, not billable; e.g. E11.9"),
     ("dx-1", "ZZZ.99", "not an ICD-10-CM code"),
     ("l1-code", "99999", "not in the office's fee schedule"),
     ("l1-m1", "2", "not a modifier"),
-    ("l1-ptr", "3", "there are 1 diagnoses"),
+    ("l1-ptr", "3", "pointer 3: there is only 1 diagnosis"),
     ("l1-units", "0", "at least 1"),
 ])
 async def test_each_bad_field_is_inline_and_nothing_saved(db, fid, keys, expect):
@@ -452,3 +452,21 @@ def test_keymap_in_readme_matches_help():
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     assert keymap_markdown() in readme
+
+
+@pytest.mark.parametrize("text, dx_count, expect", [
+    ("1", 2, (1,)), ("12", 2, (1, 2)), ("1,2", 3, (1, 2)), ("", 1, (1,)), ("10", 12, (10,)),
+    ("3", 0, "pointer 3: no diagnosis is entered yet"),
+    ("3", 1, "pointer 3: there is only 1 diagnosis"),
+    ("1 3", 2, "pointer 3: there are only 2 diagnoses"),
+    ("1,1", 2, "a diagnosis is pointed at twice"),
+    ("1,2,3,4,5", 12, "at most 4 diagnosis pointers per line"),
+])
+def test_pointer_field_reads_and_refusals_read_as_english(text, dx_count, expect):
+    from tui_billing.screens.charge_entry import parse_pointers
+
+    if isinstance(expect, tuple):
+        assert parse_pointers(text, dx_count) == expect
+    else:
+        with pytest.raises(ValueError, match=f"^{expect}$"):
+            parse_pointers(text, dx_count)

@@ -80,7 +80,9 @@ def parse_pointers(text: str, dx_count: int) -> tuple[int, ...]:
         raise ValueError("at most 4 diagnosis pointers per line")
     for p in pointers:
         if not 1 <= p <= max(dx_count, 1) or (dx_count and p > dx_count):
-            raise ValueError(f"pointer {p}: there are {dx_count} diagnoses")
+            there = ("no diagnosis is entered yet" if dx_count == 0 else
+                     "there is only 1 diagnosis" if dx_count == 1 else f"there are only {dx_count} diagnoses")
+            raise ValueError(f"pointer {p}: {there}")
     if len(set(pointers)) != len(pointers):
         raise ValueError("a diagnosis is pointed at twice")
     return pointers
