@@ -141,12 +141,14 @@ def test_icd10_extension_description() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("E11", "E11 is a category, not a billable code: it needs more characters (e.g. E11.9)"),
-        ("e11.", "E11 is a category, not a billable code: it needs more characters (e.g. E11.9)"),
-        ("B99", "B99 is a category, not a billable code: it needs more characters (e.g. B99.9)"),
-        ("S52.521", "S52.521 is a subcategory, not a billable code: it needs more characters (e.g. S52.521A)"),
-        ("S01.00", "S01.00 is a subcategory, not a billable code: it needs more characters (e.g. S01.00XA)"),
-        ("E11.6", "E11.6 is a subcategory, not a billable code: it needs more characters (e.g. E11.69)"),
+        ("E11", "E11 is a category, not billable; e.g. E11.9"),
+        ("e11.", "E11 is a category, not billable; e.g. E11.9"),
+        ("B99", "B99 is a category, not billable; e.g. B99.9"),
+        ("S52.521", "S52.521 is a subcategory, not billable; e.g. S52.521A"),
+        ("S01.00", "S01.00 is a subcategory, not billable; e.g. S01.00XA"),
+        ("E11.6", "E11.6 is a subcategory, not billable; e.g. E11.69"),
+        # an X that is a level of the code set, not a placeholder (S01.00X is not a heading)
+        ("H21.1X", "H21.1X is a subcategory, not billable; e.g. H21.1X9"),
     ],
 )
 def test_icd10_category_refused(text: str, message: str) -> None:
@@ -159,7 +161,7 @@ def test_icd10_category_example_is_billable() -> None:
     for category in ("S52", "T36", "M54", "Z00", "O30", "J45"):
         with pytest.raises(CodeError) as info:
             validate_icd10(category)
-        example = str(info.value).split("(e.g. ")[1].rstrip(")")
+        example = str(info.value).split("e.g. ")[1]
         assert validate_icd10(example).dotted == example
         assert example.startswith(category)
 
@@ -238,8 +240,10 @@ def test_icd10_every_code_in_the_library() -> None:
             assert validate_icd10(result.code) == result
             accepted += 1
         else:
-            with pytest.raises(CodeError, match="not a billable code"):
+            with pytest.raises(CodeError, match="not billable") as info:
                 validate_icd10(dotted)
+            example = str(info.value).split("e.g. ")[1]
+            assert example.startswith(dotted) and cm.is_leaf(example), (dotted, example)
             refused += 1
     assert accepted > 70_000
     assert refused > 15_000
@@ -507,22 +511,32 @@ def test_code_error_is_value_error() -> None:
 
 
 def test_billable_cache_round_trip(tmp_path, monkeypatch):
-    """The cache file holds exactly the library's billable codes; a later start validates from it alone."""
+    """The cache files hold the library's billable codes and headings; a later start validates from them alone."""
     from tui_billing import codes
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.setattr(codes, "_billable", None)
+    monkeypatch.setattr(codes, "_headings", None)
     built = codes._billable_table()
     path = codes._cache_path()
     assert path.exists() and path.parent.parent == tmp_path
+    assert codes._cache_path("headings").exists()  # one build writes both files
     assert built["E119"] == "Type 2 diabetes mellitus without complications"
     assert "E11" not in built and "C00-C96" not in built and "QA00101" in built
+    headings = codes._headings_table()
+    assert headings["E11"] == "E119" and headings["S0100"] == "S0100XA"
+    assert "S0100X" not in headings and "E119" not in headings and "C00-C96" not in headings
 
     monkeypatch.setattr(codes, "_billable", None)
-    monkeypatch.setattr(codes, "_build_billable", lambda: pytest.fail("rebuilt despite the cache"))
+    monkeypatch.setattr(codes, "_headings", None)
+    monkeypatch.setattr(codes, "_build_tables", lambda: pytest.fail("rebuilt despite the cache"))
+    monkeypatch.setattr(codes, "_icd", lambda: pytest.fail("the whole code set loaded"))
     assert codes.validate_icd10("s52.521a").dotted == "S52.521A"
-    with pytest.raises(codes.CodeError, match="category"):
-        codes.validate_icd10("E11")  # refusals still explain themselves from the full code set
+    # refusals explain themselves from the cached headings, never by loading the code set
+    with pytest.raises(codes.CodeError, match=r"E11 is a category, not billable; e\.g\. E11\.9$"):
+        codes.validate_icd10("E11")
+    with pytest.raises(codes.CodeError, match=r"did you mean S01\.00XA\?"):
+        codes.validate_icd10("S01.00A")
 
 
 def test_unreadable_cache_is_rebuilt(tmp_path, monkeypatch):

@@ -4,8 +4,10 @@ Pure helpers (no UI, no database). Every ``validate_*`` function returns the
 normalised code or raises :class:`CodeError` with a message a clerk can act on.
 
 ICD-10-CM comes from the ``simple_icd_10_cm`` package. Importing it parses a
-~10 MB XML file (about 2 s), so it is imported lazily, once, under a lock; a UI
-should call :func:`warm_icd10` from a background thread at start-up.
+~10 MB XML file (about 1.5 s, 180 MB), so it is imported only to build a small
+per-release cache of the billable codes, which answers every check and refusal
+after that (~30 ms to load); a UI should call :func:`warm_icd10` from a
+background thread at start-up.
 
 No CPT descriptions appear here: CPT text is copyrighted by the AMA. Modifier
 and place-of-service descriptions are short summaries in our own words.
@@ -118,11 +120,13 @@ def _icd() -> ModuleType:
         return _icd_module
 
 
-# The billable codes and their descriptions, kept in a small cache file per code-set release:
-# loading it takes ~30 ms and ~15 MB, against ~1.5 s of CPU and ~180 MB to parse the library's
-# XML. The library is still loaded for the rare refusal messages (category, unknown code).
-_billable_lock = threading.Lock()
+# The code set is kept in two small cache files per release, made from the library once:
+# the billable codes with their descriptions (loaded at start, ~30 ms and ~15 MB, against
+# ~1.5 s of CPU and ~180 MB to parse the library's XML), and the headings (categories and
+# subcategories) with a billable code below each, loaded on the first refusal to explain it.
+_tables_lock = threading.Lock()
 _billable: dict[str, str] | None = None
+_headings: dict[str, str] | None = None
 
 
 def _code_set_key() -> str:
@@ -133,32 +137,76 @@ def _code_set_key() -> str:
     return hashlib.sha256("|".join(files).encode()).hexdigest()[:16]
 
 
-def _cache_path() -> Path:
+def _cache_path(kind: str = "billable") -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "tui-billing" / f"icd10cm-billable-{_code_set_key()}.json"
+    return Path(base) / "tui-billing" / f"icd10cm-{kind}-{_code_set_key()}.json"
 
 
-def _build_billable() -> dict[str, str]:
+def _billable_example(cm: ModuleType, dotted: str) -> str | None:
+    """A billable code below heading ``dotted``, preferring "unspecified" (…9) children and the
+    initial-encounter (A) extension; None if none found."""
+    node = dotted
+    for _ in range(8):  # the tree is at most 4 levels below a category
+        children = cm.get_children(node)
+        if not children:
+            return node
+        pick = next((c for c in reversed(children) if c.endswith("9")), None)
+        if pick is None:
+            pick = next((c for c in children if c.endswith("A")), children[0])
+        node = pick
+    return None
+
+
+def _build_tables() -> dict[str, dict[str, str]]:
+    """Both tables from the library (flat codes): billable code -> description, heading -> example."""
     cm = _icd()
-    return {code: cm.get_description(code) for code in cm.get_all_codes(with_dots=False)
-            if _ICD10_RE.fullmatch(code) and cm.is_leaf(code)}
+    billable: dict[str, str] = {}
+    headings: dict[str, str] = {}
+    for dotted in cm.get_all_codes(with_dots=True):
+        flat = dotted.replace(".", "")
+        if not _ICD10_RE.fullmatch(flat):
+            continue  # chapters ("1") and blocks ("C00-C96") are never codes
+        if cm.is_leaf(dotted):
+            billable[flat] = cm.get_description(dotted)
+        else:
+            example = _billable_example(cm, dotted)
+            headings[flat] = example.replace(".", "") if example else ""
+    return {"billable": billable, "headings": headings}
+
+
+def _load_table(kind: str) -> dict[str, str]:
+    """One table from its cache file, or every table built from the library (and cached) once."""
+    try:
+        return json.loads(_cache_path(kind).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        tables = _build_tables()
+        for name, table in tables.items():
+            _write_cache(_cache_path(name), table)
+        return tables[kind]
 
 
 def _billable_table() -> dict[str, str]:
-    """flat code -> description of every billable code, from the cache file or built (and cached) once."""
+    """flat code -> description of every billable code."""
     global _billable
     table = _billable
-    if table is not None:
-        return table
-    with _billable_lock:
-        if _billable is None:
-            path = _cache_path()
-            try:
-                _billable = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                _billable = _build_billable()
-                _write_cache(path, _billable)
-        return _billable
+    if table is None:
+        with _tables_lock:
+            if _billable is None:
+                _billable = _load_table("billable")
+            table = _billable
+    return table
+
+
+def _headings_table() -> dict[str, str]:
+    """flat heading (category or subcategory) -> a billable flat code below it."""
+    global _headings
+    table = _headings
+    if table is None:
+        with _tables_lock:
+            if _headings is None:
+                _headings = _load_table("headings")
+            table = _headings
+    return table
 
 
 def _write_cache(path: Path, table: dict[str, str]) -> None:
@@ -174,9 +222,10 @@ def _write_cache(path: Path, table: dict[str, str]) -> None:
 
 
 def warm_icd10() -> None:
-    """Load the billable ICD-10-CM codes now (~30 ms from the cache; ~2 s the first time).
-    Safe to call from any thread, any number of times; later calls return immediately."""
+    """Load the ICD-10-CM tables now (~35 ms from the cache files; ~2 s the first time, which
+    writes them). Safe to call from any thread, any number of times; later calls return at once."""
     _billable_table()
+    _headings_table()  # small; loaded here so that no refusal ever has to build it
 
 
 def icd10_ready() -> bool:
@@ -230,21 +279,6 @@ def icd10_format_ok(code: str) -> bool:
     return True
 
 
-def _billable_example(cm: ModuleType, dotted: str) -> str | None:
-    """A billable descendant of ``dotted``, preferring "unspecified" (…9)
-    children and the initial-encounter (A) extension; None if none found."""
-    node = dotted
-    for _ in range(8):  # the tree is at most 4 levels below a category
-        children = cm.get_children(node)
-        if not children:
-            return node
-        pick = next((c for c in reversed(children) if c.endswith("9")), None)
-        if pick is None:
-            pick = next((c for c in children if c.endswith("A")), children[0])
-        node = pick
-    return None
-
-
 def validate_icd10(code: str) -> Icd10:
     """Validate a billable ICD-10-CM code.
 
@@ -255,34 +289,33 @@ def validate_icd10(code: str) -> Icd10:
 
     Only billable (leaf) codes pass. Categories and subcategories that need
     more characters are refused with an example of a billable code below them.
+    Every answer comes from the cached tables: a refusal never loads the whole
+    code set (that took ~1.5 s and ~180 MB, a freeze while a clerk typed E11 of E11.9).
 
     Raises:
         CodeError: unknown code, non-billable heading, or bad shape.
     """
     flat = _icd_normalize(code)
     dotted = _dotted(flat)
-    description = _billable_table().get(flat)
+    table = _billable_table()
+    description = table.get(flat)
     if description is not None:
         return Icd10(code=flat, dotted=dotted, description=description)
-    cm = _icd()  # a refusal: the whole code set says why, and suggests a billable code
-    if not cm.is_valid_item(dotted):
+    headings = _headings_table()
+    if flat not in headings:
         hint = ""
         # Common slip: 7th-character code typed without its X placeholder(s),
         # e.g. S01.00A for S01.00XA.
         if 4 <= len(flat) < 7:
-            padded = _dotted(flat[:-1].ljust(6, "X") + flat[-1])
-            if cm.is_valid_item(padded) and cm.is_leaf(padded):
-                hint = f" (did you mean {padded}? the X is a placeholder)"
+            padded = flat[:-1].ljust(6, "X") + flat[-1]
+            if padded in table:
+                hint = f" (did you mean {_dotted(padded)}? the X is a placeholder)"
         raise CodeError(f"{dotted} is not an ICD-10-CM code{hint}")
-    if not cm.is_leaf(dotted):
-        kind = "a category" if len(flat) == 3 else "a subcategory"
-        example = _billable_example(cm, dotted)
-        tail = f" (e.g. {example})" if example else ""
-        raise CodeError(
-            f"{dotted} is {kind}, not a billable code: "
-            f"it needs more characters{tail}"
-        )
-    return Icd10(code=flat, dotted=dotted, description=cm.get_description(dotted))
+    kind = "a category" if len(flat) == 3 else "a subcategory"
+    example = headings[flat]
+    # short, with the example last but inside 60 columns: it is what an 80-column status line keeps
+    tail = f"e.g. {_dotted(example)}" if example else "it needs more characters"
+    raise CodeError(f"{dotted} is {kind}, not billable; {tail}")
 
 
 def icd10_description(code: str) -> str:
