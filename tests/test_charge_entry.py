@@ -182,6 +182,22 @@ async def test_happy_path_keys_only(db):
     assert row == [("99213", "25", 12000, bid, bcbs, "E119")]
 
 
+async def test_save_straight_from_the_procedure_code_says_saved(db):
+    """Ctrl+S with the cursor still in line 1's code: the cleared form shows no error, only 'Saved'."""
+    with_batch()
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        s = screen(pilot)
+        keys = encounter_keys(lines=())
+        await send(pilot, *keys, *"99213", "ctrl+s")
+        await settle(pilot)
+        assert s.saves == 1 and app.focused.id == "patient"
+        assert str(s.query_one("#msg").render()).startswith("Saved encounter")
+        assert s.errors == {}
+        assert "at least one" not in str(s.query_one("#l1-desc").render())
+
+
 async def test_lookup_by_name_and_by_account(db):
     with_batch()
     app = make_app(db)

@@ -585,7 +585,12 @@ class ChargeEntryScreen(Screen[None]):
 
     def on_input_blurred(self, event: Input.Blurred) -> None:
         fid = event.input.id or ""
-        if fid in self._field_ids() and not self.saving:
+        if fid not in self._field_ids() or self.saving:
+            return
+        # An empty field left behind is only re-checked if it showed an error: a save clears the
+        # form and moves focus, and the blur that arrives after must not call the new, empty
+        # encounter's first line missing (Ctrl+S straight from the procedure code did that).
+        if self._val(fid) or fid in self.errors:
             self._check(fid)
 
     def _advance(self, widget: Input) -> None:
