@@ -222,7 +222,7 @@ def test_write_lock_held_too_long_fails_the_posting_cleanly(good_db, tmp_path, m
     try:
         (before,) = db.database.execute_sql("SELECT COUNT(*) FROM batch").fetchone()
         holder.execute("BEGIN IMMEDIATE")
-        with pytest.raises(BillingError, match="stayed busy.*nothing was saved"):
+        with pytest.raises(BillingError, match="another clerk's long job held the books.*nothing was saved"):
             ops.open_batch("receipt", 1, 100, operator="w9")
         holder.execute("ROLLBACK")
         (after,) = db.database.execute_sql("SELECT COUNT(*) FROM batch").fetchone()

@@ -366,9 +366,16 @@ def test_write_gives_up_clearly_when_the_lock_is_never_released(practice, db, du
     database.execute_sql("PRAGMA busy_timeout = 0")
     monkeypatch.setattr(store_db.time, "sleep", lambda s: None)
     before = dump()
-    with LockHolder(db):
-        with pytest.raises(BillingError, match=r"database stayed busy .*nothing was saved"):
-            ops.record_receipt(amount=100, method="cash", patient_id=practice.patients[0])
+    heard: list[float] = []
+    store_db.on_busy_wait(heard.append)
+    try:
+        with LockHolder(db):
+            with pytest.raises(BillingError, match=r"another clerk's long job held the books .*try again \(nothing was saved\)"):
+                ops.record_receipt(amount=100, method="cash", patient_id=practice.patients[0])
+    finally:
+        store_db.on_busy_wait(None)
+    # the screen heard each wait before the retry (not after the last attempt, which raised)
+    assert len(heard) == store_db.WRITE_ATTEMPTS - 1 and heard == sorted(heard)
     # The other clerk's row arrived; ours did not.
     assert database.execute_sql("SELECT COUNT(*) FROM receipt").fetchone()[0] == 0
     assert dump() != before

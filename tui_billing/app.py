@@ -123,8 +123,25 @@ class BillingApp(App[None]):
         self.sub_title = f"posting {self.posting_date} · {self.operator} · {db}"
 
     def on_mount(self) -> None:
+        from .store import db
+
+        db.on_busy_wait(self._books_busy)
         self.set_interval(HOLD_LIMIT_S / 2, self._failsafe_release)
         self.switch_mode("charges")
+
+    def on_unmount(self) -> None:
+        from .store import db
+
+        db.on_busy_wait(None)
+
+    def _books_busy(self, waited: float) -> None:
+        """From a saving thread: another writer holds the lock; say so while the save keeps trying."""
+        text = (f"Still saving: another clerk's work holds the books ({waited:.0f} s). "
+                "Nothing is lost; it keeps trying.")
+        try:
+            self.call_from_thread(self.notify, text, severity="warning", timeout=5, markup=False)
+        except RuntimeError:  # the write ran on the app's own thread
+            self.notify(text, severity="warning", timeout=5, markup=False)
 
     # ------------------------------------------------------------------ type-ahead
 

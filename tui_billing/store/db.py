@@ -360,6 +360,18 @@ def read_snapshot():
         _reading.depth -= 1
 
 
+#: Told, from the writing thread, each time a write found the books busy and will try again,
+#: with the seconds waited so far. The TUI shows it (a save can wait ~40 s behind another
+#: clerk's long job); a headless command sets none. See :func:`on_busy_wait`.
+_busy_listener: Callable[[float], None] | None = None
+
+
+def on_busy_wait(listener: Callable[[float], None] | None) -> None:
+    """Set (or with None clear) who hears that a write is waiting for another writer's lock."""
+    global _busy_listener
+    _busy_listener = listener
+
+
 def write(fn: Callable[..., T]) -> Callable[..., T]:
     """Run ``fn`` as one BEGIN IMMEDIATE transaction, retried whole on a busy database.
 
@@ -378,6 +390,7 @@ def write(fn: Callable[..., T]) -> Callable[..., T]:
         if database.in_transaction():
             return fn(*args, **kwargs)
         delay = 0.02
+        started = time.monotonic()
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 with database.atomic():
@@ -385,13 +398,18 @@ def write(fn: Callable[..., T]) -> Callable[..., T]:
             except OperationalError as exc:
                 if not _is_busy(exc) or attempt == WRITE_ATTEMPTS:
                     if _is_busy(exc):
+                        # the advice first: a screen's status line may keep only its start
                         raise BillingError(
-                            "the database stayed busy (another clerk is posting a large job); "
-                            "nothing was saved: try again"
+                            f"another clerk's long job held the books for {time.monotonic() - started:.0f} s; "
+                            "try again (nothing was saved)"
                         ) from exc
                     raise
                 import random  # only a busy writer backs off (and a report never loads it)
 
+                listener = _busy_listener
+                if listener is not None:
+                    with contextlib.suppress(Exception):  # a listener's trouble must not lose the save
+                        listener(time.monotonic() - started)
                 time.sleep(delay * (1 + random.random()))
                 delay = min(delay * 2, 1.0)
         raise AssertionError("unreachable")
