@@ -486,3 +486,34 @@ def test_pointer_field_reads_and_refusals_read_as_english(text, dx_count, expect
     else:
         with pytest.raises(ValueError, match=f"^{expect}$"):
             parse_pointers(text, dx_count)
+
+
+async def test_a_save_behind_another_writers_lock_says_it_is_waiting_then_saves(db, monkeypatch):
+    """Another process holds the write lock: the clerk is told the save is waiting; it lands after."""
+    import sqlite3
+    import threading
+
+    from tui_billing.store import db as store_db
+
+    monkeypatch.setattr(store_db, "BUSY_TIMEOUT_MS", 100)  # the waits, shortened for the test
+    monkeypatch.setitem(store_db.PRAGMAS, "busy_timeout", 100)
+    open_database(db)
+    with_batch()
+    holder = sqlite3.connect(db, isolation_level=None, check_same_thread=False)  # released by a timer
+    app = make_app(db)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            s = screen(pilot)
+            holder.execute("BEGIN IMMEDIATE")
+            release = threading.Timer(0.6, lambda: holder.execute("ROLLBACK"))
+            release.start()
+            await send(pilot, *encounter_keys(), "ctrl+s")
+            await settle(pilot)
+            release.join()
+            notes = [str(n.message) for n in app._notifications]
+            assert any(n.startswith("Still saving: another clerk's work holds the books") for n in notes), notes
+            assert s.saves == 1 and str(s.query_one("#msg").render()).startswith("Saved encounter")
+        assert store_db._busy_listener is None  # the app let go of the store's hook on exit
+    finally:
+        holder.close()
