@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -120,3 +121,77 @@ def test_check_detects_an_edited_running_balance(books, tmp_path):
     proc = _tampered(books, tmp_path,
                      "UPDATE charge_balance SET balance = balance + 1 WHERE charge_id = (SELECT MIN(charge_id) FROM charge_balance)")
     assert "running balance" in proc.stderr
+
+
+# ------------------------------------------------------------ rows typed by hand into an open day
+
+OPEN_DAY = "2026-11-02"
+
+
+@pytest.fixture(scope="module")
+def open_day_books(books, tmp_path_factory) -> Path:
+    """The books plus a worked open day: each kind of entry, and a void of each kind."""
+    from tui_billing.store import open_database
+
+    path = tmp_path_factory.mktemp("open") / "books.db"
+    shutil.copy(books, path)
+    mp = pytest.MonkeyPatch()
+    try:
+        mp.setenv("TUI_BILLING_TODAY", OPEN_DAY)
+        open_database(path)
+        patient, other = (r[0] for r in ops.database.execute_sql("SELECT id FROM patient ORDER BY id LIMIT 2"))
+        provider = ops.database.execute_sql("SELECT id FROM provider").fetchone()[0]
+
+        def encounter(who: int) -> ops.PostedEncounter:
+            return ops.post_encounter(patient_id=who, provider_id=provider, dos=OPEN_DAY, diagnoses=["I10"],
+                                      lines=[ops.ChargeLine("99213"), ops.ChargeLine("99214")], operator="w1")
+
+        kept, voided = encounter(patient), encounter(other)
+        ops.void("encounter", voided.encounter_id, "wrong patient", operator="w1")
+        rec = ops.record_receipt(amount=5_000, method="check", reference="4411", patient_id=patient, operator="w1")
+        ops.distribute(rec.receipt_id, [ops.DistributionLine(kept.charge_ids[0], applied=3_000, adjustment=500,
+                                                             reason="CO-45"),
+                                        ops.DistributionLine(kept.charge_ids[1], transfer_to_patient=True)],
+                       operator="w1")
+        undone = ops.distribute(rec.receipt_id, [ops.DistributionLine(kept.charge_ids[1], applied=200)], operator="w1")
+        ops.void("distribution", undone, "keyed twice", operator="w1")
+        ops.void("refund", ops.refund(rec.receipt_id, 300, method="check", reference="9001", reason="overpaid", operator="w1"),
+                 "check lost", operator="w1")
+        ops.refund(rec.receipt_id, 400, method="check", reference="9002", reason="overpaid", operator="w1")
+        bounced = ops.record_receipt(amount=1_000, method="cash", patient_id=patient, operator="w1")
+        ops.distribute(bounced.receipt_id, [ops.DistributionLine(kept.charge_ids[0], applied=1_000)], operator="w1")
+        ops.void("receipt", bounced.receipt_id, "counterfeit", operator="w1")  # voids its distribution too
+    finally:
+        close_database()
+        mp.undo()
+    return path
+
+
+def test_an_open_day_posted_by_the_program_passes_check(open_day_books):
+    proc = check_cli(open_day_books)
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("sql, says", [
+    (f"INSERT INTO receipt (batch_id, source, patient_id, payer_id, method, reference, amount, received_date, "
+     f"posting_date, operator, created_at) SELECT batch_id, source, patient_id, payer_id, 'cash', '', 9900, "
+     f"received_date, posting_date, operator, created_at FROM receipt WHERE posting_date = '{OPEN_DAY}' LIMIT 1",
+     r"receipt \d+: no audit event records it"),
+    (f"INSERT INTO charge (encounter_id, line_no, patient_id, provider_id, payer_id, dos, pos, code, modifiers, "
+     f"dx_pointers, units, fee, amount, batch_id, posting_date, operator) SELECT encounter_id, 9, patient_id, "
+     f"provider_id, payer_id, dos, pos, code, modifiers, dx_pointers, units, fee, amount, batch_id, posting_date, "
+     f"operator FROM charge WHERE posting_date = '{OPEN_DAY}' AND reverses_id IS NULL LIMIT 1",
+     r"encounter \d+ differs from its audit event: lines"),
+    (f"INSERT INTO application (distribution_id, receipt_id, charge_id, amount, posting_date, operator) "
+     f"SELECT distribution_id, receipt_id, charge_id, 100, posting_date, operator FROM application "
+     f"WHERE posting_date = '{OPEN_DAY}' AND reverses_id IS NULL LIMIT 1",
+     r"distribution \d+ differs from its audit event: lines"),
+    (f"INSERT INTO charge (encounter_id, line_no, patient_id, provider_id, payer_id, dos, pos, code, modifiers, "
+     f"dx_pointers, units, fee, amount, batch_id, posting_date, operator) SELECT encounter_id, 9, patient_id, "
+     f"provider_id, payer_id, dos, pos, code, modifiers, dx_pointers, units, fee, amount, NULL, '{OPEN_DAY}', "
+     f"operator FROM charge WHERE posting_date = '{CLOSED_DAY}' LIMIT 1",
+     r"charge \d+ is on an open day but belongs to encounter \d+ of another day"),
+], ids=["receipt", "charge-in-posted-encounter", "application-in-posted-distribution", "charge-under-closed-day"])
+def test_check_names_a_row_typed_into_an_open_day(open_day_books, tmp_path, sql, says):
+    proc = _tampered(open_day_books, tmp_path, sql)
+    assert re.search(says, proc.stderr), proc.stderr

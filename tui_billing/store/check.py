@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, field
 
 from ..money import format_cents
-from . import audit
+from . import audit, check_audit
 from .db import database
 from .migrations import DATED_TABLES, POSTED_TABLES
 
@@ -135,7 +135,11 @@ def run_check(*, integrity: bool = True, limit: int = 10) -> CheckReport:
 
     _check_rollforward(report, limit)
 
-    report.problems.extend(audit.verify_chain(limit))
+    # Rows of open days (the only ones an insert by hand can still reach) against their events.
+    open_days = check_audit.prepare(limit)
+    found: dict[tuple[str, int], list[tuple[str, str]]] = {}
+    report.problems.extend(audit.verify_chain(limit, open_days.wanted, found))
+    report.problems.extend(open_days.judge(found, limit))
     if integrity:
         structural = pages.result() if pages else []
         fk = _rows("PRAGMA foreign_key_check")
