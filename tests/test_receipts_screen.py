@@ -287,11 +287,41 @@ async def test_queue_filters_and_refreshes_when_another_clerk_posts(books):
         queue._apply_filter()  # the debounce timer's job, done now
         await settle(pilot)
         assert [r.amount for r in queue.rows] == [12345]
-        await pilot.press("enter", "enter", "enter")
+        await pilot.press("tab", "tab", "tab")  # Tab walks the filters (Enter on a filled one searches)
+        assert app.focused.id == "rq-operator"
         await type_text(pilot, "maria")
         queue._apply_filter()
         await settle(pilot)
         assert [r.operator for r in queue.rows] == ["maria"]
+
+
+async def test_filter_then_enter_typed_ahead_opens_a_row_of_the_new_list(books):
+    """'/ acme Enter Enter' in one burst: the second Enter waits for the filtered list, so it opens
+    Acme's receipt, never the row that was on top before the filter (another payer's)."""
+    from test_charge_entry import send
+
+    path, ids = books
+    cash = ops.record_receipt(amount=5000, method="cash", patient_id=ids["cy"]).receipt_id
+    acme = ops.record_receipt(amount=12345, method="check", payer_id=ids["acme"], reference="X1").receipt_id
+    app = BillingApp(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        queue = await open_queue(pilot)
+        assert [r.receipt_id for r in queue.rows] == [cash, acme]  # Cy's cash receipt on top
+        await send(pilot, "slash", *"acme", "enter", "enter")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "DistributeScreen"
+        assert app.screen.receipt.receipt_id == acme
+
+
+async def test_enter_on_an_empty_filter_moves_to_the_next(books):
+    path, _ = books
+    app = BillingApp(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_queue(pilot)
+        await pilot.press("slash", "enter")
+        assert app.focused.id == "rq-patient"
+        await pilot.press("enter", "enter", "enter")  # the last filter goes to the list
+        assert app.focused.id == "rq-table"
 
 
 async def test_patient_payment_distributes_to_the_patients_own_charges(books):
@@ -354,7 +384,7 @@ async def test_distribute_filters_keep_what_was_typed_on_other_lines(books):
         screen._apply_filter()  # the pause timer's job, done now
         await settle(pilot)
         assert {c.account for c in screen.rows} == {"B200"}
-        await pilot.press("enter", "enter", "enter")  # through DOS and Code back to the list
+        await pilot.press("enter")  # a filled filter searches and goes straight back to the list
         assert app.focused.id == "rd-table"
         await pilot.press("a")  # auto-apply within the filter: what is left goes to Bob's lines
         await settle(pilot)

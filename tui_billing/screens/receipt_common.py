@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -18,6 +18,9 @@ from textual.widgets import Input, Label, Static
 
 from ..money import MoneyError, format_cents, parse_cents
 from ..text import inert
+
+if TYPE_CHECKING:
+    from textual.screen import Screen
 
 METHODS = ("cash", "check", "card", "eft")
 METHOD_HINT = "cash, check, card or eft (1-4)"
@@ -82,6 +85,45 @@ def filter_inputs(prefix: str, specs: tuple[tuple[str, str, int], ...]) -> Itera
         inp = Input(id=f"{prefix}-{name}", compact=True, placeholder="any")
         inp.styles.width = width
         yield inp
+
+
+class FilterBar:
+    """Enter in a screen's filter bar (mixed into the screen, before ``Screen``).
+
+    A filled filter searches at once and takes the cursor to the list, and keys typed ahead (an
+    Enter to open the top row) wait until the new list is on screen, so they never act on a row
+    of the old one. An empty filter passes Enter on to the next; the last goes to the list.
+    The screen gives ``FILTER_TABLE`` and ``FILTER_LAST`` (ids), ``_filter_timer``, an
+    ``_apply_filter()`` that returns False when a filter is refused, and calls ``_list_shown()``
+    once a new list is shown.
+    """
+
+    FILTER_TABLE = ""
+    FILTER_LAST = ""
+    _keys_held_for_list = False
+
+    def _filter_next(self, field: Input) -> None:
+        screen = cast("Screen", self)
+        if not field.value.strip() and field.id != self.FILTER_LAST:
+            screen.focus_next()
+            return
+        timer = getattr(self, "_filter_timer", None)
+        if timer is not None:
+            timer.stop()
+        if not self._apply_filter():
+            return  # refused (said on screen): the cursor stays in the filter to fix it
+        screen.set_focus(screen.query_one(f"#{self.FILTER_TABLE}"))
+        if not self._keys_held_for_list:
+            self._keys_held_for_list = True
+            screen.app.hold_keys()  # type: ignore[attr-defined]
+
+    def _apply_filter(self) -> bool:
+        raise NotImplementedError
+
+    def _list_shown(self) -> None:
+        if self._keys_held_for_list:
+            self._keys_held_for_list = False
+            cast("Screen", self).app.release_keys()  # type: ignore[attr-defined]
 
 
 class ReceiptField(Widget):

@@ -29,7 +29,7 @@ from ..store import receipts_queries as q
 from ..store.errors import BillingError
 from ..widgets.app_header import AppHeader
 from ..widgets.key_bar import KeyBar
-from .receipt_common import after_pending_keys, cell, filter_inputs, money, parse_money
+from .receipt_common import FilterBar, after_pending_keys, cell, filter_inputs, money, parse_money
 from .receipt_dialogs import Posted
 
 FILTER_DELAY = 0.15
@@ -54,8 +54,11 @@ class LineEdit:
         return not (self.applied or self.adjustment or self.transfer)
 
 
-class DistributeScreen(Screen[Posted | None]):
+class DistributeScreen(FilterBar, Screen[Posted | None]):
     """One receipt's distribution to charges."""
+
+    FILTER_TABLE = "rd-table"
+    FILTER_LAST = "rd-code"
 
     BINDINGS = [
         Binding("ctrl+s", "post", "Post", id="distribute.post", priority=True),
@@ -162,6 +165,7 @@ class DistributeScreen(Screen[Posted | None]):
         self.query_one("#rd-count", Static).update(
             f"{len(self.rows)}{'+' if self.more else ''} open" if self.rows else "no open charges")
         self._loading = False
+        self._list_shown()
 
     @on(DataTable.RowHighlighted, "#rd-table")
     def _near_end(self, event: DataTable.RowHighlighted) -> None:
@@ -215,21 +219,16 @@ class DistributeScreen(Screen[Posted | None]):
             self._filter_timer.stop()
         self._filter_timer = self.set_timer(FILTER_DELAY, self._apply_filter)
 
-    def _apply_filter(self) -> None:
+    def _apply_filter(self) -> bool:
         dos = self.query_one("#rd-dos", Input).value
         if not q.valid_dos_filter(dos):
             self.error("DOS filter: a date, month or year, like 2026-10-03, 2026-10 or 2026")
-            return
+            return False
         self.error("")
         self.filter = q.ChargeFilter(self.query_one("#rd-account", Input).value, dos,
                                      self.query_one("#rd-code", Input).value)
         self._load(self.filter)
-
-    def _filter_next(self, field: Input) -> None:
-        if field.id == "rd-code":
-            self.set_focus(self.query_one("#rd-table", DataTable))
-        else:
-            self.focus_next()
+        return True
 
     def action_filters(self) -> None:
         self.set_focus(self.query_one("#rd-account", Input))

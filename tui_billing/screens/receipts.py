@@ -29,7 +29,7 @@ from ..store import receipts_queries as q
 from ..store.db import database
 from ..store.errors import BillingError
 from ..store.validate import current_posting_date, operator
-from .receipt_common import METHODS, cell, filter_inputs, money
+from .receipt_common import METHODS, FilterBar, cell, filter_inputs, money
 from .receipt_dialogs import BatchDialog, NewReceiptDialog, Posted, RefundDialog, VoidDialog
 
 POLL_SECONDS = 1.0
@@ -38,8 +38,11 @@ COLUMNS = (("No.", 6, True), ("Received", 11, False), ("From", 21, False), ("Met
            ("Reference", 10, False), ("Amount", 11, True), ("Unapplied", 11, True))
 
 
-class ReceiptsScreen(Screen[None]):
+class ReceiptsScreen(FilterBar, Screen[None]):
     """The receipts queue."""
+
+    FILTER_TABLE = "rq-table"
+    FILTER_LAST = "rq-operator"
 
     BINDINGS = [
         Binding("n", "new_receipt", "New", id="receipts.new"),
@@ -159,6 +162,7 @@ class ReceiptsScreen(Screen[None]):
             f"{totals.count} {what} · amount {money(totals.amount)} · unapplied {money(totals.unapplied)}"
             + (" · more below" if self.more else ""))
         self._loading = False
+        self._list_shown()
 
     def _cells(self, r: q.QueueRow) -> list[Text]:
         style = "strike" if r.voided else ""
@@ -259,7 +263,7 @@ class ReceiptsScreen(Screen[None]):
             self._filter_timer.stop()
         self._filter_timer = self.set_timer(FILTER_DELAY, self._apply_filter)
 
-    def _apply_filter(self) -> None:
+    def _apply_filter(self) -> bool:
         method = self.query_one("#rq-method", Input).value.strip().lower()
         matches = [m for m in METHODS if m.startswith(method)] if method else []
         self.filter = q.QueueFilter(
@@ -267,6 +271,7 @@ class ReceiptsScreen(Screen[None]):
             method=matches[0] if len(matches) == 1 else (method if method else ""),
             operator=self.query_one("#rq-operator", Input).value, everything=self.filter.everything)
         self.reload()
+        return True
 
     def action_enter_key(self) -> None:
         focused = self.focused
@@ -276,12 +281,6 @@ class ReceiptsScreen(Screen[None]):
             self._filter_next(focused)
         else:
             raise SkipAction()
-
-    def _filter_next(self, field: Input) -> None:
-        if field.id == "rq-operator":
-            self.action_to_table()
-        else:
-            self.focus_next()
 
     def action_filters(self) -> None:
         self.set_focus(self.query_one("#rq-payer", Input))
