@@ -83,6 +83,7 @@ async def test_new_receipts_of_each_method_in_a_batch(books):
         assert app.screen is form  # the form stays for the next receipt of the stack
         assert app.focused.id == "i-from"
         assert "4 of 4, 425.00 of 425.00 · balanced" in str(form.query_one("#receipt-title").render())
+        assert form.field("method").value == "eft"  # the sticky "4" shows as the method it was read as
         await pilot.press("escape")  # nothing typed: Esc leaves at once
         await settle(pilot)
         assert app.screen is queue

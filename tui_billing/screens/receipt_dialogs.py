@@ -72,6 +72,11 @@ class ReceiptForm(ModalScreen[Posted | None]):
 
     def enter_on(self, field: Input) -> None:
         """Enter in a field: move to the next one now, so type-ahead lands there."""
+        if field.id == "i-method":  # "2" or "ch" shows as the word it was read as: "check"
+            try:
+                field.value = parse_method(field.value)
+            except ValueError:
+                pass  # said beside the field on Ctrl+S
         self.focus_next()
 
     @on(Input.Changed)
