@@ -515,20 +515,18 @@ def test_billable_cache_round_trip(tmp_path, monkeypatch):
     from tui_billing import codes
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    monkeypatch.setattr(codes, "_billable", None)
-    monkeypatch.setattr(codes, "_headings", None)
-    built = codes._billable_table()
+    monkeypatch.setattr(codes, "_tables", {})
+    built = codes._table("billable")
     path = codes._cache_path()
     assert path.exists() and path.parent.parent == tmp_path
     assert codes._cache_path("headings").exists()  # one build writes both files
     assert built["E119"] == "Type 2 diabetes mellitus without complications"
     assert "E11" not in built and "C00-C96" not in built and "QA00101" in built
-    headings = codes._headings_table()
+    headings = codes._table("headings")
     assert headings["E11"] == "E119" and headings["S0100"] == "S0100XA"
     assert "S0100X" not in headings and "E119" not in headings and "C00-C96" not in headings
 
-    monkeypatch.setattr(codes, "_billable", None)
-    monkeypatch.setattr(codes, "_headings", None)
+    monkeypatch.setattr(codes, "_tables", {})
     monkeypatch.setattr(codes, "_build_tables", lambda: pytest.fail("rebuilt despite the cache"))
     monkeypatch.setattr(codes, "_icd", lambda: pytest.fail("the whole code set loaded"))
     assert codes.validate_icd10("s52.521a").dotted == "S52.521A"
@@ -546,6 +544,6 @@ def test_unreadable_cache_is_rebuilt(tmp_path, monkeypatch):
     path = codes._cache_path()
     path.parent.mkdir(parents=True)
     path.write_text("{not json")
-    monkeypatch.setattr(codes, "_billable", None)
+    monkeypatch.setattr(codes, "_tables", {})
     assert codes.validate_icd10("I10").description.startswith("Essential")
     assert json.loads(path.read_text())["I10"]

@@ -269,7 +269,7 @@ def test_the_receipts_queue_never_sends_a_names_escape_sequence_to_the_terminal(
     from bench.common import PY, PtyProcess, child_env
 
     path = tmp_path / "legacy.db"
-    setup = seed_practice(path, 1)
+    seed_practice(path, 1)
     close_database()
     con = sqlite3.connect(path)
     con.execute("INSERT INTO patient (account, last_name, first_name, name_key, dob, sex) "

@@ -196,7 +196,7 @@ CASES: list[tuple[str, Callable[[World], Callable[[], object]], str]] = [
     ("negative application", lambda w: lambda: ops.distribute(w.receipt, [DistributionLine(w.charge, -100)]),
      r"applied amount cannot be negative"),
     ("apply a voided receipt", lambda w: lambda: ops.distribute(w.voided_receipt, [DistributionLine(w.charge, 100)]),
-     rf"receipt \d+ was voided"),
+     r"receipt \d+ was voided"),
     ("unknown charge", lambda w: lambda: ops.distribute(w.receipt, [DistributionLine(55555, 100)]), r"charge 55555 does not exist"),
     ("empty distribution", lambda w: lambda: ops.distribute(w.receipt, [DistributionLine(w.charge)]), r"nothing to post"),
     ("distribute into a closed day", lambda w: lambda: ops.distribute(w.receipt, [DistributionLine(w.charge, 100)],

@@ -44,7 +44,7 @@ def test_primary_pays_then_rest_moves_to_secondary_and_back_on_void(practice, du
 
 
 def test_secondary_then_patient(practice):
-    medicare, acme = practice.payers[1], practice.payers[0]
+    acme = practice.payers[0]
     enc = ops.post_encounter(patient_id=practice.patients[1], provider_id=practice.providers[0],
                              dos=store_helpers.TODAY, diagnoses=["I10"], lines=[ChargeLine("99213")])
     charge = enc.charge_ids[0]

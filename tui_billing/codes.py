@@ -125,8 +125,7 @@ def _icd() -> ModuleType:
 # ~1.5 s of CPU and ~180 MB to parse the library's XML), and the headings (categories and
 # subcategories) with a billable code below each, loaded on the first refusal to explain it.
 _tables_lock = threading.Lock()
-_billable: dict[str, str] | None = None
-_headings: dict[str, str] | None = None
+_tables: dict[str, dict[str, str]] = {}
 
 
 def _code_set_key() -> str:
@@ -185,27 +184,15 @@ def _load_table(kind: str) -> dict[str, str]:
         return tables[kind]
 
 
-def _billable_table() -> dict[str, str]:
-    """flat code -> description of every billable code."""
-    global _billable
-    table = _billable
+def _table(kind: str) -> dict[str, str]:
+    """The ``billable`` table (flat code -> description) or the ``headings`` table (flat category
+    or subcategory -> a billable flat code below it), loaded once."""
+    table = _tables.get(kind)
     if table is None:
         with _tables_lock:
-            if _billable is None:
-                _billable = _load_table("billable")
-            table = _billable
-    return table
-
-
-def _headings_table() -> dict[str, str]:
-    """flat heading (category or subcategory) -> a billable flat code below it."""
-    global _headings
-    table = _headings
-    if table is None:
-        with _tables_lock:
-            if _headings is None:
-                _headings = _load_table("headings")
-            table = _headings
+            table = _tables.get(kind)
+            if table is None:
+                table = _tables[kind] = _load_table(kind)
     return table
 
 
@@ -224,13 +211,13 @@ def _write_cache(path: Path, table: dict[str, str]) -> None:
 def warm_icd10() -> None:
     """Load the ICD-10-CM tables now (~35 ms from the cache files; ~2 s the first time, which
     writes them). Safe to call from any thread, any number of times; later calls return at once."""
-    _billable_table()
-    _headings_table()  # small; loaded here so that no refusal ever has to build it
+    _table("billable")
+    _table("headings")  # small; loaded here so that no refusal ever has to build it
 
 
 def icd10_ready() -> bool:
     """True once the billable codes are loaded (validation of a good code won't block)."""
-    return _billable is not None
+    return "billable" in _tables
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,11 +284,11 @@ def validate_icd10(code: str) -> Icd10:
     """
     flat = _icd_normalize(code)
     dotted = _dotted(flat)
-    table = _billable_table()
+    table = _table("billable")
     description = table.get(flat)
     if description is not None:
         return Icd10(code=flat, dotted=dotted, description=description)
-    headings = _headings_table()
+    headings = _table("headings")
     if flat not in headings:
         hint = ""
         # Common slip: 7th-character code typed without its X placeholder(s),
