@@ -19,105 +19,22 @@ the copy gets one payer check to distribute (the original is never written).
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import os
-import pty
 import re
-import select
 import shutil
-import signal
 import statistics
-import struct
 import sys
 import tempfile
-import termios
 import time
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make `bench` and `tui_billing` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import child_env
+from bench.common import ROOT, PtyProcess, child_env, percentile
 
-ROOT = Path(__file__).resolve().parent.parent
-_ANSI = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 DOWN, F3, ENTER, SLASH = b"\x1b[B", b"\x1bOR", b"\r", b"/"
-
-
-def _pct(values: list[float], pct: float) -> float:
-    data = sorted(values)
-    rank = max(1, min(len(data), int(round(pct / 100 * len(data) + 0.5))))
-    return data[rank - 1]
-
-
-class _Pty:
-    """A child on a pseudo-terminal of 80x24, read with select (stdlib only)."""
-
-    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
-        self.output = bytearray()
-        self._seen = 0
-        pid, fd = pty.fork()
-        if pid == 0:
-            try:
-                os.chdir(ROOT)
-                os.execvpe(argv[0], argv, env)
-            finally:
-                os._exit(127)
-        self.pid, self.fd = pid, fd
-        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-
-    def read_some(self, timeout: float) -> bytes:
-        ready, _, _ = select.select([self.fd], [], [], max(0.0, timeout))
-        if not ready:
-            return b""
-        try:
-            chunk = os.read(self.fd, 65536)
-        except OSError:
-            return b""
-        self.output += chunk
-        return chunk
-
-    def text(self, start: int = 0) -> str:
-        return _ANSI.sub(b"", bytes(self.output[start:])).decode("utf-8", "replace")
-
-    def wait_for(self, pattern: str, timeout: float = 30.0) -> float:
-        start = time.perf_counter()
-        rx = re.compile(pattern)
-        while True:
-            if rx.search(self.text(self._seen)):
-                self._seen = len(self.output)
-                return time.perf_counter() - start
-            left = timeout - (time.perf_counter() - start)
-            if left <= 0:
-                raise TimeoutError(f"{pattern!r} did not appear in {timeout} s: {self.text()[-400:]!r}")
-            self.read_some(min(left, 0.2))
-
-    def drain(self, quiet: float = 0.06) -> None:
-        while self.read_some(quiet):
-            pass
-        self._seen = len(self.output)
-
-    def send(self, keys: bytes) -> None:
-        os.write(self.fd, keys)
-
-    def echo(self, keys: bytes, timeout: float = 10.0) -> float:
-        """Seconds from writing ``keys`` to the first byte of the repaint."""
-        self.drain()
-        start = time.perf_counter()
-        os.write(self.fd, keys)
-        while time.perf_counter() - start < timeout:
-            if self.read_some(timeout - (time.perf_counter() - start)):
-                return time.perf_counter() - start
-        raise TimeoutError(f"no echo for {keys!r}")
-
-    def close(self) -> None:
-        try:
-            os.kill(self.pid, signal.SIGTERM)
-            os.waitpid(self.pid, 0)
-        except (ProcessLookupError, ChildProcessError):
-            pass
-        os.close(self.fd)
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -157,13 +74,13 @@ def _open_samples(argv: list[str], ready: str, runs: int) -> list[float]:
     """Seconds from F3 to the queue's figures on screen, one fresh process per sample."""
     out = []
     for _ in range(runs):
-        app = _Pty(argv, _env(TUI_BILLING_OPERATOR="bench"))
+        app = PtyProcess(argv, env=_env(TUI_BILLING_OPERATOR="bench"), cwd=ROOT)
         try:
-            app.wait_for(ready, timeout=60)
+            app.wait_for(re.compile(ready), timeout=60)
             app.drain(0.5)
             start = time.perf_counter()
             app.send(F3)
-            app.wait_for(r"\d+ open receipts?")
+            app.wait_for(re.compile(r"\d+ open receipts?"))
             out.append(time.perf_counter() - start)
         finally:
             app.close()
@@ -171,32 +88,33 @@ def _open_samples(argv: list[str], ready: str, runs: int) -> list[float]:
 
 
 def _measure_app(copy: Path, account: str, keys: int) -> dict:
-    app = _Pty([sys.executable, "-m", "tui_billing", "--db", str(copy)], _env(TUI_BILLING_OPERATOR="bench"))
+    app = PtyProcess([sys.executable, "-m", "tui_billing", "--db", str(copy)],
+                     env=_env(TUI_BILLING_OPERATOR="bench"), cwd=ROOT)
     try:
-        app.wait_for(r"Receipts|Charge", timeout=60)
+        app.wait_for(re.compile(r"Receipts|Charge"), timeout=60)
         app.drain(0.5)
         start = time.perf_counter()
         app.send(F3)
-        app.wait_for(r"\d+ open receipts?")
+        app.wait_for(re.compile(r"\d+ open receipts?"))
         queue_open = time.perf_counter() - start
         app.drain(0.3)
         start = time.perf_counter()
         app.send(ENTER)
-        app.wait_for(r"\d+\+? open")
+        app.wait_for(re.compile(r"\d+\+? open"))
         distribute_open = time.perf_counter() - start
         app.drain(0.3)
         # Past the first 100-row page, so paging in from the database is part of the figure.
-        scroll = [app.echo(DOWN) for _ in range(keys + 100)]
+        scroll = [app.echo_time(DOWN) for _ in range(keys + 100)]
         app.send(SLASH)
         app.drain(0.3)
         typing: list[float] = []
         prefix = account[: max(3, min(len(account), 6))]
         while len(typing) < keys // 2:
             for ch in prefix:
-                typing.append(app.echo(ch.encode()))
-            app.wait_for(r"\d+\+? open|no open charges")
+                typing.append(app.echo_time(ch.encode()))
+            app.wait_for(re.compile(r"\d+\+? open|no open charges"))
             for _ in prefix:
-                typing.append(app.echo(b"\x7f"))
+                typing.append(app.echo_time(b"\x7f"))
         app.drain(0.3)
         # The narrowed list: type the whole account, then time from the last key until the count
         # shows the few lines left (the "100+ open" repainted with the filter line does not match).
@@ -205,7 +123,7 @@ def _measure_app(copy: Path, account: str, keys: int) -> dict:
         app.drain(0.3)
         start = time.perf_counter()
         app.send(account[-1].encode())
-        app.wait_for(r"(?<![\d+])\d{1,2} open(?!\S)|no open charges")
+        app.wait_for(re.compile(r"(?<![\d+])\d{1,2} open(?!\S)|no open charges"))
         filter_result = time.perf_counter() - start
     finally:
         app.close()
@@ -214,24 +132,24 @@ def _measure_app(copy: Path, account: str, keys: int) -> dict:
 
 
 def _measure_floor(keys: int) -> dict:
-    app = _Pty([sys.executable, str(Path(__file__).resolve()), "--floor-app"], _env())
+    app = PtyProcess([sys.executable, str(Path(__file__).resolve()), "--floor-app"], env=_env(), cwd=ROOT)
     try:
-        app.wait_for(r"floor ready", timeout=60)
+        app.wait_for(re.compile(r"floor ready"), timeout=60)
         app.drain(0.5)
         start = time.perf_counter()
         app.send(F3)
-        app.wait_for(r"\d+ open receipts?")
+        app.wait_for(re.compile(r"\d+ open receipts?"))
         queue_open = time.perf_counter() - start
         app.drain(0.3)
-        scroll = [app.echo(DOWN) for _ in range(keys + 100)]
+        scroll = [app.echo_time(DOWN) for _ in range(keys + 100)]
         app.send(SLASH)
         app.drain(0.3)
         typing = []
         while len(typing) < keys // 2:
             for ch in "A1234":
-                typing.append(app.echo(ch.encode()))
+                typing.append(app.echo_time(ch.encode()))
             for _ in "A1234":
-                typing.append(app.echo(b"\x7f"))
+                typing.append(app.echo_time(b"\x7f"))
     finally:
         app.close()
     return {"queue_open": queue_open, "scroll": scroll, "typing": typing}
@@ -268,10 +186,10 @@ def measure(db: str | os.PathLike[str], *, keys: int = 60, opens: int = 5) -> di
     for name in ("scroll", "typing"):
         label = "scroll_echo" if name == "scroll" else "filter_echo"
         out[f"{label}_ms_median"] = ms(statistics.median(got[name]))
-        out[f"{label}_ms_p95"] = ms(_pct(got[name], 95))
+        out[f"{label}_ms_p95"] = ms(percentile(got[name], 95))
         out[f"floor_{label}_ms_median"] = ms(statistics.median(floor[name]))
-        out[f"floor_{label}_ms_p95"] = ms(_pct(floor[name], 95))
-        out[f"{label}_p95_ratio_to_floor"] = round(_pct(got[name], 95) / max(_pct(floor[name], 95), 1e-6), 2)
+        out[f"floor_{label}_ms_p95"] = ms(percentile(floor[name], 95))
+        out[f"{label}_p95_ratio_to_floor"] = round(percentile(got[name], 95) / max(percentile(floor[name], 95), 1e-6), 2)
     out["scroll_samples"] = len(got["scroll"])
     out["filter_samples"] = len(got["typing"])
     return out
