@@ -263,6 +263,11 @@ async def test_void_a_distribution_then_the_receipt(books):
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert queue.rows == []
+        await pilot.press("u")  # every receipt: the voided one says so in words, not by strike-through alone
+        await settle(pilot)
+        table = queue.query_one("#rq-table")
+        shown = [str(table.get_row_at(i)[-1]).strip() for i in range(table.row_count)]
+        assert "voided" in shown
     assert scalar("SELECT COUNT(*) FROM receipt WHERE reverses_id = ?", rid) == 1
     assert scalar("SELECT balance FROM charge_balance WHERE charge_id = ?", ids["acme0"]) == 10000
     assert_books_ok()

@@ -168,7 +168,9 @@ class ReceiptsScreen(FilterBar, Screen[None]):
         style = "strike" if r.voided else ""
         return [cell(str(r.receipt_id), right=True, style=style), cell(r.received_date, style=style),
                 cell(r.from_label, style=style), cell(r.method, style=style), cell(r.reference, style=style),
-                cell(money(r.amount), right=True, style=style), cell(money(r.unapplied), right=True, style=style)]
+                cell(money(r.amount), right=True, style=style),
+                # said in words too: strike-through does not show on every office terminal
+                cell("voided" if r.voided else money(r.unapplied), right=True, style=style)]
 
     @on(DataTable.RowHighlighted, "#rq-table")
     def _near_end(self, event: DataTable.RowHighlighted) -> None:
