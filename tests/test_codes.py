@@ -537,13 +537,14 @@ def test_billable_cache_round_trip(tmp_path, monkeypatch):
         codes.validate_icd10("S01.00A")
 
 
-def test_unreadable_cache_is_rebuilt(tmp_path, monkeypatch):
+@pytest.mark.parametrize("text", ["{not json", "[]"])
+def test_unreadable_cache_is_rebuilt(tmp_path, monkeypatch, text):
     from tui_billing import codes
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     path = codes._cache_path()
     path.parent.mkdir(parents=True)
-    path.write_text("{not json")
+    path.write_text(text)
     monkeypatch.setattr(codes, "_tables", {})
     assert codes.validate_icd10("I10").description.startswith("Essential")
     assert json.loads(path.read_text())["I10"]

@@ -123,7 +123,7 @@ def _icd() -> ModuleType:
 # The code set is kept in two small cache files per release, made from the library once:
 # the billable codes with their descriptions (loaded at start, ~30 ms and ~15 MB, against
 # ~1.5 s of CPU and ~180 MB to parse the library's XML), and the headings (categories and
-# subcategories) with a billable code below each, loaded on the first refusal to explain it.
+# subcategories) with a billable code below each, which explain a refusal (a few ms to load).
 _tables_lock = threading.Lock()
 _tables: dict[str, dict[str, str]] = {}
 
@@ -176,7 +176,10 @@ def _build_tables() -> dict[str, dict[str, str]]:
 def _load_table(kind: str) -> dict[str, str]:
     """One table from its cache file, or every table built from the library (and cached) once."""
     try:
-        return json.loads(_cache_path(kind).read_text(encoding="utf-8"))
+        table = json.loads(_cache_path(kind).read_text(encoding="utf-8"))
+        if not isinstance(table, dict):
+            raise ValueError(f"{kind} cache is not a table")
+        return table
     except (OSError, ValueError):
         tables = _build_tables()
         for name, table in tables.items():

@@ -26,8 +26,6 @@ LINES = (("charge", "encounter", "encounter_id"), ("application", "distribution"
          ("adjustment", "distribution", "distribution_id"), ("transfer", "distribution", "distribution_id"))
 
 Detail = dict[str, Any]
-
-
 Test = Callable[[Detail], "str | None"]
 
 
