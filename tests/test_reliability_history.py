@@ -195,3 +195,41 @@ def test_an_open_day_posted_by_the_program_passes_check(open_day_books):
 def test_check_names_a_row_typed_into_an_open_day(open_day_books, tmp_path, sql, says):
     proc = _tampered(open_day_books, tmp_path, sql)
     assert re.search(says, proc.stderr), proc.stderr
+
+
+def _close_open_day(path: Path) -> None:
+    """Close OPEN_DAY with the deposit its receipts call for (so only the audit tie can refuse it)."""
+    from tui_billing.store import open_database
+    from tui_billing.store.summary import day_summary
+
+    mp = pytest.MonkeyPatch()
+    try:
+        mp.setenv("TUI_BILLING_TODAY", OPEN_DAY)
+        open_database(path)
+        summary = day_summary(OPEN_DAY)
+        dep = summary.deposit
+        ops.close_day(OPEN_DAY, ops.DepositCount(cash=dep.get("cash", 0), checks=dep.get("check", 0),
+                                                 check_count=summary.check_count, card=dep.get("card", 0),
+                                                 eft=dep.get("eft", 0)), operator="sup")
+    finally:
+        close_database()
+        mp.undo()
+
+
+def test_a_day_with_a_row_typed_in_by_hand_does_not_close(open_day_books, tmp_path):
+    clean, tampered = tmp_path / "clean.db", tmp_path / "tampered.db"
+    shutil.copy(open_day_books, clean)
+    shutil.copy(open_day_books, tampered)
+    con = sqlite3.connect(tampered, isolation_level=None)
+    try:
+        con.execute(
+            "INSERT INTO charge (encounter_id, line_no, patient_id, provider_id, payer_id, dos, pos, code, modifiers, "
+            "dx_pointers, units, fee, amount, batch_id, posting_date, operator) SELECT encounter_id, 9, patient_id, "
+            "provider_id, payer_id, dos, pos, code, modifiers, dx_pointers, units, fee, amount, batch_id, posting_date, "
+            f"operator FROM charge WHERE posting_date = '{OPEN_DAY}' AND reverses_id IS NULL LIMIT 1")
+    finally:
+        con.close()
+    with pytest.raises(ops.BillingError, match=r"cannot close: .*encounter \d+ differs from its audit event"):
+        _close_open_day(tampered)
+    _close_open_day(clean)  # the same day as the program posted it closes
+    assert check_cli(clean).returncode == 0

@@ -2,12 +2,11 @@
 
 A closed day refuses inserts (triggers), and an edit or delete of a posted row is refused on any
 day; the one way left to change history without the program is to insert a row by hand into a
-day that is still open. The close would then freeze that row into the totals. So `check` ties
-each entry of an open day (encounter, receipt, distribution, refund, and their lines) to its
-audit event and compares the rows with what the event recorded.
+day that is still open. The close would then freeze that row into the totals. So `check`, and
+each day's close, ties every entry of an open day (encounter, receipt, distribution, refund, and
+their lines) to its audit event and compares the rows with what the event recorded.
 
-The events are picked up during the audit chain's own walk (:func:`audit.verify_chain`), so this
-costs no second pass over a million events; the rows are read through the posting-date indexes.
+Rows are read through the posting-date indexes and events through ``audit_event_entity``.
 """
 
 from __future__ import annotations
@@ -40,17 +39,14 @@ class Expected:
 
 @dataclass
 class OpenDayAudit:
-    """Built before the chain walk (``wanted`` is what to pick up), judged after it."""
+    """What the entries of some open days need from the audit trail, and what is already wrong."""
 
     dates: list[str]
     expected: list[Expected] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
-    @property
-    def wanted(self) -> set[tuple[str, int]]:
-        return {key for e in self.expected for key, _, _ in e.options}
-
-    def judge(self, found: dict[tuple[str, int], list[tuple[str, str]]], limit: int) -> list[str]:
+    def judge(self, limit: int) -> list[str]:
+        found = _events({key for e in self.expected for key, _, _ in e.options})
         problems = list(self.problems)
         for e in self.expected:
             if len(problems) >= limit:
@@ -62,6 +58,27 @@ class OpenDayAudit:
             elif all(why):
                 problems.append(f"{e.what} differs from its audit event: {why[0]}")
         return problems[:limit]
+
+
+def unaccounted(dates: list[str] | None = None, *, limit: int = 10) -> list[str]:
+    """Entries of ``dates`` (default: every open day) that their audit events do not account for."""
+    return prepare(limit, dates).judge(limit)
+
+
+def _events(keys: set[tuple[str, int]]) -> dict[tuple[str, int], list[tuple[str, str]]]:
+    """(action, detail) of the events about each (entity, entity_id), by the entity index."""
+    found: dict[tuple[str, int], list[tuple[str, str]]] = defaultdict(list)
+    by_entity: dict[str, list[int]] = defaultdict(list)
+    for entity, entity_id in keys:
+        by_entity[entity].append(entity_id)
+    for entity, ids in by_entity.items():
+        for start in range(0, len(ids), 500):  # bound the statement's size
+            chunk = ids[start:start + 500]
+            for entity_id, action, detail in _rows(
+                    f"SELECT entity_id, action, detail FROM audit_event WHERE entity = ? "
+                    f"AND entity_id IN ({','.join('?' * len(chunk))})", (entity, *chunk)):
+                found[(entity, entity_id)].append((action, detail))
+    return found
 
 
 def _rows(sql: str, params: tuple = ()) -> list[tuple]:
@@ -81,9 +98,9 @@ def _same(label: str, recorded: Any, stored: Any) -> str | None:
     return None if recorded == stored else f"{label} recorded {recorded}, stored {stored}"
 
 
-def prepare(limit: int) -> OpenDayAudit:
-    """What every entry on an open day needs from the audit trail."""
-    plan = OpenDayAudit(_open_dates())
+def prepare(limit: int, dates: list[str] | None = None) -> OpenDayAudit:
+    """What every entry of ``dates`` (default: every open day) needs from the audit trail."""
+    plan = OpenDayAudit(_open_dates() if dates is None else sorted(dates))
     if not plan.dates:
         return plan
     marks = ",".join("?" * len(plan.dates))

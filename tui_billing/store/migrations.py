@@ -409,7 +409,13 @@ CREATE INDEX receipt_posting_cover ON receipt(posting_date, method, amount, reve
 CREATE INDEX transfer_posting_cover ON transfer(posting_date, charge_id, from_payer_id, to_payer_id, amount, reverses_id);
 """
 
-MIGRATIONS: list[str] = [V1 + _history_triggers(), V2, V3, V4]
+# Version 5 (audit lookups): the events of one entry, found by what they are about, so `check`
+# and a day's close can tie each entry of an open day to the event that posted it.
+V5 = """
+CREATE INDEX audit_event_entity ON audit_event(entity, entity_id);
+"""
+
+MIGRATIONS: list[str] = [V1 + _history_triggers(), V2, V3, V4, V5]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

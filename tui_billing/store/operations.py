@@ -881,6 +881,10 @@ def close_day_problems(date: str, counted: DepositCount | None) -> list[str]:
             problems.append(f"{counted.check_count} checks counted but {summary.check_count} check receipts posted")
     if not summary.balances:
         problems.append("the A/R proof does not balance: " + "; ".join(summary.proof_errors))
+    # A row typed into the day by hand (not posted by the program) must not be frozen by the close.
+    from .check_audit import unaccounted
+
+    problems.extend(unaccounted([date], limit=5))
     return problems
 
 
