@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import sqlite3
@@ -170,6 +171,18 @@ def open_day_books(books, tmp_path_factory) -> Path:
 def test_an_open_day_posted_by_the_program_passes_check(open_day_books):
     proc = check_cli(open_day_books)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_voiding_a_receipt_names_the_reversal_of_each_of_its_distributions(open_day_books):
+    con = sqlite3.connect(open_day_books)
+    try:
+        (detail,) = con.execute("SELECT detail FROM audit_event WHERE action = 'void_receipt'").fetchone()
+        reversals = [r for (r,) in con.execute(
+            "SELECT x.id FROM distribution x JOIN distribution o ON o.id = x.reverses_id "
+            "JOIN receipt r ON r.reverses_id = o.receipt_id ORDER BY x.id")]
+    finally:
+        con.close()
+    assert reversals and sorted(json.loads(detail)["distribution_reversals"]) == reversals
 
 
 @pytest.mark.parametrize("sql, says", [

@@ -862,8 +862,8 @@ class _Builder:
             at = self.now()
             user = MANAGER
             reason = "check returned unpaid (NSF)"
-            for did, apps in reversed(rec.distributions):
-                self.void_distribution_anyday(rec.id, did, apps, reason, user, at)
+            undone = [self.void_distribution_anyday(rec.id, did, apps, reason, user, at)
+                      for did, apps in reversed(rec.distributions)]
             rec.distributions = []
             rec.unapplied = 0
             new = self.next_id("receipt")
@@ -875,11 +875,13 @@ class _Builder:
             day.receipts["check"] -= rec.amount
             day.void_count += 1
             self.event(at, user, "void_receipt", "receipt", rec.id,
-                       {"reversal_id": new, "reason": reason, "posting_date": self.date})
+                       {"reversal_id": new, "reason": reason, "posting_date": self.date,
+                        "distribution_reversals": undone})
             self.stats["voided receipts"] += 1
 
-    def void_distribution_anyday(self, rid: int, did: int, apps: list, reason: str, user: str, at: str) -> None:
-        """Void a patient-payment distribution of an earlier day (applications only, no transfers)."""
+    def void_distribution_anyday(self, rid: int, did: int, apps: list, reason: str, user: str, at: str) -> int:
+        """Void a patient-payment distribution of an earlier day (applications only, no transfers);
+        returns the reversal's id."""
         new = self.next_id("distribution")
         self.rows["distribution"].append((new, rid, self.date, user, at, did, reason))
         self.day.void_count += 1
@@ -888,6 +890,7 @@ class _Builder:
                                              aid))
             self.day.applications -= amount
             ch.balance += amount
+        return new
 
 
 def _js(value: int | None) -> str:

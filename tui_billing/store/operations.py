@@ -798,7 +798,8 @@ def _void_refund(fid: int, reason: str, date: str, user: str, now: str) -> int:
                    (row[0], row[1], row[2], -row[3], date, user, now, fid, reason))
 
 
-def _void_receipt(rid: int, reason: str, date: str, user: str, now: str) -> int:
+def _void_receipt(rid: int, reason: str, date: str, user: str, now: str, undone: list[int]) -> int:
+    """Reverse receipt ``rid`` and every live distribution of it (their reversals' ids go in ``undone``)."""
     _live_receipt(rid)
     refund_row = _one("SELECT f.id FROM refund f WHERE f.receipt_id = ? AND f.reverses_id IS NULL AND NOT EXISTS "
                       "(SELECT 1 FROM refund x WHERE x.reverses_id = f.id) LIMIT 1", (rid,))
@@ -808,7 +809,7 @@ def _void_receipt(rid: int, reason: str, date: str, user: str, now: str) -> int:
         "SELECT d.id FROM distribution d WHERE d.receipt_id = ? AND d.reverses_id IS NULL AND NOT EXISTS "
         "(SELECT 1 FROM distribution x WHERE x.reverses_id = d.id) ORDER BY d.id DESC", (rid,)
     ).fetchall():
-        _void_distribution(did, reason, date, user, now)
+        undone.append(_void_distribution(did, reason, date, user, now))
     row = _one("SELECT batch_id, source, patient_id, payer_id, method, reference, amount, received_date "
                "FROM receipt WHERE id = ?", (rid,))
     batch = _reversal_batch(row[0], date)
@@ -834,10 +835,15 @@ def void(kind: str, entry_id: int, reason: str, *, posting_date: object | None =
     reason = v.text(reason, "void reason", max_len=200)
     date = v.posting_date(posting_date)
     now = _now()
-    handler = {"encounter": _void_encounter, "receipt": _void_receipt,
-               "distribution": _void_distribution, "refund": _void_refund}[kind]
-    new = handler(entry_id, reason, date, user, now)
-    audit.record(now, user, f"void_{kind}", kind, entry_id, {"reversal_id": new, "reason": reason, "posting_date": date})
+    detail: dict[str, object] = {"reason": reason, "posting_date": date}
+    if kind == "receipt":  # its distributions are reversed with it: the event names each reversal
+        undone: list[int] = []
+        new = _void_receipt(entry_id, reason, date, user, now, undone)
+        detail["distribution_reversals"] = undone
+    else:
+        handler = {"encounter": _void_encounter, "distribution": _void_distribution, "refund": _void_refund}[kind]
+        new = handler(entry_id, reason, date, user, now)
+    audit.record(now, user, f"void_{kind}", kind, entry_id, {"reversal_id": new, **detail})
     return new
 
 
