@@ -517,3 +517,21 @@ async def test_a_save_behind_another_writers_lock_says_it_is_waiting_then_saves(
         assert store_db._busy_listener is None  # the app let go of the store's hook on exit
     finally:
         holder.close()
+
+
+async def test_patient_list_blanks_the_provider_names_it_would_leave_showing(db):
+    """The patient list is 66 columns wide over the provider row: the row's names at the right end
+    are blanked while it shows (their tail read as part of the list) and come back after."""
+    with_batch()
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        s = screen(pilot)
+        row2 = s.query_one("#row2-info")
+        await type_text(pilot, "smith")
+        await settle(pilot)
+        assert s.query_one("#patient").match_list.shown
+        assert row2.styles.visibility == "hidden"
+        await send(pilot, "escape")
+        assert not s.query_one("#patient").match_list.shown
+        assert row2.styles.visibility == "visible"

@@ -174,9 +174,14 @@ class ChargeEntryScreen(Screen[None]):
                 yield Static(" Payer ", classes="ce-label-s6", markup=False)
                 payer = LookupInput(id="payer", list_id="payer-matches", max_length=20)
                 yield payer
-                yield Slot("", id="row2-info", classes="ce-info")
+                row2 = Slot("", id="row2-info", classes="ce-info")
+                yield row2
             yield provider.match_list
             yield payer.match_list
+            # The patient list covers this row but for its right end: blank the provider and payer
+            # names there while it shows, or their tail reads as part of the list.
+            patient.match_list.on_shown = lambda shown: setattr(row2.styles, "visibility",
+                                                                "hidden" if shown else "visible")
             with Horizontal(id="msg-row"):
                 yield Slot("", id="msg")
                 yield Slot("Total 0.00", id="total")

@@ -8,7 +8,7 @@ around, and every label is plain text (user data is never markup).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from rich.text import Text
 from textual.actions import SkipAction
@@ -55,6 +55,9 @@ class MatchList(Static, can_focus=False):
         self.labels: list[str] = []
         self._highlighted: int | None = None
         self._shown = False
+        #: Told when the list shows (True) or hides: a screen can blank what would show through at
+        #: its right, past the list's 66 columns (a wider list delays the first frame ~150 ms).
+        self.on_shown: Callable[[bool], None] | None = None
 
     @property
     def shown(self) -> bool:
@@ -67,6 +70,8 @@ class MatchList(Static, can_focus=False):
         if value != self._shown:
             self._shown = value
             self.styles.visibility = "visible" if value else "hidden"
+            if self.on_shown is not None:
+                self.on_shown(value)
 
     @property
     def highlighted(self) -> int | None:
