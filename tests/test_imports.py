@@ -171,3 +171,13 @@ def test_receipts_file_imported_twice_is_refused(books):
     assert count(books, "receipt") == before
     run(books, "receipts", "--allow-duplicates", str(SAMPLES / "receipts.csv"))
     assert count(books, "receipt") == before + 4
+
+
+def test_summary_counts_read_as_english():
+    from tui_billing.imports import ImportResult
+
+    result = ImportResult()
+    assert result.summary() == "nothing"
+    result.add("encounters")
+    result.add("charge lines", 2)
+    assert result.summary() == "1 encounter, 2 charge lines"

@@ -60,7 +60,8 @@ class ImportResult:
         self.counts[what] = self.counts.get(what, 0) + n
 
     def summary(self) -> str:
-        return ", ".join(f"{n} {what}" for what, n in self.counts.items()) or "nothing"
+        """"2 encounters, 1 charge line": the counts are kept under plural nouns ending in s."""
+        return ", ".join(f"{n} {what if n != 1 else what[:-1]}" for what, n in self.counts.items()) or "nothing"
 
 
 class _Rollback(Exception):
