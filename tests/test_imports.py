@@ -176,7 +176,7 @@ def test_receipts_file_imported_twice_is_refused(books):
 def test_summary_counts_read_as_english():
     from tui_billing.imports import ImportResult
 
-    result = ImportResult()
+    result = ImportResult("charges")
     assert result.summary() == "nothing"
     result.add("encounters")
     result.add("charge lines", 2)
