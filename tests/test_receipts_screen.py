@@ -221,12 +221,19 @@ async def test_refund_from_unapplied_credit(books):
         queue = await open_queue(pilot)
         await pilot.press("r")
         await settle(pilot)
-        await pilot.press("enter")  # amount prefilled with the whole credit
+        await pilot.press("backspace", "backspace", "backspace", "backspace", "backspace")
+        await type_text(pilot, "80")  # more than the 50.00 credit
+        await pilot.press("enter")
         await type_text(pilot, "check")
         await pilot.press("ctrl+s")
         await settle(pilot)
-        assert "check needs" in str(app.screen.query_one("#f-reference .rf-error").render()) or \
-            "reference is required" in str(app.screen.query_one("#f-reference .rf-error").render())
+        # one Ctrl+S says both: the amount and the missing check number
+        assert "more than the receipt's credit 50.00" in str(app.screen.query_one("#f-amount .rf-error").render())
+        assert "the refund check's number" in str(app.screen.query_one("#f-reference .rf-error").render())
+        assert app.focused.id == "i-amount"
+        await pilot.press("backspace", "backspace")
+        await type_text(pilot, "50")
+        await pilot.press("enter", "enter")
         assert app.focused.id == "i-reference"
         await type_text(pilot, "3001")
         await pilot.press("ctrl+s")

@@ -401,22 +401,29 @@ class RefundDialog(ReceiptForm):
             yield Static("Ctrl+S post the refund · Esc back", classes="hint", markup=False)
 
     def save(self) -> None:
+        """Check every field, so one Ctrl+S shows everything to fix; the store checks again."""
         self.clear_errors()
+        amount = method = None
         try:
             amount = parse_money(self.field("amount").value, allow_zero=False, blank_is_zero=False)
+            if amount > self.receipt.unapplied:
+                amount = None
+                self.field("amount").error(f"more than the receipt's credit {money(self.receipt.unapplied)}")
         except ValueError as exc:
             self.field("amount").error(str(exc))
-            return
-        if amount > self.receipt.unapplied:
-            self.field("amount").error(f"more than the receipt's credit {money(self.receipt.unapplied)}")
-            return
         try:
             method = parse_method(self.field("method").value)
         except ValueError as exc:
             self.field("method").error(str(exc))
+        reference = self.field("reference").value
+        if method in ("check", "eft") and not reference.strip():
+            self.field("reference").error("the refund check's number" if method == "check" else "the EFT trace number")
+            method = None
+        if amount is None or method is None:
+            self.focus_first_error()
             return
         self._busy = True
-        self._post(amount, method, self.field("reference").value, self.field("reason").value)
+        self._post(amount, method, reference, self.field("reason").value)
 
     @work(thread=True, exclusive=True, group="post", exit_on_error=False)
     def _post(self, amount: int, method: str, reference: str, reason: str) -> None:
