@@ -34,6 +34,7 @@ KEYMAP: tuple[tuple[str, str], ...] = (
     ("B / C", "receipts: open / close a receipt batch"),
     ("R", "receipts: refund from the receipt's unapplied credit"),
     ("U", "receipts: every receipt, not only those with money left"),
+    ("/", "receipts and distribute: the filter line; Enter on a filled filter searches"),
 )
 
 
