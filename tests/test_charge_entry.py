@@ -35,12 +35,12 @@ def _build(path: Path) -> None:
 
 @pytest.fixture(scope="session")
 def template(tmp_path_factory) -> Path:
-    import os
-
-    os.environ["TUI_BILLING_TODAY"] = TODAY
-    os.environ["TUI_BILLING_OPERATOR"] = "clerk1"
-    path = tmp_path_factory.mktemp("tpl") / "tpl.db"
-    _build(path)
+    # Pinned only while the template is built: a session-wide pin leaked into every later test.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TUI_BILLING_TODAY", TODAY)
+        mp.setenv("TUI_BILLING_OPERATOR", "clerk1")
+        path = tmp_path_factory.mktemp("tpl") / "tpl.db"
+        _build(path)
     codes.warm_icd10()  # once per session, so the tests never wait on "loading codes…"
     return path
 

@@ -23,8 +23,8 @@ def _clerk(path: str, receipt_id: int, charge_ids: list[int], amount_each: int, 
         results.put(("refused", str(exc)))
 
 
-def test_two_processes_cannot_apply_one_receipt_twice(tmp_path):
-    path, ids = fresh_books(tmp_path)
+def test_two_processes_cannot_apply_one_receipt_twice(tmp_path, monkeypatch):
+    path, ids = fresh_books(tmp_path, monkeypatch)
     rid = ops.record_receipt(amount=20000, method="check", payer_id=ids["acme"], reference="RACE").receipt_id
     close_database()
 
@@ -59,11 +59,11 @@ def test_two_processes_cannot_apply_one_receipt_twice(tmp_path):
         close_database()
 
 
-async def test_screen_says_when_another_clerk_got_there_first(tmp_path):
+async def test_screen_says_when_another_clerk_got_there_first(tmp_path, monkeypatch):
     """The distribute screen is open; meanwhile another clerk applies the receipt: Ctrl+S is refused clearly."""
     from tui_billing.app import BillingApp
 
-    path, ids = fresh_books(tmp_path)
+    path, ids = fresh_books(tmp_path, monkeypatch)
     rid = ops.record_receipt(amount=10000, method="check", payer_id=ids["acme"], reference="R2").receipt_id
     app = BillingApp(path)
     try:

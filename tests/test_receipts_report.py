@@ -13,8 +13,8 @@ from tui_billing.store import operations as ops
 from tui_billing.store.db import close_database
 
 
-def test_printed_receipt_shows_what_the_payment_paid_and_the_balance_after(tmp_path):
-    path, ids = fresh_books(tmp_path)
+def test_printed_receipt_shows_what_the_payment_paid_and_the_balance_after(tmp_path, monkeypatch):
+    path, ids = fresh_books(tmp_path, monkeypatch)
     rid = ops.record_receipt(amount=20000, method="check", patient_id=ids["cy"], reference="1234").receipt_id
     ops.distribute(rid, [ops.DistributionLine(ids["cy0"], applied=10000),
                          ops.DistributionLine(ids["cy1"], applied=8000, adjustment=1000, reason="COURTESY")])
@@ -34,8 +34,8 @@ def test_printed_receipt_shows_what_the_payment_paid_and_the_balance_after(tmp_p
     assert [ln for ln in text.splitlines() if ln.startswith("Account balance after")][0].split()[3] == "60.00"
 
 
-def test_unknown_receipt_is_one_line_and_exit_1(tmp_path):
-    path, _ = fresh_books(tmp_path)
+def test_unknown_receipt_is_one_line_and_exit_1(tmp_path, monkeypatch):
+    path, _ = fresh_books(tmp_path, monkeypatch)
     close_database()
     result = CliRunner().invoke(main, ["--db", str(path), "report", "receipt", "999"])
     assert result.exit_code == 1
@@ -43,8 +43,8 @@ def test_unknown_receipt_is_one_line_and_exit_1(tmp_path):
     assert "Traceback" not in result.output
 
 
-def test_receipt_report_never_imports_textual(tmp_path):
-    path, ids = fresh_books(tmp_path)
+def test_receipt_report_never_imports_textual(tmp_path, monkeypatch):
+    path, ids = fresh_books(tmp_path, monkeypatch)
     rid = ops.record_receipt(amount=500, method="cash", patient_id=ids["cy"]).receipt_id
     close_database()
     code = ("import sys; from tui_billing.cli import main\n"

@@ -11,8 +11,8 @@ from tui_billing.store.db import close_database
 
 
 @pytest.fixture
-def books(tmp_path):
-    path, ids = fresh_books(tmp_path)
+def books(tmp_path, monkeypatch):
+    path, ids = fresh_books(tmp_path, monkeypatch)
     yield path, ids
     close_database()
 

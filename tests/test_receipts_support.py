@@ -14,7 +14,9 @@ from pathlib import Path
 from tui_billing.store import operations as ops
 from tui_billing.store.db import close_database, open_database
 
-TODAY = dt.date.today()
+# The business day these books are built on and every receipts test posts on. Pinned, never the
+# wall clock, so the tests pass on any date and in any order (see fresh_books).
+TODAY = dt.date(2026, 11, 16)
 
 
 async def settle(pilot) -> None:
@@ -68,8 +70,14 @@ def build_books(path: Path, *, payer_charges: int = 6) -> dict[str, int]:
 _TEMPLATE: dict[str, object] = {}
 
 
-def fresh_books(tmp_path: Path) -> tuple[Path, dict[str, int]]:
-    """A private copy of the template books, opened as the current database."""
+def fresh_books(tmp_path: Path, monkeypatch) -> tuple[Path, dict[str, int]]:
+    """A private copy of the template books, opened as the current database.
+
+    Pins the business day and the operator for the calling test only (``monkeypatch`` undoes it),
+    including while the template is built.
+    """
+    monkeypatch.setenv("TUI_BILLING_TODAY", TODAY.isoformat())
+    monkeypatch.setenv("TUI_BILLING_OPERATOR", "clerk")
     if "path" not in _TEMPLATE:
         base = Path(tmp_path).parent / "receipts-template"  # this session's own base directory
         base.mkdir(exist_ok=True)

@@ -51,11 +51,15 @@ def parse_money(text: str, *, allow_zero: bool = True, blank_is_zero: bool = Tru
         raise ValueError(str(exc)) from None
 
 
-def parse_date(text: str) -> str:
-    """A received date: blank is today; ``YYYY-MM-DD``, ``MM/DD/YYYY`` or ``MMDDYYYY``."""
+def parse_date(text: str) -> str | None:
+    """A received date: ``YYYY-MM-DD``, ``MM/DD/YYYY`` or ``MMDDYYYY``.
+
+    Blank is None: the store then takes the business day (never the wall clock, which a pinned
+    or rolled-over posting day does not follow).
+    """
     t = text.strip()
     if not t:
-        return dt.date.today().isoformat()
+        return None
     for fmt in ("%Y-%m-%d", "%m/%d/%Y", "%m%d%Y", "%m/%d/%y"):
         try:
             return dt.datetime.strptime(t, fmt).date().isoformat()

@@ -305,7 +305,7 @@ class NewReceiptDialog(ReceiptForm):
             received = parse_date(self.field("received").value)
         except ValueError as exc:
             self.field("received").error(str(exc))
-            bad, received = True, ""
+            bad, received = True, None
         if bad or self.source is None:
             self.focus_first_error()
             return
@@ -313,7 +313,7 @@ class NewReceiptDialog(ReceiptForm):
         self._post(self.source, method, reference, amount, received)
 
     @work(thread=True, exclusive=True, group="post", exit_on_error=False)
-    def _post(self, source: q.Source, method: str, reference: str, amount: int, received: str) -> None:
+    def _post(self, source: q.Source, method: str, reference: str, amount: int, received: str | None) -> None:
         payer_id = source.id if source.kind == "payer" else None
         patient_id = source.id if source.kind == "patient" else None
         key = (source.kind, source.id, reference, method)
