@@ -158,16 +158,19 @@ def emit(report, fmt: str, output: Path | None, page_length: int | None) -> None
 
 @contextlib.contextmanager
 def open_output(output: Path | None):
-    """A write function for standard output or FILE (exit 1 with the reason if FILE cannot be written)."""
+    """A write function for standard output or FILE: FILE is private (0600) and appears only when
+    complete (tui_billing.files); exit 1 with one line if it cannot be written."""
     if output is None:
         yield lambda text: click.echo(text, nl=False)
         return
+    from ..files import atomic_output
+    from ..store.errors import BillingError
+
     try:
-        fh = open(output, "w", encoding="utf-8", newline="")
-    except OSError as exc:
-        fail(f"cannot write {output}: {exc.strerror}")
-    with fh:
-        yield fh.write
+        with atomic_output(output) as fh:
+            yield fh.write
+    except BillingError as exc:
+        fail(str(exc))
 
 
 def write_text(text: str, output: Path | None) -> None:
@@ -178,11 +181,8 @@ def write_text(text: str, output: Path | None) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    try:
-        with open(output, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-    except OSError as exc:
-        fail(f"cannot write {output}: {exc.strerror}")
+    with open_output(output) as write:
+        write(text)
 
 
 def open_books(ctx: click.Context, *, reader: bool = False) -> None:
@@ -422,11 +422,14 @@ def journal(start: str | None, end: str | None, output: Path | None) -> None:
     if output is None:
         write_journal(sys.stdout, start, end or _today())
         return
+    from ..files import atomic_output
+    from ..store.errors import BillingError
+
     try:
-        with open(output, "w", encoding="utf-8") as fh:
+        with atomic_output(output, newline=None) as fh:
             write_journal(fh, start, end or _today())
-    except OSError as exc:
-        fail(f"cannot write {output}: {exc.strerror}")
+    except BillingError as exc:
+        fail(str(exc))
 
 
 # --------------------------------------------------------------------------- import

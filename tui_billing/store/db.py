@@ -105,13 +105,11 @@ def resolve_db_path(given: str | os.PathLike[str] | None = None) -> Path:
 
 
 def _creation_mode(directory: Path) -> int:
-    """0600 normally; 0660 in a setgid directory (a shared office install group)."""
-    try:
-        if directory.stat().st_mode & stat.S_ISGID:
-            return 0o660
-    except OSError:
-        pass
-    return 0o600
+    """0600 normally; 0660 in a setgid directory (a shared office install group): the one rule
+    for every file with patient data, kept in tui_billing.files."""
+    from ..files import creation_mode
+
+    return creation_mode(directory)
 
 
 def ensure_file(path: Path) -> bool:
@@ -302,6 +300,10 @@ def refuse_foreign_or_newer(path: Path) -> None:
 
 def _explain_operational(path: Path, exc: Exception) -> str:
     text = str(exc)
+    from ..files import disk_full_message, is_disk_full
+
+    if is_disk_full(exc):
+        return disk_full_message(path, exc)
     if "readonly" in text or "read-only" in text:
         return f"{path} is read-only for you: ask the office admin to give your user write access (group billing, mode 0660)"
     if "locked" in text or "busy" in text:
@@ -360,6 +362,15 @@ def read_snapshot():
         _reading.depth -= 1
 
 
+def _refuse_disk_full(exc: BaseException) -> None:
+    """A write that found no room on the disk (SQLite rolled it back): one line naming the disk."""
+    from ..files import DiskFullError, disk_full_message, is_disk_full
+
+    if is_disk_full(exc):
+        target = _db().database
+        raise DiskFullError(disk_full_message(Path(target) if target else Path.cwd(), exc)) from exc
+
+
 #: Told, from the writing thread, each time a write found the books busy and will try again,
 #: with the seconds waited so far. The TUI shows it (a save can wait ~40 s behind another
 #: clerk's long job); a headless command sets none. See :func:`on_busy_wait`.
@@ -396,6 +407,7 @@ def write(fn: Callable[..., T]) -> Callable[..., T]:
                 with database.atomic():
                     return fn(*args, **kwargs)
             except OperationalError as exc:
+                _refuse_disk_full(exc)
                 if not _is_busy(exc) or attempt == WRITE_ATTEMPTS:
                     if _is_busy(exc):
                         # the advice first: a screen's status line may keep only its start
