@@ -33,8 +33,11 @@ class Context:
 
 
 def fail(message: str, code: int = 1) -> None:
-    """One line on stderr and a non-zero exit: never a traceback for a user's mistake."""
-    click.echo(f"tui-billing: {message}", err=True)
+    """One line on stderr and a non-zero exit: never a traceback for a user's mistake. The message
+    may quote a file's or a user's text: inert, so it can never drive the terminal."""
+    from .text import inert
+
+    click.echo(f"tui-billing: {inert(message)}", err=True)
     sys.exit(code)
 
 
