@@ -163,7 +163,7 @@ def live(books, tmp_path) -> Path:
     return path
 
 
-def test_restore_puts_the_backup_in_place_and_keeps_the_old_file_with_its_wal(live, tmp_path):
+def test_restore_puts_the_backup_in_place_and_keeps_the_old_file_with_what_its_wal_held(live, tmp_path):
     backup = tmp_path / "monday.db"
     assert tb("--db", str(live), "backup", str(backup)).returncode == 0
     # after the backup a clerk posts more, and the WAL still holds it when the restore runs
@@ -182,9 +182,12 @@ def test_restore_puts_the_backup_in_place_and_keeps_the_old_file_with_its_wal(li
     assert proc.returncode == 0, proc.stderr
     assert mode(live) == 0o600
     kept = sorted(p.name for p in live.parent.iterdir() if "before-restore" in p.name)
-    assert len(kept) >= 2 and kept[0].startswith("billing.db.before-restore-") and any(k.endswith("-wal") for k in kept)
+    # the old WAL was folded into the old file before it moved aside: one whole file, kept
+    assert len(kept) == 1 and kept[0].startswith("billing.db.before-restore-"), kept
+    assert sorted(p.name for p in live.parent.iterdir()) == ["billing.db", kept[0]]
     aside = live.parent / kept[0]
-    con = sqlite3.connect(aside)  # the old file opened with its own -wal still has the late row
+    assert mode(aside) == 0o600
+    con = sqlite3.connect(aside)  # the old file still has the late row that was only in its -wal
     assert con.execute("SELECT x FROM scratch").fetchall() == [(42,)]
     con.close()
     con = sqlite3.connect(live)  # the restored books do not: no stale -wal was replayed into them

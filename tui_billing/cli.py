@@ -130,7 +130,7 @@ def restore(obj: Context, backup_file: Path) -> None:
         fail(str(exc))
     except OSError as exc:
         fail(f"cannot restore {backup_file}: {exc.strerror or exc}; nothing was changed")
-    where = f"; the replaced books are kept as {kept} (with its -wal and -shm, if any)" if kept else ""
+    where = f"; the replaced books are kept as {kept}" if kept else ""
     click.echo(f"restored {backup_file} to {path}{where}")
 
 
@@ -155,13 +155,13 @@ def demo(obj: Context, charges: int, patients: int | None, days: int, seed: int,
     try:
         stats = build_demo(path, charges=charges, patients=patients or max(50, charges // 10), days=days,
                            seed=seed, force=force)
-    except BillingError as exc:
-        fail(str(exc))
     except Exception as exc:  # the build's temporary file is gone (build_demo removes it); say why in one line
-        from .files import disk_full_message, is_disk_full
+        from .files import DiskFullError, disk_full_message, is_disk_full
 
-        if is_disk_full(exc):
+        if isinstance(exc, DiskFullError) or is_disk_full(exc):
             fail(f"{disk_full_message(path, exc)} (the demo database was not built)")
+        if isinstance(exc, BillingError):
+            fail(str(exc))
         raise
     click.echo(", ".join(f"{k} {v}" for k, v in stats.items()))
 

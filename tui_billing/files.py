@@ -55,12 +55,38 @@ def mount_point(path: Path) -> Path:
     return current
 
 
-def is_disk_full(exc: BaseException) -> bool:
-    """True for an OSError that means no room, or SQLite's "database or disk is full"."""
-    if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
-        return True
-    text = str(exc).lower()
-    return "database or disk is full" in text or "file too large" in text or "no space left" in text
+def _chain(exc: BaseException | None) -> Iterator[BaseException]:
+    """``exc`` and what it wraps: a driver error re-raised by Peewee, or one masked by the failed
+    rollback that followed it ("cannot rollback - no transaction is active")."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None
+        exc = exc.__cause__ or inner or exc.__context__
+
+
+def is_disk_full(exc: BaseException, path: str | os.PathLike[str] | None = None) -> bool:
+    """True for an OSError that means no room, or SQLite's "database or disk is full", anywhere
+    in ``exc``'s chain. With ``path``: also SQLite's bare "disk I/O error" (its -shm or -wal could
+    not grow) when the disk holding ``path`` has next to nothing left."""
+    for err in _chain(exc):
+        if isinstance(err, OSError) and err.errno in DISK_FULL_ERRNOS:
+            return True
+        if getattr(err, "sqlite_errorname", "") == "SQLITE_FULL":
+            return True
+        text = str(err).lower()
+        if "database or disk is full" in text or "file too large" in text or "no space left" in text:
+            return True
+        if path is not None and (getattr(err, "sqlite_errorname", "").startswith("SQLITE_IOERR")
+                                 or "disk i/o error" in text):
+            try:
+                free = os.statvfs(mount_point(Path(path)))
+            except OSError:
+                continue
+            if free.f_bavail * free.f_frsize < 1 << 20:  # under 1 MiB left: that is why it failed
+                return True
+    return False
 
 
 def disk_full_message(path: Path, exc: BaseException | None = None) -> str:

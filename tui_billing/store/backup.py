@@ -178,30 +178,62 @@ def restore_from(backup: Path, path: Path) -> Path | None:
     staged = path.with_name(f".{path.name}.restoring")
     try:
         with _nobody_else(path):
-            aside = _aside_name(path) if path.exists() else None
-            moved: list[tuple[Path, Path]] = []
-            try:
-                for suffix in ("", "-wal", "-shm", "-journal"):
-                    old = Path(f"{path}{suffix}")
-                    if aside is not None and old.exists():
-                        os.rename(old, Path(f"{aside}{suffix}"))
-                        moved.append((Path(f"{aside}{suffix}"), old))
-                    elif old.exists():  # a stray sidecar with no database: never replay it into the backup
-                        os.unlink(old)
-                os.rename(staged, path)
-            except OSError:
-                for kept, old in reversed(moved):  # put back what was moved: nothing changed
-                    with contextlib.suppress(OSError):
-                        os.rename(kept, old)
-                raise
+            pass  # refuse before touching anything while a clerk has the books open
+        # Fold the old file's WAL into it (we are its only user): from here on the old books
+        # are one file, so there is no moment at which a kill leaves the path without them.
+        folded = _fold_wal(path) if path.exists() else True
+        with _nobody_else(path):
+            if folded and Path(f"{path}-wal").exists() and Path(f"{path}-wal").stat().st_size:
+                raise BillingError(f"someone opened the books at {path} during the restore: restore again once "
+                                   "everyone has quit; nothing was changed")
+            aside = _keep_aside(path) if path.exists() else None
+            # The old sidecars are kept under the aside name; under the live name they would be
+            # replayed into the restored file (a stale -wal beside a new database corrupts it).
+            for suffix in ("-wal", "-shm", "-journal"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(f"{path}{suffix}")
+            os.replace(staged, path)  # atomic: the path holds the old books or the new, never neither
             fsync_directory(path.parent)
     except OSError as exc:
-        if is_disk_full(exc):
+        if is_disk_full(exc, path):
             raise DiskFullError(disk_full_message(path, exc)) from exc
         raise BillingError(f"cannot restore over {path}: {exc.strerror or exc}; nothing was changed") from exc
     finally:
         with contextlib.suppress(OSError):
             os.unlink(staged)  # still there only if the swap was refused
+    return aside
+
+
+def _fold_wal(path: Path) -> bool:
+    """Checkpoint the old books' WAL into the file and close (SQLite then removes the -wal).
+    False when the file is too damaged for that: its -wal is then kept aside beside it."""
+    try:
+        con = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            con.close()
+    except sqlite3.DatabaseError:
+        return False
+    return True
+
+
+def _keep_aside(path: Path) -> Path:
+    """Hard-link the old file (and any sidecar) under a timestamped name; the live name keeps
+    them too until the restored file replaces it. Returns the aside name."""
+    import shutil
+
+    aside = _aside_name(path)
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        old = Path(f"{path}{suffix}")
+        if not old.exists():
+            continue
+        try:
+            os.link(old, f"{aside}{suffix}")
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+                raise
+            shutil.copy2(old, f"{aside}{suffix}")  # a filesystem without hard links
     return aside
 
 

@@ -183,6 +183,7 @@ def open_database(given: str | os.PathLike[str] | None = None, *, create: bool =
     from .migrations import migrate as run_migrations
 
     close_reader()
+    created = create and not resolve_db_path(given).exists()
     path = _checked_path(given, create=create)
     database = _db()
     if not database.is_closed():
@@ -194,16 +195,28 @@ def open_database(given: str | os.PathLike[str] | None = None, *, create: bool =
             run_migrations(database)
     except OperationalError as exc:
         database.close()
-        raise DatabaseFileError(_explain_operational(path, exc)) from exc
+        _forget_if_created(path, created)
+        raise _file_error(path, exc) from exc
     # e.g. "file is not a database", "disk image is malformed": Peewee wraps sqlite3's error in
     # its own DatabaseError, which is not a sqlite3.DatabaseError, so catch both.
     except (sqlite3.DatabaseError, PeeweeDatabaseError) as exc:
         database.close()
+        _forget_if_created(path, created)
         raise DatabaseFileError(f"{path} is damaged or not a database ({exc}); restore the last backup") from exc
     except BaseException:
         database.close()
         raise
     return path
+
+
+def _forget_if_created(path: Path, created: bool) -> None:
+    """A database this very call created (O_EXCL) and could not set up (a full disk) is not left
+    behind half-made: nothing was saved in it."""
+    if not created:
+        return
+    for leftover in (f"{path}-wal", f"{path}-shm", f"{path}-journal", str(path)):
+        with contextlib.suppress(OSError):
+            os.unlink(leftover)
 
 
 def _checked_path(given: str | os.PathLike[str] | None, *, create: bool, peek: bool = True) -> Path:
@@ -246,7 +259,7 @@ def open_reader(given: str | os.PathLike[str] | None = None) -> Path:
         con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
                               isolation_level=None, check_same_thread=False)
     except sqlite3.Error as exc:
-        raise DatabaseFileError(_explain_operational(path, exc)) from exc
+        raise _file_error(path, exc) from exc
     try:
         # SQLite's default page cache, not the store's 32 MB: a report reads each page about once,
         # and a big cache only costs a short process fresh memory for every page (~6 ms a day sheet)
@@ -255,7 +268,7 @@ def open_reader(given: str | os.PathLike[str] | None = None) -> Path:
         current = con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     except sqlite3.OperationalError as exc:
         con.close()
-        raise DatabaseFileError(_explain_operational(path, exc)) from exc
+        raise _file_error(path, exc) from exc
     except sqlite3.DatabaseError as exc:
         con.close()
         raise DatabaseFileError(f"{path} is damaged or not a database ({exc}); restore the last backup") from exc
@@ -298,11 +311,31 @@ def refuse_foreign_or_newer(path: Path) -> None:
         raise DatabaseFileError(refusal)
 
 
+def _file_error(path: Path, exc: Exception) -> DatabaseFileError:
+    """The one-line error for an open that failed; a full disk is a :class:`DiskFullDatabaseError`."""
+    from ..files import is_disk_full
+
+    message = _explain_operational(path, exc)
+    return DiskFullDatabaseError(message) if is_disk_full(exc, path) else DatabaseFileError(message)
+
+
+def _disk_full_database_error():
+    from ..files import DiskFullError
+
+    class DiskFullDatabaseError(DatabaseFileError, DiskFullError):
+        """The disk holding the books is full: the open (its upgrade, its WAL) could not write."""
+
+    return DiskFullDatabaseError
+
+
+DiskFullDatabaseError = _disk_full_database_error()
+
+
 def _explain_operational(path: Path, exc: Exception) -> str:
     text = str(exc)
     from ..files import disk_full_message, is_disk_full
 
-    if is_disk_full(exc):
+    if is_disk_full(exc, path):
         return disk_full_message(path, exc)
     if "readonly" in text or "read-only" in text:
         return f"{path} is read-only for you: ask the office admin to give your user write access (group billing, mode 0660)"
@@ -366,9 +399,9 @@ def _refuse_disk_full(exc: BaseException) -> None:
     """A write that found no room on the disk (SQLite rolled it back): one line naming the disk."""
     from ..files import DiskFullError, disk_full_message, is_disk_full
 
-    if is_disk_full(exc):
-        target = _db().database
-        raise DiskFullError(disk_full_message(Path(target) if target else Path.cwd(), exc)) from exc
+    target = Path(_db().database or Path.cwd())
+    if is_disk_full(exc, target):
+        raise DiskFullError(disk_full_message(target, exc)) from exc
 
 
 #: Told, from the writing thread, each time a write found the books busy and will try again,
