@@ -155,6 +155,15 @@ class Scenario:
         return self.folder / {"report -o": "audit.csv", "journal -o": "books.journal", "backup": "copy.db",
                               "demo": "demo.db", "import": "books.db", "restore": "books.db"}[self.name]
 
+    def done(self) -> bool:
+        """Whether the command's result is in place (for the figures: kills before and after it)."""
+        t = self.target
+        if self.name == "import":
+            return scalar(t, "SELECT count(*) FROM import_file") == 1
+        if self.name == "restore":
+            return t.exists() and not scalar(t, "SELECT count(*) FROM sqlite_master WHERE name = 'late_work'")
+        return t.exists()
+
     def verify(self, *, killed: bool) -> list[str]:
         """What went wrong (empty when everything held)."""
         problems: list[str] = []
@@ -247,9 +256,10 @@ def scenario(name: str, books: Path, work: Path, ref: dict) -> Scenario:
     return Scenario(name, folder, books, own)
 
 
-def kill_rounds(sc: Scenario, kills: int, rng: random.Random) -> tuple[int, list[str], float]:
+def kill_rounds(sc: Scenario, kills: int, rng: random.Random, outcomes: dict | None = None) -> tuple[int, list[str], float]:
     """Time one clean run, then ``kills`` runs SIGKILLed at a random moment of that span.
-    Returns (how many kills landed before the command finished, problems, the clean run's seconds)."""
+    Returns (how many kills landed before the command finished, problems, the clean run's seconds);
+    ``outcomes`` counts what each kill left: "done" (the whole result in place) or "not done"."""
     args = sc.prepare()
     t0 = time.monotonic()
     clean = run(args)
@@ -267,6 +277,9 @@ def kill_rounds(sc: Scenario, kills: int, rng: random.Random) -> tuple[int, list
         proc.communicate(timeout=60)
         found = sc.verify(killed=True)
         problems += [f"kill {n + 1}: {p}" for p in found]
+        if outcomes is not None:
+            key = "done" if sc.done() else "not done"
+            outcomes[key] = outcomes.get(key, 0) + 1
         if proc.returncode == 0 or proc.returncode == -signal.SIGKILL:
             continue
         problems.append(f"kill {n + 1}: exit {proc.returncode}")
@@ -434,9 +447,10 @@ def main() -> None:
         report: dict = {"kills": {}, "disk_full": {}}
         for name in SCENARIOS:
             sc = scenario(name, books, work, ref)
-            landed, problems, span = kill_rounds(sc, args.kills, rng)
+            outcomes: dict = {}
+            landed, problems, span = kill_rounds(sc, args.kills, rng, outcomes)
             report["kills"][name] = {"kills": args.kills, "landed_mid_run": landed, "clean_run_s": round(span, 2),
-                                     "problems": problems}
+                                     "left": outcomes, "problems": problems}
         disk = SmallDisk(work / "disk")
         try:
             report["disk_full"] = {"kind": disk.kind, **run_disk_full(books, disk, ref)}

@@ -5,8 +5,10 @@ into a private temporary file beside the destination that is verified, synced an
 renamed: a killed or disk-full backup leaves nothing under the name asked for.
 
 A restore checks the backup (integrity, our schema), refuses while anyone has the books open
-(SQLite's own file locks say so), keeps the current file and its ``-wal``/``-shm`` aside under a
-timestamped name, and puts a private copy of the backup in place.
+(SQLite's own file locks say so), folds the current file's ``-wal`` into it and keeps it aside
+under a timestamped name (a hard link), and renames a private, verified copy of the backup over
+the books: killed at any moment, the path holds the old books or the new, never neither, and
+never beside a stale ``-wal``.
 """
 
 from __future__ import annotations
