@@ -27,10 +27,10 @@ _HOME = {
     **dict.fromkeys(["current_posting_date", "today"], "validate"),
 }
 
-__all__ = sorted(_HOME)
+__all__ = sorted(_HOME)  # noqa: PLE0605  # sorted() gives a list
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     home = _HOME.get(name)
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ..ledger.records import AuditEvent
 from ..ledger.audit import GENESIS, canonical, event_hash
+from ..ledger.records import AuditEvent
 from .db import database
 
 __all__ = ["GENESIS", "canonical", "chain_rows", "event_hash", "last_hash", "record", "record_event",
@@ -36,7 +36,7 @@ def record_event(event: AuditEvent) -> str:
     return record(event.at, event.user, event.action, event.entity, event.entity_id, dict(event.detail))
 
 
-def chain_rows(prev: str, events: Iterable[tuple[str, str, str, str, int | None, dict[str, Any]]]) -> Iterator[tuple]:
+def chain_rows(prev: str, events: Iterable[tuple[str, str, str, str, int | None, dict[str, Any]]]) -> Iterator[tuple[Any, ...]]:
     """Rows for a bulk load (the demo): each event chained to the one before."""
     for at, user, action, entity, entity_id, detail in events:
         text = canonical(detail)

@@ -25,7 +25,7 @@ def backup_to(dest: Path, *, force: bool = False) -> int:
     try:
         database.connection().backup(target)
         result = target.execute("PRAGMA integrity_check").fetchone()[0]
-        pages = target.execute("PRAGMA page_count").fetchone()[0]
+        pages: int = target.execute("PRAGMA page_count").fetchone()[0]
         # A backup is a single file: no WAL to carry around with it.
         target.execute("PRAGMA journal_mode = DELETE")
     finally:

@@ -17,7 +17,12 @@ from typing import Any
 from ..ledger import batches as batch_rules
 from ..ledger import checks as c
 from ..ledger.charges import EncounterFacts, plan_encounter
-from ..ledger.distributions import DistributionFacts, plan_distribution, reason_code, transfer_lines
+from ..ledger.distributions import (
+    DistributionFacts,
+    plan_distribution,
+    reason_code,
+    transfer_lines,
+)
 from ..ledger.receipts import ReceiptFacts, plan_receipt, plan_refund
 from ..ledger.records import (
     AdjustmentRow,
@@ -53,7 +58,13 @@ from ..ledger.vocab import (
 from ..ledger.voids import VoidFacts, plan_void, void_request
 from . import audit
 from . import validate as v
-from .closes import DepositCount, close_day, close_day_problems, close_month, posting_dates_in
+from .closes import (
+    DepositCount,
+    close_day,
+    close_day_problems,
+    close_month,
+    posting_dates_in,
+)
 from .db import database, write
 from .errors import BillingError
 from .writer import write_plan
@@ -353,7 +364,12 @@ def _distribution_parts(did: int) -> DistributionParts:
 
 
 def _touched(parts: Iterable[DistributionParts]) -> list[int]:
-    return [line.charge_id for p in parts for line in (*p.applications, *p.adjustments, *p.transfers)]
+    touched: list[int] = []
+    for p in parts:
+        touched += [a.charge_id for a in p.applications]
+        touched += [j.charge_id for j in p.adjustments]
+        touched += [t.charge_id for t in p.transfers]
+    return touched
 
 
 def _write(plan: Plan) -> Plan:
@@ -437,6 +453,7 @@ def find_duplicate_receipts(*, payer_id: int | None, patient_id: int | None, ref
     """Live receipts from the same payer (or patient) with the same reference."""
     if not reference:
         return ()
+    key: int | None
     if payer_id is not None:
         where, key = "r.payer_id = ?", payer_id
     else:
@@ -548,8 +565,8 @@ def _void_facts(kind: str, entry_id: int) -> VoidFacts:
         return VoidFacts(original=found, charges=charges, busy_charge=busy[0] if busy else None, batch=batch)
     if kind == "distribution":
         found = _voidable("distribution", DistributionRow, entry_id)
-        parts = (_distribution_parts(entry_id),) if found else ()
-        return VoidFacts(original=found, distributions=parts, charges_now=_charges_now(_touched(parts)))
+        one: tuple[DistributionParts, ...] = (_distribution_parts(entry_id),) if found else ()
+        return VoidFacts(original=found, distributions=one, charges_now=_charges_now(_touched(one)))
     if kind == "refund":
         return VoidFacts(original=_voidable("refund", RefundRow, entry_id))
     receipt = _receipt_state(entry_id)

@@ -66,14 +66,17 @@ def balances_as_of(date: str) -> tuple[int, int]:
             unapplied + m.receipts - m.applications - m.refunds)
 
 
-def _by(query: str, params: tuple) -> dict[str, int]:
+def _by(query: str, params: tuple[Any, ...]) -> dict[str, int]:
     return {k: v for k, v in sql(query, params).fetchall()}
 
 
 def period_summary(start: str, end: str) -> PeriodSummary:
     """Every figure of the balancing screen for posting dates start..end inclusive."""
     p = (start, end)
-    one = lambda query: sql(query, p).fetchone()  # noqa: E731
+    def one(query: str) -> tuple[Any, ...]:
+        row: tuple[Any, ...] = sql(query, p).fetchone()
+        return row
+
     # One pass over each table's rows for the period, in small groups (original or reversal, and
     # the keys shown); every figure below is a sum over those groups.
     charge_groups = sql(
@@ -216,7 +219,7 @@ class DayCloseRecord(NamedTuple):
     posting_date: str
     closed_at: str
     operator: str
-    totals: dict
+    totals: dict[str, Any]
     counted_cash: int
     counted_checks: int
     counted_check_count: int
@@ -243,7 +246,7 @@ class MonthCloseRecord(NamedTuple):
     month: str
     closed_at: str
     operator: str
-    totals: dict
+    totals: dict[str, Any]
 
 
 def month_close_record(month: str) -> MonthCloseRecord | None:
@@ -254,7 +257,8 @@ def month_close_record(month: str) -> MonthCloseRecord | None:
 
 def data_version() -> int:
     """SQLite's PRAGMA data_version on this thread's connection: it changes when another connection commits."""
-    return sql("PRAGMA data_version").fetchone()[0]
+    version: int = sql("PRAGMA data_version").fetchone()[0]
+    return version
 
 
 class DaySnapshot(NamedTuple):

@@ -9,7 +9,17 @@ import datetime as dt
 import getpass
 import os
 
-from ..ledger.checks import cents, icd10, iso_date, modifier, npi, pos, positive_int, procedure_code, text
+from ..ledger.checks import (
+    cents,
+    icd10,
+    iso_date,
+    modifier,
+    npi,
+    pos,
+    positive_int,
+    procedure_code,
+    text,
+)
 from ..ledger.checks import service_date as _service_date
 from .clock import today
 from .db import database
