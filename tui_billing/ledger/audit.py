@@ -14,9 +14,12 @@ from typing import Any, Final
 GENESIS: Final = "0" * 64
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 def canonical(detail: Mapping[str, Any]) -> str:
     """An event's detail as stored and hashed: sorted keys, no spaces, UTF-8 text."""
-    return json.dumps(detail, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _ENCODER.encode(detail)
 
 
 def event_hash(prev_hash: str, at: str, user: str, action: str, entity: str, entity_id: int | None,

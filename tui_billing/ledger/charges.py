@@ -72,7 +72,7 @@ def plan_encounter(
         raise BillingError(f"at most {MAX_DIAGNOSES} diagnoses per encounter", f"diagnoses[{MAX_DIAGNOSES}]")
     dx_codes: list[str] = []
     for i, code in enumerate(diagnoses):
-        dx = c.icd10(code, f"diagnoses[{i}]")
+        dx = c.known("icd10", code) or c.icd10(code, f"diagnoses[{i}]")
         if dx.code in dx_codes:
             raise BillingError(f"diagnosis {dx.dotted} is listed twice", f"diagnoses[{i}]")
         dx_codes.append(dx.code)
@@ -83,27 +83,37 @@ def plan_encounter(
     if len(lines) > MAX_LINES:
         raise BillingError(f"at most {MAX_LINES} service lines per encounter", f"lines[{MAX_LINES}]")
     prepared: list[tuple[str, str, str, int, int, int]] = []
+    # Field names are built only for a refusal: the demo's bulk load plans a million lines here.
     for i, line in enumerate(lines):
-        code = c.procedure_code(line.code, f"lines[{i}].code")
+        code = c.known("procedure", line.code) or c.procedure_code(line.code, f"lines[{i}].code")
         scheduled = facts.fees.get(code)
         if scheduled is None:
             raise BillingError(f"{code} is not in the office's fee schedule", f"lines[{i}].code")
-        units = c.positive_int(line.units, f"lines[{i}].units")
-        fee = scheduled if line.fee is None else c.cents(line.fee, f"lines[{i}].fee")
+        units = line.units
+        if type(units) is not int or not 1 <= units <= 999:
+            units = c.positive_int(units, f"lines[{i}].units")
+        fee = line.fee
+        if fee is None:
+            fee = scheduled
+        elif type(fee) is not int or not 0 <= fee <= MAX_CENTS:
+            fee = c.cents(fee, f"lines[{i}].fee")
         amount = fee * units
         if amount > MAX_CENTS:
             raise BillingError(f"line {i + 1} amount {format_cents(amount)} is over the ceiling", f"lines[{i}].fee")
-        if len(line.modifiers) > MAX_MODIFIERS:
-            raise BillingError(f"at most {MAX_MODIFIERS} modifiers per line", f"lines[{i}].modifiers")
-        mods = [c.modifier(m, f"lines[{i}].modifiers") for m in line.modifiers]
-        pointers = list(line.dx_pointers)
+        mods = ""
+        if line.modifiers:
+            if len(line.modifiers) > MAX_MODIFIERS:
+                raise BillingError(f"at most {MAX_MODIFIERS} modifiers per line", f"lines[{i}].modifiers")
+            mods = ",".join(c.known("modifier", m) or c.modifier(m, f"lines[{i}].modifiers")
+                            for m in line.modifiers)
+        pointers = line.dx_pointers if type(line.dx_pointers) is tuple else tuple(line.dx_pointers)
         if not pointers or len(pointers) > MAX_POINTERS:
             raise BillingError(f"each line needs 1 to {MAX_POINTERS} diagnosis pointers", f"lines[{i}].dx_pointers")
         for p in pointers:
-            if not c.is_id(p) or not 1 <= p <= len(dx_codes):
+            if type(p) is not int or not 1 <= p <= len(dx_codes):
                 raise BillingError(f"diagnosis pointer {p} does not point at one of the {len(dx_codes)} diagnoses",
                                    f"lines[{i}].dx_pointers")
-        prepared.append((code, ",".join(mods), ",".join(map(str, pointers)), units, fee, amount))
+        prepared.append((code, mods, ",".join(map(str, pointers)), units, fee, amount))
 
     assert c.is_id(patient_id) and c.is_id(provider_id)  # checked above; tells the type checker
     eid = ids("encounter")

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
-from ..money import format_cents
+from ..money import MAX_CENTS, format_cents
 from . import checks as c
 from .errors import BillingError
 from .receipts import live_receipt
@@ -67,52 +67,56 @@ def plan_distribution(
     payers: dict[int, int | None] = {}
     plan: list[tuple[int, int, int, str | None, int | None | bool]] = []
     for i, line in enumerate(lines):
-        f = f"lines[{i}]"
-        if not c.is_id(line.charge_id):
-            raise BillingError("choose a charge", f + ".charge")
+        if type(line.charge_id) is not int:  # (a bool is not an id either)
+            raise BillingError("choose a charge", f"lines[{i}].charge")
         charge = facts.charges.get(line.charge_id)
         if charge is None:
-            raise BillingError(f"charge {line.charge_id} does not exist", f + ".charge")
+            raise BillingError(f"charge {line.charge_id} does not exist", f"lines[{i}].charge")
         if charge.reverses_id is not None:
-            raise BillingError(f"charge {line.charge_id} is a reversing entry", f + ".charge")
-        applied = c.cents(line.applied, f"line {i + 1} applied amount")
-        adjustment = c.cents(line.adjustment, f"line {i + 1} adjustment", allow_negative=True)
+            raise BillingError(f"charge {line.charge_id} is a reversing entry", f"lines[{i}].charge")
+        # Field names are built only for a refusal: the demo's bulk load plans every payment here.
+        applied = line.applied
+        if type(applied) is not int or not 0 <= applied <= MAX_CENTS:
+            applied = c.cents(applied, f"line {i + 1} applied amount")
+        adjustment = line.adjustment
+        if type(adjustment) is not int or not -MAX_CENTS <= adjustment <= MAX_CENTS:
+            adjustment = c.cents(adjustment, f"line {i + 1} adjustment", allow_negative=True)
         if applied and receipt is None:
-            raise BillingError("money can only be applied from a receipt", f + ".applied")
+            raise BillingError("money can only be applied from a receipt", f"lines[{i}].applied")
         if receipt is not None and applied:
             if receipt.source == "patient" and charge.patient_id != receipt.patient_id:
                 raise BillingError(f"charge {line.charge_id} belongs to another patient than this receipt's",
-                                   f + ".charge")
+                                   f"lines[{i}].charge")
             if receipt.source == "payer" and receipt.payer_id not in (charge.billed_payer_id, charge.payer_id):
-                raise BillingError(f"charge {line.charge_id} is not billed to this receipt's payer", f + ".charge")
+                raise BillingError(f"charge {line.charge_id} is not billed to this receipt's payer", f"lines[{i}].charge")
         reason = None
         if adjustment:
             reason = reason_code(line.reason)
             if not reason:
-                raise BillingError(f"line {i + 1}: an adjustment needs a reason", f + ".reason")
+                raise BillingError(f"line {i + 1}: an adjustment needs a reason", f"lines[{i}].reason")
             if reason not in facts.reasons:
-                raise BillingError(f"line {i + 1}: {reason} is not an adjustment reason", f + ".reason")
+                raise BillingError(f"line {i + 1}: {reason} is not an adjustment reason", f"lines[{i}].reason")
         balance = balances.get(line.charge_id, charge.balance)
         after = balance - applied - adjustment
         if after < 0:
             raise BillingError(
                 f"line {i + 1}: {format_cents(applied + adjustment)} is more than the charge's balance "
-                f"{format_cents(balance)}", f + ".applied")
+                f"{format_cents(balance)}", f"lines[{i}].applied")
         balances[line.charge_id] = after
         payers.setdefault(line.charge_id, charge.payer_id)
         total_applied += applied
         target: int | None | bool = NO_TRANSFER
         if line.transfer_to_patient and line.transfer_to_payer is not None:
-            raise BillingError(f"line {i + 1}: move the rest to the patient or to a payer, not both", f + ".transfer")
+            raise BillingError(f"line {i + 1}: move the rest to the patient or to a payer, not both", f"lines[{i}].transfer")
         if line.transfer_to_patient:
             target = None
         elif line.transfer_to_payer is not None:
             target = line.transfer_to_payer
             if not c.is_id(target) or target not in facts.payers:
-                raise BillingError(f"line {i + 1}: payer {target} does not exist", f + ".transfer")
+                raise BillingError(f"line {i + 1}: payer {target} does not exist", f"lines[{i}].transfer")
             if target == payers[line.charge_id]:
                 raise BillingError(f"line {i + 1}: charge {line.charge_id} is already that payer's to pay",
-                                   f + ".transfer")
+                                   f"lines[{i}].transfer")
         if not (applied or adjustment or target is not NO_TRANSFER):
             continue
         plan.append((line.charge_id, applied, adjustment, reason, target))
