@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..ledger.vocab import METHODS
 from ..money import format_cents
 from . import audit, check_audit
 from .db import database
@@ -234,7 +235,7 @@ def _check_rollforward(report: CheckReport, limit: int) -> None:
                     f"{format_cents(ar)} / {format_cents(unapplied)}")
                 shown += 1
             dep = deposits.get(d, {})
-            want = [dep.get(m, 0) for m in ("cash", "check", "card", "eft")]
+            want = [dep.get(m, 0) for m in METHODS]
             if list(counted) != want:
                 add(f"day {d}: counted deposit {counted} differs from receipts less refunds {want}")
                 shown += 1

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..ledger.vocab import month_bounds
 from .db import database
 from .operations import find_duplicate_receipts
 
@@ -198,9 +199,8 @@ def _dos_range(text: str) -> tuple[str, str] | None:
             y = int(text)
             return f"{y:04d}-01-01", f"{y + 1:04d}-01-01"
         if len(text) == 7:
-            first = dt.date.fromisoformat(text + "-01")
-            nxt = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-            return first.isoformat(), nxt.isoformat()
+            first, last = month_bounds(text)
+            return first, (dt.date.fromisoformat(last) + dt.timedelta(days=1)).isoformat()
         day = dt.date.fromisoformat(text)
         return day.isoformat(), (day + dt.timedelta(days=1)).isoformat()
     except ValueError:
