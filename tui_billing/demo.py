@@ -282,45 +282,54 @@ class _Figures:
         self.voids_by_kind = dict.fromkeys(VOID_KINDS, 0)
 
     def add(self, row: Row, provider_codes: dict[int, str]) -> None:
-        kind = type(row)
-        if kind is ChargeRow:
-            original = row.reverses_id is None  # type: ignore[union-attr]
-            self.charges += row.amount  # type: ignore[union-attr]
-            if original:
-                self.charge_lines += 1
-            else:
-                self.charge_voids += row.amount  # type: ignore[union-attr]
-            for key, table in ((provider_codes[row.provider_id], self.by_provider),  # type: ignore[union-attr]
-                               (row.operator, self.by_operator)):  # type: ignore[union-attr]
-                entry = table.setdefault(key, [0, 0])
-                entry[0] += original
-                entry[1] += row.amount  # type: ignore[union-attr]
-        elif kind is ApplicationRow:
-            self.applications += row.amount  # type: ignore[union-attr]
-        elif kind is AdjustmentRow:
-            self.by_reason[row.reason_code] = self.by_reason.get(row.reason_code, 0) + row.amount  # type: ignore[union-attr]
-        elif kind is ReceiptRow:
-            sign = 1 if row.reverses_id is None else -1  # type: ignore[union-attr]
-            self.receipts[row.method] += row.amount  # type: ignore[union-attr]
-            self.by_source[row.source] += row.amount  # type: ignore[union-attr]
-            self.receipt_counts[row.method] += sign  # type: ignore[union-attr]
-            self.receipt_count += sign
-            self.check_count += sign if row.method == "check" else 0  # type: ignore[union-attr]
-            if sign < 0:
-                self.receipt_voids += row.amount  # type: ignore[union-attr]
-                self.voids_by_kind["receipt"] += 1
-        elif kind is TransferRow:
-            sign = 1 if row.reverses_id is None else -1  # type: ignore[union-attr]
-            self.transfer_count += sign
-            self.transfer_total += sign * row.amount  # type: ignore[union-attr]
-        elif kind is RefundRow:
-            sign = 1 if row.reverses_id is None else -1  # type: ignore[union-attr]
-            self.refunds[row.method] += row.amount  # type: ignore[union-attr]
-            self.refund_count += sign
-            self.voids_by_kind["refund"] += sign < 0
-        elif kind is EncounterRow or kind is DistributionRow:
-            if row.reverses_id is not None:  # type: ignore[union-attr]
-                self.voids_by_kind[TABLE_OF[kind]] += 1
+        """Count one planned row in (rows that change no figure cost one lookup)."""
+        follow = _FIGURES.get(type(row))
+        if follow is not None:
+            follow(self, row, provider_codes)
+
+    def _charge(self, row: ChargeRow, provider_codes: dict[int, str]) -> None:
+        original = row.reverses_id is None
+        self.charges += row.amount
+        if original:
+            self.charge_lines += 1
+        else:
+            self.charge_voids += row.amount
+        for key, table in ((provider_codes[row.provider_id], self.by_provider), (row.operator, self.by_operator)):
+            entry = table.setdefault(key, [0, 0])
+            entry[0] += original
+            entry[1] += row.amount
+
+    def _application(self, row: ApplicationRow, provider_codes: dict[int, str]) -> None:
+        self.applications += row.amount
+
+    def _adjustment(self, row: AdjustmentRow, provider_codes: dict[int, str]) -> None:
+        self.by_reason[row.reason_code] = self.by_reason.get(row.reason_code, 0) + row.amount
+
+    def _receipt(self, row: ReceiptRow, provider_codes: dict[int, str]) -> None:
+        sign = 1 if row.reverses_id is None else -1
+        self.receipts[row.method] += row.amount
+        self.by_source[row.source] += row.amount
+        self.receipt_counts[row.method] += sign
+        self.receipt_count += sign
+        self.check_count += sign if row.method == "check" else 0
+        if sign < 0:
+            self.receipt_voids += row.amount
+            self.voids_by_kind["receipt"] += 1
+
+    def _transfer(self, row: TransferRow, provider_codes: dict[int, str]) -> None:
+        sign = 1 if row.reverses_id is None else -1
+        self.transfer_count += sign
+        self.transfer_total += sign * row.amount
+
+    def _refund(self, row: RefundRow, provider_codes: dict[int, str]) -> None:
+        sign = 1 if row.reverses_id is None else -1
+        self.refunds[row.method] += row.amount
+        self.refund_count += sign
+        self.voids_by_kind["refund"] += sign < 0
+
+    def _entry(self, row: EncounterRow | DistributionRow, provider_codes: dict[int, str]) -> None:
+        if row.reverses_id is not None:
+            self.voids_by_kind[TABLE_OF[type(row)]] += 1
 
     def merge(self, other: _Figures) -> None:
         """Add another period's figures (a closed day's into its month's)."""
@@ -360,6 +369,14 @@ class _Figures:
             refund_count=self.refund_count, voids_by_kind=dict(self.voids_by_kind),
             receipt_voids=self.receipt_voids,
         )
+
+
+#: row type -> how it changes a period's figures
+_FIGURES: dict[type, Any] = {
+    ChargeRow: _Figures._charge, ApplicationRow: _Figures._application, AdjustmentRow: _Figures._adjustment,
+    ReceiptRow: _Figures._receipt, TransferRow: _Figures._transfer, RefundRow: _Figures._refund,
+    EncounterRow: _Figures._entry, DistributionRow: _Figures._entry,
+}
 
 
 #: Where a day's planned rows wait, in the order they are inserted: parents first, and receipt
@@ -1151,6 +1168,9 @@ def build_demo(path: str | os.PathLike[str], *, charges: int = 20_000, patients:
         if bar:
             bar.__enter__()
         done = 0
+        # The writer holds a day's rows at a time and makes no reference cycles: no cyclic collector.
+        collecting = gc.isenabled()
+        gc.disable()
         for kind, payload in (simulation if log is not None else _stream(simulation, charges)):
             if kind == "final":
                 charge_balances, receipt_balances, builder_stats = payload
@@ -1162,6 +1182,8 @@ def build_demo(path: str | os.PathLike[str], *, charges: int = 20_000, patients:
                 load.commit_point()
             if bar:
                 bar.update(1)
+        if collecting:
+            gc.enable()
         load.finish(charge_balances, receipt_balances)
         del charge_balances, receipt_balances
         if bar:
