@@ -62,10 +62,10 @@ def plan_encounter(
     else:
         raise BillingError(f"payer {payer_id} does not exist", "payer")
     service = c.service_date(dos, facts.today)
-    place = c.pos(pos)
+    place = c.known("pos", pos) or c.pos(pos)
     batch = batch_for_entry(batch_id, facts.batch, "charge", posting_date)
 
-    diagnoses = list(diagnoses)
+    diagnoses = diagnoses if type(diagnoses) is list else list(diagnoses)
     if not diagnoses:
         raise BillingError("at least one diagnosis is required", "diagnoses[0]")
     if len(diagnoses) > MAX_DIAGNOSES:
@@ -77,7 +77,7 @@ def plan_encounter(
             raise BillingError(f"diagnosis {dx.dotted} is listed twice", f"diagnoses[{i}]")
         dx_codes.append(dx.code)
 
-    lines = list(lines)
+    lines = lines if type(lines) is list else list(lines)
     if not lines:
         raise BillingError("at least one service line is required", "lines[0]")
     if len(lines) > MAX_LINES:
@@ -126,6 +126,7 @@ def plan_encounter(
     return Plan(tuple(rows), AuditEvent(now, user, "post_encounter", "encounter", eid, {
         "patient_id": patient_id, "provider_id": provider_id, "payer_id": payer, "dos": service, "pos": place,
         "posting_date": posting_date, "batch_id": batch, "diagnoses": dx_codes,
-        "lines": [dict(zip(("code", "modifiers", "dx", "units", "fee", "amount"), p)) for p in prepared],
+        "lines": [{"code": code, "modifiers": mods, "dx": pointers, "units": units, "fee": fee, "amount": amount}
+                  for code, mods, pointers, units, fee, amount in prepared],
         "total": total,
     }))

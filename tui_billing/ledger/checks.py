@@ -76,6 +76,12 @@ def positive_int(value: object, field: str, *, maximum: int = 999) -> int:
 
 def service_date(value: object, today: str, field: str = "dos") -> str:
     """A date of service: not after ``today`` (the business day), not before 1900."""
+    if type(value) is str and len(value) == 10 and "1900-01-01" <= value <= today:
+        try:  # already ISO text in range (the usual case): only check it is a real day
+            if dt.date.fromisoformat(value).isoformat() == value:
+                return value
+        except ValueError:
+            pass
     date = iso_date(value, "date of service")
     if date > today:
         raise BillingError(f"date of service {date} is in the future", field)

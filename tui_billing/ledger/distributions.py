@@ -91,7 +91,7 @@ def plan_distribution(
                 raise BillingError(f"charge {line.charge_id} is not billed to this receipt's payer", f"lines[{i}].charge")
         reason = None
         if adjustment:
-            reason = reason_code(line.reason)
+            reason = line.reason if line.reason in facts.reasons else reason_code(line.reason)
             if not reason:
                 raise BillingError(f"line {i + 1}: an adjustment needs a reason", f"lines[{i}].reason")
             if reason not in facts.reasons:
