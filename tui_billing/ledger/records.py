@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from .vocab import METHODS
 
@@ -183,6 +183,9 @@ TABLE_OF: dict[type, str] = {
 }
 
 
+R = TypeVar("R")
+
+
 class AuditEvent(NamedTuple):
     """One audit event as planned; the store chains and hashes it (``detail`` in canonical form)."""
 
@@ -201,7 +204,7 @@ class Plan:
     rows: tuple[Row, ...]
     event: AuditEvent
 
-    def of(self, kind: type[Any]) -> list[Any]:
+    def of(self, kind: type[R]) -> list[R]:
         """The planned rows of one type, in order."""
         return [r for r in self.rows if type(r) is kind]
 

@@ -27,6 +27,7 @@ from ..ledger.receipts import ReceiptFacts, plan_receipt, plan_refund
 from ..ledger.records import (
     AdjustmentRow,
     ApplicationRow,
+    BatchRow,
     BatchStatus,
     ChargeLine,
     ChargeNow,
@@ -388,7 +389,7 @@ def open_batch(kind: str, control_count: int, control_total: int, *, posting_dat
     date = v.posting_date(posting_date)
     plan = _write(batch_rules.plan_open_batch(kind, control_count, control_total, posting_date=date, user=user,
                                               now=_now(), ids=_ids()))
-    return plan.rows[0].id  # type: ignore[union-attr]  # the batch row leads
+    return plan.of(BatchRow)[0].id
 
 
 @write
@@ -517,7 +518,7 @@ def distribute(
         payers={p for p in payers if p is not None and _one("SELECT 1 FROM payer WHERE id = ?", (p,))})
     plan = _write(plan_distribution(receipt_id, lines, posting_date=date, user=user, now=_now(), ids=_ids(),
                                     facts=facts))
-    return plan.of(DistributionRow)[0].id  # type: ignore[no-any-return]
+    return plan.of(DistributionRow)[0].id
 
 
 def transfer_to_patient(charge_ids: Sequence[int], *, posting_date: object | None = None,
@@ -544,7 +545,7 @@ def refund(receipt_id: int, amount: int, *, method: str, reference: str = "", re
     plan = _write(plan_refund(receipt_id, amount, method=method, reference=reference, reason=reason,
                               receipt=_receipt_state(receipt_id), posting_date=date, user=user, now=_now(),
                               ids=_ids()))
-    return plan.of(RefundRow)[0].id  # type: ignore[no-any-return]
+    return plan.of(RefundRow)[0].id
 
 
 # --------------------------------------------------------------------------- voids
