@@ -18,9 +18,9 @@ from tui_billing.store import BillingError, close_database, open_database  # noq
 from tui_billing.store import operations as ops  # noqa: E402
 from tui_billing.store import db as store_db  # noqa: E402
 from tui_billing.store.operations import DepositCount  # noqa: E402
+from tui_billing.store.closes import close_day_as_shown, month_close_problems  # noqa: E402
 from tui_billing.store.summary import (  # noqa: E402
-    batches_for, close_day_as_shown, day_close_record, day_snapshot, day_summary, month_close_problems,
-    period_summary,
+    batches_for, day_close_record, day_snapshot, day_summary, period_summary,
 )
 from tui_billing.store.validate import current_posting_date  # noqa: E402
 

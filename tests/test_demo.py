@@ -16,7 +16,7 @@ from tui_billing.demo import build_demo
 from tui_billing.store import audit, database, day_summary, open_database, period_summary, run_check
 from tui_billing.store.db import close_database
 from tui_billing.store.errors import BillingError
-from tui_billing.store.operations import _month_bounds
+from tui_billing.ledger.vocab import month_bounds as _month_bounds
 
 TODAY = "2026-11-26"  # a Thursday
 CHARGES = 3000

@@ -410,6 +410,7 @@ class Books(RuleBasedStateMachine):
         expect = "refuse" if wrong or open_batches else "ok"
         if self.attempt(ops.close_day, date, DepositCount(**counted), must=expect) is not None:
             self.frozen[date] = sh.period_rows(date)
+            self.check_close_totals("day_close", "posting_date", date, [date])
             # posting into the day just closed is refused
             self.attempt(ops.record_receipt, amount=100, method="cash", patient_id=self.p.patients[0],
                          posting_date=date, must="refuse")
@@ -427,9 +428,26 @@ class Books(RuleBasedStateMachine):
               and all(ops.v.closed_reason(d) for d in days))
         if self.attempt(ops.close_month, month, must="ok" if ok else "refuse") is not None:
             self.frozen[month] = sh.period_rows(month)
+            self.check_close_totals("month_close", "month", month, sorted(days), last.isoformat())
             self.attempt(ops.post_encounter, patient_id=self.p.patients[0], provider_id=self.p.providers[0],
                          dos=month + "-10", diagnoses=["I10"], lines=[ChargeLine("99213")],
                          posting_date=month + "-15", must="refuse")
+
+    def check_close_totals(self, table: str, key: str, value: str, dates: list[str], end: str | None = None) -> None:
+        """A close keeps the totals a recomputation from the raw rows gives (not the store's own sums)."""
+        import json
+
+        stored = json.loads(self.rows(f"SELECT totals FROM {table} WHERE {key} = ?", (value,))[0][0])
+        books = sh.compute_books()
+        sums = [sum(books.by_date.get(d, [0] * 5)[k] for d in dates) for k in range(5)]
+        deposit = {m: sum(books.deposit.get(d, {}).get(m, 0) for d in dates) for m in sh.METHODS}
+        ar, unapplied = books.as_of(end or dates[-1])
+        assert (stored["charges"], stored["applications"], stored["adjustments"]) == tuple(sums[:3])
+        assert (sum(stored["receipts_by_method"].values()), sum(stored["refunds_by_method"].values())) == \
+            tuple(sums[3:])
+        assert stored["deposit"] == deposit
+        assert stored["check_count"] == sum(books.check_count.get(d, 0) for d in dates)
+        assert (stored["closing_ar"], stored["closing_unapplied"]) == (ar, unapplied)
 
     # ------------------------------------------------------------------ invariants
 

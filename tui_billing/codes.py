@@ -114,9 +114,8 @@ def _icd() -> ModuleType:
             # default filters; we deliberately do not use
             # warnings.catch_warnings() here because it mutates process-wide
             # state and is not thread-safe (this runs in a worker thread).
-            import simple_icd_10_cm
-
-            _icd_module = simple_icd_10_cm
+            # through importlib: the package ships no type hints, and a ModuleType is all we need
+            _icd_module = importlib.import_module("simple_icd_10_cm")
         return _icd_module
 
 
@@ -131,7 +130,10 @@ _tables: dict[str, dict[str, str]] = {}
 def _code_set_key() -> str:
     """Names the installed code-set release (its data files' names and sizes) without importing it."""
     spec = importlib.util.find_spec("simple_icd_10_cm")
-    folder = Path(next(iter(spec.submodule_search_locations))) / "data"  # type: ignore[union-attr]
+    locations = list(spec.submodule_search_locations or ()) if spec else []
+    if not locations:
+        raise CodeError("the ICD-10-CM code set (simple-icd-10-cm) is not installed")
+    folder = Path(locations[0]) / "data"
     files = sorted(f"{p.name}:{p.stat().st_size}" for p in folder.iterdir() if p.suffix in (".xml", ".txt"))
     return hashlib.sha256("|".join(files).encode()).hexdigest()[:16]
 

@@ -1,13 +1,12 @@
 """`tui-billing demo`: a realistic, deterministic synthetic practice to try the screens on.
 
 The small master data (practice, providers, payers, fee schedule, adjustment reasons) goes through
-the store operations. Patients and the history are bulk-loaded with raw ``executemany`` for
-speed, but every row is exactly what the operations would have written: the same columns, the
-same reversing rows for voids (see ``operations._void_*``), one hash-chained audit event per
-logical operation with the operation's own detail, balanced and closed batches, and every past
-day and month closed with the figures :func:`summary.period_summary` gives for it. The database's
-own triggers keep the running balances and refuse any balance below zero while loading, and
-``tui-billing check`` proves the result.
+the store operations. The history is simulated day by day and every posting in it (batches,
+encounters, receipts, distributions, refunds, voids, batch, day and month closes) is planned by
+the same ledger planners the store operations call, so its rows and audit events are the ones
+the operations would write (a test posts the same plan one operation at a time and compares).
+The planned rows are bulk-loaded by :mod:`tui_billing.store.bulk` for speed; the simulation
+follows the running balances from the planned rows, and ``tui-billing check`` proves the result.
 
 The same seed and the same business day (``TUI_BILLING_TODAY``) give the same rows.
 """
@@ -15,23 +14,65 @@ The same seed and the same business day (``TUI_BILLING_TODAY``) give the same ro
 from __future__ import annotations
 
 import bisect
+import gc
 import datetime as dt
 import itertools
-import json
 import os
 import random
 import sys
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Any
 
 from . import codes
-from .store import audit, operations as ops
+from .ledger.audit import canonical, event_hash
+from .ledger.batches import plan_close_batch, plan_open_batch
+from .ledger.charges import EncounterFacts, plan_encounter
+from .ledger.closes import (
+    DayCloseFacts,
+    MonthCloseFacts,
+    plan_close_day,
+    plan_close_month,
+)
+from .ledger.distributions import DistributionFacts, plan_distribution
+from .ledger.errors import BillingError
+from .ledger.receipts import ReceiptFacts, plan_receipt, plan_refund
+from .ledger.records import (
+    TABLE_OF,
+    AdjustmentRow,
+    ApplicationRow,
+    AuditEvent,
+    BatchRow,
+    BatchStatus,
+    ChargeLine,
+    ChargeNow,
+    ChargeRow,
+    ChargeState,
+    CoverageIn,
+    DepositCount,
+    DistributionLine,
+    DistributionParts,
+    DistributionRow,
+    EncounterRow,
+    IdBook,
+    PeriodSummary,
+    Plan,
+    ReceiptRow,
+    ReceiptState,
+    RefundRow,
+    Row,
+    TransferRow,
+    Voidable,
+)
+from .ledger.vocab import METHODS, SOURCES, STANDARD_REASONS, VOID_KINDS, month_bounds
+from .ledger.voids import VoidFacts, plan_void
+from .store import audit
+from .store import operations as ops
 from .store import validate as v
-from .store.db import close_database, database, ensure_file, open_database
-from .store.errors import BillingError
-from .store.summary import METHODS, SOURCES, VOID_KINDS
+from .store.bulk import BulkLoad
+from .store.db import close_database, ensure_file, open_database
 
 # --------------------------------------------------------------------------- master data
 
@@ -183,6 +224,7 @@ class _Charge:
     payer: int | None  # who owes it now (None: the patient)
     code: str
     dos: str
+    billed: int | None  # who it was billed to when posted
 
 
 @dataclass(slots=True)
@@ -192,7 +234,7 @@ class _Encounter:
     payer: int | None
     charges: list[_Charge]
     voided: bool = False
-    rows: tuple = ()  # (encounter row, charge rows), kept only for an encounter that will be voided
+    plan: Plan | None = None  # kept only for an encounter that will be voided
 
 
 @dataclass(slots=True)
@@ -201,10 +243,12 @@ class _Receipt:
     method: str
     amount: int
     patient: int | None
+    payer: int | None
+    source: str
     unapplied: int = 0
-    row: tuple = ()
-    #: (distribution id, [(application id, charge, amount)]) for each distribution from it
-    distributions: list[tuple[int, list[tuple[int, _Charge, int]]]] = field(default_factory=list)
+    row: ReceiptRow | None = None
+    #: each distribution from it, with its lines (kept only while it may still be voided)
+    distributions: list[DistributionParts] = field(default_factory=list)
 
 
 def _business_days(today: dt.date, count: int) -> list[dt.date]:
@@ -218,8 +262,9 @@ def _business_days(today: dt.date, count: int) -> list[dt.date]:
     return out[::-1]
 
 
-class _Day:
-    """The figures of one posting date, kept as rows are made (the same as summary.period_summary)."""
+class _Figures:
+    """A period's figures, summed from the planned rows as they are made (what
+    ``summary.period_summary`` reads back from the database: a test holds them equal)."""
 
     def __init__(self) -> None:
         self.charge_lines = self.charges = self.charge_voids = 0
@@ -228,7 +273,7 @@ class _Day:
         self.refunds = dict.fromkeys(METHODS, 0)
         self.applications = 0
         self.by_reason: dict[str, int] = {}
-        self.transfer_count = self.transfer_total = self.void_count = 0
+        self.transfer_count = self.transfer_total = 0
         self.by_provider: dict[str, list[int]] = {}
         self.by_operator: dict[str, list[int]] = {}
         self.by_source = dict.fromkeys(SOURCES, 0)
@@ -236,131 +281,135 @@ class _Day:
         self.refund_count = self.receipt_voids = 0
         self.voids_by_kind = dict.fromkeys(VOID_KINDS, 0)
 
-    def add_breakdowns(self, rows: dict[str, list[tuple]], provider_codes: dict[int, str]) -> None:
-        """The per-provider/operator/source/kind figures, read off the day's own rows (row layouts as inserted)."""
-        for row in rows.get("charge", ()):
-            sign = 1 if row[17] is None else 0
-            for key, table in ((provider_codes[row[4]], self.by_provider), (row[16], self.by_operator)):
-                entry = table.setdefault(key, [0, 0])
-                entry[0] += sign
-                entry[1] += row[13]
-        for row in (*rows.get("receipt", ()), *rows.get("receipt_reversal", ())):
-            self.by_source[row[2]] += row[7]
-            self.receipt_counts[row[5]] += 1 if row[12] is None else -1
-            if row[12] is not None:
-                self.receipt_voids += row[7]
-                self.voids_by_kind["receipt"] += 1
-        for row in rows.get("refund", ()):
-            self.refund_count += 1 if row[9] is None else -1
-            self.voids_by_kind["refund"] += row[9] is not None
-        self.voids_by_kind["encounter"] += sum(row[10] is not None for row in rows.get("encounter", ()))
-        self.voids_by_kind["distribution"] += sum(row[5] is not None for row in rows.get("distribution", ()))
+    def add(self, row: Row, provider_codes: dict[int, str]) -> None:
+        """Count one planned row in (rows that change no figure cost one lookup)."""
+        follow = _FIGURES.get(type(row))
+        if follow is not None:
+            follow(self, row, provider_codes)
 
-    def merge(self, other: "_Day") -> None:
+    def _charge(self, row: ChargeRow, provider_codes: dict[int, str]) -> None:
+        original = row.reverses_id is None
+        self.charges += row.amount
+        if original:
+            self.charge_lines += 1
+        else:
+            self.charge_voids += row.amount
+        for key, table in ((provider_codes[row.provider_id], self.by_provider), (row.operator, self.by_operator)):
+            entry = table.setdefault(key, [0, 0])
+            entry[0] += original
+            entry[1] += row.amount
+
+    def _application(self, row: ApplicationRow, provider_codes: dict[int, str]) -> None:
+        self.applications += row.amount
+
+    def _adjustment(self, row: AdjustmentRow, provider_codes: dict[int, str]) -> None:
+        self.by_reason[row.reason_code] = self.by_reason.get(row.reason_code, 0) + row.amount
+
+    def _receipt(self, row: ReceiptRow, provider_codes: dict[int, str]) -> None:
+        sign = 1 if row.reverses_id is None else -1
+        self.receipts[row.method] += row.amount
+        self.by_source[row.source] += row.amount
+        self.receipt_counts[row.method] += sign
+        self.receipt_count += sign
+        self.check_count += sign if row.method == "check" else 0
+        if sign < 0:
+            self.receipt_voids += row.amount
+            self.voids_by_kind["receipt"] += 1
+
+    def _transfer(self, row: TransferRow, provider_codes: dict[int, str]) -> None:
+        sign = 1 if row.reverses_id is None else -1
+        self.transfer_count += sign
+        self.transfer_total += sign * row.amount
+
+    def _refund(self, row: RefundRow, provider_codes: dict[int, str]) -> None:
+        sign = 1 if row.reverses_id is None else -1
+        self.refunds[row.method] += row.amount
+        self.refund_count += sign
+        self.voids_by_kind["refund"] += sign < 0
+
+    def _entry(self, row: EncounterRow | DistributionRow, provider_codes: dict[int, str]) -> None:
+        if row.reverses_id is not None:
+            self.voids_by_kind[TABLE_OF[type(row)]] += 1
+
+    def merge(self, other: _Figures) -> None:
+        """Add another period's figures (a closed day's into its month's)."""
         for name in ("charge_lines", "charges", "charge_voids", "receipt_count", "check_count", "applications",
-                     "transfer_count", "transfer_total", "void_count"):
+                     "transfer_count", "transfer_total", "refund_count", "receipt_voids"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
-        for m in METHODS:
-            self.receipts[m] += other.receipts[m]
-            self.refunds[m] += other.refunds[m]
-        for k, amount in other.by_reason.items():
-            self.by_reason[k] = self.by_reason.get(k, 0) + amount
-        for mine, theirs in ((self.by_provider, other.by_provider), (self.by_operator, other.by_operator)):
-            for k, (n, total) in theirs.items():
-                entry = mine.setdefault(k, [0, 0])
+        for mine, theirs in ((self.receipts, other.receipts), (self.refunds, other.refunds),
+                             (self.by_reason, other.by_reason), (self.by_source, other.by_source),
+                             (self.receipt_counts, other.receipt_counts), (self.voids_by_kind, other.voids_by_kind)):
+            for k, n in theirs.items():
+                mine[k] = mine.get(k, 0) + n
+        for table, theirs_lines in ((self.by_provider, other.by_provider), (self.by_operator, other.by_operator)):
+            for k, (n, total) in theirs_lines.items():
+                entry = table.setdefault(k, [0, 0])
                 entry[0] += n
                 entry[1] += total
-        for mine, theirs in ((self.by_source, other.by_source), (self.receipt_counts, other.receipt_counts),
-                             (self.voids_by_kind, other.voids_by_kind)):
-            for k, n in theirs.items():
-                mine[k] += n
-        self.refund_count += other.refund_count
-        self.receipt_voids += other.receipt_voids
 
-    def totals(self, start: str, end: str, opening: tuple[int, int], *, current: bool) -> dict:
-        """The dict ``period_summary(start, end).as_dict()`` gives (``current``: nothing posted after end)."""
+    def summary(self, start: str, end: str, opening: tuple[int, int]) -> PeriodSummary:
+        """The period's summary as a close keeps it: closed at the end of its last day, so the open
+        items then were the closing figures."""
         adjustments = sum(self.by_reason.values())
         closing_ar = opening[0] + self.charges - self.applications - adjustments
         closing_unapplied = opening[1] + sum(self.receipts.values()) - self.applications - sum(self.refunds.values())
-        return {
-            "start": start, "end": end, "charge_lines": self.charge_lines, "charges": self.charges,
-            "charge_voids": self.charge_voids, "receipt_count": self.receipt_count, "check_count": self.check_count,
-            "receipts_by_method": dict(self.receipts), "refunds_by_method": dict(self.refunds),
-            "applications": self.applications, "adjustments": adjustments,
-            "adjustments_by_reason": dict(sorted(self.by_reason.items())),
-            "transfer_count": self.transfer_count, "transfer_total": self.transfer_total,
-            "void_count": self.void_count, "opening_ar": opening[0], "closing_ar": closing_ar,
-            "opening_unapplied": opening[1], "closing_unapplied": closing_unapplied,
-            "current_ar": closing_ar if current else None,
-            "current_unapplied": closing_unapplied if current else None,
-            "proof_errors": [],
-            "deposit": {m: self.receipts[m] - self.refunds[m] for m in METHODS},
-            "charges_by_provider": {k: self.by_provider[k] for k in sorted(self.by_provider)},
-            "charges_by_operator": {k: self.by_operator[k] for k in sorted(self.by_operator)},
-            "receipts_by_source": dict(self.by_source), "receipt_counts_by_method": dict(self.receipt_counts),
-            "refund_count": self.refund_count, "voids_by_kind": dict(self.voids_by_kind),
-            "receipt_voids": self.receipt_voids,
-        }
+        return PeriodSummary(
+            start=start, end=end, charge_lines=self.charge_lines, charges=self.charges,
+            charge_voids=self.charge_voids, receipt_count=self.receipt_count, check_count=self.check_count,
+            receipts_by_method=dict(self.receipts), refunds_by_method=dict(self.refunds),
+            applications=self.applications, adjustments=adjustments,
+            adjustments_by_reason=dict(sorted(self.by_reason.items())),
+            transfer_count=self.transfer_count, transfer_total=self.transfer_total,
+            void_count=sum(self.voids_by_kind.values()), opening_ar=opening[0], closing_ar=closing_ar,
+            opening_unapplied=opening[1], closing_unapplied=closing_unapplied, current_ar=closing_ar,
+            current_unapplied=closing_unapplied, proof_errors=(),
+            charges_by_provider={k: self.by_provider[k] for k in sorted(self.by_provider, key=str.upper)},
+            charges_by_operator={k: self.by_operator[k] for k in sorted(self.by_operator)},
+            receipts_by_source=dict(self.by_source), receipt_counts_by_method=dict(self.receipt_counts),
+            refund_count=self.refund_count, voids_by_kind=dict(self.voids_by_kind),
+            receipt_voids=self.receipt_voids,
+        )
 
 
-# Tables in the order a day's rows are inserted: parents first, and receipt reversals after the
-# application reversals that give the money back (the receipt_balance CHECK would refuse otherwise).
-_TABLES = {
-    "batch": "INSERT INTO batch (id, kind, posting_date, operator, control_count, control_total, opened_at) "
-             "VALUES (?,?,?,?,?,?,?)",
-    "encounter": "INSERT INTO encounter (id, patient_id, provider_id, payer_id, dos, pos, batch_id, posting_date, "
-                 "operator, created_at, reverses_id, void_reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-    "encounter_diagnosis": "INSERT INTO encounter_diagnosis (encounter_id, seq, code) VALUES (?,?,?)",
-    "charge": "INSERT INTO charge (id, encounter_id, line_no, patient_id, provider_id, payer_id, dos, pos, code, "
-              "modifiers, dx_pointers, units, fee, amount, batch_id, posting_date, operator, reverses_id) "
-              "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-    "receipt": "INSERT INTO receipt (id, batch_id, source, patient_id, payer_id, method, reference, amount, "
-               "received_date, posting_date, operator, created_at, reverses_id, void_reason) "
-               "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-    "distribution": "INSERT INTO distribution (id, receipt_id, posting_date, operator, created_at, reverses_id, "
-                    "void_reason) VALUES (?,?,?,?,?,?,?)",
-    "application": "INSERT INTO application (id, distribution_id, receipt_id, charge_id, amount, posting_date, "
-                   "operator, reverses_id) VALUES (?,?,?,?,?,?,?,?)",
-    "adjustment": "INSERT INTO adjustment (id, distribution_id, charge_id, reason_code, amount, posting_date, "
-                  "operator, reverses_id) VALUES (?,?,?,?,?,?,?,?)",
-    "transfer": "INSERT INTO transfer (id, distribution_id, charge_id, from_payer_id, to_payer_id, amount, "
-                "posting_date, operator, reverses_id) VALUES (?,?,?,?,?,?,?,?,?)",
-    "refund": "INSERT INTO refund (id, receipt_id, method, reference, reason, amount, posting_date, operator, "
-              "created_at, reverses_id, void_reason) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-    "receipt_reversal": None,  # same statement as receipt
-    "batch_close": "INSERT INTO batch_close (batch_id, closed_at, operator, entered_count, entered_total) "
-                   "VALUES (?,?,?,?,?)",
-    "audit_event": "INSERT INTO audit_event (at, user, action, entity, entity_id, detail, prev_hash, hash) "
-                   "VALUES (?,?,?,?,?,?,?,?)",
-    "day_close": "INSERT INTO day_close (posting_date, closed_at, operator, totals, counted_cash, counted_checks, "
-                 "counted_check_count, counted_card, counted_eft) VALUES (?,?,?,?,?,?,?,?,?)",
-    "month_close": "INSERT INTO month_close (month, closed_at, operator, totals) VALUES (?,?,?,?)",
-    "patient": "INSERT INTO patient (id, account, last_name, first_name, name_key, dob, sex, address, city, state, "
-               "zip, phone) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-    "coverage": "INSERT INTO coverage (id, patient_id, payer_id, member_id, group_no, priority) VALUES (?,?,?,?,?,?)",
+#: row type -> how it changes a period's figures
+_FIGURES: dict[type, Any] = {
+    ChargeRow: _Figures._charge, ApplicationRow: _Figures._application, AdjustmentRow: _Figures._adjustment,
+    ReceiptRow: _Figures._receipt, TransferRow: _Figures._transfer, RefundRow: _Figures._refund,
+    EncounterRow: _Figures._entry, DistributionRow: _Figures._entry,
 }
-_TABLES["receipt_reversal"] = _TABLES["receipt"]
+
+
+#: Where a day's planned rows wait, in the order they are inserted: parents first, and receipt
+#: reversals after the application reversals that give the money back.
+_FLUSH_ORDER = ("batch", "encounter", "encounter_diagnosis", "charge", "receipt", "distribution", "application",
+                "adjustment", "transfer", "refund", "receipt_reversal", "batch_close", "audit_event", "day_close",
+                "month_close")
 
 
 class _Builder:
-    """Simulates the office day by day and collects the rows each operation would write."""
+    """Simulates the office day by day; every posting goes through the ledger's planners, whose
+    rows and audit events it collects (and, when ``log`` is a list, the same postings as calls
+    of the store's operations, for the test that posts them one at a time)."""
 
     def __init__(self, rng: random.Random, days: list[dt.date], charges: int, patient_count: int,
-                 provider_ids: list[int], payers: dict[int, tuple], diagnoses: list[str]) -> None:
+                 provider_ids: list[int], payers: dict[int, tuple], diagnoses: list[str],
+                 log: list[tuple[str, dict]] | None = None) -> None:
         self.rng = rng
         self.random = rng.random
-        self.line_json: dict[tuple, str] = {}
         self.dos_choices: list[str] = []
         self.days = days
         self.dates = [d.isoformat() for d in days]
+        self.today = self.dates[-1]
         self.total_charges = charges
         self.patient_count = patient_count
         self.provider_ids = provider_ids
+        self.provider_codes = {pid: code for pid, (code, _) in zip(provider_ids, PROVIDERS)}
         self.payers = payers  # id -> (code, kind, allowed %, method, lag)
         self.diagnoses = diagnoses
         self.rows: dict[str, list[tuple]] = defaultdict(list)
-        self.events: list[tuple] = []
-        self.ids: dict[str, int] = defaultdict(int)
+        self.events: list[AuditEvent] = []
+        self.ids = IdBook()
+        self.log = log
         self.patient_payer: list[int | None] = []  # index = patient id
         # Work waiting for a later business day, by day index.
         self.adjudicate: dict[int, list[_Encounter]] = defaultdict(list)
@@ -368,48 +417,95 @@ class _Builder:
         self.write_off: dict[int, list[_Charge]] = defaultdict(list)
         self.void_encounters: dict[int, list[_Encounter]] = defaultdict(list)
         self.refunds: dict[int, list[_Receipt]] = defaultdict(list)
-        self.void_refunds: dict[int, list[tuple[int, _Receipt, int, str, str]]] = defaultdict(list)
+        self.void_refunds: dict[int, list[tuple[RefundRow, _Receipt]]] = defaultdict(list)
         self.bounces: dict[int, list[_Receipt]] = defaultdict(list)
         self.check_no = 1000
         self.all_charges: list[_Charge] = []
+        self.charge_by_id: dict[int, _Charge] = {}
         self.all_receipts: list[_Receipt] = []
-        self.last_transfers: list[tuple[_Charge, int | None]] = []
+        self.receipt_by_id: dict[int, _Receipt] = {}
         self.clock = 0
         self.step = 1
-        self.day = _Day()
+        self.day = _Figures()
+        self.month = _Figures()
         self.date = ""
         self.today_index = len(days) - 1
         self.stats: dict[str, int] = defaultdict(int)
+        self.reasons = frozenset(code for code, _, _ in STANDARD_REASONS)
+        self.payer_ids = frozenset(payers)
+        self.fees = {code: fee for code, (fee, _) in _FEES.items()}
 
     # ----------------------------------------------------------------- helpers
-
-    def next_id(self, table: str) -> int:
-        self.ids[table] += 1
-        return self.ids[table]
 
     def now(self) -> str:
         """The synthetic clock of the current posting date (08:00 onwards)."""
         self.clock = min(self.clock + self.step, 86399)
         return self.date + _TIMES[self.clock]
 
-    def event(self, at: str, user: str, action: str, entity: str, entity_id: int | None,
-              detail: dict | str) -> None:
-        """Queue an audit event; ``detail`` is a dict or its canonical JSON already written out."""
-        self.events.append((at, user, action, entity, entity_id, detail))
-
     def later(self, index: int, low: int, high: int) -> int:
         return index + self.rng.randint(low, high)
 
+    def call(self, operation: str, **kwargs: object) -> None:
+        """Note the posting as the store operation that would make the same rows (for the test)."""
+        if self.log is not None:
+            self.log.append((operation, kwargs))
+
+    def post(self, plan: Plan) -> Plan:
+        """Keep a plan's rows and event, and follow its effect on the charges, receipts and figures."""
+        rows = self.rows
+        day, codes_ = self.day, self.provider_codes
+        for row in plan.rows:
+            kind = type(row)
+            table = TABLE_OF[kind]
+            if kind is ReceiptRow and row.reverses_id is not None:  # type: ignore[union-attr]
+                table = "receipt_reversal"
+            rows[table].append(tuple(row))  # plain tuples cross to the writing process faster
+            day.add(row, codes_)
+            if kind is ApplicationRow:
+                self.charge_by_id[row.charge_id].balance -= row.amount  # type: ignore[union-attr]
+                self.receipt_by_id[row.receipt_id].unapplied -= row.amount  # type: ignore[union-attr,index]
+            elif kind is AdjustmentRow:
+                self.charge_by_id[row.charge_id].balance -= row.amount  # type: ignore[union-attr]
+            elif kind is TransferRow:
+                self.charge_by_id[row.charge_id].payer = row.to_payer_id  # type: ignore[union-attr]
+            elif kind is RefundRow:
+                self.receipt_by_id[row.receipt_id].unapplied -= row.amount  # type: ignore[union-attr]
+            elif kind is ReceiptRow and row.reverses_id is not None:  # type: ignore[union-attr]
+                # a voided receipt's money is gone (its reversal is not a receipt of its own)
+                self.receipt_by_id[row.reverses_id].unapplied += row.amount  # type: ignore[union-attr]
+        self.events.append(plan.event)
+        return plan
+
+    def batch(self, kind: str, user: str, control_count: int, control_total: int, opened: str) -> BatchStatus:
+        self.call("open_batch", kind=kind, control_count=control_count, control_total=control_total,
+                  posting_date=self.date, operator=user)
+        plan = self.post(plan_open_batch(kind, control_count, control_total, posting_date=self.date, user=user,
+                                         now=opened, ids=self.ids))
+        row: BatchRow = plan.rows[0]  # type: ignore[assignment]
+        return BatchStatus(row.id, kind, self.date, user, control_count, control_total, 0, 0, False)
+
+    def close_batch(self, batch: BatchStatus, count: int, total: int) -> None:
+        self.call("close_batch", batch_id=batch.id, operator=batch.operator)
+        status = BatchStatus(batch.id, batch.kind, batch.posting_date, batch.operator, batch.control_count,
+                             batch.control_total, count, total, False)
+        self.post(plan_close_batch(status, user=batch.operator, now=self.now()))
+
+    def charge_state(self, ch: _Charge) -> ChargeState:
+        return ChargeState(ch.id, ch.patient, ch.billed, None, ch.balance, ch.payer)
+
+    def receipt_state(self, rec: _Receipt) -> ReceiptState:
+        return ReceiptState(rec.id, rec.source, rec.patient, rec.payer, None, rec.unapplied, False)
+
     # ----------------------------------------------------------------- charges
 
-    def _encounter(self, batch: int, user: str, index: int, limit: int) -> tuple[int, int]:
-        """Key one encounter of at most ``limit`` lines. Returns (lines, total). The hot loop of a build."""
+    def _draw_encounter(self, limit: int) -> tuple[dict, int, int]:
+        """What the clerk keys for one encounter of at most ``limit`` lines: (the operation's
+        arguments, lines, total). The hot loop of a build."""
         random = self.random
         # A few patients visit often: skew towards low ids (the tricky names come first).
         patient = 1 + int(self.patient_count * random() ** 1.6)
         payer = self.patient_payer[patient]
         provider = self.provider_ids[int(random() * len(self.provider_ids))]
-        date = self.date
         dos = self.dos_choices[int(random() * len(self.dos_choices))]
         pos = "11" if random() < 0.97 else "02"
         codes_ = [_VISIT_CODES[bisect.bisect(_VISIT_CUM, random() * _VISIT_CUM[-1])]]
@@ -427,54 +523,43 @@ class _Builder:
             dx = [diagnoses[int(random() * len(diagnoses))]]
         else:
             dx = self.rng.sample(diagnoses, ndx)
-        now = self.now()
-        self.ids["encounter"] += 1
-        eid = self.ids["encounter"]
-        self.rows["encounter"].append((eid, patient, provider, payer, dos, pos, batch, date, user, now, None, None))
-        diag_rows = self.rows["encounter_diagnosis"]
-        for seq, code in enumerate(dx, start=1):
-            diag_rows.append((eid, seq, code))
-        charge_rows = self.rows["charge"]
         lines = []
-        detail_lines = []
         total = 0
-        cid = self.ids["charge"]
-        line_json = self.line_json
         for line_no, code in enumerate(codes_, start=1):
             fee, units = _FEES[code]
             if units > 1:
                 units = 1 + int(random() * units)
-            amount = fee * units
-            pointers = "1" if ndx == 1 or line_no == 1 else ("1,2" if line_no == 2 else "2")
-            mods = "25" if line_no == 1 and len(codes_) > 1 and code[:2] == "99" and random() < 0.3 else ""
-            cid += 1
-            charge_rows.append((cid, eid, line_no, patient, provider, payer, dos, pos, code, mods, pointers, units,
-                                fee, amount, batch, date, user, None))
-            lines.append(_Charge(cid, patient, amount, amount, payer, code, dos))
-            key = (code, pointers, mods, units)
-            text = line_json.get(key)
-            if text is None:
-                text = line_json[key] = (f'{{"amount":{amount},"code":"{code}","dx":"{pointers}","fee":{fee},'
-                                         f'"modifiers":"{mods}","units":{units}}}')
-            detail_lines.append(text)
-            total += amount
-        self.ids["charge"] = cid
+            total += fee * units
+            pointers = _ONE if ndx == 1 or line_no == 1 else (_ONE_TWO if line_no == 2 else _TWO)
+            mods = _MOD25 if line_no == 1 and len(codes_) > 1 and code[:2] == "99" and random() < 0.3 else ()
+            lines.append(ChargeLine(code, units, None, mods, pointers))
+        args = {"patient_id": patient, "provider_id": provider, "dos": dos, "diagnoses": dx, "lines": lines,
+                "pos": pos, "payer_id": payer, "now": self.now()}
+        return args, len(lines), total
+
+    def _encounter(self, batch: BatchStatus, args: dict, index: int) -> None:
+        now = args.pop("now")
+        if self.log is not None:
+            self.call("post_encounter", **args, batch_id=batch.id, posting_date=self.date, operator=batch.operator)
+        facts = EncounterFacts(True, True, True, args["payer_id"], self.fees, batch, self.today)
+        plan = plan_encounter(**args, batch_id=batch.id, posting_date=self.date, user=batch.operator, now=now,
+                              ids=self.ids, facts=facts)
+        patient, payer = args["patient_id"], args["payer_id"]
+        lines = []
+        for row in plan.rows:
+            if type(row) is ChargeRow:
+                ch = _Charge(row.id, patient, row.amount, row.amount, payer, row.code, row.dos, payer)
+                lines.append(ch)
+                self.charge_by_id[ch.id] = ch
+        self.post(plan)
         self.all_charges.extend(lines)
-        dx_json = ",".join(['"' + c + '"' for c in dx])
-        # The canonical JSON of post_encounter's detail, written out (json.dumps is the slow part of a build).
-        self.events.append((now, user, "post_encounter", "encounter", eid, (
-            f'{{"batch_id":{batch},"diagnoses":[{dx_json}],"dos":"{dos}",'
-            f'"lines":[{",".join(detail_lines)}],"patient_id":{patient},"payer_id":{_js(payer)},"pos":"{pos}",'
-            f'"posting_date":"{date}","provider_id":{provider},"total":{total}}}')))
-        day = self.day
-        day.charge_lines += len(lines)
-        day.charges += total
-        enc = _Encounter(eid, patient, payer, lines)
+        random = self.random
+        enc = _Encounter(plan.event.entity_id or 0, patient, payer, lines)
         last = self.today_index
         if random() < 0.005 and index < last:
             self.void_encounters[min(self.later(index, 1, 3), last)].append(enc)
             enc.voided = True
-            enc.rows = (self.rows["encounter"][-1], charge_rows[-len(lines):])
+            enc.plan = plan
         elif payer is not None:
             low, high = self.payers[payer][4]
             self.adjudicate[index + low + int(random() * (high - low + 1))].append(enc)
@@ -482,130 +567,91 @@ class _Builder:
             self.patient_pay[index].extend(lines)  # paid at the desk
         elif random() < 0.6:
             self.patient_pay[self.later(index, 15, 40)].extend(lines)  # paid from a statement
-        return len(lines), total
 
     def charge_batches(self, index: int, quota: int, *, today: bool) -> None:
         rng = self.rng
         batches = []
         while quota > 0:
             user = rng.choice(CLERKS)
-            bid = self.next_id("batch")
             opened = self.now()
-            first_event = len(self.events)
+            drawn = []
             count = total = 0
             size = rng.randint(25, 80)
             while count < size and quota > 0:
-                n, amount = self._encounter(bid, user, index, quota)
+                args, n, amount = self._draw_encounter(quota)
+                drawn.append(args)
                 quota -= n
                 count += 1
                 total += amount
-            batches.append((bid, user, opened, first_event, count, total))
-        for k, (bid, user, opened, first_event, count, total) in enumerate(batches):
+            batches.append((user, opened, drawn, count, total))
+        for k, (user, opened, drawn, count, total) in enumerate(batches):
             control_count, control_total = count, total
             still_keying = today and k == len(batches) - 1 and len(batches) > 1
             if still_keying:  # the clerk is part-way through the stack
                 control_count += rng.randint(3, 12)
                 control_total += rng.randint(300, 1500) * 100
-            self.rows["batch"].append((bid, "charge", self.date, user, control_count, control_total, opened))
-            self.events.insert(first_event + k, (opened, user, "open_batch", "batch", bid, {
-                "kind": "charge", "posting_date": self.date, "control_count": control_count,
-                "control_total": control_total}))
+            batch = self.batch("charge", user, control_count, control_total, opened)
+            for args in drawn:
+                self._encounter(batch, args, index)
             if not (today and k >= len(batches) - 2):
-                self.close_batch(bid, user, count, total)
-
-    def close_batch(self, bid: int, user: str, count: int, total: int) -> None:
-        at = self.now()
-        self.rows["batch_close"].append((bid, at, user, count, total))
-        self.event(at, user, "close_batch", "batch", bid, {"entered_count": count, "entered_total": total})
+                self.close_batch(batch, count, total)
 
     # ----------------------------------------------------------------- receipts and distributions
 
-    def receipt(self, batch: int | None, user: str, method: str, amount: int, *, patient: int | None = None,
+    def receipt(self, batch: BatchStatus, method: str, amount: int, *, patient: int | None = None,
                 payer: int | None = None, reference: str = "", received: str | None = None) -> _Receipt:
-        rid = self.next_id("receipt")
-        at = self.now()
-        source = "payer" if payer is not None else "patient"
         received = received or self.date
-        self.rows["receipt"].append((rid, batch, source, patient, payer, method, reference, amount, received,
-                                     self.date, user, at, None, None))
-        # references are generated (letters and digits), so they need no JSON escaping
-        self.event(at, user, "record_receipt", "receipt", rid, (
-            f'{{"amount":{amount},"batch_id":{_js(batch)},"method":"{method}","patient_id":{_js(patient)},'
-            f'"payer_id":{_js(payer)},"possible_duplicates":[],"posting_date":"{self.date}",'
-            f'"received_date":"{received}","reference":"{reference}","source":"{source}"}}'))
-        day = self.day
-        day.receipt_count += 1
-        day.receipts[method] += amount
-        if method == "check":
-            day.check_count += 1
-        rec = _Receipt(rid, method, amount, patient, unapplied=amount, row=self.rows["receipt"][-1])
+        if self.log is not None:
+            self.call("record_receipt", amount=amount, method=method, patient_id=patient, payer_id=payer,
+                  reference=reference, received_date=received, batch_id=batch.id, posting_date=self.date,
+                  operator=batch.operator)
+        plan = plan_receipt(amount=amount, method=method, patient_id=patient, payer_id=payer, reference=reference,
+                            received_date=received, batch_id=batch.id, posting_date=self.date, user=batch.operator,
+                            now=self.now(), ids=self.ids, facts=ReceiptFacts(True, True, batch, self.today))
+        row: ReceiptRow = plan.rows[0]  # type: ignore[assignment]
+        rec = _Receipt(row.id, method, amount, patient, payer, row.source, unapplied=amount, row=row)
+        self.receipt_by_id[rec.id] = rec
         self.all_receipts.append(rec)
+        self.post(plan)
         return rec
 
     def distribute(self, receipt: _Receipt | None, user: str,
-                   lines: list[tuple[_Charge, int, int, str | None, bool]]) -> int:
+                   lines: list[tuple[_Charge, int, int, str | None, bool]]) -> Plan:
         """One distribution: (charge, applied, adjustment, reason, transfer to patient) per line."""
-        did = self.next_id("distribution")
-        at = self.now()
+        keyed = [DistributionLine(ch.id, applied, adjustment, reason, move)
+                 for ch, applied, adjustment, reason, move in lines]
         rid = receipt.id if receipt else None
-        date = self.date
-        self.rows["distribution"].append((did, rid, date, user, at, None, None))
-        apps, adjs, transfers, mine = [], [], [], []
-        app_rows, adj_rows = self.rows["application"], self.rows["adjustment"]
-        day = self.day
-        self.last_transfers = []
-        for charge, applied, adjustment, reason, move in lines:
-            if applied:
-                aid = self.next_id("application")
-                app_rows.append((aid, did, rid, charge.id, applied, date, user, None))
-                apps.append(f"[{charge.id},{applied}]")
-                mine.append((aid, charge, applied))
-                day.applications += applied
-                charge.balance -= applied
-                receipt.unapplied -= applied
-            if adjustment:
-                adj_rows.append((self.next_id("adjustment"), did, charge.id, reason, adjustment, date, user, None))
-                adjs.append(f'[{charge.id},"{reason}",{adjustment}]')
-                day.by_reason[reason] = day.by_reason.get(reason, 0) + adjustment
-                charge.balance -= adjustment
-            assert charge.balance >= 0, "the demo must never over-apply a charge"
-        for charge, _, _, _, move in lines:
-            if move and charge.payer is not None and charge.balance > 0:
-                self.rows["transfer"].append((self.next_id("transfer"), did, charge.id, charge.payer, None,
-                                              charge.balance, date, user, None))
-                transfers.append(f"[{charge.id},{charge.payer},{charge.balance}]")
-                self.last_transfers.append((charge, charge.payer))
-                day.transfer_count += 1
-                day.transfer_total += charge.balance
-                charge.payer = None
+        if self.log is not None:
+            self.call("distribute", receipt_id=rid, lines=keyed, posting_date=self.date, operator=user)
+        facts = DistributionFacts(
+            receipt=self.receipt_state(receipt) if receipt else None,
+            charges={ch.id: self.charge_state(ch) for ch, *_ in lines}, reasons=self.reasons, payers=self.payer_ids)
+        plan = self.post(plan_distribution(rid, keyed, posting_date=self.date, user=user, now=self.now(),
+                                           ids=self.ids, facts=facts))
         if receipt:
-            receipt.distributions.append((did, mine))
-            assert receipt.unapplied >= 0
-        self.event(at, user, "distribute", "distribution", did, (
-            f'{{"adjustments":[{",".join(adjs)}],"applications":[{",".join(apps)}],"posting_date":"{date}",'
-            f'"receipt_id":{_js(rid)},"transfers":[{",".join(transfers)}]}}'))
-        return did
+            receipt.distributions.append(_parts(plan))
+        return plan
 
-    def void_distribution(self, did: int, reason: str, user: str, at: str) -> int:
-        """The rows of operations._void_distribution, read back from this day's pending rows."""
-        date = self.date
-        dist = next(r for r in reversed(self.rows["distribution"]) if r[0] == did)
-        new = self.next_id("distribution")
-        self.rows["distribution"].append((new, dist[1], date, user, at, did, reason))
-        self.day.void_count += 1
-        mine = [r for r in self.rows["transfer"] if r[1] == did]
-        for tid, _, cid, from_payer, to_payer, amount, *_ in sorted(mine, reverse=True):
-            self.rows["transfer"].append((self.next_id("transfer"), new, cid, to_payer, from_payer, amount, date,
-                                          user, tid))
-            self.day.transfer_count -= 1
-            self.day.transfer_total -= amount
-        for aid, _, cid, code, amount, *_ in [r for r in self.rows["adjustment"] if r[1] == did]:
-            self.rows["adjustment"].append((self.next_id("adjustment"), new, cid, code, -amount, date, user, aid))
-            self.day.by_reason[code] -= amount
-        for aid, _, rid, cid, amount, *_ in [r for r in self.rows["application"] if r[1] == did]:
-            self.rows["application"].append((self.next_id("application"), new, rid, cid, -amount, date, user, aid))
-            self.day.applications -= amount
-        return new
+    def void(self, kind: str, entry_id: int, reason: str, user: str, facts: VoidFacts) -> Plan:
+        self.call("void", kind=kind, entry_id=entry_id, reason=reason, posting_date=self.date, operator=user)
+        return self.post(plan_void(kind, entry_id, reason, facts=facts, posting_date=self.date, user=user,
+                                   now=self.now(), ids=self.ids))
+
+    def charges_now(self, parts: Iterable[DistributionParts]) -> dict[int, ChargeNow]:
+        found = {}
+        for p in parts:
+            for line in (*p.applications, *p.adjustments, *p.transfers):
+                ch = self.charge_by_id[line.charge_id]
+                found[ch.id] = ChargeNow(ch.balance, ch.payer)
+        return found
+
+    def void_distribution(self, parts: DistributionParts, reason: str, user: str) -> int:
+        """Void a distribution (its applications, adjustments and transfers); returns the reversal's id."""
+        facts = VoidFacts(original=Voidable(parts.row, False), distributions=(parts,),
+                          charges_now=self.charges_now((parts,)))
+        plan = self.void("distribution", parts.row.id, reason, user, facts)
+        reversal: int = plan.event.detail["reversal_id"]
+        return reversal
 
     def remittances(self, index: int, *, today: bool) -> list[_Receipt]:
         """Payers pay the claims they adjudicated today: CO-45 the contract, PR to the patient."""
@@ -614,7 +660,7 @@ class _Builder:
         by_payer: dict[int, list[_Encounter]] = defaultdict(list)
         for enc in due:
             if not enc.voided:
-                by_payer[enc.payer].append(enc)
+                by_payer[enc.payer].append(enc)  # type: ignore[index]
         batches = []
         ymd = self.date.replace("-", "")
         for payer in sorted(by_payer):
@@ -646,72 +692,59 @@ class _Builder:
                         plan.append((ch, paid, ch.amount - allowed, "CO-45", patient_part > 0))
                         pay_total += paid
                 batches.append((payer, method, pay_total, plan, len(group)))
+        if not batches:
+            return []
+        user = rng.choice(CLERKS)
+        opened = self.now()
+        # Each payment's reference and received date, then the batch with their count and total.
+        payments = []
+        for payer, method, pay_total, plan, _ in batches:
+            if pay_total == 0:
+                payments.append((payer, method, 0, plan, "", ""))
+                continue
+            if method == "eft":
+                ref = f"EFT{self.payers[payer][0]}{ymd}"
+                received = self.date
+            else:
+                self.check_no += rng.randint(1, 40)
+                ref = f"{self.check_no:07d}"
+                received = (self.days[index] - dt.timedelta(days=rng.randint(0, 2))).isoformat()
+                received = max(received, self.dates[0])
+            payments.append((payer, method, pay_total, plan, ref, received))
+        count = sum(1 for p in payments if p[2])
+        total = sum(p[2] for p in payments)
+        batch = self.batch("receipt", user, count, total, opened)
         receipts: list[tuple[_Receipt | None, list]] = []
-        if batches:
-            user = rng.choice(CLERKS)
-            bid = self.next_id("batch")
-            opened = self.now()
-            first_event = len(self.events)
-            count = total = 0
-            for payer, method, pay_total, plan, n in batches:
-                if pay_total == 0:
-                    receipts.append((None, plan))
-                    continue
-                if method == "eft":
-                    ref = f"EFT{self.payers[payer][0]}{ymd}"
-                    received = self.date
-                else:
-                    self.check_no += rng.randint(1, 40)
-                    ref = f"{self.check_no:07d}"
-                    received = (self.days[index] - dt.timedelta(days=rng.randint(0, 2))).isoformat()
-                    received = max(received, self.dates[0])
-                rec = self.receipt(bid, user, method, pay_total, payer=payer, reference=ref, received=received)
-                count += 1
-                total += pay_total
-                receipts.append((rec, plan))
-            self.rows["batch"].append((bid, "receipt", self.date, user, count, total, opened))
-            self.events.insert(first_event, (opened, user, "open_batch", "batch", bid, {
-                "kind": "receipt", "posting_date": self.date, "control_count": count, "control_total": total}))
-            queue = []
-            for k, (rec, plan) in enumerate(receipts):
-                if today and rec is not None and k % 2 == 0:
-                    queue.append(rec)  # left in the receipts queue for the clerk to distribute
-                    continue
-                for start in range(0, len(plan), 30):  # one distribution per few claims, as keyed from the EOB
-                    chunk = plan[start:start + 30]
-                    did = self.distribute(rec, user, chunk)
-                    # Now and then a clerk voids a distribution and posts it again; at least once in
-                    # any demo, so the screens have one with transfers to show.
-                    if rng.random() < 0.004 or (not self.stats["voided distributions"] and self.last_transfers):
-                        at = self.now()
-                        reason = "keyed against the wrong remittance line; reposted"
-                        new = self.void_distribution(did, reason, user, at)
-                        self.undo(chunk, rec)
-                        self.event(at, user, "void_distribution", "distribution", did,
-                                   {"reversal_id": new, "reason": reason, "posting_date": self.date})
-                        self.stats["voided distributions"] += 1
-                        self.distribute(rec, user, chunk)
-                for ch, _, _, _, move in plan:
-                    if move and ch.payer is None and ch.balance > 0:
-                        self.patient_pays_later(index, ch)
-            for rec, _ in receipts:
-                if rec is not None:
-                    rec.distributions = []
-            if not today:
-                self.close_batch(bid, user, count, total)
-            return queue
-        return []
-
-    def undo(self, plan: list, rec: _Receipt | None) -> None:
-        """Put the simulation's charges back as they were before a distribution that was voided."""
-        for ch, applied, adjustment, _, move in plan:
-            ch.balance += applied + adjustment
-            if rec:
-                rec.unapplied += applied
-        for ch, payer in self.last_transfers:
-            ch.payer = payer
-        if rec:
-            rec.distributions.pop()
+        for payer, method, pay_total, plan, ref, received in payments:
+            rec = self.receipt(batch, method, pay_total, payer=payer, reference=ref, received=received) \
+                if pay_total else None
+            receipts.append((rec, plan))
+        queue = []
+        for k, (rec, plan) in enumerate(receipts):
+            if today and rec is not None and k % 2 == 0:
+                queue.append(rec)  # left in the receipts queue for the clerk to distribute
+                continue
+            for start in range(0, len(plan), 30):  # one distribution per few claims, as keyed from the EOB
+                chunk = plan[start:start + 30]
+                posted = self.distribute(rec, user, chunk)
+                # Now and then a clerk voids a distribution and posts it again; at least once in
+                # any demo, so the screens have one with transfers to show.
+                if rng.random() < 0.004 or (not self.stats["voided distributions"] and posted.of(TransferRow)):
+                    parts = _parts(posted)
+                    if rec:
+                        rec.distributions.pop()
+                    self.void_distribution(parts, "keyed against the wrong remittance line; reposted", user)
+                    self.stats["voided distributions"] += 1
+                    self.distribute(rec, user, chunk)
+            for ch, _, _, _, move in plan:
+                if move and ch.payer is None and ch.balance > 0:
+                    self.patient_pays_later(index, ch)
+        for rec, _ in receipts:
+            if rec is not None:
+                rec.distributions = []
+        if not today:
+            self.close_batch(batch, count, total)
+        return queue
 
     def patient_pays_later(self, index: int, ch: _Charge) -> None:
         r = self.rng.random()
@@ -730,10 +763,9 @@ class _Builder:
         if not by_patient and not on_account:
             return
         user = rng.choice(CLERKS)
-        bid = self.next_id("batch")
         opened = self.now()
-        first_event = len(self.events)
-        count = total = 0
+        # What each patient pays (the batch's control figures come from the stack of payments).
+        payments = []
         for patient in sorted(by_patient):
             charges = by_patient[patient]
             owed = sum(ch.balance for ch in charges)
@@ -752,9 +784,14 @@ class _Builder:
                 ref = f"{self.check_no:06d}"
             elif method == "card":
                 ref = f"AUTH{rng.randint(100000, 999999)}"
-            rec = self.receipt(bid, user, method, amount + extra, patient=patient, reference=ref)
-            count += 1
-            total += amount + extra
+            payments.append((patient, charges, method, amount, extra, partial, ref))
+        # Now and then a patient pays on account before any charge: a credit in the queue.
+        credit = (1 + rng.randrange(self.patient_count), rng.randint(2, 20) * 500) if on_account else None
+        count = len(payments) + (credit is not None)
+        total = sum(p[3] + p[4] for p in payments) + (credit[1] if credit else 0)
+        batch = self.batch("receipt", user, count, total, opened)
+        for patient, charges, method, amount, extra, partial, ref in payments:
+            rec = self.receipt(batch, method, amount + extra, patient=patient, reference=ref)
             left = amount
             plan = []
             for ch in charges:
@@ -775,18 +812,10 @@ class _Builder:
                 self.bounces[self.later(index, 2, 6)].append(rec)
                 continue
             rec.distributions = []  # only a bounce needs them again
-        # Now and then a patient pays on account before any charge: a credit in the queue.
-        if on_account:
-            patient = 1 + rng.randrange(self.patient_count)
-            amount = rng.randint(2, 20) * 500
-            rec = self.receipt(bid, user, "cash", amount, patient=patient)
-            count += 1
-            total += amount
-        self.rows["batch"].append((bid, "receipt", self.date, user, count, total, opened))
-        self.events.insert(first_event, (opened, user, "open_batch", "batch", bid, {
-            "kind": "receipt", "posting_date": self.date, "control_count": count, "control_total": total}))
+        if credit:
+            self.receipt(batch, "cash", credit[1], patient=credit[0])
         if index < self.today_index:
-            self.close_batch(bid, user, count, total)
+            self.close_batch(batch, count, total)
 
     def write_offs(self, index: int) -> None:
         due = [ch for ch in self.write_off.pop(index, []) if 0 < ch.balance <= 1500 and ch.payer is None]
@@ -798,21 +827,15 @@ class _Builder:
 
     def void_encounters_due(self, index: int) -> None:
         for enc in self.void_encounters.pop(index, []):
-            at = self.now()
             user = self.rng.choice(CLERKS)
             reason = self.rng.choice(("wrong patient", "duplicate entry", "wrong date of service"))
-            row, charge_rows = enc.rows
-            new = self.next_id("encounter")
-            self.rows["encounter"].append((new, *row[1:6], None, self.date, user, at, enc.id, reason))
-            for ch, orig in zip(enc.charges, charge_rows):
-                self.rows["charge"].append((self.next_id("charge"), new, *orig[2:13], -orig[13], None, self.date,
-                                            user, ch.id))
-                self.day.charges -= orig[13]
-                self.day.charge_voids -= orig[13]
+            assert enc.plan is not None
+            original = enc.plan.of(EncounterRow)[0]
+            facts = VoidFacts(original=Voidable(original, False), charges=tuple(enc.plan.of(ChargeRow)))
+            self.void("encounter", enc.id, reason, user, facts)
+            for ch in enc.charges:
                 ch.balance = 0
-            self.day.void_count += 1
-            self.event(at, user, "void_encounter", "encounter", enc.id,
-                       {"reversal_id": new, "reason": reason, "posting_date": self.date})
+            enc.plan = None
             self.stats["voided encounters"] += 1
 
     def refunds_due(self, index: int) -> None:
@@ -823,34 +846,23 @@ class _Builder:
             if self.day.refunds["check"] + rec.unapplied > self.day.receipts["check"]:
                 self.refunds[index + 1].append(rec)  # refunds wait for a day with enough checks in
                 continue
-            fid = self.next_id("refund")
-            at = self.now()
             self.check_no += 1
             ref = f"{self.check_no:07d}"
-            amount = rec.unapplied
-            reason = "overpayment"
-            self.rows["refund"].append((fid, rec.id, "check", ref, reason, amount, self.date, MANAGER, at, None, None))
-            self.event(at, MANAGER, "refund", "refund", fid, {"receipt_id": rec.id, "amount": amount,
-                                                           "method": "check", "reference": ref, "reason": reason})
-            self.day.refunds["check"] += amount
-            rec.unapplied = 0
+            self.call("refund", receipt_id=rec.id, amount=rec.unapplied, method="check", reference=ref,
+                      reason="overpayment", posting_date=self.date, operator=MANAGER)
+            plan = self.post(plan_refund(rec.id, rec.unapplied, method="check", reference=ref, reason="overpayment",
+                                         receipt=self.receipt_state(rec), posting_date=self.date, user=MANAGER,
+                                         now=self.now(), ids=self.ids))
             self.stats["refunds"] += 1
             if rng.random() < 0.08 or not self.void_refunds and not self.stats["voided refunds"]:
                 self.void_refunds[min(self.later(index, 1, 4), self.today_index)].append(
-                    (fid, rec, amount, ref, "check"))
+                    (plan.of(RefundRow)[0], rec))
 
     def refund_voids_due(self, index: int) -> None:
-        for fid, rec, amount, ref, method in self.void_refunds.pop(index, []):
-            at = self.now()
-            new = self.next_id("refund")
-            reason = "refund check returned undeliverable"
-            self.rows["refund"].append((new, rec.id, method, ref, "", -amount, self.date, MANAGER, at, fid, reason))
-            self.day.refunds[method] -= amount
-            self.day.void_count += 1
-            rec.unapplied += amount
+        for row, rec in self.void_refunds.pop(index, []):
+            self.void("refund", row.id, "refund check returned undeliverable", MANAGER,
+                      VoidFacts(original=Voidable(row, False)))
             self.stats["voided refunds"] += 1
-            self.event(at, MANAGER, "void_refund", "refund", fid,
-                       {"reversal_id": new, "reason": reason, "posting_date": self.date})
 
     def bounces_due(self, index: int) -> None:
         day = self.day
@@ -859,42 +871,18 @@ class _Builder:
                 if index < self.today_index:
                     self.bounces[index + 1].append(rec)  # wait for a day whose deposit covers it
                 continue
-            at = self.now()
-            user = MANAGER
-            reason = "check returned unpaid (NSF)"
-            undone = [self.void_distribution_anyday(rec.id, did, apps, reason, user, at)
-                      for did, apps in reversed(rec.distributions)]
+            parts = tuple(reversed(rec.distributions))
+            facts = VoidFacts(receipt=self.receipt_state(rec), receipt_row=rec.row, distributions=parts,
+                              charges_now=self.charges_now(parts))
+            self.void("receipt", rec.id, "check returned unpaid (NSF)", MANAGER, facts)
             rec.distributions = []
-            rec.unapplied = 0
-            new = self.next_id("receipt")
-            orig = rec.row
-            self.rows["receipt_reversal"].append((new, None, *orig[2:7], -orig[7], orig[8], self.date, user, at,
-                                                  rec.id, reason))
-            day.receipt_count -= 1
-            day.check_count -= 1
-            day.receipts["check"] -= rec.amount
-            day.void_count += 1
-            self.event(at, user, "void_receipt", "receipt", rec.id,
-                       {"reversal_id": new, "reason": reason, "posting_date": self.date,
-                        "distribution_reversals": undone})
             self.stats["voided receipts"] += 1
 
-    def void_distribution_anyday(self, rid: int, did: int, apps: list, reason: str, user: str, at: str) -> int:
-        """Void a patient-payment distribution of an earlier day (applications only, no transfers);
-        returns the reversal's id."""
-        new = self.next_id("distribution")
-        self.rows["distribution"].append((new, rid, self.date, user, at, did, reason))
-        self.day.void_count += 1
-        for aid, ch, amount in apps:
-            self.rows["application"].append((self.next_id("application"), new, rid, ch.id, -amount, self.date, user,
-                                             aid))
-            self.day.applications -= amount
-            ch.balance += amount
-        return new
 
-
-def _js(value: int | None) -> str:
-    return "null" if value is None else str(value)
+def _parts(plan: Plan) -> DistributionParts:
+    """A planned distribution's rows as a void reads them."""
+    return DistributionParts(plan.of(DistributionRow)[0], tuple(plan.of(ApplicationRow)),
+                             tuple(plan.of(AdjustmentRow)), tuple(plan.of(TransferRow)))
 
 
 _TIMES = [f"T{c // 3600:02d}:{c // 60 % 60:02d}:{c % 60:02d}{_TZ}" for c in range(86400)]
@@ -902,13 +890,10 @@ _VISIT_CODES = [c for c, _ in _VISITS]
 _VISIT_CUM = list(itertools.accumulate(w for _, w in _VISITS))
 _FEES = {code: (fee, units) for code, _, fee, units in FEE_SCHEDULE}
 _BUNDLED = {"36415", "81002", "82962", "85018", "90472"}
+_ONE, _ONE_TWO, _TWO, _MOD25 = (1,), (1, 2), (2,), ("25",)
 
 
 # --------------------------------------------------------------------------- the build
-
-_FLUSH_ORDER = ("batch", "encounter", "encounter_diagnosis", "charge", "receipt", "distribution", "application",
-                "adjustment", "transfer", "refund", "receipt_reversal", "batch_close", "audit_event", "day_close",
-                "month_close")
 
 
 def _npi(rng: random.Random, first: str) -> str:
@@ -944,7 +929,8 @@ def _master_data(rng: random.Random) -> tuple[list[int], dict[int, tuple]]:
 
 
 def _patients(rng: random.Random, count: int, today: dt.date, payers: dict[int, tuple],
-              at: str) -> tuple[list[tuple], list[tuple], list[tuple], list[int | None]]:
+              at: str, log: list[tuple[str, dict]] | None = None,
+              ) -> tuple[list[tuple], list[tuple], list[tuple], list[int | None]]:
     """Patient and coverage rows as add_patient writes them, with its audit events."""
     by_kind: dict[str, list[int]] = defaultdict(list)
     for pid, (_, kind, *_) in payers.items():
@@ -999,6 +985,11 @@ def _patients(rng: random.Random, count: int, today: dt.date, payers: dict[int, 
             coverages.append((cov_id, pid, payer, member, group, priority))
             detail_covs.append({"payer_id": payer, "member_id": member, "priority": priority, "group_no": group})
         primary.append(covs[0] if covs else None)
+        if log is not None:
+            log.append(("add_patient", {
+                "account": account, "last_name": last, "first_name": first, "dob": dob, "sex": sex,
+                "address": row[7], "city": city, "state": state, "zip": row[10], "phone": row[11],
+                "coverages": [CoverageIn(**c) for c in detail_covs], "operator": ADMIN}))
         events.append((at, ADMIN, "add_patient", "patient", pid,
                        {"account": account, "last": last, "first": first, "coverages": detail_covs}))
     return patients, coverages, events, primary
@@ -1006,22 +997,34 @@ def _patients(rng: random.Random, count: int, today: dt.date, payers: dict[int, 
 
 def _simulate(rng: random.Random, business_days: list[dt.date], charges: int, patients: int,
               providers: list[int], payers: dict[int, tuple], diagnoses: list[str],
-              prev: str) -> Iterator[tuple[str, object]]:
+              prev: str, log: list[tuple[str, dict]] | None = None) -> Iterator[tuple[str, object]]:
     """The whole history as a stream of ("rows", [(table, rows), ...]) per day, in insert order,
     then ("final", (charge balances, receipt balances, stats)). Touches no database, so it can
     run in another process while this one writes."""
-    builder = _Builder(rng, business_days, charges, patients, providers, payers, diagnoses)
-    provider_codes = {pid: code for pid, (code, _) in zip(providers, PROVIDERS)}
+    # Millions of small objects and no reference cycles: the cyclic collector would only walk them
+    # over and over (a sixth of a big build's simulation time). Reference counting frees them.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield from _days(rng, business_days, charges, patients, providers, payers, diagnoses, prev, log)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _days(rng: random.Random, business_days: list[dt.date], charges: int, patients: int,
+          providers: list[int], payers: dict[int, tuple], diagnoses: list[str],
+          prev: str, log: list[tuple[str, dict]] | None) -> Iterator[tuple[str, object]]:
+    builder = _Builder(rng, business_days, charges, patients, providers, payers, diagnoses, log)
     setup_at = f"{(business_days[0] - dt.timedelta(days=1)).isoformat()}T07:00:00{_TZ}"
     patient_rows, coverage_rows, events, builder.patient_payer = _patients(
-        rng, patients, business_days[-1], payers, setup_at)
+        rng, patients, business_days[-1], payers, setup_at, log)
     audit_rows = list(_chain(prev, events))
     prev = audit_rows[-1][-1]
     yield "rows", [("patient", patient_rows), ("coverage", coverage_rows), ("audit_event", audit_rows)]
     del patient_rows, coverage_rows, events, audit_rows
 
     quotas = _quotas(rng, business_days, charges)
-    month = _Day()
     month_opening = opening = (0, 0)
     last = len(business_days) - 1
     for index, day in enumerate(business_days):
@@ -1032,14 +1035,14 @@ def _simulate(rng: random.Random, business_days: list[dt.date], charges: int, pa
         if index and date[:7] != builder.dates[index - 1][:7]:
             # The first morning of a month: close the month before (every day of it is closed).
             prev_month = builder.dates[index - 1][:7]
-            first_day, last_day = ops._month_bounds(prev_month)
-            totals = month.totals(first_day, last_day, month_opening, current=True)
-            at = f"{date}T07:30:00{_TZ}"
-            builder.rows["month_close"].append((prev_month, at, MANAGER, json.dumps(totals, sort_keys=True)))
-            builder.event(at, MANAGER, "close_month", "month_close", None, {"month": prev_month, "totals": totals})
-            month, month_opening = _Day(), opening
+            first_day, last_day = month_bounds(prev_month)
+            summary = builder.month.summary(first_day, last_day, month_opening)
+            builder.call("close_month", month=prev_month, operator=MANAGER)
+            builder.post(plan_close_month(MonthCloseFacts(prev_month, False, ()), summary, today=builder.today,
+                                          user=MANAGER, now=f"{date}T07:30:00{_TZ}"))
+            builder.month, month_opening = _Figures(), opening
             builder.stats["closed months"] += 1
-        builder.day = _Day()
+        builder.day = _Figures()
         # Most visits are keyed the same day; some a few days late.
         builder.dos_choices = [(day - dt.timedelta(days=k)).isoformat() for k in (0, 0, 0, 0, 0, 1, 2, 3, 7)]
         is_today = index == last
@@ -1052,21 +1055,16 @@ def _simulate(rng: random.Random, business_days: list[dt.date], charges: int, pa
         builder.refund_voids_due(index)
         builder.bounces_due(index)
         if not is_today:
-            d = builder.day
-            d.add_breakdowns(builder.rows, provider_codes)
-            totals = d.totals(date, date, opening, current=True)
-            deposit = totals["deposit"]
-            counted = {"cash": deposit["cash"], "checks": deposit["check"], "check_count": d.check_count,
-                       "card": deposit["card"], "eft": deposit["eft"]}
+            summary = builder.day.summary(date, date, opening)
+            deposit = summary.deposit
+            counted = DepositCount(deposit["cash"], deposit["check"], summary.check_count, deposit["card"],
+                                   deposit["eft"])
             builder.clock = max(builder.clock, 17 * 3600 + 30 * 60 - builder.step)  # the day closes at 17:30
-            at = builder.now()
-            builder.rows["day_close"].append((date, at, MANAGER, json.dumps(totals, sort_keys=True),
-                                              counted["cash"], counted["checks"], counted["check_count"],
-                                              counted["card"], counted["eft"]))
-            builder.event(at, MANAGER, "close_day", "day_close", None,
-                          {"posting_date": date, "totals": totals, "counted": counted})
-            opening = (totals["closing_ar"], totals["closing_unapplied"])
-            month.merge(d)
+            builder.call("close_day", date=date, counted=counted, operator=MANAGER)
+            builder.post(plan_close_day(DayCloseFacts(date, (), summary), counted, today=builder.today,
+                                        user=MANAGER, now=builder.now()))
+            opening = (summary.closing_ar, summary.closing_unapplied)
+            builder.month.merge(builder.day)
             builder.stats["closed days"] += 1
         else:
             builder.stats["unapplied receipts waiting"] = len(queue)
@@ -1133,12 +1131,14 @@ def _produce(simulation: Iterator[tuple[str, object]], queue) -> None:
 
 
 def build_demo(path: str | os.PathLike[str], *, charges: int = 20_000, patients: int = 2_000, days: int = 120,
-               seed: int = 1, force: bool = False, progress: bool = True) -> dict[str, int]:
+               seed: int = 1, force: bool = False, progress: bool = True,
+               log: list[tuple[str, dict]] | None = None) -> dict[str, int]:
     """Build a synthetic practice at ``path`` and return what it holds.
 
     Refuses an existing non-empty file unless ``force`` (then the file is replaced). The build
     goes to a temporary file next to ``path`` that is renamed over it only when complete, so
-    nobody ever opens a half-built database.
+    nobody ever opens a half-built database. ``log``, a list, receives every posting as the store
+    operation that makes the same rows (in one process: for tests of small builds).
     """
     import time
 
@@ -1157,57 +1157,42 @@ def build_demo(path: str | os.PathLike[str], *, charges: int = 20_000, patients:
     business_days = _business_days(v.today(), days)
     try:
         open_database(temp)
-        conn = database.connection()
-        # A throw-away file until the rename: durability buys nothing here, speed does.
-        conn.execute("PRAGMA journal_mode = MEMORY")
-        conn.execute("PRAGMA synchronous = OFF")
-        conn.execute("PRAGMA cache_size = -262144")
+        load = BulkLoad()
         diagnoses = [v.icd10(code, "diagnosis").code for code in codes.COMMON_ICD10]
         providers, payers = _master_data(rng)
-        # Load without the indexes and triggers, then build them once: several times faster than
-        # keeping them up to date row by row. They are recreated from the migrations' own SQL, the
-        # running balances are written from the simulation, and `check` proves both.
-        conn.execute("PRAGMA foreign_keys = OFF")
-        saved = conn.execute("SELECT type, name, sql FROM sqlite_master WHERE type IN ('index', 'trigger') "
-                             "AND sql IS NOT NULL ORDER BY type, rowid").fetchall()
-        for kind, name, _ in saved:
-            conn.execute(f"DROP {kind.upper()} {name}")
+        load.begin()
         simulation = _simulate(rng, business_days, charges, patients, providers, payers, diagnoses,
-                               audit.last_hash())
+                               audit.last_hash(), log)
         bar = click.progressbar(length=len(business_days) + 1, label="Building demo", file=sys.stderr) \
             if progress else None
         if bar:
             bar.__enter__()
-        database.execute_sql("BEGIN")
         done = 0
-        for kind, payload in _stream(simulation, charges):
+        # The writer holds a day's rows at a time and makes no reference cycles: no cyclic collector.
+        collecting = gc.isenabled()
+        gc.disable()
+        for kind, payload in (simulation if log is not None else _stream(simulation, charges)):
             if kind == "final":
                 charge_balances, receipt_balances, builder_stats = payload
                 break
             for table, rows in payload:
-                conn.executemany(_TABLES[table], rows)
+                load.insert(table, rows)
             done += 1
             if done % 20 == 0:
-                database.execute_sql("COMMIT")
-                database.execute_sql("BEGIN")
+                load.commit_point()
             if bar:
                 bar.update(1)
-        conn.executemany("INSERT INTO charge_balance (charge_id, patient_id, payer_id, dos, balance) "
-                         "VALUES (?,?,?,?,?)", charge_balances)
-        conn.executemany("INSERT INTO receipt_balance (receipt_id, unapplied) VALUES (?,?)", receipt_balances)
+        if collecting:
+            gc.enable()
+        load.finish(charge_balances, receipt_balances)
         del charge_balances, receipt_balances
-        for _, _, sql in saved:  # indexes first (type order), then the triggers
-            conn.execute(sql)
-        database.execute_sql("COMMIT")
         if bar:
             bar.__exit__(None, None, None)
-        conn.execute("PRAGMA foreign_keys = ON")
-        stats = {"charges": _count("charge WHERE reverses_id IS NULL"),
-                 "encounters": _count("encounter WHERE reverses_id IS NULL"), "patients": patients,
-                 "receipts": _count("receipt"), "distributions": _count("distribution"),
-                 "audit events": _count("audit_event"), **builder_stats}
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = FULL")
+        stats = {"charges": load.count("charge WHERE reverses_id IS NULL"),
+                 "encounters": load.count("encounter WHERE reverses_id IS NULL"), "patients": patients,
+                 "receipts": load.count("receipt"), "distributions": load.count("distribution"),
+                 "audit events": load.count("audit_event"), **builder_stats}
+        load.close()
         close_database()
         _remove_sidecars(path)
         os.replace(temp, path)
@@ -1219,18 +1204,13 @@ def build_demo(path: str | os.PathLike[str], *, charges: int = 20_000, patients:
     return stats
 
 
-def _chain(prev: str, events: list[tuple]) -> Iterator[tuple]:
-    """audit.chain_rows, taking details that are already canonical JSON text as they are."""
-    canonical, event_hash = audit.canonical, audit.event_hash
+def _chain(prev: str, events: Iterable[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
+    """Audit rows for a bulk load, each event chained to the one before (as audit.record would)."""
     for at, user, action, entity, entity_id, detail in events:
-        text = detail if isinstance(detail, str) else canonical(detail)
+        text = canonical(detail)
         digest = event_hash(prev, at, user, action, entity, entity_id, text)
         yield (at, user, action, entity, entity_id, text, prev, digest)
         prev = digest
-
-
-def _count(table: str) -> int:
-    return database.execute_sql(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
 
 
 def _remove_sidecars(path: Path) -> None:

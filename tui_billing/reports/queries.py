@@ -12,7 +12,8 @@ from typing import Iterator, Sequence
 
 from ..money import format_cents
 from ..store.db import sql
-from ..store.summary import METHODS, PeriodSummary, day_summary, period_summary
+from ..ledger.vocab import METHODS, month_bounds
+from ..store.summary import PeriodSummary, day_summary, period_summary
 from .render import Money, Report, Section
 
 BUCKETS = ("0-30", "31-60", "61-90", "91-120", "121+")
@@ -363,12 +364,6 @@ def aging(as_of: str, by: str = "payer", basis: str = "service") -> Report:
 
 
 # --------------------------------------------------------------------------- month
-
-
-def month_bounds(month: str) -> tuple[str, str]:
-    first = dt.date.fromisoformat(month + "-01")
-    nxt = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-    return first.isoformat(), (nxt - dt.timedelta(days=1)).isoformat()
 
 
 def month_movement(start: str, end: str) -> list[tuple]:

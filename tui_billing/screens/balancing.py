@@ -27,7 +27,8 @@ from textual.widgets import Input, Label, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from ..money import MoneyError, format_cents, parse_cents
-from ..store.summary import METHODS, DaySnapshot, PeriodSummary
+from ..ledger.vocab import METHODS
+from ..store.summary import DaySnapshot, PeriodSummary
 from ..widgets.app_header import AppHeader
 from ..widgets.key_bar import KeyBar
 
@@ -520,7 +521,7 @@ class BalancingScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="balancing-close", exit_on_error=False, name="check day close")
     def _prepare_close_day(self, date: str, counted: Counted) -> None:
         from ..store import database
-        from ..store.operations import DepositCount, close_day_problems
+        from ..store.closes import DepositCount, close_day_problems
         from ..store.summary import day_summary
         from ..store.validate import closed_reason, today
 
@@ -551,7 +552,8 @@ class BalancingScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="balancing-close", exit_on_error=False, name="check month close")
     def _prepare_close_month(self, month: str) -> None:
         from ..store import database
-        from ..store.summary import month_bounds, month_close_problems, period_summary
+        from ..store.closes import month_close_problems
+        from ..store.summary import month_bounds, period_summary
 
         try:
             with database.atomic("DEFERRED"):
@@ -575,7 +577,7 @@ class BalancingScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="balancing-close", exit_on_error=False, name="close")
     def _do_close(self, kind: str, key: str, deposit, shown: dict) -> None:
         from ..store import BillingError, database
-        from ..store.summary import close_day_as_shown, close_month_as_shown
+        from ..store.closes import close_day_as_shown, close_month_as_shown
         from ..store.validate import current_posting_date
 
         try:

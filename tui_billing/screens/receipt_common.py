@@ -22,7 +22,7 @@ from ..text import inert
 if TYPE_CHECKING:
     from textual.screen import Screen
 
-METHODS = ("cash", "check", "card", "eft")
+from ..ledger.vocab import METHODS
 METHOD_HINT = "cash, check, card or eft (1-4)"
 
 

@@ -16,20 +16,21 @@ _HOME = {
     **dict.fromkeys(["close_database", "database", "open_database", "resolve_db_path", "write"], "db"),
     **dict.fromkeys(["BillingError", "DatabaseFileError"], "errors"),
     **dict.fromkeys([
-        "PRIMARY", "BatchStatus", "ChargeLine", "CoverageIn", "DepositCount", "DistributionLine", "PostedEncounter",
+        "PRIMARY", "BatchStatus", "ChargeLine", "CoverageIn", "DistributionLine", "PostedEncounter",
         "PostedReceipt", "add_adjustment_reason", "add_patient", "add_payer", "add_provider", "batch_status",
-        "close_batch", "close_day", "close_month", "distribute", "open_batch", "post_encounter", "record_receipt",
+        "close_batch", "distribute", "open_batch", "post_encounter", "record_receipt",
         "refund", "seed_standard_reasons", "set_practice", "set_procedure", "transfer_to_patient",
         "transfer_to_payer", "void",
     ], "operations"),
+    **dict.fromkeys(["DepositCount", "close_day", "close_month"], "closes"),
     **dict.fromkeys(["PeriodSummary", "day_summary", "period_summary"], "summary"),
     **dict.fromkeys(["current_posting_date", "today"], "validate"),
 }
 
-__all__ = sorted(_HOME)
+__all__ = sorted(_HOME)  # noqa: PLE0605  # sorted() gives a list
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     home = _HOME.get(name)
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
+from ..ledger.audit import GENESIS, canonical, event_hash
+from ..ledger.records import AuditEvent
 from .db import database
 
-GENESIS = "0" * 64
-
-
-def canonical(detail: dict[str, Any]) -> str:
-    return json.dumps(detail, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def event_hash(prev_hash: str, at: str, user: str, action: str, entity: str, entity_id: int | None, detail: str) -> str:
-    """SHA-256 over the previous hash and every field of the event, so any edit breaks the chain."""
-    payload = "\x1f".join((prev_hash, at, user, action, entity, "" if entity_id is None else str(entity_id), detail))
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+__all__ = ["GENESIS", "canonical", "chain_rows", "event_hash", "last_hash", "record", "record_event",
+           "verify_chain"]
 
 
 def last_hash() -> str:
@@ -39,7 +31,12 @@ def record(at: str, user: str, action: str, entity: str, entity_id: int | None, 
     return digest
 
 
-def chain_rows(prev: str, events: Iterable[tuple[str, str, str, str, int | None, dict[str, Any]]]) -> Iterator[tuple]:
+def record_event(event: AuditEvent) -> str:
+    """Append a planned event (see :func:`record`)."""
+    return record(event.at, event.user, event.action, event.entity, event.entity_id, dict(event.detail))
+
+
+def chain_rows(prev: str, events: Iterable[tuple[str, str, str, str, int | None, dict[str, Any]]]) -> Iterator[tuple[Any, ...]]:
     """Rows for a bulk load (the demo): each event chained to the one before."""
     for at, user, action, entity, entity_id, detail in events:
         text = canonical(detail)

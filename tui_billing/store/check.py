@@ -11,8 +11,11 @@ import json
 import os
 import sqlite3
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+from ..ledger.vocab import METHODS
 from ..money import format_cents
 from . import audit, check_audit
 from .db import database
@@ -29,15 +32,16 @@ class CheckReport:
         return not self.problems
 
 
-def _rows(sql: str, params: tuple = ()) -> list[tuple]:
-    return database.execute_sql(sql, params).fetchall()
+def _rows(sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = database.execute_sql(sql, params).fetchall()
+    return rows
 
 
-def _first(sql: str, params: tuple = ()):
+def _first(sql: str, params: tuple[Any, ...] = ()) -> Any:
     return database.execute_sql(sql, params).fetchone()[0]
 
 
-def _damage_is_a_problem(check):
+def _damage_is_a_problem(check: Callable[..., CheckReport]) -> Callable[..., CheckReport]:
     """A damaged file ("database disk image is malformed") is a reported problem, not a traceback.
 
     Locks, busy and read-only errors still raise: the caller's open path explains those.
@@ -48,14 +52,14 @@ def _damage_is_a_problem(check):
     import peewee
 
     @functools.wraps(check)
-    def wrapper(*args, **kwargs) -> CheckReport:
+    def wrapper(*args: Any, **kwargs: Any) -> CheckReport:
         try:
             return check(*args, **kwargs)
         except (sqlite3.DatabaseError, peewee.DatabaseError) as exc:
             if isinstance(exc, (sqlite3.OperationalError, peewee.OperationalError)) and "malformed" not in str(exc):
                 raise
-            return CheckReport(problems=[f"the database file is damaged ({exc}): restore the last backup "
-                                         "(tui-billing backup makes them)"])
+            return CheckReport(problems=[(f"the database file is damaged ({exc}): restore the last backup "
+                                          "(tui-billing backup makes them)")])
 
     return wrapper
 
@@ -177,10 +181,10 @@ class _PageCheck:
                 self._check(lambda: conn.execute("PRAGMA integrity_check").fetchall())
             finally:
                 conn.close()
-        except BaseException as exc:  # reported by result(), in the caller's thread
+        except BaseException as exc:  # noqa: BLE001  # reported by result(), in the caller's thread
             self.error = exc
 
-    def _check(self, run) -> None:
+    def _check(self, run: Callable[[], list[tuple[Any, ...]]]) -> None:
         result = [r[0] for r in run()]
         if result != ["ok"]:
             self.problems.append("SQLite integrity check failed: " + "; ".join(result[:self.limit]))
@@ -231,7 +235,7 @@ def _check_rollforward(report: CheckReport, limit: int) -> None:
                     f"{format_cents(ar)} / {format_cents(unapplied)}")
                 shown += 1
             dep = deposits.get(d, {})
-            want = [dep.get(m, 0) for m in ("cash", "check", "card", "eft")]
+            want = [dep.get(m, 0) for m in METHODS]
             if list(counted) != want:
                 add(f"day {d}: counted deposit {counted} differs from receipts less refunds {want}")
                 shown += 1

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .db import database
 
@@ -81,8 +82,9 @@ def _events(keys: set[tuple[str, int]]) -> dict[tuple[str, int], list[tuple[str,
     return found
 
 
-def _rows(sql: str, params: tuple = ()) -> list[tuple]:
-    return database.execute_sql(sql, params).fetchall()
+def _rows(sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = database.execute_sql(sql, params).fetchall()
+    return rows
 
 
 def _open_dates() -> list[str]:
@@ -98,58 +100,99 @@ def _same(label: str, recorded: Any, stored: Any) -> str | None:
     return None if recorded == stored else f"{label} recorded {recorded}, stored {stored}"
 
 
+def _reversal_is(new: int) -> Test:
+    """The void event names ``new`` as its reversal."""
+    def test(d: Detail) -> str | None:
+        return _same("reversal", d.get("reversal_id"), new)
+    return test
+
+
+def _encounter_lines(mine: list[tuple[Any, ...]]) -> Test:
+    def test(d: Detail) -> str | None:
+        recorded = sorted((line["code"], line["amount"]) for line in d.get("lines", []))
+        return _same("lines (code, amount)", recorded, mine) or _same("total", d.get("total"),
+                                                                        sum(a for _, a in mine))
+    return test
+
+
+def _receipt_is(amount: int, method: str) -> Test:
+    def test(d: Detail) -> str | None:
+        return _same("amount", d.get("amount"), amount) or _same("method", d.get("method"), method)
+    return test
+
+
+def _distribution_is(mine: tuple[list[tuple[Any, ...]], ...], receipt_id: int | None) -> Test:
+    def test(d: Detail) -> str | None:
+        recorded = (sorted(tuple(x) for x in d.get("applications", [])),
+                    sorted(tuple(x) for x in d.get("adjustments", [])),
+                    sorted((*x[:3], x[3] if len(x) > 3 else None) for x in d.get("transfers", [])))
+        return _same("receipt", d.get("receipt_id"), receipt_id) or _same(
+            "lines (applications, adjustments, transfers)", recorded, mine)
+    return test
+
+
+def _listed_in_receipt_void(did: int) -> Test:
+    def test(d: Detail) -> str | None:
+        return None if did in d.get("distribution_reversals", [did]) \
+            else f"distribution reversals recorded {d['distribution_reversals']}"
+    return test
+
+
+def _refund_is(amount: int, method: str, receipt_id: int) -> Test:
+    def test(d: Detail) -> str | None:
+        return _same("amount", d.get("amount"), amount) or _same("method", d.get("method"), method) \
+            or _same("receipt", d.get("receipt_id"), receipt_id)
+    return test
+
+
 def prepare(limit: int, dates: list[str] | None = None) -> OpenDayAudit:
     """What every entry of ``dates`` (default: every open day) needs from the audit trail."""
     plan = OpenDayAudit(_open_dates() if dates is None else sorted(dates))
     if not plan.dates:
         return plan
     marks = ",".join("?" * len(plan.dates))
-    dates = tuple(plan.dates)
+    days = tuple(plan.dates)
     add = plan.expected.append
 
     # A line on an open day under an entry of another day was not made by any posting.
     for line, entry, column in LINES:
         for lid, eid in _rows(f"SELECT x.id, x.{column} FROM {line} x JOIN {entry} e ON e.id = x.{column} "
                               f"WHERE x.posting_date IN ({marks}) AND e.posting_date <> x.posting_date LIMIT ?",
-                              (*dates, limit)):
+                              (*days, limit)):
             plan.problems.append(f"{line} {lid} is on an open day but belongs to {entry} {eid} of another day "
                                  "(entered outside the program?)")
 
-    def lines_of(sql: str, ids: set[int]) -> dict[int, list[tuple]]:
-        out: dict[int, list[tuple]] = defaultdict(list)
+    def lines_of(sql: str, ids: set[int]) -> dict[int, list[tuple[Any, ...]]]:
+        out: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
         if ids:
             for owner, *rest in _rows(sql.format(ids=",".join(map(str, sorted(ids))))):
                 out[owner].append(tuple(rest))
         return out
 
     # Encounters: their charges against the lines the posting recorded.
-    encounters = _rows(f"SELECT id, reverses_id FROM encounter WHERE posting_date IN ({marks})", dates)
+    encounters = _rows(f"SELECT id, reverses_id FROM encounter WHERE posting_date IN ({marks})", days)
     charges = lines_of("SELECT encounter_id, code, amount FROM charge WHERE encounter_id IN ({ids})",
                        {i for i, original in encounters if original is None})
     for eid, original in encounters:
         if original is None:
-            def test(d: Detail, mine=sorted(charges.get(eid, []))) -> str | None:
-                recorded = sorted((line["code"], line["amount"]) for line in d.get("lines", []))
-                return _same("lines (code, amount)", recorded, mine) or _same("total", d.get("total"),
-                                                                                sum(a for _, a in mine))
-            add(Expected(f"encounter {eid}", [(("encounter", eid), "post_encounter", test)]))
+            add(Expected(f"encounter {eid}", [(("encounter", eid), "post_encounter",
+                                               _encounter_lines(sorted(charges.get(eid, []))))]))
         else:  # each reversing row mirrors its original (run_check's own test); the event names the pair
             add(Expected(f"encounter {eid} (void of {original})", [(
-                ("encounter", original), "void_encounter", lambda d, eid=eid: _same("reversal", d.get("reversal_id"), eid))]))
+                ("encounter", original), "void_encounter", _reversal_is(eid))]))
 
     # Receipts: the amount and method the deposit counts.
     for rid, original, amount, method in _rows(
-            f"SELECT id, reverses_id, amount, method FROM receipt WHERE posting_date IN ({marks})", dates):
+            f"SELECT id, reverses_id, amount, method FROM receipt WHERE posting_date IN ({marks})", days):
         if original is None:
-            add(Expected(f"receipt {rid}", [(("receipt", rid), "record_receipt", lambda d, amount=amount, method=method:
-                _same("amount", d.get("amount"), amount) or _same("method", d.get("method"), method))]))
+            add(Expected(f"receipt {rid}", [(("receipt", rid), "record_receipt", _receipt_is(amount, method))]))
         else:
             add(Expected(f"receipt {rid} (void of {original})", [(
-                ("receipt", original), "void_receipt", lambda d, rid=rid: _same("reversal", d.get("reversal_id"), rid))]))
+                ("receipt", original), "void_receipt", _reversal_is(rid))]))
 
     # Distributions: applications, adjustments and transfers as the posting recorded them.
     dists = _rows(f"SELECT d.id, d.reverses_id, d.receipt_id, o.receipt_id FROM distribution d "
-                  f"LEFT JOIN distribution o ON o.id = d.reverses_id WHERE d.posting_date IN ({marks})", dates)
+                  f"LEFT JOIN distribution o ON o.id = d.reverses_id WHERE d.posting_date IN ({marks})", days)
     ids = {i for i, original, *_ in dists if original is None}
     apps = lines_of("SELECT distribution_id, charge_id, amount FROM application WHERE distribution_id IN ({ids})", ids)
     adjs = lines_of("SELECT distribution_id, charge_id, reason_code, amount FROM adjustment "
@@ -160,34 +203,23 @@ def prepare(limit: int, dates: list[str] | None = None) -> OpenDayAudit:
     for did, original, receipt_id, original_receipt in dists:
         if original is None:
             mine = (sorted(apps.get(did, [])), sorted(adjs.get(did, [])), sorted(moves.get(did, [])))
-
-            def test(d: Detail, mine=mine, receipt_id=receipt_id) -> str | None:
-                recorded = (sorted(tuple(x) for x in d.get("applications", [])),
-                            sorted(tuple(x) for x in d.get("adjustments", [])),
-                            sorted((*x[:3], x[3] if len(x) > 3 else None) for x in d.get("transfers", [])))
-                return _same("receipt", d.get("receipt_id"), receipt_id) or _same(
-                    "lines (applications, adjustments, transfers)", recorded, mine)
-            add(Expected(f"distribution {did}", [(("distribution", did), "distribute", test)]))
+            add(Expected(f"distribution {did}", [(("distribution", did), "distribute",
+                                                  _distribution_is(mine, receipt_id))]))
         else:
             # voided on its own, or as part of voiding its receipt
             options: list[tuple[tuple[str, int], str, Test]] = [(
-                ("distribution", original), "void_distribution",
-                lambda d, did=did: _same("reversal", d.get("reversal_id"), did))]
+                ("distribution", original), "void_distribution", _reversal_is(did))]
             if original_receipt is not None:  # events before the reversals were listed name the receipt only
-                options.append((("receipt", original_receipt), "void_receipt", lambda d, did=did:
-                                None if did in d.get("distribution_reversals", [did])
-                                else f"distribution reversals recorded {d['distribution_reversals']}"))
+                options.append((("receipt", original_receipt), "void_receipt", _listed_in_receipt_void(did)))
             add(Expected(f"distribution {did} (void of {original})", options))
 
     # Refunds: money paid back out of a receipt.
     for fid, original, amount, method, receipt_id in _rows(
-            f"SELECT id, reverses_id, amount, method, receipt_id FROM refund WHERE posting_date IN ({marks})", dates):
+            f"SELECT id, reverses_id, amount, method, receipt_id FROM refund WHERE posting_date IN ({marks})", days):
         if original is None:
-            add(Expected(f"refund {fid}", [(("refund", fid), "refund", lambda d, amount=amount, method=method, rid=receipt_id:
-                _same("amount", d.get("amount"), amount) or _same("method", d.get("method"), method)
-                or _same("receipt", d.get("receipt_id"), rid))]))
+            add(Expected(f"refund {fid}", [(("refund", fid), "refund", _refund_is(amount, method, receipt_id))]))
         else:
             add(Expected(f"refund {fid} (void of {original})", [(
-                ("refund", original), "void_refund", lambda d, fid=fid: _same("reversal", d.get("reversal_id"), fid))]))
+                ("refund", original), "void_refund", _reversal_is(fid))]))
     return plan
 

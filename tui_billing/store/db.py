@@ -18,8 +18,9 @@ import sqlite3
 import stat
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import BillingError, DatabaseFileError
 
@@ -63,7 +64,7 @@ def _db() -> SqliteDatabase:
     return _database
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name == "database":  # `from .db import database` (the models, the operations...)
         return _db()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -73,11 +74,12 @@ def __getattr__(name: str):
 _reader: sqlite3.Connection | None = None
 
 
-def sql(query: str, params: Sequence = ()) -> sqlite3.Cursor:
+def sql(query: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
     """Run one read statement on the open books: the report connection, else the store's."""
     if _reader is not None:
         return _reader.execute(query, params)
-    return _db().execute_sql(query, params)
+    cursor: sqlite3.Cursor = _db().execute_sql(query, params)  # type: ignore[no-untyped-call]  # Peewee has no types
+    return cursor
 
 ENV_VAR = "TUI_BILLING_DB"
 
@@ -159,7 +161,7 @@ def _explain_permission_denied(open_fn: Callable[..., Path]) -> Callable[..., Pa
     """
 
     @functools.wraps(open_fn)
-    def wrapper(given=None, **kwargs) -> Path:
+    def wrapper(given: str | os.PathLike[str] | None = None, **kwargs: Any) -> Path:
         try:
             return open_fn(given, **kwargs)
         except PermissionError as exc:
@@ -178,7 +180,8 @@ def open_database(given: str | os.PathLike[str] | None = None, *, create: bool =
 
     Raises :class:`DatabaseFileError` with a message that says what to do.
     """
-    from peewee import DatabaseError as PeeweeDatabaseError, OperationalError
+    from peewee import DatabaseError as PeeweeDatabaseError
+    from peewee import OperationalError
 
     from .migrations import migrate as run_migrations
 
@@ -188,7 +191,7 @@ def open_database(given: str | os.PathLike[str] | None = None, *, create: bool =
     database = _db()
     if not database.is_closed():
         database.close()
-    database.init(str(path), pragmas=PRAGMAS, timeout=BUSY_TIMEOUT_MS / 1000)
+    database.init(str(path), pragmas=PRAGMAS, timeout=BUSY_TIMEOUT_MS / 1000)  # type: ignore[arg-type]  # seconds
     try:
         database.connect(reuse_if_open=True)
         if migrate:
@@ -365,7 +368,7 @@ _reading = _ReadDepth()
 
 
 @contextlib.contextmanager
-def read_snapshot():
+def read_snapshot() -> Iterator[None]:
     """Every query inside sees one committed state of the books: a deferred read transaction.
 
     A report runs many queries (a day sheet: the entries, then the totals and the proof); a
@@ -424,7 +427,7 @@ def write(fn: Callable[..., T]) -> Callable[..., T]:
     """
 
     @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: Any, **kwargs: Any) -> T:
         if _reading.depth:
             # a write cannot join a read snapshot: its older view could not take the write lock
             raise RuntimeError(f"{fn.__name__} writes, inside read_snapshot()")

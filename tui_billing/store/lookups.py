@@ -12,11 +12,13 @@ a few index probes on a 100,000-patient file.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from .db import database
 from .errors import BillingError
 from .operations import BatchStatus, batch_status
-from .validate import current_posting_date, operator as resolve_operator
+from .validate import current_posting_date
+from .validate import operator as resolve_operator
 
 __all__ = [
     "BatchEncounter", "EncounterDetail", "OpenBatch", "PatientHit", "PayerRow", "ProcedureRow", "ProviderRow",
@@ -99,8 +101,9 @@ class EncounterDetail:
     diagnoses: tuple[str, ...]
 
 
-def _rows(sql: str, params: tuple = ()) -> list[tuple]:
-    return database.execute_sql(sql, params).fetchall()
+def _rows(sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = database.execute_sql(sql, params).fetchall()
+    return rows
 
 
 def _after(prefix: str) -> str:
@@ -115,7 +118,7 @@ _PATIENT_COLS = (
 )
 
 
-def _hit(row: tuple) -> PatientHit:
+def _hit(row: tuple[Any, ...]) -> PatientHit:
     return PatientHit(*row)
 
 
@@ -242,4 +245,5 @@ def encounter_detail(encounter_id: int) -> EncounterDetail | None:
         return None
     dx = tuple(r[0] for r in _rows(
         "SELECT code FROM encounter_diagnosis WHERE encounter_id = ? ORDER BY seq", (encounter_id,)))
-    return EncounterDetail(*rows[0], dx)
+    e = rows[0]
+    return EncounterDetail(e[0], e[1], e[2], e[3], e[4], e[5], e[6], dx)

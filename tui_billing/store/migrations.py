@@ -437,7 +437,8 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def schema_version(db: SqliteDatabase) -> int:
-    return db.execute_sql("PRAGMA user_version").fetchone()[0]
+    version: int = db.execute_sql("PRAGMA user_version").fetchone()[0]  # type: ignore[no-untyped-call]
+    return version
 
 
 def schema_refusal(version: int, has_tables: bool) -> str | None:
@@ -456,17 +457,18 @@ def migrate(db: SqliteDatabase, target: int = SCHEMA_VERSION) -> int:
     Returns the version reached. Refuses a database newer than this program.
     """
     current = schema_version(db)
-    refusal = schema_refusal(current, bool(db.execute_sql("SELECT count(*) FROM sqlite_master").fetchone()[0]))
+    tables = db.execute_sql("SELECT count(*) FROM sqlite_master").fetchone()[0]  # type: ignore[no-untyped-call]
+    refusal = schema_refusal(current, bool(tables))
     if refusal:
         raise DatabaseFileError(refusal)
     for version in range(current + 1, target + 1):
         with db.atomic():
             # Another clerk's process may have upgraded while we waited for the write lock
             # (everyone starts at once the morning after an upgrade): look again under the lock.
-            if db.execute_sql("PRAGMA user_version").fetchone()[0] >= version:
+            if schema_version(db) >= version:
                 continue
             # executescript would COMMIT; run statement by statement inside our transaction.
-            conn = db.connection()
+            conn = db.connection()  # type: ignore[no-untyped-call]  # Peewee has no type hints
             for statement in _split_sql(MIGRATIONS[version - 1]):
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {version}")

@@ -10,17 +10,20 @@ with tens of thousands of open charges costs one index range scan per page.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
+from ..ledger.vocab import month_bounds
 from .db import database
 from .operations import find_duplicate_receipts
 
 PAGE = 100
 
 
-def _rows(sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-    return database.execute_sql(sql, params).fetchall()
+def _rows(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = database.execute_sql(sql, params).fetchall()
+    return rows
 
 
 def _like_prefix(text: str) -> str:
@@ -30,7 +33,8 @@ def _like_prefix(text: str) -> str:
 
 def data_version() -> int:
     """SQLite's data_version for this thread's connection (changes when another one commits)."""
-    return database.execute_sql("PRAGMA data_version").fetchone()[0]
+    version: int = database.execute_sql("PRAGMA data_version").fetchone()[0]
+    return version
 
 
 # --------------------------------------------------------------------------- the queue
@@ -103,7 +107,7 @@ def _queue_where(f: QueueFilter) -> tuple[list[str], list[Any]]:
     return where, params
 
 
-def _queue_row(r: tuple) -> QueueRow:
+def _queue_row(r: tuple[Any, ...]) -> QueueRow:
     if r[2] == "payer":
         label = f"{r[8]} {r[9]}"
     else:
@@ -111,7 +115,7 @@ def _queue_row(r: tuple) -> QueueRow:
     return QueueRow(r[0], r[1], r[2], r[3], r[4], label, r[10], r[11], r[12], r[13] or 0, r[14], r[15], bool(r[16]))
 
 
-def queue_page(f: QueueFilter = QueueFilter(), after: tuple | None = None, limit: int = PAGE) -> list[QueueRow]:
+def queue_page(f: QueueFilter = QueueFilter(), after: tuple[Any, ...] | None = None, limit: int = PAGE) -> list[QueueRow]:
     """One page of the queue: oldest received first (or newest id first for ``everything``).
 
     ``after`` is the keyset of the last row shown: ``(received_date, id)`` for the queue,
@@ -138,7 +142,7 @@ def queue_page(f: QueueFilter = QueueFilter(), after: tuple | None = None, limit
     return [_queue_row(r) for r in _rows(sql, (*params, limit))]
 
 
-def queue_keyset(row: QueueRow, f: QueueFilter) -> tuple:
+def queue_keyset(row: QueueRow, f: QueueFilter) -> tuple[Any, ...]:
     """The keyset that continues a page after ``row``."""
     return (row.receipt_id,) if f.everything else (row.received_date, row.receipt_id)
 
@@ -195,9 +199,8 @@ def _dos_range(text: str) -> tuple[str, str] | None:
             y = int(text)
             return f"{y:04d}-01-01", f"{y + 1:04d}-01-01"
         if len(text) == 7:
-            first = dt.date.fromisoformat(text + "-01")
-            nxt = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-            return first.isoformat(), nxt.isoformat()
+            first, last = month_bounds(text)
+            return first, (dt.date.fromisoformat(last) + dt.timedelta(days=1)).isoformat()
         day = dt.date.fromisoformat(text)
         return day.isoformat(), (day + dt.timedelta(days=1)).isoformat()
     except ValueError:
@@ -313,7 +316,7 @@ def receipt_detail(receipt_id: int) -> ReceiptDetail | None:
     head = queue_row(receipt_id)
     if head is None:
         return None
-    dists = tuple(DistributionSummary(*r[:6], bool(r[6])) for r in _rows(
+    dists = tuple(DistributionSummary(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6])) for r in _rows(
         "SELECT d.id, d.posting_date, d.operator, "
         "COALESCE((SELECT SUM(amount) FROM application a WHERE a.distribution_id = d.id), 0), "
         "COALESCE((SELECT SUM(amount) FROM adjustment j WHERE j.distribution_id = d.id), 0), "
@@ -322,7 +325,7 @@ def receipt_detail(receipt_id: int) -> ReceiptDetail | None:
         " UNION ALL SELECT charge_id FROM transfer WHERE distribution_id = d.id)), "
         "EXISTS (SELECT 1 FROM distribution x WHERE x.reverses_id = d.id) "
         "FROM distribution d WHERE d.receipt_id = ? AND d.reverses_id IS NULL ORDER BY d.id", (receipt_id,)))
-    refunds = tuple(RefundSummary(*r[:5], bool(r[5])) for r in _rows(
+    refunds = tuple(RefundSummary(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in _rows(
         "SELECT f.id, f.posting_date, f.method, f.reference, f.amount, "
         "EXISTS (SELECT 1 FROM refund x WHERE x.reverses_id = f.id) "
         "FROM refund f WHERE f.receipt_id = ? AND f.reverses_id IS NULL ORDER BY f.id", (receipt_id,)))

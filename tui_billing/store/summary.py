@@ -6,30 +6,24 @@ so they can never disagree. Opening balances start from the latest closed day's 
 day one.
 
 Also here, because they are about "the figures the clerk saw": the batch list, the stored
-closes, :func:`day_snapshot` (everything the balancing screen shows, in one read) and
-:func:`close_day_as_shown` / :func:`close_month_as_shown`, which wrap the operations' closes so a
-period is never locked with totals other than the ones confirmed.
+closes and :func:`day_snapshot` (everything the balancing screen shows, in one read). The closes
+themselves live in :mod:`.closes`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-# Records are NamedTuples (immutable, and a tenth of a frozen dataclass's cost to define,
-# which every report process pays at import); PeriodSummary keeps dataclass defaults.
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, NamedTuple
+from typing import Any, NamedTuple
 
+from ..ledger.records import BatchStatus, PeriodSummary
+from ..ledger.vocab import METHODS, SOURCES, VOID_KINDS, month_bounds
 from ..money import format_cents
-from .db import read_snapshot, sql, write
-from .errors import BillingError
+from .db import read_snapshot, sql
 
-if TYPE_CHECKING:  # operations load only when a batch list or a close needs them (reports stay lean)
-    from .operations import BatchStatus, DepositCount
-
-METHODS = ("cash", "check", "card", "eft")
-SOURCES = ("patient", "payer")
-VOID_KINDS = ("encounter", "receipt", "distribution", "refund")
+__all__ = ["METHODS", "SOURCES", "VOID_KINDS", "BatchStatus", "DayCloseRecord", "DaySnapshot", "MonthCloseRecord",
+           "Movement", "PeriodSummary", "balances_as_of", "batches_for", "data_version", "day_close_record",
+           "day_snapshot", "day_summary", "month_bounds", "month_close_record", "movement", "period_summary"]
 
 
 class Movement(NamedTuple):
@@ -72,78 +66,17 @@ def balances_as_of(date: str) -> tuple[int, int]:
             unapplied + m.receipts - m.applications - m.refunds)
 
 
-@dataclass(frozen=True)
-class PeriodSummary:
-    start: str
-    end: str
-    charge_lines: int
-    charges: int
-    charge_voids: int
-    receipt_count: int
-    check_count: int
-    receipts_by_method: dict[str, int]
-    refunds_by_method: dict[str, int]
-    applications: int
-    adjustments: int
-    adjustments_by_reason: dict[str, int]
-    transfer_count: int
-    transfer_total: int
-    void_count: int
-    opening_ar: int
-    closing_ar: int
-    opening_unapplied: int
-    closing_unapplied: int
-    #: Σ open charge balances and Σ unapplied right now; compared only when nothing is posted after `end`
-    current_ar: int | None = None
-    current_unapplied: int | None = None
-    proof_errors: tuple[str, ...] = field(default_factory=tuple)
-    # Added for the balancing screen and the day sheet (fields above keep their names).
-    #: provider code -> [charge lines, total] (reversals net into the total)
-    charges_by_provider: dict[str, list[int]] = field(default_factory=dict)
-    #: operator -> [charge lines, total]
-    charges_by_operator: dict[str, list[int]] = field(default_factory=dict)
-    #: "patient" / "payer" (insurance) -> receipts total
-    receipts_by_source: dict[str, int] = field(default_factory=dict)
-    #: method -> receipts counted (a voided receipt counts -1)
-    receipt_counts_by_method: dict[str, int] = field(default_factory=dict)
-    refund_count: int = 0
-    #: "encounter" / "receipt" / "distribution" / "refund" -> reversals posted
-    voids_by_kind: dict[str, int] = field(default_factory=dict)
-    #: charge total of voided encounters, receipts total of voided receipts (both <= 0)
-    receipt_voids: int = 0
-
-    @property
-    def receipts(self) -> int:
-        return sum(self.receipts_by_method.values())
-
-    @property
-    def refunds(self) -> int:
-        return sum(self.refunds_by_method.values())
-
-    @property
-    def deposit(self) -> dict[str, int]:
-        """What should be in the bank for the period, by method: receipts less refunds."""
-        return {m: self.receipts_by_method.get(m, 0) - self.refunds_by_method.get(m, 0) for m in METHODS}
-
-    @property
-    def balances(self) -> bool:
-        return not self.proof_errors
-
-    def as_dict(self) -> dict:
-        d = asdict(self)
-        d["proof_errors"] = list(self.proof_errors)
-        d["deposit"] = self.deposit
-        return d
-
-
-def _by(query: str, params: tuple) -> dict[str, int]:
+def _by(query: str, params: tuple[Any, ...]) -> dict[str, int]:
     return {k: v for k, v in sql(query, params).fetchall()}
 
 
 def period_summary(start: str, end: str) -> PeriodSummary:
     """Every figure of the balancing screen for posting dates start..end inclusive."""
     p = (start, end)
-    one = lambda query: sql(query, p).fetchone()  # noqa: E731
+    def one(query: str) -> tuple[Any, ...]:
+        row: tuple[Any, ...] = sql(query, p).fetchone()
+        return row
+
     # One pass over each table's rows for the period, in small groups (original or reversal, and
     # the keys shown); every figure below is a sum over those groups.
     charge_groups = sql(
@@ -265,8 +198,6 @@ def batches_for(start: str, end: str) -> list[BatchStatus]:
     Rows of a batch always carry its posting date, so each sum walks the posting-date index
     instead of scanning every charge or receipt (there is no index on batch_id).
     """
-    from .operations import BatchStatus
-
     rows = sql(
         "SELECT b.id, b.kind, b.posting_date, b.operator, b.control_count, b.control_total, "
         "CASE WHEN b.kind = 'charge' THEN (SELECT COALESCE(SUM(CASE WHEN e.reverses_id IS NULL THEN 1 ELSE -1 END), 0) "
@@ -288,7 +219,7 @@ class DayCloseRecord(NamedTuple):
     posting_date: str
     closed_at: str
     operator: str
-    totals: dict
+    totals: dict[str, Any]
     counted_cash: int
     counted_checks: int
     counted_check_count: int
@@ -315,7 +246,7 @@ class MonthCloseRecord(NamedTuple):
     month: str
     closed_at: str
     operator: str
-    totals: dict
+    totals: dict[str, Any]
 
 
 def month_close_record(month: str) -> MonthCloseRecord | None:
@@ -324,81 +255,10 @@ def month_close_record(month: str) -> MonthCloseRecord | None:
     return MonthCloseRecord(row[0], row[1], row[2], json.loads(row[3])) if row else None
 
 
-def month_bounds(month: str) -> tuple[str, str]:
-    """First and last day of ``YYYY-MM`` (ValueError if it is not a month)."""
-    first = dt.date.fromisoformat(month + "-01")
-    nxt = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-    return first.isoformat(), (nxt - dt.timedelta(days=1)).isoformat()
-
-
-def open_days_in(start: str, end: str) -> list[str]:
-    """Posting dates in the range that have postings and are not closed (what blocks a month close)."""
-    from .operations import posting_dates_in
-
-    closed = {r[0] for r in sql(
-        "SELECT posting_date FROM day_close WHERE posting_date BETWEEN ? AND ?", (start, end)).fetchall()}
-    return [d for d in posting_dates_in(start, end) if d not in closed]
-
-
 def data_version() -> int:
     """SQLite's PRAGMA data_version on this thread's connection: it changes when another connection commits."""
-    return sql("PRAGMA data_version").fetchone()[0]
-
-
-def month_close_problems(month: str) -> list[str]:
-    """Every reason a month cannot close yet (empty when it can); the same rules as operations.close_month."""
-    from .validate import today
-
-    try:
-        first, last = month_bounds(month)
-    except ValueError:
-        return [f"month must look like 2026-11 (got {month!r})"]
-    problems = []
-    if month_close_record(month):
-        problems.append(f"month {month} is already closed")
-    if last >= today().isoformat():
-        problems.append(f"month {month} is not over until {last} has passed")
-    days = open_days_in(first, last)
-    if days:
-        shown = ", ".join(days[:5]) + (f" and {len(days) - 5} more" if len(days) > 5 else "")
-        problems.append(f"days with postings are still open: {shown}")
-    return problems
-
-
-def _changed(shown: dict, now: dict) -> list[str]:
-    keys = ("charges", "receipts_by_method", "refunds_by_method", "applications", "adjustments", "closing_ar",
-            "closing_unapplied")
-    return [k for k in keys if shown.get(k) != now.get(k)]
-
-
-@write
-def close_day_as_shown(date: str, counted: DepositCount | None, shown: dict, *, operator: str | None = None) -> dict:
-    """Close a day only if its totals are still the ones the clerk confirmed.
-
-    Another clerk may post between the confirmation and the close; the close and this check run
-    in one transaction, so the day is never locked with totals nobody saw.
-    """
-    from .operations import close_day
-
-    totals = close_day(date, counted, operator=operator)
-    changed = _changed(shown, totals)
-    if changed:
-        raise BillingError(f"day {date} changed while you confirmed ({', '.join(changed)}): look again and "
-                           "press F9 again; nothing was closed", "date")
-    return totals
-
-
-@write
-def close_month_as_shown(month: str, shown: dict, *, operator: str | None = None) -> dict:
-    """Close a month only if its roll-forward is still the one the clerk confirmed."""
-    from .operations import close_month
-
-    totals = close_month(month, operator=operator)
-    changed = _changed(shown, totals)
-    if changed:
-        raise BillingError(f"month {month} changed while you confirmed ({', '.join(changed)}): look again; "
-                           "nothing was closed", "month")
-    return totals
+    version: int = sql("PRAGMA data_version").fetchone()[0]
+    return version
 
 
 class DaySnapshot(NamedTuple):
