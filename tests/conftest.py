@@ -21,9 +21,29 @@ from typing import Callable, Iterator
 import pytest
 
 import store_helpers
-from tui_billing.store import close_database, open_database
+from tui_billing.store import close_database, identity, open_database
 
 from store_helpers import OPERATOR, TODAY
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _test_books() -> Iterator[None]:
+    """Every brand-new book a test opens in this process is a test book: it honours TUI_BILLING_TODAY
+    and TUI_BILLING_OPERATOR and makes users without a role admins (see store/identity.py).
+    A test of an office's books turns this off with ``office_books``."""
+    identity.make_new_books_test_books(True)
+    yield
+    identity.make_new_books_test_books(False)
+
+
+@pytest.fixture
+def office_books() -> Iterator[None]:
+    """Books opened new in this test are an office's: real uid, wall clock, real roles."""
+    identity.make_new_books_test_books(False)
+    try:
+        yield
+    finally:
+        identity.make_new_books_test_books(True)
 
 
 @pytest.fixture

@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Iterator
 
 from . import codes
-from .store import audit, operations as ops
+from .store import audit, digests, identity, operations as ops
 from .store import validate as v
-from .store.db import close_database, database, ensure_file, open_database
+from .store.db import close_database, database, ensure_file, open_database, write
 from .store.errors import BillingError
 from .store.summary import METHODS, SOURCES, VOID_KINDS
 
@@ -1157,6 +1157,7 @@ def build_demo(path: str | os.PathLike[str], *, charges: int = 20_000, patients:
     business_days = _business_days(v.today(), days)
     try:
         open_database(temp)
+        identity.mark_test_book("demo")  # the demo honours TUI_BILLING_TODAY; an office's books never do
         conn = database.connection()
         # A throw-away file until the rename: durability buys nothing here, speed does.
         conn.execute("PRAGMA journal_mode = MEMORY")
@@ -1202,6 +1203,7 @@ def build_demo(path: str | os.PathLike[str], *, charges: int = 20_000, patients:
         if bar:
             bar.__exit__(None, None, None)
         conn.execute("PRAGMA foreign_keys = ON")
+        write(digests.seal_unsealed)(MANAGER)  # each closed day's digest, chained, as the closes would have
         stats = {"charges": _count("charge WHERE reverses_id IS NULL"),
                  "encounters": _count("encounter WHERE reverses_id IS NULL"), "patients": patients,
                  "receipts": _count("receipt"), "distributions": _count("distribution"),

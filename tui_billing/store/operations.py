@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Sequence
 
 from ..money import MAX_CENTS, format_cents
-from . import audit
+from . import audit, digests, roles
 from . import validate as v
 from .db import database, write
 from .errors import BillingError
@@ -61,6 +61,7 @@ def _insert(sql: str, params: Sequence[Any]) -> int:
 def set_practice(name: str, npi: str = "", tax_id: str = "", address: str = "", phone: str = "", *, operator: str | None = None) -> None:
     """Set the practice's header details (used on reports and claims)."""
     user = v.operator(operator)
+    roles.require("set_practice", user)
     row = {
         "name": v.text(name, "practice name"),
         "npi": v.npi(npi) if npi else "",
@@ -80,6 +81,7 @@ def set_practice(name: str, npi: str = "", tax_id: str = "", address: str = "", 
 @write
 def add_provider(code: str, name: str, npi: str, *, operator: str | None = None) -> int:
     user = v.operator(operator)
+    roles.require("add_provider", user)
     code = v.text(code, "provider code", max_len=10).upper()
     name = v.text(name, "provider name", max_len=100)
     npi = v.npi(npi)
@@ -93,6 +95,7 @@ def add_provider(code: str, name: str, npi: str, *, operator: str | None = None)
 @write
 def add_payer(code: str, name: str, kind: str, edi_payer_id: str = "", *, operator: str | None = None) -> int:
     user = v.operator(operator)
+    roles.require("add_payer", user)
     code = v.text(code, "payer code", max_len=12).upper()
     name = v.text(name, "payer name", max_len=100)
     if kind not in PAYER_KINDS:
@@ -177,6 +180,7 @@ def add_patient(
 def set_procedure(code: str, description: str, fee: int, default_units: int = 1, *, operator: str | None = None) -> str:
     """Add or change a fee-schedule line (the office's own description, never CPT text)."""
     user = v.operator(operator)
+    roles.require("set_procedure", user)
     code = v.procedure_code(code, "code")
     description = v.text(description, "description", max_len=80)
     fee = v.cents(fee, "fee")
@@ -195,6 +199,7 @@ def set_procedure(code: str, description: str, fee: int, default_units: int = 1,
 @write
 def add_adjustment_reason(code: str, description: str, kind: str = "office", *, operator: str | None = None) -> str:
     user = v.operator(operator)
+    roles.require("add_adjustment_reason", user)
     code = v.text(code, "reason code", max_len=12).upper()
     description = v.text(description, "description", max_len=80)
     if kind not in ("carc", "office"):
@@ -304,6 +309,7 @@ def close_batch(batch_id: int, *, operator: str | None = None) -> BatchStatus:
     """Close a batch; refused (with the difference) unless entered equals control."""
     user = v.operator(operator)
     status = batch_status(batch_id)
+    roles.require("close_batch", user, batch_id=batch_id, batch_operator=status.operator)
     if status.closed:
         raise BillingError(f"batch {batch_id} is already closed", "batch")
     if not status.balanced:
@@ -393,6 +399,7 @@ def post_encounter(
     place = v.pos(pos)
     date = v.posting_date(posting_date)
     batch = _open_batch_for(batch_id, "charge", date)
+    roles.require("batch_entry", user, **roles.batch_facts(batch))
 
     diagnoses = list(diagnoses)
     if not diagnoses:
@@ -520,6 +527,7 @@ def record_receipt(
     if received > v.today().isoformat():
         raise BillingError(f"received date {received} is in the future", "received_date")
     batch = _open_batch_for(batch_id, "receipt", date)
+    roles.require("batch_entry", user, **roles.batch_facts(batch))
     duplicates = find_duplicate_receipts(payer_id=payer_id, patient_id=patient_id, reference=reference) \
         if method in ("check", "eft") else ()
     rid = _insert(
@@ -655,6 +663,7 @@ def distribute(
     transfers = list(dict.fromkeys(transfers))
     if not any(a or j for _, a, j, _, _ in plan) and not transfers:
         raise BillingError("nothing to post: every line is empty", "lines")
+    roles.require("adjust", user, reasons=[r for _, _, j, r, _ in plan if j > 0])
     now = _now()
     did = _insert("INSERT INTO distribution (receipt_id, posting_date, operator, created_at) VALUES (?,?,?,?)",
                   (receipt_id, date, user, now))
@@ -705,6 +714,7 @@ def refund(receipt_id: int, amount: int, *, method: str, reference: str = "", re
     if amount > receipt[5]:
         raise BillingError(f"refund {format_cents(amount)} is more than the receipt's unapplied "
                            f"{format_cents(receipt[5])}", "amount")
+    roles.require("refund", user, amount=amount, receipt_id=receipt_id)
     fid = _insert("INSERT INTO refund (receipt_id, method, reference, reason, amount, posting_date, operator, created_at) "
                   "VALUES (?,?,?,?,?,?,?,?)", (receipt_id, method, reference, reason, amount, date, user, _now()))
     audit.record(_now(), user, "refund", "refund", fid,
@@ -833,6 +843,7 @@ def void(kind: str, entry_id: int, reason: str, *, posting_date: object | None =
     if isinstance(entry_id, bool) or not isinstance(entry_id, int):
         raise BillingError(f"choose the {kind} to void", "id")
     reason = v.text(reason, "void reason", max_len=200)
+    roles.require("void", user, **roles.entry_facts(kind, entry_id))
     date = v.posting_date(posting_date)
     now = _now()
     detail: dict[str, object] = {"reason": reason, "posting_date": date}
@@ -891,6 +902,7 @@ def close_day_problems(date: str, counted: DepositCount | None) -> list[str]:
     from .check_audit import unaccounted
 
     problems.extend(unaccounted([date], limit=5))
+    problems.extend(digests.close_blockers(date))
     return problems
 
 
@@ -901,6 +913,7 @@ def close_day(date: object | None = None, counted: DepositCount | None = None, *
 
     user = v.operator(operator)
     when = v.posting_date(date, closing=True)
+    roles.require("close_day", user, posting_date=when)
     if when > v.today().isoformat():
         raise BillingError(f"{when} has not happened yet; it cannot be closed", "date")
     counted = counted or DepositCount()
@@ -922,6 +935,7 @@ def close_day(date: object | None = None, counted: DepositCount | None = None, *
          counted.check_count, counted.card, counted.eft))
     audit.record(_now(), user, "close_day", "day_close", None,
                  {"posting_date": when, "totals": totals, "counted": asdict(counted)})
+    digests.seal_day(when, user)
     return totals
 
 
@@ -948,6 +962,7 @@ def close_month(month: str, *, operator: str | None = None) -> dict:
 
     user = v.operator(operator)
     month = (month or "").strip()
+    roles.require("close_month", user, month=month)
     first, last = _month_bounds(month)
     if last >= v.today().isoformat():
         raise BillingError(f"month {month} is not over until {last} has passed", "month")

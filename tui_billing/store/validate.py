@@ -6,8 +6,6 @@ Each check raises :class:`BillingError` naming the field, so a form can show it 
 from __future__ import annotations
 
 import datetime as dt
-import getpass
-import os
 import unicodedata
 
 from .. import codes
@@ -51,9 +49,13 @@ def iso_date(value: object, field: str) -> str:
 
 
 def operator(value: str | None = None) -> str:
-    """The clerk: given, else TUI_BILLING_OPERATOR, else the OS user."""
-    name = value or os.environ.get("TUI_BILLING_OPERATOR") or getpass.getuser()
-    return text(name, "operator", max_len=64)
+    """The clerk who writes: the real uid's account (see store/identity.py), who must hold a role here."""
+    from . import roles
+    from .identity import operator_name
+
+    name = text(operator_name(value), "operator", max_len=64)
+    roles.require_member(name)
+    return name
 
 
 def cents(value: object, field: str, *, allow_zero: bool = True, allow_negative: bool = False) -> int:
