@@ -96,12 +96,14 @@ def check(obj: Context, quick: bool, witness: Path | None) -> None:
         found, days = witness_problems(witness.read_text(encoding="utf-8", errors="replace"))
         report.problems.extend(found)
         report.facts["witnessed_days"] = days
-    for notice in report.notices:
-        click.echo(f"note: {notice}")
     facts = ", ".join(f"{k} {v}" for k, v in report.facts.items())
     if report.ok:
-        click.echo(f"ok: {facts}")
+        click.echo(f"ok: {facts}")  # first: scripts read the verdict's line
+        for notice in report.notices:
+            click.echo(f"note: {notice}")
         return
+    for notice in report.notices:
+        click.echo(f"note: {notice}", err=True)
     for problem in report.problems:
         click.echo(f"problem: {problem}", err=True)
     fail(f"{len(report.problems)} problem(s) found")

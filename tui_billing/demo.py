@@ -1154,10 +1154,10 @@ def build_demo(path: str | os.PathLike[str], *, charges: int = 20_000, patients:
     _remove(temp)
     ensure_file(temp)
     rng = random.Random(seed)
-    business_days = _business_days(v.today(), days)
     try:
         open_database(temp)
         identity.mark_test_book("demo")  # the demo honours TUI_BILLING_TODAY; an office's books never do
+        business_days = _business_days(v.today(), days)
         conn = database.connection()
         # A throw-away file until the rename: durability buys nothing here, speed does.
         conn.execute("PRAGMA journal_mode = MEMORY")

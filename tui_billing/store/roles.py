@@ -4,8 +4,8 @@ Roles are kept in the books (``role_grant``, schema 7): versioned grants, never 
 is a grant of ``none``), each written with an audit event. The newest grant of a user is their
 role. An operation asks with one line, ``roles.require(action, user, **facts)``; a refusal is a
 :class:`BillingError` that says who may do it, and is audited in its own transaction after the
-operation's is rolled back (see ``db.write``). A supervised action that is allowed is audited in
-the operation's transaction.
+operation's is rolled back (see ``db.write``). An allowed action is recorded by the operation's
+own event (who did it); the grant history says the role they held at that moment.
 
 In a test book (see identity.py) a user with no grant is an admin, so tests need no set-up; a
 user with a grant there has exactly that role. In an office's books a user with no grant (or one
@@ -127,7 +127,10 @@ def _now() -> str:
 
 
 def require(action: str, user: str, **facts: Any) -> None:
-    """Refuse ``action`` unless ``user``'s role allows it; audit a supervised one either way."""
+    """Refuse ``action`` unless ``user``'s role allows it (a refusal is audited).
+
+    An allowed action needs no event of its own: the operation's event names the user, and the
+    versioned grants say what role they held then."""
     needed, what = _rule(action, user, facts)
     have = role_of(user)
     detail = {"action": action, "asked": what, "role": have, "needs": needed,
@@ -135,13 +138,14 @@ def require(action: str, user: str, **facts: Any) -> None:
     if RANK[have] < RANK[needed]:
         raise RoleRefused(f"{user} ({have if have != 'none' else 'no role'}) may not {what}: "
                           f"ask {_who_may(needed)}", detail, user)
-    if RANK[needed] >= RANK["supervisor"]:
-        audit.record(_now(), user, "role_allowed", "role", None, detail)
 
 
 def require_member(user: str) -> None:
-    """Any write needs a role in these books (cheap: one indexed read)."""
-    if role_of(user) == "none":
+    """Any write needs a role in these books (cheap: one indexed read).
+
+    Books nobody holds a role in yet (just created) make their first writer the admin, as `init` does.
+    """
+    if role_of(user) == "none" and not _bootstrap(user):
         raise RoleRefused(f"{user} has no role in these books and may not post: ask {_who_may('admin')} to run "
                           f"`tui-billing users add {user}`", {"action": "post", "needs": "clerk", "role": "none"}, user)
 
@@ -208,14 +212,18 @@ def bootstrap(*, operator: str | None = None) -> str | None:
     """`init` on books with no grant yet: the user running it becomes their admin."""
     from .identity import operator_name
 
-    if database.execute_sql("SELECT 1 FROM role_grant LIMIT 1").fetchone():
-        return None
     user = operator_name(operator)
+    return user if _bootstrap(user) else None
+
+
+def _bootstrap(user: str) -> bool:
+    if database.execute_sql("SELECT 1 FROM role_grant LIMIT 1").fetchone():
+        return False
     now = _now()
     database.execute_sql("INSERT INTO role_grant (user, role, granted_by, granted_at) VALUES (?,?,?,?)",
                          (user, "admin", "init", now))
     audit.record(now, user, "grant_role", "role_grant", None, {"user": user, "role": "admin", "was": None})
-    return user
+    return True
 
 
 def users() -> list[tuple[str, str, str, str]]:
