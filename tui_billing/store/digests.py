@@ -23,16 +23,22 @@ import json
 import re
 from functools import lru_cache
 
-from . import audit, identity
-from .db import database
+from . import identity
 from .migrations import DATED_TABLES
+
+
+def _execute(query: str, params: tuple = ()):
+    """The store's connection (imported late: the day sheet reads a sealed line without loading Peewee)."""
+    from .db import database
+
+    return database.execute_sql(query, params)
 
 GENESIS = "0" * 64
 LINE = re.compile(r"tui-billing day-digest book=([0-9a-f]{12}) date=(\d{4}-\d\d-\d\d) digest=([0-9a-f]{64})")
 
 
 def _rows(sql: str, params: tuple = ()) -> list[tuple]:
-    return database.execute_sql(sql, params).fetchall()
+    return _execute(sql, params).fetchall()
 
 
 @lru_cache(maxsize=1)
@@ -66,7 +72,7 @@ def rows_digest(date: str) -> str:
         ("day_close", f"SELECT {cols['day_close']} FROM day_close x WHERE x.posting_date = ?"),
     ]
     for table, sql in queries:
-        for row in database.execute_sql(sql, (date,)):
+        for row in _execute(sql, (date,)):
             h.update(json.dumps([table, *row], ensure_ascii=False, separators=(",", ":")).encode())
             h.update(b"\n")
     return h.hexdigest()
@@ -86,19 +92,25 @@ def _close_event(date: str) -> tuple[int, str] | None:
     return None
 
 
-def book_id() -> str:
+def book_id(execute=None) -> str:
     """Names the books in witness lines: the start of their first audit event's hash."""
-    row = database.execute_sql("SELECT hash FROM audit_event ORDER BY id LIMIT 1").fetchone()
+    row = (execute or _execute)("SELECT hash FROM audit_event ORDER BY id LIMIT 1", ()).fetchone()
     return (row[0] if row else GENESIS)[:12]
 
 
-def witness_line(date: str, digest: str) -> str:
-    return f"tui-billing day-digest book={book_id()} date={date} digest={digest}"
+def witness_line(date: str, digest: str, execute=None) -> str:
+    return f"tui-billing day-digest book={book_id(execute)} date={date} digest={digest}"
+
+
+def sealed_line(date: str, execute) -> str | None:
+    """The witness line of a sealed day, for the day sheet (``execute``: the report's connection)."""
+    row = execute("SELECT digest FROM day_digest WHERE posting_date = ?", (date,)).fetchone()
+    return witness_line(date, row[0], execute) if row else None
 
 
 def seal_day(date: str, user: str, *, send: bool = True) -> str:
     """Store the day's digest, chained to the last one, with its audit event; send it outside. In the close's transaction."""
-    prev_row = database.execute_sql("SELECT digest FROM day_digest ORDER BY rowid DESC LIMIT 1").fetchone()
+    prev_row = _execute("SELECT digest FROM day_digest ORDER BY rowid DESC LIMIT 1").fetchone()
     prev = prev_row[0] if prev_row else GENESIS
     event = _close_event(date)
     if event is None:
@@ -106,8 +118,10 @@ def seal_day(date: str, user: str, *, send: bool = True) -> str:
     rows = rows_digest(date)
     digest = chain_digest(prev, date, rows, event[0], event[1])
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    database.execute_sql("INSERT INTO day_digest (posting_date, prev_digest, rows_digest, audit_id, audit_hash, digest, "
+    _execute("INSERT INTO day_digest (posting_date, prev_digest, rows_digest, audit_id, audit_hash, digest, "
                          "sealed_at) VALUES (?,?,?,?,?,?,?)", (date, prev, rows, event[0], event[1], digest, now))
+    from . import audit
+
     audit.record(now, user, "seal_day", "day_digest", None, {"posting_date": date, "digest": digest})
     if send:
         send_outside(witness_line(date, digest))
@@ -135,7 +149,7 @@ def send_outside(line: str) -> None:
 
 
 def day_digest(date: str) -> str | None:
-    row = database.execute_sql("SELECT digest FROM day_digest WHERE posting_date = ?", (date,)).fetchone()
+    row = _execute("SELECT digest FROM day_digest WHERE posting_date = ?", (date,)).fetchone()
     return row[0] if row else None
 
 
@@ -144,6 +158,8 @@ def day_digest(date: str) -> str | None:
 
 def problems(limit: int = 10, *, rows: bool = True) -> list[str]:
     """Recompute the chain (every link, each day's rows when ``rows``) and tie it to the closes and the audit trail."""
+    from . import audit
+
     out: list[str] = []
     prev = GENESIS
     first_sealed = None
@@ -157,7 +173,7 @@ def problems(limit: int = 10, *, rows: bool = True) -> list[str]:
             out.append(f"day {date}: its stored digest was altered")
         if rows and rows_digest(date) != rows_d:
             out.append(f"day {date} was closed, but its rows (or its close) changed since: rows were rewritten")
-        event = database.execute_sql("SELECT at, user, action, entity, entity_id, detail, prev_hash, hash "
+        event = _execute("SELECT at, user, action, entity, entity_id, detail, prev_hash, hash "
                                      "FROM audit_event WHERE id = ?", (audit_id,)).fetchone()
         if event is None or event[7] != audit_hash or audit.event_hash(event[6], *event[:6]) != audit_hash:
             out.append(f"day {date}: the audit trail up to its close changed since it was sealed "
@@ -189,7 +205,7 @@ def close_blockers(date: str) -> list[str]:
     """What refuses the next day close: a guard that is not ours, or a broken digest chain."""
     from .guards import schema_problems
 
-    found = schema_problems(database.execute_sql, limit=5) + problems(5)
+    found = schema_problems(_execute, limit=5) + problems(5)
     return [f"the books fail `tui-billing check` ({p})" for p in found]
 
 
