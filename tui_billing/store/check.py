@@ -141,6 +141,7 @@ def run_check(*, integrity: bool = True, limit: int = 10) -> CheckReport:
     report.problems.extend(audit.verify_chain(limit))
     report.problems.extend(digests.problems(limit))  # closed days against their sealed digests
     report.notices.extend(filter(None, [identity.describe(database.execute_sql)]))
+    report.problems.extend(identity.problems(database.execute_sql))
     # Rows of open days (the only ones an insert by hand can still reach) against their events.
     report.problems.extend(check_audit.unaccounted(limit=limit))
     if integrity:

@@ -63,6 +63,9 @@ def books_opened(execute: Callable[[str, Sequence], object], *, fresh_marker: Ca
     try:
         row = execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'test_book'", ()).fetchone()
         marked = bool(row) and bool(execute("SELECT 1 FROM test_book", ()).fetchone())
+        if marked:  # a marker added by hand to books with history is not honoured (and check names it)
+            first = execute("SELECT action FROM audit_event ORDER BY id LIMIT 1", ()).fetchone()
+            marked = first is None or first[0] == "mark_test_book"
         if not marked and row and _new_books_are_test_books and fresh_marker is not None \
                 and not execute("SELECT 1 FROM audit_event LIMIT 1", ()).fetchone():
             fresh_marker()
@@ -89,6 +92,7 @@ def mark_test_book(reason: str = "test") -> None:
     Refused by the database once the book holds any audit event (an office's books).
     """
     global _honours
+    from . import audit
     from .db import database, write
 
     @write
@@ -96,6 +100,8 @@ def mark_test_book(reason: str = "test") -> None:
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         database.execute_sql("INSERT INTO test_book (id, marked_by, marked_at, reason) VALUES (1, ?, ?, ?)",
                              (os_user(), now, reason))
+        # the books' first event: a marker added by hand later cannot have it (see problems())
+        audit.record(now, os_user(), "mark_test_book", "test_book", 1, {"reason": reason})
 
     if not database.execute_sql("SELECT 1 FROM test_book").fetchone():
         _mark()
@@ -112,3 +118,18 @@ def describe(execute: Callable[[str, Sequence], object]) -> str | None:
         return None
     return (f"these are TEST books ({row[2]}, marked by {row[0]} at {row[1]}): they honour TUI_BILLING_TODAY "
             "and TUI_BILLING_OPERATOR and make every user without a role an admin; never use them for an office")
+
+
+def problems(execute: Callable[[str, Sequence], object]) -> list[str]:
+    """A test-book marker that was not there from the books' first event was added by hand."""
+    try:
+        marked = execute("SELECT 1 FROM test_book", ()).fetchone()
+    except Exception:
+        return []
+    if not marked:
+        return []
+    first = execute("SELECT action FROM audit_event ORDER BY id LIMIT 1", ()).fetchone()
+    if first and first[0] != "mark_test_book":
+        return ["these books were made as an office's but now carry the test-book marker (added by hand?): "
+                "they would honour TUI_BILLING_TODAY and TUI_BILLING_OPERATOR; remove it from a backup"]
+    return []
