@@ -315,3 +315,15 @@ def test_office_close_sends_its_digest_to_syslog(tmp_path, office_books, monkeyp
         assert logged[0][0] == syslog.LOG_NOTICE
     finally:
         close_database()
+
+
+def test_an_older_closed_day_rewritten(books, monkeypatch):
+    """Past the close's one-week window the close still re-hashes older days while its budget lasts."""
+    monkeypatch.setattr(digests, "CLOSE_RECHECK_DAYS", 0)
+    con = attacker(books["db"])
+    without_trigger(con, ["charge_no_update"], "UPDATE charge SET code = '99214' WHERE posting_date = '2026-11-16'")
+    con.close()
+    assert "day 2026-11-16 was closed, but its rows" in next_close_refused(books)
+    monkeypatch.setattr(digests, "CLOSE_BUDGET_S", -1.0)  # big books: no time left for older days
+    ops.close_day(OPEN, DepositCount())  # the close lets it through...
+    assert "day 2026-11-16 was closed, but its rows" in problems()  # ...and check still names it
