@@ -327,3 +327,23 @@ def test_an_older_closed_day_rewritten(books, monkeypatch):
     monkeypatch.setattr(digests, "CLOSE_BUDGET_S", -1.0)  # big books: no time left for older days
     ops.close_day(OPEN, DepositCount())  # the close lets it through...
     assert "day 2026-11-16 was closed, but its rows" in problems()  # ...and check still names it
+
+
+def test_every_unique_key_of_every_history_table_has_a_replace_guard(db):
+    """A new history table or unique key without its REPLACE guard fails here (schema read from the file)."""
+    from tui_billing.store import database
+    from tui_billing.store.guards import HISTORY_KEYS, NEW_APPEND_ONLY
+    from tui_billing.store.migrations import POSTED_TABLES
+
+    guarded = set(HISTORY_KEYS)
+    for table in (*POSTED_TABLES, *NEW_APPEND_ONLY, "charge_balance", "receipt_balance"):
+        info = database.execute_sql(f"PRAGMA table_info({table})").fetchall()
+        keys = [tuple(r[1] for r in sorted((r for r in info if r[5]), key=lambda r: r[5]))]
+        for _, name, unique, *_ in database.execute_sql(f"PRAGMA index_list({table})").fetchall():
+            if unique:
+                keys.append(tuple(r[2] for r in database.execute_sql(f"PRAGMA index_info({name})").fetchall()))
+        for key in set(keys):
+            assert (table, key) in guarded, f"{table}{key} has no INSERT OR REPLACE guard"
+        triggers = {r[0] for r in database.execute_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (table,))}
+        assert {f"{table}_no_update", f"{table}_no_delete"} <= triggers or table.endswith("_balance"), table
