@@ -205,6 +205,11 @@ def close_day_cmd(obj: Context, date: str | None, cash: str | None, checks: str 
     click.echo(f"day {totals['start']} closed: charges {format_cents(totals['charges'])}, receipts "
                f"{format_cents(sum(totals['receipts_by_method'].values()))}, deposit {format_cents(deposit)}, "
                f"closing A/R {format_cents(totals['closing_ar'])}; postings now go to {current_posting_date()}")
+    from .store import digests
+
+    sealed = digests.day_digest(totals["start"])
+    if sealed:  # keep it outside the books: `tui-billing check --witness FILE` proves them against it
+        click.echo(digests.witness_line(totals["start"], sealed))
 
 
 @close.command("month")
