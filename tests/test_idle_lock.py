@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from test_charge_entry import db, make_app, send, settle, template, type_text, with_batch  # noqa: F401 (fixtures)
+from test_charge_entry import db, make_app, send, settle, template, type_text, with_batch  # noqa: F401,F811 (fixtures)
 
 from tui_billing.screens import lock
 from tui_billing.store.identity import os_user

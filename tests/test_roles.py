@@ -48,13 +48,13 @@ def encounter(practice, batch=None, patient=0):
                               dos="2026-11-16", diagnoses=["J06.9"], lines=[ops.ChargeLine("99213")], batch_id=batch)
 
 
-def test_closing_a_day_or_month_is_for_supervisors(staff, practice, dump):
+def test_closing_a_day_or_month_is_for_supervisors(staff, practice):
     staff("alice")
-    before = dump()
     message = refused(ops.close_day, None, DepositCount())
     assert message.startswith("alice (clerk) may not close a day") and "ask a supervisor or an admin (sam" in message
     user, detail = events("role_refused")[-1]
     assert user == "alice" and '"needs":"supervisor"' in detail
+    assert database.execute_sql("SELECT COUNT(*) FROM day_close").fetchone()[0] == 0  # only the refusal was written
     refused(ops.close_month, "2026-10")
     staff("sam")
     ops.close_day(None, DepositCount())

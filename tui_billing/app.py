@@ -5,8 +5,8 @@ modes, so every screen stays alive and keeps what was typed into it.
 
 What screens can rely on (set before any screen mounts):
 
-- ``app.db_path``: the database file; ``app.operator``: the clerk (OS user, or
-  ``TUI_BILLING_OPERATOR``); ``app.posting_date``: the current open posting date (ISO text);
+- ``app.db_path``: the database file; ``app.operator``: the clerk (the real uid's account; a test
+  book's ``TUI_BILLING_OPERATOR``); ``app.posting_date``: the current open posting date (ISO text);
   ``app.practice``: the practice name. After a day close call :meth:`BillingApp.refresh_context`.
 - Type-ahead: keys are handled one at a time, in order, even when they arrive in a burst (SSH):
   each key is fully handled (including bindings resolved after bubbling) before the next is
