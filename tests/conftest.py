@@ -2,6 +2,8 @@
 
 Keep these generic: a module that needs more builds it on top of them in its own file.
 
+* Every book a test opens new is a *test book* (store/identity.py): only such a book honours the
+  hooks below, and its users without a role are admins. ``office_books`` turns that off.
 * ``today`` pins the business day (``TUI_BILLING_TODAY``) and the operator
   (``TUI_BILLING_OPERATOR``) so posting dates, DOS checks and audit users are deterministic.
   Change the day in a test with ``monkeypatch.setenv("TUI_BILLING_TODAY", ...)``.
