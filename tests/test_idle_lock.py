@@ -79,3 +79,8 @@ async def test_idle_minutes_configurable(db, monkeypatch):  # noqa: F811
     assert lock.idle_minutes() == 0
     monkeypatch.setenv("TUI_BILLING_IDLE_MINUTES", "soon")
     assert lock.idle_minutes() == lock.DEFAULT_IDLE_MINUTES
+
+
+def test_the_default_checker_asks_pam():
+    """The real PAM stack (login service) refuses a wrong password; it answers, it does not raise."""
+    assert lock.pam_checker(os_user(), "not the password \u2603") is False
