@@ -16,6 +16,7 @@ from decimal import Decimal
 import pytest
 from click.testing import CliRunner
 
+from tests.journal_tools import require
 from tests.reports_fixtures import DAYS, OPEN_DAYS, TODAY, build
 from tui_billing.cli import main
 
@@ -40,10 +41,17 @@ def export(books, *args) -> str:
 def parse(text: str) -> list[dict]:
     """Transactions as {date, desc, postings: [(account, cents, asserted_cents|None)]}."""
     txns: list[dict] = []
+    directive = False
     for line in text.splitlines():
         if not line.strip() or line.startswith(";"):
             continue
+        if line.startswith(("account ", "commodity ")):
+            directive = True  # declarations (and their indented sub-directives) are not transactions
+            continue
+        if directive and line.startswith(" "):
+            continue
         if not line.startswith(" "):
+            directive = False
             date, _, desc = line.partition(" ")
             txns.append({"date": date, "desc": desc, "postings": []})
             continue
@@ -124,23 +132,106 @@ def test_export_from_a_date_opens_with_balances(books):
     assert asserted == [a for a in full if a[0] >= DAYS[2]]
 
 
-@pytest.mark.skipif(shutil.which("hledger") is None, reason="hledger is not installed")
-def test_hledger_reads_it_and_the_assertions_hold(books, tmp_path):
+@pytest.fixture(scope="session")
+def hledger() -> str:
+    return require("hledger")
+
+
+@pytest.fixture(scope="session")
+def ledger() -> str:
+    return require("ledger")
+
+
+def test_hledger_reads_it_and_the_assertions_hold(books, tmp_path, hledger):
     journal = tmp_path / "books.journal"
     journal.write_text(export(books))
-    run = subprocess.run(["hledger", "-f", str(journal), "check", "assertions"], capture_output=True, text=True)
+    run = subprocess.run([hledger, "-f", str(journal), "check", "assertions"], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     # a wrong figure is caught: the reader is really checking
     bad = re.sub(r"(\(control:receivables\)\s+\$0.00 = \$)(\d+)", lambda m: m.group(1) + str(int(m.group(2)) + 1),
                  journal.read_text(), count=1)
     journal.write_text(bad)
-    run = subprocess.run(["hledger", "-f", str(journal), "check", "assertions"], capture_output=True, text=True)
+    run = subprocess.run([hledger, "-f", str(journal), "check", "assertions"], capture_output=True, text=True)
     assert run.returncode != 0
 
 
-@pytest.mark.skipif(shutil.which("ledger") is None, reason="ledger is not installed")
-def test_ledger_reads_it(books, tmp_path):
+def test_ledger_reads_it(books, tmp_path, ledger):
     journal = tmp_path / "books.journal"
     journal.write_text(export(books))
-    run = subprocess.run(["ledger", "-f", str(journal), "bal", "--real"], capture_output=True, text=True)
+    run = subprocess.run([ledger, "-f", str(journal), "bal", "--real"], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
+
+
+def test_hledger_check_strict_is_clean(books, tmp_path, hledger):
+    """Every account and the commodity are declared: hledger's strict checks pass as they are."""
+    journal = tmp_path / "books.journal"
+    journal.write_text(export(books))
+    run = subprocess.run([hledger, "-f", str(journal), "check", "--strict"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    # an account nobody declared is caught: the strict check is really on
+    journal.write_text(journal.read_text() + "\n2026-03-20 * stray\n    assets:stray    $1.00\n"
+                       "    equity:opening balances    $-1.00\n")
+    run = subprocess.run([hledger, "-f", str(journal), "check", "--strict"], capture_output=True, text=True)
+    assert run.returncode != 0 and "assets:stray" in run.stderr
+
+
+def test_ledger_pedantic_reads_it_with_the_assertions(books, tmp_path, ledger):
+    """ledger --pedantic (every account and commodity declared before use) reads it and checks the
+    day-close balance assertions: a wrong figure makes it fail."""
+    journal = tmp_path / "books.journal"
+    text = export(books)
+    journal.write_text(text)
+    run = subprocess.run([ledger, "--pedantic", "-f", str(journal), "bal"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    bad = re.sub(r"(\(control:receivables\)\s+\$0.00 = \$)(\d+)", lambda m: m.group(1) + str(int(m.group(2)) + 1),
+                 text, count=1)
+    journal.write_text(bad)
+    run = subprocess.run([ledger, "-f", str(journal), "bal"], capture_output=True, text=True)
+    assert run.returncode != 0 and "assert" in run.stderr.lower()
+
+
+@pytest.fixture(scope="module")
+def lookalikes(tmp_path_factory):
+    """Books whose patients' account numbers differ only in a space, an underscore and a slash."""
+    path = tmp_path_factory.mktemp("lookalikes") / "books.db"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TUI_BILLING_TODAY", TODAY)
+        mp.setenv("TUI_BILLING_OPERATOR", "alice")
+        from tui_billing.store import close_database, open_database
+        from tui_billing.store import operations as ops
+
+        open_database(path, create=True)
+        ops.seed_standard_reasons()
+        dr = ops.add_provider("DR1", "Dana Reyes", "1234567893")
+        ops.set_procedure("99213", "Office visit", 12500)
+        for n, account in enumerate(["AUD 1", "AUD_1", "AUD/1"], start=1):
+            pid = ops.add_patient(account, f"Lookalike{n}", "Pat", "1970-01-01", "F")
+            ops.post_encounter(patient_id=pid, provider_id=dr, dos=TODAY, diagnoses=["J06.9"],
+                               lines=[ops.ChargeLine("99213", fee=1000 * n)], payer_id=None)
+        close_database()
+    return path
+
+
+def test_lookalike_accounts_stay_apart(lookalikes, tmp_path, hledger):
+    balances, _ = check(export(lookalikes))
+    patients = {a: c for a, c in balances.items() if a.startswith("assets:receivables:patients:")}
+    assert sorted(patients.values()) == [1000, 2000, 3000], patients
+    assert len(patients) == 3
+    journal = tmp_path / "books.journal"
+    journal.write_text(export(lookalikes))
+    run = subprocess.run([hledger, "-f", str(journal), "check", "--strict"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    run = subprocess.run([hledger, "-f", str(journal), "bal", "-N", "--flat", "assets:receivables:patients"],
+                         capture_output=True, text=True)
+    assert run.returncode == 0 and len(run.stdout.strip().splitlines()) == 3, run.stdout
+
+
+def test_account_segments_are_injective():
+    from tui_billing.reports.journal import _acct
+
+    names = ["AUD 1", "AUD_1", "AUD/1", "AUD:1", "AUD_201", "AUD;1", "aud 1", "", "_", "Müller", "M_c3_bcller",
+             "A\u00a01", "A  1"]
+    encoded = [_acct(n) for n in names]
+    assert len(set(encoded)) == len(names), dict(zip(names, encoded))
+    for e in encoded:
+        assert re.fullmatch(r"[A-Za-z0-9._\-]+", e), e  # nothing a journal reader treats specially

@@ -153,7 +153,7 @@ def test_extra_trigger_is_named(books):
     con.execute("CREATE TRIGGER sneaky AFTER INSERT ON charge BEGIN UPDATE charge_balance SET balance = 0 "
                 "WHERE charge_id = NEW.id; END")
     con.close()
-    assert "trigger sneaky" in problems()
+    assert "triggers this schema version does not have were added: sneaky" in problems()
     next_close_refused(books)
 
 

@@ -33,8 +33,11 @@ class Context:
 
 
 def fail(message: str, code: int = 1) -> None:
-    """One line on stderr and a non-zero exit: never a traceback for a user's mistake."""
-    click.echo(f"tui-billing: {message}", err=True)
+    """One line on stderr and a non-zero exit: never a traceback for a user's mistake. The message
+    may quote a file's or a user's text: inert, so it can never drive the terminal."""
+    from .text import inert
+
+    click.echo(f"tui-billing: {inert(message)}", err=True)
     sys.exit(code)
 
 
@@ -127,6 +130,28 @@ def backup(obj: Context, dest: Path, force: bool) -> None:
 
 
 @main.command()
+@click.argument("backup_file", metavar="BACKUP", type=click.Path(dir_okay=False, path_type=Path))
+@pass_ctx
+def restore(obj: Context, backup_file: Path) -> None:
+    """Replace the books with BACKUP (checked first); the current file and its -wal are kept aside.
+
+    Refused while anyone has the books open: everyone quits tui-billing first.
+    """
+    from .store import BillingError, resolve_db_path
+    from .store.backup import restore_from
+
+    try:
+        path = resolve_db_path(obj.db)
+        kept = restore_from(backup_file, path)
+    except BillingError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot restore {backup_file}: {exc.strerror or exc}; nothing was changed")
+    where = f"; the replaced books are kept as {kept}" if kept else ""
+    click.echo(f"restored {backup_file} to {path}{where}")
+
+
+@main.command()
 @click.option("--charges", default=20_000, show_default=True, type=click.IntRange(0, 20_000_000))
 @click.option("--patients", default=None, type=click.IntRange(1, 5_000_000), help="Default: charges / 10.")
 @click.option("--days", default=250, show_default=True, type=click.IntRange(1, 3650),
@@ -147,8 +172,14 @@ def demo(obj: Context, charges: int, patients: int | None, days: int, seed: int,
     try:
         stats = build_demo(path, charges=charges, patients=patients or max(50, charges // 10), days=days,
                            seed=seed, force=force)
-    except BillingError as exc:
-        fail(str(exc))
+    except Exception as exc:  # the build's temporary file is gone (build_demo removes it); say why in one line
+        from .files import DiskFullError, disk_full_message, is_disk_full
+
+        if isinstance(exc, DiskFullError) or is_disk_full(exc):
+            fail(f"{disk_full_message(path, exc)} (the demo database was not built)")
+        if isinstance(exc, BillingError):
+            fail(str(exc))
+        raise
     click.echo(", ".join(f"{k} {v}" for k, v in stats.items()))
 
 

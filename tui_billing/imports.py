@@ -19,6 +19,7 @@ from .money import MoneyError, parse_cents
 from .store import operations as ops
 from .store.db import database, write
 from .store.errors import BillingError
+from .text import inert
 
 #: Columns each kind of file must have (others are optional; unknown columns are refused).
 REQUIRED = {
@@ -70,34 +71,53 @@ class _Rollback(Exception):
 
 def read_rows(kind: str, path: Path) -> list[tuple[int, dict[str, str]]]:
     """The file's rows as (line number, {column: text}), after checking the header."""
+    return read_file(kind, path)[0]
+
+
+def read_file(kind: str, path: Path) -> tuple[list[tuple[int, dict[str, str]]], str]:
+    """The file's rows (see :func:`read_rows`) and the sha256 of the very bytes they came from."""
+    import hashlib
+    import io
+
     try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            header = [h.strip().lower() for h in (reader.fieldnames or [])]
-            if not header:
-                raise ImportFileError(f"{path} is empty: the first line must name the columns")
-            missing = [c for c in REQUIRED[kind] if c not in header]
-            if missing:
-                raise ImportFileError(f"{path}: missing column(s) {', '.join(missing)} "
-                                      f"(a {kind} file needs {', '.join(REQUIRED[kind])})")
-            unknown = [c for c in header if c not in REQUIRED[kind] and c not in OPTIONAL[kind]]
-            if unknown:
-                raise ImportFileError(f"{path}: unknown column(s) {', '.join(unknown)}")
-            reader.fieldnames = header
-            rows = []
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ImportFileError(f"cannot read {path}: {exc.strerror or exc}") from None
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        reader = csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline=""))
+        header = [h.strip().lower() for h in (reader.fieldnames or [])]
+        if not header:
+            raise ImportFileError(f"{path} is empty: the first line must name the columns")
+        seen: dict[str, int] = {}
+        for n, name in enumerate(header, start=1):
+            if name in seen:  # DictReader would keep the last one's cells and drop the first's
+                raise ImportFileError(inert(f"{path}:{reader.line_num}: column {name!r} appears twice (columns "
+                                            f"{seen[name]} and {n}); each column may be given once"))
+            seen[name] = n
+        missing = [c for c in REQUIRED[kind] if c not in header]
+        if missing:
+            raise ImportFileError(f"{path}: missing column(s) {', '.join(missing)} "
+                                  f"(a {kind} file needs {', '.join(REQUIRED[kind])})")
+        unknown = [c for c in header if c not in REQUIRED[kind] and c not in OPTIONAL[kind]]
+        if unknown:
+            # the file's own text: inert, so a header cannot drive the terminal it is echoed to
+            raise ImportFileError(inert(f"{path}: unknown column(s) {', '.join(unknown)}"))
+        reader.fieldnames = header
+        rows = []
+        line = reader.line_num
+        for row in reader:
+            start = line + 1
             line = reader.line_num
-            for row in reader:
-                start = line + 1
-                line = reader.line_num
-                if None in row:
-                    rows.append((start, {"__error__": "more cells than columns"}))
-                    continue
-                rows.append((start, {k: (v or "").strip() for k, v in row.items()}))
-            return rows
+            if None in row:
+                rows.append((start, {"__error__": "more cells than columns"}))
+                continue
+            rows.append((start, {k: (v or "").strip() for k, v in row.items()}))
+        return rows, digest
     except UnicodeDecodeError as exc:
         raise ImportFileError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except csv.Error as exc:
-        raise ImportFileError(f"{path}: {exc}") from None
+        raise ImportFileError(inert(f"{path}: {exc}")) from None
 
 
 def _money(text: str, what: str, *, allow_zero: bool = True) -> int:
@@ -268,16 +288,31 @@ class _Progress:
 
 def run_import(kind: str, path: Path, *, dry_run: bool = False, posting_date: str | None = None,
                allow_duplicates: bool = False) -> ImportResult:
-    """Import a file as one transaction: all of it, or (with any bad row, or a dry run) none of it."""
+    """Import a file as one transaction: all of it, or (with any bad row, or a dry run) none of it.
+
+    A file whose bytes were imported before as the same kind is refused (ImportFileError) unless
+    ``allow_duplicates``; the import is remembered in the same transaction as its rows.
+    """
     if kind not in _KINDS:
         raise ValueError(f"unknown import kind {kind}")
-    rows = read_rows(kind, Path(path))
+    rows, digest = read_file(kind, Path(path))
     result = ImportResult(kind, rows=len(rows), dry_run=dry_run)
 
     @write
     def transaction() -> None:
+        from .store.imported import previous_imports, record_import
+        from .store.validate import operator
+
         result.errors.clear()
         result.counts.clear()
+        earlier = previous_imports(digest, kind)
+        if earlier and not allow_duplicates:
+            first = earlier[0]
+            raise ImportFileError(inert(
+                f"{path}: this very file was already imported as {kind} ({first.rows} row(s) from "
+                f"{first.file_name}, {first.imported_at}, by {first.operator}"
+                f"{f'; {len(earlier)} times in all' if len(earlier) > 1 else ''}); nothing was imported. "
+                "Pass --allow-duplicates if it really is new work"))
         lookup = _Lookup()
         lookup.allow_duplicates = allow_duplicates
 
@@ -298,6 +333,7 @@ def run_import(kind: str, path: Path, *, dry_run: bool = False, posting_date: st
         result.errors.sort()
         if result.errors or dry_run:
             raise _Rollback()
+        record_import(digest, kind, Path(path).name, len(rows), operator())
 
     rows_by_line = {line: row["__error__"] for line, row in rows if "__error__" in row}
     try:

@@ -34,7 +34,9 @@ class OneLineUsageError(click.UsageError):
 
     def show(self, file=None) -> None:  # noqa: D102 - click's hook
         where = f" (see `{self.ctx.command_path} --help`)" if self.ctx else ""
-        click.echo(f"tui-billing: {self.format_message()}{where}", err=True)
+        from ..text import inert
+
+        click.echo(f"tui-billing: {inert(self.format_message())}{where}", err=True)
 
 
 def _one_line(exc: click.UsageError) -> OneLineUsageError:
@@ -126,8 +128,10 @@ DATE = IsoDate()
 
 
 def fail(message: str, code: int = 1) -> None:
-    """One line on stderr and a non-zero exit."""
-    click.echo(f"tui-billing: {message}", err=True)
+    """One line on stderr and a non-zero exit (inert: it may quote a file's text)."""
+    from ..text import inert
+
+    click.echo(f"tui-billing: {inert(message)}", err=True)
     sys.exit(code)
 
 
@@ -158,16 +162,19 @@ def emit(report, fmt: str, output: Path | None, page_length: int | None) -> None
 
 @contextlib.contextmanager
 def open_output(output: Path | None):
-    """A write function for standard output or FILE (exit 1 with the reason if FILE cannot be written)."""
+    """A write function for standard output or FILE: FILE is private (0600) and appears only when
+    complete (tui_billing.files); exit 1 with one line if it cannot be written."""
     if output is None:
         yield lambda text: click.echo(text, nl=False)
         return
+    from ..files import atomic_output
+    from ..store.errors import BillingError
+
     try:
-        fh = open(output, "w", encoding="utf-8", newline="")
-    except OSError as exc:
-        fail(f"cannot write {output}: {exc.strerror}")
-    with fh:
-        yield fh.write
+        with atomic_output(output) as fh:
+            yield fh.write
+    except BillingError as exc:
+        fail(str(exc))
 
 
 def write_text(text: str, output: Path | None) -> None:
@@ -178,11 +185,8 @@ def write_text(text: str, output: Path | None) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    try:
-        with open(output, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-    except OSError as exc:
-        fail(f"cannot write {output}: {exc.strerror}")
+    with open_output(output) as write:
+        write(text)
 
 
 def open_books(ctx: click.Context, *, reader: bool = False) -> None:
@@ -424,11 +428,14 @@ def journal(start: str | None, end: str | None, output: Path | None) -> None:
     if output is None:
         write_journal(sys.stdout, start, end or _today())
         return
+    from ..files import atomic_output
+    from ..store.errors import BillingError
+
     try:
-        with open(output, "w", encoding="utf-8") as fh:
+        with atomic_output(output, newline=None) as fh:
             write_journal(fh, start, end or _today())
-    except OSError as exc:
-        fail(f"cannot write {output}: {exc.strerror}")
+    except BillingError as exc:
+        fail(str(exc))
 
 
 # --------------------------------------------------------------------------- import
@@ -444,8 +451,10 @@ def _import_command(kind: str, doc: str) -> None:
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     @click.option("--dry-run", is_flag=True, help="Check every row and report; save nothing.")
     @click.option("--posting-date", type=DATE, default=None, help="Posting date for charges and receipts.")
-    @click.option("--allow-duplicates", is_flag=True, hidden=kind != "receipts",
-                  help="Post a check or EFT whose payer and reference match an earlier receipt.")
+    @click.option("--allow-duplicates", is_flag=True,
+                  help="Import a file that was imported before" + (
+                      "; post a check or EFT whose payer and reference match an earlier receipt."
+                      if kind == "receipts" else "."))
     @run_report(snapshot=False)
     def command(file: Path, dry_run: bool, posting_date: str | None, allow_duplicates: bool) -> None:
         from ..imports import ImportFileError, run_import
@@ -455,12 +464,14 @@ def _import_command(kind: str, doc: str) -> None:
                                 allow_duplicates=allow_duplicates)
         except ImportFileError as exc:
             fail(str(exc))
-        for line, message in result.errors:
-            click.echo(f"{file}:{line}: {message}", err=True)
+        from ..text import inert
+
+        for line, message in result.errors:  # a row's error quotes the file's cells: inert
+            click.echo(inert(f"{file}:{line}: {message}"), err=True)
         if result.errors:
             fail(f"{len(result.errors)} bad row(s) of {result.rows}: nothing was imported")
         verb = "would import" if dry_run else "imported"
-        click.echo(f"{verb} {result.summary()} from {result.rows} row(s) of {file}")
+        click.echo(inert(f"{verb} {result.summary()} from {result.rows} row(s) of {file}"))
 
 
 for _kind, _doc in (

@@ -27,12 +27,18 @@ from ..store.db import sql
 
 CONTROL_AR = "(control:receivables)"
 CONTROL_UNAPPLIED = "(control:unapplied)"
-_SAFE = re.compile(r"[^A-Za-z0-9_.\-]")
+OPENING = "equity:opening balances"
+#: The characters an account segment keeps as they are; "_" is the escape, so never kept.
+_KEPT = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-")
 
 
 def _acct(text: str) -> str:
-    """An account name segment: no spaces, colons or comment characters."""
-    return _SAFE.sub("_", text.strip()) or "_"
+    """An account name segment, injectively: every other character (spaces, colons, comment
+    characters, "_" itself) becomes "_" and two hex digits per UTF-8 byte, so patients ``AUD 1``,
+    ``AUD_1`` and ``AUD/1`` stay three accounts (``AUD_201``, ``AUD_5f1``, ``AUD_2f1``)."""
+    if text and all(ch in _KEPT for ch in text):
+        return text
+    return "".join(ch if ch in _KEPT else "".join(f"_{b:02x}" for b in ch.encode("utf-8")) for ch in text) or "_"
 
 
 def _desc(text: str) -> str:
@@ -219,7 +225,7 @@ def _opening(start: str, names: _Names) -> str:
             postings.append((names.unapplied(pid, payer), -left))
             unapplied += left
     postings = _net(postings)
-    postings.append(("equity:opening balances", -(ar - unapplied)))
+    postings.append((OPENING, -(ar - unapplied)))
     postings += [(CONTROL_AR, ar), (CONTROL_UNAPPLIED, -unapplied)]
     return _txn(before, f"Opening balances at the end of {before}", postings)
 
@@ -237,6 +243,29 @@ def _progress(dates: list[str]):
         yield from bar
 
 
+def _declarations(names: _Names, end: str) -> str:
+    """The commodity and every account the journal can post to, declared before any transaction
+    (``hledger check --strict``, ``ledger --pedantic``): every payer and provider, every reason,
+    every payment method used, and each patient with a charge or a receipt by ``end``."""
+    accounts = [OPENING, CONTROL_AR.strip("()"), CONTROL_UNAPPLIED.strip("()")]
+    for code in names.payer.values():
+        accounts += [f"assets:receivables:payers:{code}", f"liabilities:unapplied:payers:{code}"]
+    accounts += [f"income:fees:{code}" for code in names.provider.values()]
+    accounts += [f"income:adjustments:{_acct(r[0])}" for r in sql(
+        "SELECT code FROM adjustment_reason UNION SELECT DISTINCT reason_code FROM adjustment ORDER BY 1").fetchall()]
+    accounts += [f"assets:deposits:{m[0]}" for m in sql(
+        "SELECT DISTINCT method FROM receipt WHERE posting_date <= ?1 UNION "
+        "SELECT DISTINCT method FROM refund WHERE posting_date <= ?1 ORDER BY 1", (end,)).fetchall()]
+    for (account,) in sql(
+        "SELECT account FROM patient WHERE id IN (SELECT patient_id FROM charge WHERE posting_date <= ?1 "
+        "UNION SELECT patient_id FROM receipt WHERE patient_id IS NOT NULL AND posting_date <= ?1) ORDER BY id",
+        (end,)).fetchall():
+        code = _acct(account)
+        accounts += [f"assets:receivables:patients:{code}", f"liabilities:unapplied:patients:{code}"]
+    lines = ["commodity $", "    format $1,000.00"] + [f"account {a}" for a in dict.fromkeys(accounts)]
+    return "\n".join(lines) + "\n\n"
+
+
 def write_journal(out: TextIO, start: str | None, end: str) -> int:
     """Write the journal for posting dates start..end; returns the number of transactions."""
     names = _Names()
@@ -246,6 +275,7 @@ def write_journal(out: TextIO, start: str | None, end: str) -> int:
               f"posting dates {start or 'beginning'} to {end}\n")
     out.write("; (control:...) virtual postings mirror the A/R and unapplied totals for the day-close assertions;\n"
               "; leave them out with --real\n\n")
+    out.write(_declarations(names, end))
     count = 0
     first = _posting_dates(None, end)
     if start and first and first[0] < start:

@@ -23,6 +23,8 @@ from ..text import inert
 
 #: Formats besides tabulate's own.
 EXTRA_FORMATS = ("csv", "json")
+#: tabulate formats a spreadsheet opens as cells: their text is neutralised like CSV's.
+DELIMITED_FORMATS = frozenset({"tsv"})
 #: Characters that make a spreadsheet treat a cell as a formula (or smuggle one in).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -454,6 +456,23 @@ def render_pages(report: Report, fmt: str, run_at: str, page_length: int) -> str
     return "\f".join(out)
 
 
+def _neutralised(report: Report) -> Report:
+    """The report with every text cell (headings, titles, the header lines' text) neutralised as a
+    CSV cell is; amounts and counts stay numbers."""
+    from dataclasses import replace
+
+    def text(value: object) -> object:
+        return neutralise_csv(clean_text(value)) if isinstance(value, str) else value
+
+    def row(cells: Sequence[object] | None) -> list | None:
+        return None if cells is None else [text(c) for c in cells]
+
+    sections = [replace(sec, title=text(sec.title), columns=row(sec.columns), rows=[row(r) for r in sec.rows],
+                        total=row(sec.total), notes=[text(n) for n in sec.notes]) for sec in report.sections]
+    return replace(report, title=text(report.title), practice=text(report.practice),
+                   params={k: text(v) for k, v in report.params.items()}, sections=sections)
+
+
 def render(report: Report, fmt: str = "simple", *, page_length: int | None = None,
            run_at: str | None = None) -> str:
     """The report in ``fmt`` (a tabulate format, ``csv`` or ``json``)."""
@@ -462,6 +481,8 @@ def render(report: Report, fmt: str = "simple", *, page_length: int | None = Non
         return render_csv(report)
     if fmt == "json":
         return render_json(report)
+    if fmt in DELIMITED_FORMATS:  # a spreadsheet opens it: a formula cell must stay text
+        report = _neutralised(report)
     if page_length:
         return render_pages(report, fmt, run_at, page_length)
     return render_table(report, fmt, run_at)

@@ -20,6 +20,7 @@ from textual.widgets.option_list import Option
 from ..store import operations as ops
 from ..store import receipts_queries as q
 from ..store.errors import BillingError
+from ..text import inert
 from .receipt_common import METHOD_HINT, after_pending_keys, ReceiptField, money, parse_date, parse_method, parse_money
 
 
@@ -389,7 +390,7 @@ class RefundDialog(ReceiptForm):
     def compose(self) -> ComposeResult:
         r = self.receipt
         with Vertical(classes="rcpt-dialog"):
-            yield Static(f"Refund from receipt {r.receipt_id}: {r.from_label} (credit {money(r.unapplied)})",
+            yield Static(inert(f"Refund from receipt {r.receipt_id}: {r.from_label} (credit {money(r.unapplied)})"),
                          classes="title", markup=False)
             amount = ReceiptField("Amount", name="amount", value=money(r.unapplied), width=14)
             amount.add_class("prefilled")
@@ -452,8 +453,8 @@ class VoidDialog(ReceiptForm):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="rcpt-dialog"):
-            yield Static(f"Void: receipt {self.receipt.receipt_id} {self.receipt.from_label} "
-                         f"{money(self.receipt.amount)}", classes="title", markup=False)
+            yield Static(inert(f"Void: receipt {self.receipt.receipt_id} {self.receipt.from_label} "
+                               f"{money(self.receipt.amount)}"), classes="title", markup=False)
             yield Static("What to reverse (↑↓):", markup=False)
             yield OptionList(id="void-choices")
             yield ReceiptField("Reason", name="reason", placeholder="required: why it is voided")

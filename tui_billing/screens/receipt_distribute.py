@@ -27,6 +27,7 @@ from textual.widgets import DataTable, Input, Label, Static
 from ..store import operations as ops
 from ..store import receipts_queries as q
 from ..store.errors import BillingError
+from ..text import inert
 from ..widgets.app_header import AppHeader
 from ..widgets.key_bar import KeyBar
 from .receipt_common import FilterBar, after_pending_keys, cell, filter_inputs, money, parse_money
@@ -91,7 +92,7 @@ class DistributeScreen(FilterBar, Screen[Posted | None]):
     def compose(self) -> ComposeResult:
         r = self.receipt
         yield AppHeader("Distribute")
-        yield Static(f"Receipt {r.receipt_id} · {r.from_label} · {r.method} {r.reference} · {money(r.amount)}",
+        yield Static(inert(f"Receipt {r.receipt_id} · {r.from_label} · {r.method} {r.reference} · {money(r.amount)}"),
                      id="rd-head", markup=False)
         yield Static("", id="rd-left", markup=False)
         with Horizontal(id="rd-filters"):

@@ -105,13 +105,11 @@ def resolve_db_path(given: str | os.PathLike[str] | None = None) -> Path:
 
 
 def _creation_mode(directory: Path) -> int:
-    """0600 normally; 0660 in a setgid directory (a shared office install group)."""
-    try:
-        if directory.stat().st_mode & stat.S_ISGID:
-            return 0o660
-    except OSError:
-        pass
-    return 0o600
+    """0600 normally; 0660 in a setgid directory (a shared office install group): the one rule
+    for every file with patient data, kept in tui_billing.files."""
+    from ..files import creation_mode
+
+    return creation_mode(directory)
 
 
 def ensure_file(path: Path) -> bool:
@@ -185,6 +183,7 @@ def open_database(given: str | os.PathLike[str] | None = None, *, create: bool =
     from .migrations import migrate as run_migrations
 
     close_reader()
+    created = create and not resolve_db_path(given).exists()
     path = _checked_path(given, create=create)
     database = _db()
     if not database.is_closed():
@@ -196,11 +195,13 @@ def open_database(given: str | os.PathLike[str] | None = None, *, create: bool =
             run_migrations(database)
     except OperationalError as exc:
         database.close()
-        raise DatabaseFileError(_explain_operational(path, exc)) from exc
+        _forget_if_created(path, created)
+        raise _file_error(path, exc) from exc
     # e.g. "file is not a database", "disk image is malformed": Peewee wraps sqlite3's error in
     # its own DatabaseError, which is not a sqlite3.DatabaseError, so catch both.
     except (sqlite3.DatabaseError, PeeweeDatabaseError) as exc:
         database.close()
+        _forget_if_created(path, created)
         raise DatabaseFileError(f"{path} is damaged or not a database ({exc}); restore the last backup") from exc
     except BaseException:
         database.close()
@@ -209,6 +210,16 @@ def open_database(given: str | os.PathLike[str] | None = None, *, create: bool =
 
     identity.books_opened(database.execute_sql, fresh_marker=lambda: identity.mark_test_book("made by a test"))
     return path
+
+
+def _forget_if_created(path: Path, created: bool) -> None:
+    """A database this very call created (O_EXCL) and could not set up (a full disk) is not left
+    behind half-made: nothing was saved in it."""
+    if not created:
+        return
+    for leftover in (f"{path}-wal", f"{path}-shm", f"{path}-journal", str(path)):
+        with contextlib.suppress(OSError):
+            os.unlink(leftover)
 
 
 def _checked_path(given: str | os.PathLike[str] | None, *, create: bool, peek: bool = True) -> Path:
@@ -251,7 +262,7 @@ def open_reader(given: str | os.PathLike[str] | None = None) -> Path:
         con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
                               isolation_level=None, check_same_thread=False)
     except sqlite3.Error as exc:
-        raise DatabaseFileError(_explain_operational(path, exc)) from exc
+        raise _file_error(path, exc) from exc
     try:
         # SQLite's default page cache, not the store's 32 MB: a report reads each page about once,
         # and a big cache only costs a short process fresh memory for every page (~6 ms a day sheet)
@@ -260,7 +271,7 @@ def open_reader(given: str | os.PathLike[str] | None = None) -> Path:
         current = con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     except sqlite3.OperationalError as exc:
         con.close()
-        raise DatabaseFileError(_explain_operational(path, exc)) from exc
+        raise _file_error(path, exc) from exc
     except sqlite3.DatabaseError as exc:
         con.close()
         raise DatabaseFileError(f"{path} is damaged or not a database ({exc}); restore the last backup") from exc
@@ -306,8 +317,32 @@ def refuse_foreign_or_newer(path: Path) -> None:
         raise DatabaseFileError(refusal)
 
 
+def _file_error(path: Path, exc: Exception) -> DatabaseFileError:
+    """The one-line error for an open that failed; a full disk is a :class:`DiskFullDatabaseError`."""
+    from ..files import is_disk_full
+
+    message = _explain_operational(path, exc)
+    return DiskFullDatabaseError(message) if is_disk_full(exc, path) else DatabaseFileError(message)
+
+
+def _disk_full_database_error():
+    from ..files import DiskFullError
+
+    class DiskFullDatabaseError(DatabaseFileError, DiskFullError):
+        """The disk holding the books is full: the open (its upgrade, its WAL) could not write."""
+
+    return DiskFullDatabaseError
+
+
+DiskFullDatabaseError = _disk_full_database_error()
+
+
 def _explain_operational(path: Path, exc: Exception) -> str:
     text = str(exc)
+    from ..files import disk_full_message, is_disk_full
+
+    if is_disk_full(exc, path):
+        return disk_full_message(path, exc)
     if "readonly" in text or "read-only" in text:
         return f"{path} is read-only for you: ask the office admin to give your user write access (group billing, mode 0660)"
     if "locked" in text or "busy" in text:
@@ -369,6 +404,15 @@ def read_snapshot():
         _reading.depth -= 1
 
 
+def _refuse_disk_full(exc: BaseException) -> None:
+    """A write that found no room on the disk (SQLite rolled it back): one line naming the disk."""
+    from ..files import DiskFullError, disk_full_message, is_disk_full
+
+    target = Path(_db().database or Path.cwd())
+    if is_disk_full(exc, target):
+        raise DiskFullError(disk_full_message(target, exc)) from exc
+
+
 #: Told, from the writing thread, each time a write found the books busy and will try again,
 #: with the seconds waited so far. The TUI shows it (a save can wait ~40 s behind another
 #: clerk's long job); a headless command sets none. See :func:`on_busy_wait`.
@@ -411,6 +455,7 @@ def write(fn: Callable[..., T]) -> Callable[..., T]:
                     follow()
                 raise
             except OperationalError as exc:
+                _refuse_disk_full(exc)
                 if not _is_busy(exc) or attempt == WRITE_ATTEMPTS:
                     if _is_busy(exc):
                         # the advice first: a screen's status line may keep only its start

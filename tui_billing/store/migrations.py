@@ -415,8 +415,6 @@ V5 = """
 CREATE INDEX audit_event_entity ON audit_event(entity, entity_id);
 """
 
-MIGRATIONS: list[str] = [V1 + _history_triggers(), V2, V3, V4, V5]
-
 # Version 7 (issue 15, roles): who may do what, kept in the books as versioned grants (a revoke is a
 # grant of 'none'; the newest grant of a user is their role), and the marker of a test book (made
 # by `demo` or a test; only a book without audit events can get it). An upgraded office's books
@@ -462,8 +460,25 @@ CREATE TABLE day_digest (
 
 
 V8 = _v8()
-# Appended after the numbers before them (6 is another branch's): the lead merges them in order.
-MIGRATIONS += [V7, V8]
+# Version 9 (imports remembered, issue 15): each file imported, by the sha256 of its bytes and
+# its kind, in the same transaction as what it posted, so the same file imported twice (two
+# clerks, a re-run script) is refused unless --allow-duplicates. Versions 6-8 belong to other
+# issue-15 work: at the merge this sits at position 9 of MIGRATIONS, after theirs.
+V9 = """
+CREATE TABLE import_file (
+    id INTEGER PRIMARY KEY,
+    sha256 TEXT NOT NULL CHECK (length(sha256) = 64),
+    kind TEXT NOT NULL CHECK (kind IN ('fees','patients','charges','receipts')),
+    file_name TEXT NOT NULL,
+    rows INTEGER NOT NULL CHECK (rows >= 0),
+    imported_at TEXT NOT NULL,
+    operator TEXT NOT NULL
+);
+CREATE INDEX import_file_digest ON import_file(sha256, kind);
+"""
+
+# In number order; version 6 (another branch's) goes before V7 when the lead merges it.
+MIGRATIONS: list[str] = [V1 + _history_triggers(), V2, V3, V4, V5, V7, V8, V9]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
