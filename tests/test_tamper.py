@@ -347,3 +347,13 @@ def test_every_unique_key_of_every_history_table_has_a_replace_guard(db):
         triggers = {r[0] for r in database.execute_sql(
             "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (table,))}
         assert {f"{table}_no_update", f"{table}_no_delete"} <= triggers or table.endswith("_balance"), table
+
+
+def test_month_close_deleted_to_reopen_the_month(books, monkeypatch):
+    monkeypatch.setenv("TUI_BILLING_TODAY", "2026-12-02")
+    ops.close_day(OPEN, DepositCount())
+    ops.close_month("2026-11")
+    con = attacker(books["db"])
+    without_trigger(con, ["month_close_no_delete"], "DELETE FROM month_close")
+    con.close()
+    assert "month 2026-11: the audit trail records its close but the close row is gone" in problems()

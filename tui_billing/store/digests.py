@@ -216,12 +216,17 @@ def problems(limit: int = 10, *, rows_since: str = "") -> list[str]:
             out.append(f"day {date} is closed but has no digest (its seal was removed)")
     sealed = {d: g for d, g in _rows("SELECT posting_date, digest FROM day_digest")}
     closed = {r[0] for r in _rows("SELECT posting_date FROM day_close")}
-    for detail, action in _rows("SELECT detail, action FROM audit_event WHERE entity IN ('day_close', 'day_digest') "
-                                "AND entity_id IS NULL AND action IN ('close_day', 'seal_day')"):
+    months = {r[0] for r in _rows("SELECT month FROM month_close")}
+    for detail, action in _rows("SELECT detail, action FROM audit_event WHERE entity IN ('day_close', 'day_digest', "
+                                "'month_close') AND entity_id IS NULL AND action IN ('close_day', 'seal_day', "
+                                "'close_month')"):
         d = json.loads(detail)
         date = d.get("posting_date")
         if action == "close_day" and date not in closed:
             out.append(f"day {date}: the audit trail records its close but the close row is gone (reopened by hand?)")
+        elif action == "close_month" and d.get("month") not in months:
+            out.append(f"month {d.get('month')}: the audit trail records its close but the close row is gone "
+                       "(reopened by hand?)")
         elif action == "seal_day" and sealed.get(date) != d.get("digest"):
             out.append(f"day {date}: the audit trail records digest {str(d.get('digest'))[:12]}… but the books hold "
                        f"{str(sealed.get(date))[:12]}…")
