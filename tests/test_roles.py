@@ -163,3 +163,20 @@ def test_an_upgrade_makes_the_first_user_admin(tmp_path, office_books):
     finally:
         close_database()
     assert path.exists()
+
+
+def test_office_books_take_only_real_accounts_and_the_os_user(tmp_path, office_books, monkeypatch):
+    """In an office's books users are OS accounts, and the operator is the real uid whatever the environment."""
+    import os
+    import pwd
+
+    me = pwd.getpwuid(os.getuid()).pw_name
+    monkeypatch.setenv("TUI_BILLING_OPERATOR", "sam")  # not believed here
+    db = tmp_path / "office.db"
+    run = lambda *a: CliRunner().invoke(main, ["--db", str(db), *a])  # noqa: E731
+    assert run("init").exit_code == 0
+    bad = run("users", "add", "no-such-account-xyz")
+    assert bad.exit_code == 1 and "is not a user account on this machine" in bad.stderr
+    assert run("users", "add", "nobody").exit_code == 0
+    me_too = run("users", "grant", me, "clerk")
+    assert me_too.exit_code == 1 and "only admin" in me_too.stderr  # the books keep an admin
