@@ -51,10 +51,11 @@ def seed_practice(path: str | os.PathLike[str], patients: int = 8) -> dict[str, 
 
     Opens (and leaves open) the store on ``path`` in this process. Returns the ids a worker needs.
     """
+    from tui_billing.store import identity, open_database
     from tui_billing.store import operations as ops
-    from tui_billing.store import open_database
 
     open_database(path, create=True)
+    identity.mark_test_book("reliability workload")  # only a test book believes operator="w0"
     ops.seed_standard_reasons(operator="setup")
     ops.set_practice("Reliability Test Practice", operator="setup")
     provider = ops.add_provider("REL", "Rel Iability", make_npi("123456789"), operator="setup")

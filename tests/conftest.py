@@ -2,6 +2,8 @@
 
 Keep these generic: a module that needs more builds it on top of them in its own file.
 
+* Every book a test opens new is a *test book* (store/identity.py): only such a book honours the
+  hooks below, and its users without a role are admins. ``office_books`` turns that off.
 * ``today`` pins the business day (``TUI_BILLING_TODAY``) and the operator
   (``TUI_BILLING_OPERATOR``) so posting dates, DOS checks and audit users are deterministic.
   Change the day in a test with ``monkeypatch.setenv("TUI_BILLING_TODAY", ...)``.
@@ -21,9 +23,29 @@ from typing import Callable, Iterator
 import pytest
 
 import store_helpers
-from tui_billing.store import close_database, open_database
+from tui_billing.store import close_database, identity, open_database
 
 from store_helpers import OPERATOR, TODAY
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _test_books() -> Iterator[None]:
+    """Every brand-new book a test opens in this process is a test book: it honours TUI_BILLING_TODAY
+    and TUI_BILLING_OPERATOR and makes users without a role admins (see store/identity.py).
+    A test of an office's books turns this off with ``office_books``."""
+    identity.make_new_books_test_books(True)
+    yield
+    identity.make_new_books_test_books(False)
+
+
+@pytest.fixture
+def office_books() -> Iterator[None]:
+    """Books opened new in this test are an office's: real uid, wall clock, real roles."""
+    identity.make_new_books_test_books(False)
+    try:
+        yield
+    finally:
+        identity.make_new_books_test_books(True)
 
 
 @pytest.fixture

@@ -177,6 +177,10 @@ def test_cli_close_day_refuses_then_closes(day, db):
     done = run(db, "day", bs.DAY, "--cash", "$50.00", "--checks", "60", "--card", "20.00", "--eft", "50")
     assert done.exit_code == 0, done.output
     assert f"day {bs.DAY} closed" in done.stdout and f"postings now go to {bs.NEXT}" in done.stdout
+    # the day's sealed digest, to keep outside the books (check --witness reads this line)
+    witness = db.parent / "witness.txt"
+    witness.write_text(done.stdout)
+    assert CliRunner().invoke(main, ["--db", str(db), "check", "--quick", "--witness", str(witness)]).exit_code == 0
     again = run(db, "day", bs.DAY, "--cash", "50")
     assert again.exit_code == 1 and "was closed by" in again.stderr
 

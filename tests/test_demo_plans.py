@@ -32,8 +32,16 @@ def dump() -> dict[str, list[tuple[Any, ...]]]:
     out = {}
     for table in TABLES:
         columns = [r[1] for r in database.execute_sql(f"PRAGMA table_info({table})").fetchall() if r[1] not in CLOCK]
+        where = ""
+        if table == "audit_event":
+            # A close seals its day's digest as it goes; the bulk load seals every closed day after
+            # the load (store/digests.seal_unsealed). Same events, another place in the chain, so
+            # they are left out here (with the ids they shift); `check` proves the demo's chain.
+            columns.remove("id")
+            where = " WHERE action <> 'seal_day'"
         order = ", ".join(str(n) for n in range(1, len(columns) + 1))  # some tables are WITHOUT ROWID
-        out[table] = database.execute_sql(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order}").fetchall()
+        out[table] = database.execute_sql(
+            f"SELECT {', '.join(columns)} FROM {table}{where} ORDER BY {'id' if where else order}").fetchall()
     return out
 
 

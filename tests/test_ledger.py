@@ -217,13 +217,13 @@ def test_day_close_checks_run_in_registry_order():
     open_batch = BatchStatus(4, "receipt", DAY, "ann", 2, 500, 1, 300, False)
     summary = PeriodSummary(DAY, DAY, 0, 0, 0, 0, 0, dict.fromkeys(METHODS, 0), dict.fromkeys(METHODS, 0), 0, 0, {},
                             0, 0, 0, 0, 0, 0, 0, proof_errors=("A/R is off",))
-    problems = closes.day_close_problems(closes.DayCloseFacts(DAY, [open_batch], summary, ["by hand"]),
+    problems = closes.day_close_problems(closes.DayCloseFacts(DAY, [open_batch], summary, ["by hand"], ["digest broken"]),
                                          DepositCount(cash=100))
     assert problems == ["receipt batch 4 (ann) is still open, off by -1 / -2.00",
                         "cash counted 1.00 but receipts say 0.00 (difference 1.00)",
-                        "the A/R proof does not balance: A/R is off", "by hand"]
+                        "the A/R proof does not balance: A/R is off", "by hand", "digest broken"]
     assert [check.__name__ for check in closes.DAY_CLOSE_CHECKS] == [
-        "open_batches", "deposit_matches", "proof_balances", "all_rows_accounted"]
+        "open_batches", "deposit_matches", "proof_balances", "all_rows_accounted", "history_untampered"]
 
 
 @pytest.mark.parametrize("month, closed, open_days, want", [

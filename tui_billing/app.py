@@ -5,8 +5,8 @@ modes, so every screen stays alive and keeps what was typed into it.
 
 What screens can rely on (set before any screen mounts):
 
-- ``app.db_path``: the database file; ``app.operator``: the clerk (OS user, or
-  ``TUI_BILLING_OPERATOR``); ``app.posting_date``: the current open posting date (ISO text);
+- ``app.db_path``: the database file; ``app.operator``: the clerk (the real uid's account; a test
+  book's ``TUI_BILLING_OPERATOR``); ``app.posting_date``: the current open posting date (ISO text);
   ``app.practice``: the practice name. After a day close call :meth:`BillingApp.refresh_context`.
 - Type-ahead: keys are handled one at a time, in order, even when they arrive in a burst (SSH):
   each key is fully handled (including bindings resolved after bubbling) before the next is
@@ -110,6 +110,8 @@ class BillingApp(App[None]):
         self._hold_since = 0.0
         self._draining = False
         self._held: list[events.Key] = []
+        self.lock_checker = None  # the idle lock's password check (None: PAM); tests inject one
+        self.idle_lock = None
         self.refresh_context()
 
     def refresh_context(self) -> None:
@@ -126,6 +128,9 @@ class BillingApp(App[None]):
         from .store import db
 
         db.on_busy_wait(self._books_busy)
+        from .screens import lock
+
+        self.idle_lock = lock.install(self, checker=self.lock_checker)  # automatic logoff (issue 15)
         self.set_interval(HOLD_LIMIT_S / 2, self._failsafe_release)
         self.switch_mode("charges")
 
@@ -170,6 +175,8 @@ class BillingApp(App[None]):
             await self._dispatch_key(self._held.pop(0))
 
     async def on_event(self, event: events.Event) -> None:
+        if self.idle_lock is not None and isinstance(event, (events.Key, events.MouseDown)):
+            self.idle_lock.touch()
         if isinstance(event, events.Key) and not event.is_forwarded:
             if self._holds or self._draining or self._held:
                 self._held.append(event)

@@ -69,6 +69,11 @@ def init(obj: Context, practice: str | None) -> None:
 
     path = obj.open(create=True)
     try:
+        from .store import roles
+
+        admin = roles.bootstrap()  # the first `init` user is the books' admin
+        if admin:
+            click.echo(f"{admin} is the admin of these books (tui-billing users add NAME to add clerks)")
         added = operations.seed_standard_reasons()
         if practice:
             operations.set_practice(practice)
@@ -79,17 +84,29 @@ def init(obj: Context, practice: str | None) -> None:
 
 @main.command()
 @click.option("--quick", is_flag=True, help="Skip SQLite's page-level integrity check.")
+@click.option("--witness", "witness", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="A file of day digests saved outside the books (syslog lines or day sheets) to prove them against.")
 @pass_ctx
-def check(obj: Context, quick: bool) -> None:
-    """Prove the books: integrity, every invariant, the stored closes and the audit chain."""
+def check(obj: Context, quick: bool, witness: Path | None) -> None:
+    """Prove the books: integrity, every invariant, the guards, the stored closes and digests, the audit chain."""
     from .store import run_check
 
     obj.open()
     report = run_check(integrity=not quick)
+    if witness is not None:
+        from .store.digests import witness_problems
+
+        found, days = witness_problems(witness.read_text(encoding="utf-8", errors="replace"))
+        report.problems.extend(found)
+        report.facts["witnessed_days"] = days
     facts = ", ".join(f"{k} {v}" for k, v in report.facts.items())
     if report.ok:
-        click.echo(f"ok: {facts}")
+        click.echo(f"ok: {facts}")  # first: scripts read the verdict's line
+        for notice in report.notices:
+            click.echo(f"note: {notice}")
         return
+    for notice in report.notices:
+        click.echo(f"note: {notice}", err=True)
     for problem in report.problems:
         click.echo(f"problem: {problem}", err=True)
     fail(f"{len(report.problems)} problem(s) found")
@@ -219,6 +236,11 @@ def close_day_cmd(obj: Context, date: str | None, cash: str | None, checks: str 
     click.echo(f"day {totals['start']} closed: charges {format_cents(totals['charges'])}, receipts "
                f"{format_cents(sum(totals['receipts_by_method'].values()))}, deposit {format_cents(deposit)}, "
                f"closing A/R {format_cents(totals['closing_ar'])}; postings now go to {current_posting_date()}")
+    from .store import digests
+
+    sealed = digests.day_digest(totals["start"])
+    if sealed:  # keep it outside the books: `tui-billing check --witness FILE` proves them against it
+        click.echo(digests.witness_line(totals["start"], sealed))
 
 
 @close.command("month")
@@ -237,6 +259,60 @@ def close_month_cmd(obj: Context, month: str) -> None:
     click.echo(f"month {month} closed: opening A/R {format_cents(totals['opening_ar'])} + charges "
                f"{format_cents(totals['charges'])} - applied {format_cents(totals['applications'])} - adjustments "
                f"{format_cents(totals['adjustments'])} = closing A/R {format_cents(totals['closing_ar'])}")
+
+
+@main.group()
+def users() -> None:
+    """Who may use these books and in which role (admin, supervisor, clerk); an admin changes them."""
+
+
+def _users_write(obj: Context, name: str, role: str, *, new: bool = False) -> None:
+    from .store import BillingError, roles
+
+    obj.open()
+    try:
+        got = roles.grant(name, role, new=new)
+    except BillingError as exc:
+        fail(str(exc))
+    click.echo(f"{name}: {got if got != 'none' else 'no role (revoked)'}")
+
+
+@users.command("list")
+@pass_ctx
+def users_list(obj: Context) -> None:
+    """Everyone who was ever given a role, with their role now."""
+    from .store import roles
+    from .text import inert
+
+    obj.open()
+    for user, role, by, at in roles.users():
+        click.echo(f"{inert(user):<20} {role:<10} granted by {inert(by)} at {at[:16].replace('T', ' ')}")
+
+
+@users.command("add")
+@click.argument("name")
+@click.argument("role", type=click.Choice(["clerk", "supervisor", "admin"]), default="clerk")
+@pass_ctx
+def users_add(obj: Context, name: str, role: str) -> None:
+    """Add a user (an OS account) to these books, as a clerk unless told."""
+    _users_write(obj, name, role, new=True)
+
+
+@users.command("grant")
+@click.argument("name")
+@click.argument("role", type=click.Choice(["clerk", "supervisor", "admin"]))
+@pass_ctx
+def users_grant(obj: Context, name: str, role: str) -> None:
+    """Change a user's role (a new grant; the old one stays in the history)."""
+    _users_write(obj, name, role)
+
+
+@users.command("revoke")
+@click.argument("name")
+@pass_ctx
+def users_revoke(obj: Context, name: str) -> None:
+    """Take a user's role away: they can still read, no longer post."""
+    _users_write(obj, name, "none")
 
 
 #: True when this process is the program itself (the console script or ``python -m``), not a

@@ -68,11 +68,11 @@ from .ledger.records import (
 )
 from .ledger.vocab import METHODS, SOURCES, STANDARD_REASONS, VOID_KINDS, month_bounds
 from .ledger.voids import VoidFacts, plan_void
-from .store import audit
+from .store import audit, digests, identity
 from .store import operations as ops
 from .store import validate as v
 from .store.bulk import BulkLoad
-from .store.db import close_database, ensure_file, open_database
+from .store.db import close_database, ensure_file, open_database, write
 
 # --------------------------------------------------------------------------- master data
 
@@ -1154,10 +1154,11 @@ def build_demo(path: str | os.PathLike[str], *, charges: int = 20_000, patients:
     _remove(temp)
     ensure_file(temp)
     rng = random.Random(seed)
-    business_days = _business_days(v.today(), days)
     try:
         open_database(temp)
         load = BulkLoad()
+        identity.mark_test_book("demo")  # the demo honours TUI_BILLING_TODAY; an office's books never do
+        business_days = _business_days(v.today(), days)
         diagnoses = [v.icd10(code, "diagnosis").code for code in codes.COMMON_ICD10]
         providers, payers = _master_data(rng)
         load.begin()
@@ -1188,6 +1189,7 @@ def build_demo(path: str | os.PathLike[str], *, charges: int = 20_000, patients:
         del charge_balances, receipt_balances
         if bar:
             bar.__exit__(None, None, None)
+        write(digests.seal_unsealed)(MANAGER)  # each closed day's digest, chained, as the closes would have
         stats = {"charges": load.count("charge WHERE reverses_id IS NULL"),
                  "encounters": load.count("encounter WHERE reverses_id IS NULL"), "patients": patients,
                  "receipts": load.count("receipt"), "distributions": load.count("distribution"),

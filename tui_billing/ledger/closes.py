@@ -37,6 +37,8 @@ class DayCloseFacts:
     open_batches: Sequence[BatchStatus]
     summary: PeriodSummary
     unaccounted: Sequence[str] = ()
+    #: what `check` would name about the guards or the closed days' digest chain (store/digests.py)
+    tampered: Sequence[str] = ()
 
 
 DayCheck = Callable[[DayCloseFacts, "DepositCount | None"], list[str]]
@@ -85,8 +87,14 @@ def all_rows_accounted(facts: DayCloseFacts, counted: DepositCount | None) -> li
     return list(facts.unaccounted)
 
 
+def history_untampered(facts: DayCloseFacts, counted: DepositCount | None) -> list[str]:
+    """A rewritten guard or closed day is never frozen under a new close."""
+    return list(facts.tampered)
+
+
 #: The day close's checks, in the order their problems are listed.
-DAY_CLOSE_CHECKS: tuple[DayCheck, ...] = (open_batches, deposit_matches, proof_balances, all_rows_accounted)
+DAY_CLOSE_CHECKS: tuple[DayCheck, ...] = (open_batches, deposit_matches, proof_balances, all_rows_accounted,
+                                          history_untampered)
 
 
 def day_close_problems(facts: DayCloseFacts, counted: DepositCount | None) -> list[str]:

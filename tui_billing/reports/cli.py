@@ -206,6 +206,7 @@ def run_report(fn: Callable | None = None, *, snapshot: bool = True) -> Callable
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        from ..store.access import record_command as record_read
         from ..store.db import close_reader, read_snapshot
         from ..store.errors import BillingError
         from .queries import ReportError
@@ -213,6 +214,7 @@ def run_report(fn: Callable | None = None, *, snapshot: bool = True) -> Callable
         # a report reads on its own plain connection (no Peewee to load); an import writes
         open_books(click.get_current_context(), reader=snapshot)
         try:
+            record_read(click.get_current_context().command_path, kwargs)  # patient data: audited before shown
             with read_snapshot() if snapshot else contextlib.nullcontext():
                 return fn(*args, **kwargs)
         except (ReportError, BillingError) as exc:

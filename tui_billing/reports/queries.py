@@ -13,6 +13,7 @@ from typing import Iterator, Sequence
 from ..money import format_cents
 from ..store.db import sql
 from ..ledger.vocab import METHODS, month_bounds
+from ..store.digests import sealed_line
 from ..store.summary import PeriodSummary, day_summary, period_summary
 from .render import Money, Report, Section
 
@@ -182,6 +183,7 @@ def daysheet(date: str, by: str | None = None) -> Report:
     report.sections.extend(summary_sections(summary, label=date))
     report.sections[-1].notes.append(
         f"day closed by {closed[0]} at {closed[1][:16].replace('T', ' ')}" if closed else "day is open")
+    report.sections[-1].notes.extend(filter(None, [sealed_line(date, sql)]))  # keep it: check --witness reads it
     return report
 
 

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
+
+from .identity import pinned_today
 
 
 def today() -> dt.date:
-    """The business day. TUI_BILLING_TODAY pins it for tests and reprints of the demo."""
-    pinned = os.environ.get("TUI_BILLING_TODAY")
-    if pinned:
-        return dt.date.fromisoformat(pinned)
-    return dt.date.today()
+    """The business day: the clock, or TUI_BILLING_TODAY in a test book (the demo's or a test's) only."""
+    return pinned_today() or dt.date.today()

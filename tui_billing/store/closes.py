@@ -16,6 +16,7 @@ from ..ledger import closes as rules
 from ..ledger.closes import DayCloseFacts, MonthCloseFacts
 from ..ledger.records import DepositCount
 from ..ledger.vocab import month_bounds, month_bounds_or_refuse
+from . import digests, roles
 from . import validate as v
 from .db import sql, write
 from .errors import BillingError
@@ -53,7 +54,8 @@ def day_facts(date: str) -> DayCloseFacts:
     from .check_audit import unaccounted
 
     return DayCloseFacts(date=date, open_batches=[b for b in batches_for(date, date) if not b.closed],
-                         summary=day_summary(date), unaccounted=unaccounted([date], limit=5))
+                         summary=day_summary(date), unaccounted=unaccounted([date], limit=5),
+                         tampered=digests.close_blockers(date))
 
 
 def month_facts(month: str) -> MonthCloseFacts:
@@ -77,9 +79,11 @@ def close_day(date: object | None = None, counted: DepositCount | None = None, *
     """Lock a posting date. Refused while a batch is open or unbalanced or the deposit differs."""
     user = v.operator(operator)
     when = v.posting_date(date, closing=True)
+    roles.require("close_day", user, posting_date=when)
     checked = rules.checked_count(counted)
     plan = rules.plan_close_day(day_facts(when), checked, today=v.today().isoformat(), user=user, now=_now())
     write_plan(plan)
+    digests.seal_day(when, user)  # the day's digest, chained to the last close's, and sent outside the file
     totals: dict[str, Any] = plan.event.detail["totals"]
     return totals
 
@@ -117,6 +121,7 @@ def close_month(month: str, *, operator: str | None = None) -> dict[str, Any]:
     """Lock a month once every day of it with postings is closed. Stores its roll-forward."""
     user = v.operator(operator)
     month = (month or "").strip()
+    roles.require("close_month", user, month=month)
     first, last = month_bounds_or_refuse(month)
     facts = month_facts(month)
     today = v.today().isoformat()

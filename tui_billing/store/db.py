@@ -209,6 +209,9 @@ def open_database(given: str | os.PathLike[str] | None = None, *, create: bool =
     except BaseException:
         database.close()
         raise
+    from . import identity  # whether these books honour the test hooks (a test's or the demo's)
+
+    identity.books_opened(database.execute_sql, fresh_marker=lambda: identity.mark_test_book("made by a test"))
     return path
 
 
@@ -279,6 +282,9 @@ def open_reader(given: str | os.PathLike[str] | None = None) -> Path:
         con.close()
         return open_database(path, create=False)
     _reader = con
+    from . import identity
+
+    identity.books_opened(con.execute)
     return path
 
 
@@ -350,6 +356,9 @@ def _explain_operational(path: Path, exc: Exception) -> str:
 
 
 def close_database() -> None:
+    from . import identity
+
+    identity.books_closed()
     close_reader()
     if _database is not None and not _database.is_closed():
         _database.close()
@@ -442,6 +451,12 @@ def write(fn: Callable[..., T]) -> Callable[..., T]:
             try:
                 with database.atomic():
                     return fn(*args, **kwargs)
+            except BillingError as exc:
+                # e.g. a role refusal, audited in its own transaction now that this one is undone
+                follow = getattr(exc, "after_rollback", None)
+                if follow is not None:
+                    follow()
+                raise
             except OperationalError as exc:
                 _refuse_disk_full(exc)
                 if not _is_busy(exc) or attempt == WRITE_ATTEMPTS:

@@ -17,8 +17,8 @@ from typing import Any
 from .db import database
 from .errors import BillingError
 from .operations import BatchStatus, batch_status
+from .identity import operator_name as resolve_operator
 from .validate import current_posting_date
-from .validate import operator as resolve_operator
 
 __all__ = [
     "BatchEncounter", "EncounterDetail", "OpenBatch", "PatientHit", "PayerRow", "ProcedureRow", "ProviderRow",

@@ -415,6 +415,51 @@ V5 = """
 CREATE INDEX audit_event_entity ON audit_event(entity, entity_id);
 """
 
+# Version 7 (issue 15, roles): who may do what, kept in the books as versioned grants (a revoke is a
+# grant of 'none'; the newest grant of a user is their role), and the marker of a test book (made
+# by `demo` or a test; only a book without audit events can get it). An upgraded office's books
+# make their first audit event's user (who ran `init`) the admin. See store/roles.py, identity.py.
+V7 = """
+CREATE TABLE role_grant (
+    id INTEGER PRIMARY KEY,
+    user TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('admin','supervisor','clerk','none')),
+    granted_by TEXT NOT NULL,
+    granted_at TEXT NOT NULL
+);
+CREATE INDEX role_grant_user ON role_grant(user, id);
+CREATE TABLE test_book (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    marked_by TEXT NOT NULL,
+    marked_at TEXT NOT NULL,
+    reason TEXT NOT NULL
+);
+CREATE TRIGGER test_book_only_new BEFORE INSERT ON test_book WHEN EXISTS (SELECT 1 FROM audit_event) BEGIN
+    SELECT RAISE(ABORT, 'only a new, empty book can be made a test book');
+END;
+INSERT INTO role_grant (user, role, granted_by, granted_at)
+SELECT user, 'admin', 'schema 7 upgrade', at FROM audit_event ORDER BY id LIMIT 1;
+"""
+
+
+def _v8() -> str:
+    """Version 8 (issue 15, tamper evidence): day digests and the guards in store/guards.py."""
+    from .guards import other_guards, replace_guards
+
+    return """
+CREATE TABLE day_digest (
+    posting_date TEXT PRIMARY KEY,
+    prev_digest TEXT NOT NULL,
+    rows_digest TEXT NOT NULL,
+    audit_id INTEGER NOT NULL,
+    audit_hash TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    sealed_at TEXT NOT NULL
+);
+""" + other_guards() + "\n" + replace_guards()
+
+
+V8 = _v8()
 # Version 9 (imports remembered, issue 15): each file imported, by the sha256 of its bytes and
 # its kind, in the same transaction as what it posted, so the same file imported twice (two
 # clerks, a re-run script) is refused unless --allow-duplicates. Versions 6-8 belong to other
@@ -432,7 +477,8 @@ CREATE TABLE import_file (
 CREATE INDEX import_file_digest ON import_file(sha256, kind);
 """
 
-MIGRATIONS: list[str] = [V1 + _history_triggers(), V2, V3, V4, V5, V9]
+# In number order; version 6 (another branch's) goes before V7 when the lead merges it.
+MIGRATIONS: list[str] = [V1 + _history_triggers(), V2, V3, V4, V5, V7, V8, V9]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

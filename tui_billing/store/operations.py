@@ -57,7 +57,7 @@ from ..ledger.vocab import (
     month_bounds_or_refuse,
 )
 from ..ledger.voids import VoidFacts, plan_void, void_request
-from . import audit
+from . import audit, roles
 from . import validate as v
 from .closes import (
     DepositCount,
@@ -127,6 +127,7 @@ def _ids() -> IdBook:
 def set_practice(name: str, npi: str = "", tax_id: str = "", address: str = "", phone: str = "", *, operator: str | None = None) -> None:
     """Set the practice's header details (used on reports and claims)."""
     user = v.operator(operator)
+    roles.require("set_practice", user)
     row = {
         "name": v.text(name, "practice name"),
         "npi": v.npi(npi) if npi else "",
@@ -146,6 +147,7 @@ def set_practice(name: str, npi: str = "", tax_id: str = "", address: str = "", 
 @write
 def add_provider(code: str, name: str, npi: str, *, operator: str | None = None) -> int:
     user = v.operator(operator)
+    roles.require("add_provider", user)
     code = v.text(code, "provider code", max_len=10).upper()
     name = v.text(name, "provider name", max_len=100)
     npi = v.npi(npi)
@@ -159,6 +161,7 @@ def add_provider(code: str, name: str, npi: str, *, operator: str | None = None)
 @write
 def add_payer(code: str, name: str, kind: str, edi_payer_id: str = "", *, operator: str | None = None) -> int:
     user = v.operator(operator)
+    roles.require("add_payer", user)
     code = v.text(code, "payer code", max_len=12).upper()
     name = v.text(name, "payer name", max_len=100)
     if kind not in PAYER_KINDS:
@@ -233,6 +236,7 @@ def add_patient(
 def set_procedure(code: str, description: str, fee: int, default_units: int = 1, *, operator: str | None = None) -> str:
     """Add or change a fee-schedule line (the office's own description, never CPT text)."""
     user = v.operator(operator)
+    roles.require("set_procedure", user)
     code = v.procedure_code(code, "code")
     description = v.text(description, "description", max_len=80)
     fee = v.cents(fee, "fee")
@@ -251,6 +255,7 @@ def set_procedure(code: str, description: str, fee: int, default_units: int = 1,
 @write
 def add_adjustment_reason(code: str, description: str, kind: str = "office", *, operator: str | None = None) -> str:
     user = v.operator(operator)
+    roles.require("add_adjustment_reason", user)
     code = v.text(code, "reason code", max_len=12).upper()
     description = v.text(description, "description", max_len=80)
     if kind not in REASON_KINDS:
@@ -396,7 +401,9 @@ def open_batch(kind: str, control_count: int, control_total: int, *, posting_dat
 def close_batch(batch_id: int, *, operator: str | None = None) -> BatchStatus:
     """Close a batch; refused (with the difference) unless entered equals control."""
     user = v.operator(operator)
-    _write(batch_rules.plan_close_batch(batch_status(batch_id), user=user, now=_now()))
+    status = batch_status(batch_id)
+    roles.require("close_batch", user, batch_id=batch_id, batch_operator=status.operator)
+    _write(batch_rules.plan_close_batch(status, user=user, now=_now()))
     return batch_status(batch_id)
 
 
@@ -433,9 +440,11 @@ def post_encounter(
         payer_exists=_exists("SELECT 1 FROM payer WHERE id = ?", payer_id),
         primary_payer_id=primary_payer_id(patient_id) if c.is_id(patient_id) else None,
         fees=fees, batch=_batch(batch_id), today=v.today().isoformat())
-    plan = _write(plan_encounter(
+    plan = plan_encounter(
         patient_id=patient_id, provider_id=provider_id, dos=dos, diagnoses=diagnoses, lines=lines, pos=pos,
-        payer_id=payer_id, batch_id=batch_id, posting_date=date, user=user, now=_now(), ids=_ids(), facts=facts))
+        payer_id=payer_id, batch_id=batch_id, posting_date=date, user=user, now=_now(), ids=_ids(), facts=facts)
+    roles.require("batch_entry", user, **roles.batch_facts(plan.of(EncounterRow)[0].batch_id))
+    _write(plan)
     charges: list[ChargeRow] = plan.of(ChargeRow)
     return PostedEncounter(plan.of(EncounterRow)[0].id, tuple(ch.id for ch in charges), sum(ch.amount for ch in charges))
 
@@ -485,11 +494,13 @@ def record_receipt(
         batch=_batch(batch_id), today=v.today().isoformat(),
         duplicates=find_duplicate_receipts(payer_id=payer, patient_id=patient, reference=ref)
         if method in ("check", "eft") and (payer or patient) else ())
-    plan = _write(plan_receipt(
+    plan = plan_receipt(
         amount=amount, method=method, patient_id=patient_id, payer_id=payer_id, reference=reference,
         received_date=received_date, batch_id=batch_id, posting_date=date, user=user, now=_now(), ids=_ids(),
-        facts=facts))
+        facts=facts)
     receipt: ReceiptRow = plan.of(ReceiptRow)[0]
+    roles.require("batch_entry", user, **roles.batch_facts(receipt.batch_id))
+    _write(plan)
     return PostedReceipt(receipt.id, tuple(plan.event.detail["possible_duplicates"]))
 
 
@@ -516,8 +527,11 @@ def distribute(
         charges=_charge_states(line.charge_id for line in lines),
         reasons={r for r in reasons if _one("SELECT 1 FROM adjustment_reason WHERE code = ?", (r,))},
         payers={p for p in payers if p is not None and _one("SELECT 1 FROM payer WHERE id = ?", (p,))})
-    plan = _write(plan_distribution(receipt_id, lines, posting_date=date, user=user, now=_now(), ids=_ids(),
-                                    facts=facts))
+    plan = plan_distribution(receipt_id, lines, posting_date=date, user=user, now=_now(), ids=_ids(), facts=facts)
+    # A write-off (an office reason) needs a supervisor; the planner has checked every amount by now.
+    roles.require("adjust", user, reasons=[reason_code(line.reason) for line in lines
+                                           if isinstance(line.adjustment, int) and line.adjustment > 0])
+    _write(plan)
     return plan.of(DistributionRow)[0].id
 
 
@@ -541,6 +555,7 @@ def refund(receipt_id: int, amount: int, *, method: str, reference: str = "", re
            posting_date: object | None = None, operator: str | None = None) -> int:
     """Pay unapplied credit back out of a receipt."""
     user = v.operator(operator)
+    roles.require("refund", user, amount=amount, receipt_id=receipt_id)
     date = v.posting_date(posting_date)
     plan = _write(plan_refund(receipt_id, amount, method=method, reference=reference, reason=reason,
                               receipt=_receipt_state(receipt_id), posting_date=date, user=user, now=_now(),
@@ -595,6 +610,7 @@ def void(kind: str, entry_id: int, reason: str, *, posting_date: object | None =
     """
     user = v.operator(operator)
     kind, entry_id, reason = void_request(kind, entry_id, reason)
+    roles.require("void", user, **roles.entry_facts(kind, entry_id))
     date = v.posting_date(posting_date)
     plan = _write(plan_void(kind, entry_id, reason, facts=_void_facts(kind, entry_id), posting_date=date, user=user,
                             now=_now(), ids=_ids()))

@@ -6,8 +6,6 @@ Each check raises :class:`BillingError` naming the field, so a form can show it 
 from __future__ import annotations
 
 import datetime as dt
-import getpass
-import os
 
 from ..ledger.checks import (
     cents,
@@ -31,9 +29,13 @@ __all__ = ["cents", "closed_reason", "current_posting_date", "icd10", "iso_date"
 
 
 def operator(value: str | None = None) -> str:
-    """The clerk: given, else TUI_BILLING_OPERATOR, else the OS user."""
-    name = value or os.environ.get("TUI_BILLING_OPERATOR") or getpass.getuser()
-    return text(name, "operator", max_len=64)
+    """The clerk who writes: the real uid's account (see store/identity.py), who must hold a role here."""
+    from . import roles
+    from .identity import operator_name
+
+    name = text(operator_name(value), "operator", max_len=64)
+    roles.require_member(name)
+    return name
 
 
 def closed_reason(posting_date: str) -> str | None:

@@ -1,0 +1,64 @@
+"""Issue 15: reads of patient data (statements, patient receipts, exports) leave an audit event each."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from click.testing import CliRunner
+
+from tui_billing.cli import main
+from tui_billing.store import close_database, operations as ops
+
+
+@pytest.fixture
+def books(practice, db):
+    ops.post_encounter(patient_id=practice.patients[0], provider_id=practice.providers[0], dos="2026-11-16",
+                       diagnoses=["J06.9"], lines=[ops.ChargeLine("99213")])
+    rid = ops.record_receipt(amount=2000, method="cash", patient_id=practice.patients[0]).receipt_id
+    close_database()
+    return db, rid
+
+
+def reads(db) -> list[tuple]:
+    con = sqlite3.connect(db)
+    try:
+        return con.execute("SELECT user, action, detail FROM audit_event WHERE entity = 'read' ORDER BY id").fetchall()
+    finally:
+        con.close()
+
+
+def run(db, *args):
+    return CliRunner().invoke(main, ["--db", str(db), *args])
+
+
+def test_each_patient_data_read_is_audited(books):
+    db, rid = books
+    assert run(db, "report", "statement", "--patient", "A001").exit_code == 0
+    assert run(db, "report", "receipt", str(rid)).exit_code == 0
+    assert run(db, "export", "journal").exit_code == 0
+    assert run(db, "report", "daysheet").exit_code == 0  # the office's own figures: not a patient read
+    got = reads(db)
+    assert [(u, a) for u, a, _ in got] == [("tester", "read_statement"), ("tester", "read_receipt"),
+                                           ("tester", "read_export")]
+    assert '"account":"A001"' in got[0][2]
+    assert run(db, "check", "--quick").exit_code == 0  # the chain still verifies
+
+
+def test_a_read_that_cannot_be_recorded_is_refused(books, monkeypatch):
+    """Another writer holds the books past the wait (as a full disk or a read-only file would fail it too)."""
+    from tui_billing.store import db as store_db
+
+    db, _ = books
+    monkeypatch.setitem(store_db.PRAGMAS, "busy_timeout", 100)
+    monkeypatch.setattr(store_db, "BUSY_TIMEOUT_MS", 100)
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        result = run(db, "report", "statement", "--patient", "A001")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.exit_code == 1 and "cannot be recorded in the audit trail" in result.stderr
+    assert "Doe" not in result.stdout
+    assert reads(db) == []

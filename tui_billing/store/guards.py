@@ -1,0 +1,112 @@
+"""The database's own guards on history, and `check`'s proof that they are the ones we wrote.
+
+Schema 1 guarded posted tables against UPDATE and DELETE only. With ``recursive_triggers`` off
+(SQLite's default), ``INSERT OR REPLACE`` deletes the row it collides with *without* firing a
+DELETE trigger, so schema 8 adds a BEFORE INSERT trigger per unique key of every history table
+that refuses a key that is already there (:func:`replace_guards`), guards the tables that had none
+(an encounter's diagnoses and a batch's close in a closed period, the running balances' fixed
+columns, the role grants, the test-book marker, the day digests) and :func:`schema_problems`
+compares every trigger, table and index, in full SQL, with what a fresh database made by the
+same migrations holds: a dropped guard, a same-named guard that does nothing, a table rebuilt
+without its CHECKs, or an extra trigger are each named (an extra table or index is not: it cannot
+touch ours).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from functools import lru_cache
+from typing import Callable, Sequence
+
+#: Every unique key of every table that carries history: (table, key columns).
+HISTORY_KEYS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("batch", ("id",)), ("batch_close", ("batch_id",)),
+    ("encounter", ("id",)), ("encounter", ("reverses_id",)), ("encounter_diagnosis", ("encounter_id", "seq")),
+    ("charge", ("id",)), ("charge", ("reverses_id",)),
+    ("receipt", ("id",)), ("receipt", ("reverses_id",)),
+    ("distribution", ("id",)), ("distribution", ("reverses_id",)),
+    ("application", ("id",)), ("application", ("reverses_id",)),
+    ("adjustment", ("id",)), ("adjustment", ("reverses_id",)),
+    ("transfer", ("id",)), ("transfer", ("reverses_id",)),
+    ("refund", ("id",)), ("refund", ("reverses_id",)),
+    ("day_close", ("posting_date",)), ("month_close", ("month",)), ("audit_event", ("id",)),
+    ("charge_balance", ("charge_id",)), ("receipt_balance", ("receipt_id",)),
+    ("role_grant", ("id",)), ("test_book", ("id",)), ("day_digest", ("posting_date",)),
+)
+#: History tables that schema 1 did not guard against UPDATE and DELETE.
+NEW_APPEND_ONLY = ("role_grant", "test_book", "day_digest")
+
+
+def replace_guards() -> str:
+    """BEFORE INSERT triggers refusing a key that exists (what INSERT OR REPLACE would delete)."""
+    parts = []
+    for table, key in HISTORY_KEYS:
+        match = " AND ".join(f"{c} = NEW.{c}" for c in key)  # `= NULL` never matches: a new row passes
+        parts.append(
+            f"CREATE TRIGGER {table}_no_replace_{'_'.join(key)} BEFORE INSERT ON {table} "
+            f"WHEN EXISTS (SELECT 1 FROM {table} WHERE {match}) BEGIN "
+            f"SELECT RAISE(ABORT, 'posted history is never replaced: {table} already has this "
+            f"{'/'.join(key)}; void with a reversing entry'); END;")
+    return "\n".join(parts)
+
+
+def other_guards() -> str:
+    """Update/delete guards for the newer history tables, closed periods for undated rows, balances' fixed columns."""
+    parts = []
+    for table in NEW_APPEND_ONLY:
+        for event, verb in (("UPDATE", "updated"), ("DELETE", "deleted")):
+            parts.append(f"CREATE TRIGGER {table}_no_{event.lower()} BEFORE {event} ON {table} BEGIN "
+                         f"SELECT RAISE(ABORT, 'history is never changed: {table} rows cannot be {verb}'); END;")
+    for table, date_of in (
+        ("encounter_diagnosis", "SELECT posting_date FROM encounter WHERE id = NEW.encounter_id"),
+        ("batch_close", "SELECT posting_date FROM batch WHERE id = NEW.batch_id"),
+    ):
+        parts.append(
+            f"CREATE TRIGGER {table}_closed_period BEFORE INSERT ON {table} "
+            f"WHEN EXISTS (SELECT 1 FROM day_close WHERE posting_date = ({date_of})) "
+            f"OR EXISTS (SELECT 1 FROM month_close WHERE month = substr(({date_of}), 1, 7)) BEGIN "
+            f"SELECT RAISE(ABORT, 'posting date is closed: nothing can be added to an entry of a closed day or month'); END;")
+    parts.append("CREATE TRIGGER charge_balance_fixed BEFORE UPDATE OF charge_id, patient_id, dos ON charge_balance BEGIN "
+                 "SELECT RAISE(ABORT, 'a running balance belongs to its charge: its charge, patient and date never change'); END;")
+    parts.append("CREATE TRIGGER receipt_balance_fixed BEFORE UPDATE OF receipt_id ON receipt_balance BEGIN "
+                 "SELECT RAISE(ABORT, 'a running balance belongs to its receipt'); END;")
+    parts.append("CREATE TRIGGER day_digest_needs_close BEFORE INSERT ON day_digest "
+                 "WHEN NOT EXISTS (SELECT 1 FROM day_close WHERE posting_date = NEW.posting_date) BEGIN "
+                 "SELECT RAISE(ABORT, 'a day digest seals a closed day'); END;")
+    return "\n".join(parts)
+
+
+@lru_cache(maxsize=1)
+def expected_schema() -> dict[tuple[str, str], str]:
+    """(type, name) -> SQL of every table, index and trigger a fresh database of this version holds."""
+    from .migrations import MIGRATIONS, _split_sql
+
+    con = sqlite3.connect(":memory:")
+    try:
+        for script in MIGRATIONS:
+            for statement in _split_sql(script):
+                con.execute(statement)
+        return {(t, n): sql for t, n, sql in con.execute(
+            "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'")}
+    finally:
+        con.close()
+
+
+def schema_problems(execute: Callable[[str, Sequence], object], limit: int = 10) -> list[str]:
+    """Every table, index and trigger whose SQL differs from this schema version's (or is missing, or extra)."""
+    have = {(t, n): sql for t, n, sql in execute(
+        "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'", ()).fetchall()}
+    want = expected_schema()
+    problems = []
+    missing = sorted(n for (t, n) in want if (t, n) not in have)
+    if missing:
+        problems.append(f"history guards are missing (someone dropped triggers, tables or indexes): {', '.join(missing[:limit])}")
+    changed = sorted(n for k, n in ((k, k[1]) for k in want) if k in have and have[k] != want[k])
+    if changed:
+        problems.append("these triggers, tables or indexes were replaced by ones with different SQL (a guard that "
+                        f"no longer guards?): {', '.join(changed[:limit])}")
+    # An extra trigger can rewrite history as it is posted; an extra table or index cannot touch ours.
+    extra = sorted(n for (t, n) in have if (t, n) not in want and t == "trigger")
+    if extra:
+        problems.append(f"triggers this schema version does not have were added: {', '.join(extra[:limit])}")
+    return problems
