@@ -163,6 +163,9 @@ def add_patient(
         "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
         (account, last, first, name_key(last, first), birth, sex, *fields.values()),
     )
+    from .accounts import refresh_search_keys  # the folded keys the account search reads
+
+    refresh_search_keys(pid)
     for cov in covs:
         _insert(
             "INSERT INTO coverage (patient_id, payer_id, member_id, group_no, priority) VALUES (?,?,?,?,?)",
@@ -365,8 +368,11 @@ def _patient(patient_id: object, field: str = "patient") -> tuple:
     return row
 
 
-def primary_payer_id(patient_id: int) -> int | None:
-    row = _one("SELECT payer_id FROM coverage WHERE patient_id = ? ORDER BY priority LIMIT 1", (patient_id,))
+def primary_payer_id(patient_id: int, on: str | None = None) -> int | None:
+    """The payer of the first coverage in force on ``on`` (default today); ended plans are skipped."""
+    day = on or v.today().isoformat()
+    row = _one("SELECT payer_id FROM coverage WHERE patient_id = ? AND effective <= ? "
+               "AND (end_date = '' OR end_date >= ?) ORDER BY priority, id LIMIT 1", (patient_id, day, day))
     return row[0] if row else None
 
 
