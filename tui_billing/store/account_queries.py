@@ -44,6 +44,8 @@ class SearchHit:
     dob: str
     phone: str
     payer_code: str  # the primary payer's code ('' : self-pay)
+    payer_id: int | None = None
+    payer_name: str = ""
 
     @property
     def name(self) -> str:
@@ -62,9 +64,9 @@ class SearchPage:
 
 
 _HIT_COLS = (
-    "p.id, p.account, p.last_name, p.first_name, p.dob, p.phone, "
-    "COALESCE((SELECT y.code FROM coverage c JOIN payer y ON y.id = c.payer_id WHERE c.patient_id = p.id "
-    "AND c.end_date = '' ORDER BY c.priority, c.id LIMIT 1), '') FROM patient p"
+    "p.id, p.account, p.last_name, p.first_name, p.dob, p.phone, COALESCE(y.code, ''), y.id, COALESCE(y.name, '') "
+    "FROM patient p LEFT JOIN payer y ON y.id = (SELECT c.payer_id FROM coverage c WHERE c.patient_id = p.id "
+    "AND c.effective <= ?1 AND (c.end_date = '' OR c.end_date >= ?1) ORDER BY c.priority, c.id LIMIT 1)"
 )
 _PHONE = re.compile(r"^\(?\d{3}\)?[\s.-]*\d{3}[\s.-]*\d{4}$")
 
@@ -97,20 +99,23 @@ def classify(text: str) -> tuple[str, Any]:
 def search_patients(text: str, *, limit: int = 50, offset: int = 0) -> SearchPage:
     """Patients matching an account (leading zeros optional), a ``last,first`` prefix (accents and
     punctuation ignored), a date of birth as typed, or a phone number. Ordered, paged."""
+    from .clock import today
+
     kind, key = classify(text)
+    day = today().isoformat()
     page = max(1, min(int(limit), 500))
     fetch = (page + 1, max(0, int(offset)))
     if kind == "none":
         return SearchPage(text, kind, (), offset, False)
     if kind == "name":
         rows = _rows(f"SELECT {_HIT_COLS} WHERE p.search_key >= ? AND p.search_key < ? "
-                     "ORDER BY p.search_key, p.id LIMIT ? OFFSET ?", (key, _after(key), *fetch))
+                     "ORDER BY p.search_key, p.id LIMIT ? OFFSET ?", (day, key, _after(key), *fetch))
     elif kind == "dob":
         rows = _rows(f"SELECT {_HIT_COLS} WHERE p.dob = ? ORDER BY p.search_key, p.id LIMIT ? OFFSET ?",
-                     (key.isoformat(), *fetch))
+                     (day, key.isoformat(), *fetch))
     elif kind == "phone":
         rows = _rows(f"SELECT {_HIT_COLS} WHERE p.phone_key = ? ORDER BY p.search_key, p.id LIMIT ? OFFSET ?",
-                     (key, *fetch))
+                     (day, key, *fetch))
     else:
         upper = key.upper()
         digits = account_key(upper)
@@ -121,7 +126,7 @@ def search_patients(text: str, *, limit: int = 50, offset: int = 0) -> SearchPag
             "UNION ALL "
             f"SELECT * FROM (SELECT {_HIT_COLS} WHERE p.account >= ? AND p.account < ? AND p.account_key <> ? "
             "ORDER BY p.account) LIMIT ? OFFSET ?",
-            (digits, prefix, upper, _after(upper), digits, *fetch),
+            (day, digits, prefix, upper, _after(upper), digits, *fetch),
         )
     hits = tuple(SearchHit(*r) for r in rows[:page])
     return SearchPage(text, kind, hits, fetch[1], len(rows) > page)
