@@ -16,6 +16,7 @@ KEYMAP: tuple[tuple[str, str], ...] = (
     ("F2", "charge entry"),
     ("F3", "receipts queue"),
     ("F4", "balancing dashboard"),
+    ("F7", "accounts: find a patient (account, last,first, birth date or phone), the account, register and edit"),
     ("Ctrl+P", "command palette (the current screen's actions)"),
     ("Ctrl+Q", "quit"),
     ("Enter / Tab", "next field (Enter skips empty diagnoses and modifiers)"),
@@ -35,6 +36,10 @@ KEYMAP: tuple[tuple[str, str], ...] = (
     ("R", "receipts: refund from the receipt's unapplied credit"),
     ("U", "receipts: every receipt, not only those with money left"),
     ("/", "receipts and distribute: the filter line; Enter on a filled filter searches"),
+    ("N / E / I / T", "accounts (ledger focused): new patient / edit / add insurance / add a note"),
+    ("X / O / A / H", "accounts: end a coverage / swap primary and secondary / as of a date / history"),
+    ("S / P / M", "accounts: statement / take a payment (F3) / payers, providers, practice, fees"),
+    ("Enter on a ledger line", "accounts: the encounter's history (charges, payments, adjustments, transfers)"),
 )
 
 

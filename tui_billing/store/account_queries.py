@@ -19,7 +19,7 @@ from .search_keys import account_key, fold, phone_key
 
 __all__ = [
     "AccountLedger", "CoverageView", "LedgerLine", "NoteView", "PatientView", "SearchHit", "SearchPage",
-    "VersionView", "account_ledger", "classify", "coverages", "export_patients", "fee_on", "history", "notes",
+    "VersionView", "Activity", "account_ledger", "encounter_activity", "classify", "coverages", "export_patients", "fee_on", "history", "notes",
     "patient_view", "payer_list", "provider_list", "practice_view", "record_as_of", "search_patients",
 ]
 
@@ -305,6 +305,43 @@ def account_ledger(patient_id: int) -> AccountLedger:
         "WHERE r.patient_id = ? AND r.reverses_id IS NULL", (patient_id,))[0][0]
     return AccountLedger(lines, tuple(sorted(parties.items(), key=lambda kv: (kv[0] == "PATIENT", kv[0]))),
                          unapplied, sum(parties.values()))
+
+
+@dataclass(frozen=True)
+class Activity:
+    """One posting against an encounter's line, in the order it was posted."""
+
+    posting_date: str
+    line_no: int
+    kind: str  # charge | void | applied | adjusted | transfer
+    detail: str
+    amount: int
+
+
+def encounter_activity(encounter_id: int) -> tuple[tuple[str, ...], list[Activity]]:
+    """(diagnoses, every charge, void, application, adjustment and transfer on the encounter)."""
+    dx = tuple(r[0] for r in _rows("SELECT code FROM encounter_diagnosis WHERE encounter_id = ? ORDER BY seq",
+                                   (encounter_id,)))
+    out: list[Activity] = []
+    for pd, line, code, mods, units, amount, rev, payer in _rows(
+            "SELECT c.posting_date, c.line_no, c.code, c.modifiers, c.units, c.amount, c.reverses_id, "
+            "COALESCE(y.code, 'PATIENT') FROM charge c LEFT JOIN payer y ON y.id = c.payer_id "
+            "WHERE c.encounter_id = ? ORDER BY c.id", (encounter_id,)):
+        what = f"{code}{'-' + mods.replace(',', '-') if mods else ''} x{units} billed to {payer}"
+        out.append(Activity(pd, line, "void" if rev else "charge", what, amount))
+    rows = _rows(
+        "SELECT a.posting_date, c.line_no, 'applied', r.source || ' ' || r.method || ' ' || r.reference || "
+        "' (receipt ' || r.id || ')', a.amount, a.id FROM application a JOIN charge c ON c.id = a.charge_id "
+        "JOIN receipt r ON r.id = a.receipt_id WHERE c.encounter_id = ? "
+        "UNION ALL SELECT j.posting_date, c.line_no, 'adjusted', j.reason_code || ' ' || COALESCE(ar.description, ''), "
+        "j.amount, j.id FROM adjustment j JOIN charge c ON c.id = j.charge_id "
+        "LEFT JOIN adjustment_reason ar ON ar.code = j.reason_code WHERE c.encounter_id = ? "
+        "UNION ALL SELECT t.posting_date, c.line_no, 'transfer', COALESCE(f.code, 'PATIENT') || ' > ' || "
+        "COALESCE(g.code, 'PATIENT'), t.amount, t.id FROM transfer t JOIN charge c ON c.id = t.charge_id "
+        "LEFT JOIN payer f ON f.id = t.from_payer_id LEFT JOIN payer g ON g.id = t.to_payer_id "
+        "WHERE c.encounter_id = ? ORDER BY 1, 2, 6", (encounter_id,) * 3)
+    out += [Activity(*r[:5]) for r in rows]
+    return dx, out
 
 
 # --------------------------------------------------------------------------- master data lists

@@ -4,12 +4,15 @@ The search (:func:`tui_billing.store.account_queries.search_patients`) runs in a
 never on the event loop; a newer keystroke supersedes an older search, and a result that arrives
 for text no longer in the field is dropped. Every match can be reached: the list shows five
 rows at a time, scrolls with Up/Down, fetches the next page at its end, and says how many more
-follow. An Enter typed ahead of the list (before its matches were on screen) never takes the
-first of several: the highlight is cleared and the clerk picks with Up/Down and Enter.
+follow. An Enter typed ahead of the list never takes the first of several: not when the list was
+still behind the field (the highlight is cleared), and not within :data:`REACTION_S` of several
+matches appearing unless the clerk moved to one (nobody reads a list that fast; a burst of
+type-ahead does). One match, or a row the clerk moved to, is taken at once.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Callable, Sequence
 
 from rich.text import Text
@@ -25,6 +28,8 @@ from .lookup import LookupInput, Match, MatchList
 __all__ = ["PatientPicker", "ScrollingMatchList", "patient_label"]
 
 PAGE = 50
+#: Several matches shown less than this long ago, untouched: an Enter now was typed ahead, unread.
+REACTION_S = 0.2
 
 
 def patient_label(hit: PatientHit) -> str:
@@ -97,6 +102,8 @@ class PatientPicker(LookupInput):
         self._shown_text = ""  # the text whose matches are on screen
         self._page: SearchPage | None = None
         self._fetching = False
+        self._shown_at = 0.0  # when the matches on screen appeared
+        self._moved = False  # the clerk moved the highlight since they appeared
         #: called once when the in-flight search's results are shown (Enter typed ahead waits on it)
         self.on_results: Callable[[], None] | None = None
 
@@ -125,6 +132,8 @@ class PatientPicker(LookupInput):
         re-lays-out the screen (~10 ms), so each keystroke's results only repaint the list.
         """
         self._matches = list(matches)
+        self._shown_at = time.monotonic()
+        self._moved = False
         ml = self.match_list
         ml.set_labels([m.label for m in self._matches], highlight=0, more=more)
         ml.shown = bool(self._matches) and self.has_focus
@@ -133,15 +142,30 @@ class PatientPicker(LookupInput):
             ml.highlighted = None
             ml.shown = True
 
+    def highlighted_match(self) -> Match | None:
+        """The highlighted match, unless several appeared too recently to have been read."""
+        if (len(self._matches) > 1 and not self._moved
+                and time.monotonic() - self._shown_at < REACTION_S):
+            return None
+        return super().highlighted_match()
+
     def action_move(self, step: int) -> None:
         if not self.list_open or not self._matches:
             raise SkipAction()
+        self._moved = True
         index = self.match_list.highlighted
         index = (0 if step > 0 else len(self._matches) - 1) if index is None else index + step
         self.match_list.highlighted = max(0, min(len(self._matches) - 1, index))
         if self.more and self.match_list.highlighted >= len(self._matches) - 2 and not self._fetching:
             self._fetching = True
             self._next_page(self._shown_text, len(self._matches))
+
+    async def action_submit(self) -> None:
+        """Enter ahead of the list never takes a match shown for a shorter text (the screen waits)."""
+        if self.pending:
+            self.post_message(self.Submitted(self, self.value))
+            return
+        await super().action_submit()
 
     def _on_focus(self, event) -> None:
         super()._on_focus(event)

@@ -1,0 +1,170 @@
+"""The account screen (F7) driven by keys alone: register -> two coverages -> a charge owed by the
+primary; an address fix with the old version shown as of an earlier date; search picking among
+several; a refusal shown beside its field with nothing saved."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tui_billing.store import database, open_database
+from tui_billing.store import account_queries as aq
+from tui_billing.store import operations as op
+
+from test_charge_entry import send, settle, type_text
+
+TODAY = "2026-11-26"
+
+
+def _build(path: Path) -> None:
+    open_database(path)
+    op.set_practice("Maple Family Medicine")
+    op.add_provider("JS", "Jane Smith MD", "1234567893")
+    op.add_payer("MCR", "Medicare", "medicare")
+    op.add_payer("BCBS", "Blue Cross", "commercial")
+    op.set_procedure("99213", "Office visit est", 12000)
+    op.add_patient("A1002", "O'Brien", "John", "1980-05-06", "M")
+    op.add_patient("A1003", "Obrien", "Ann", "1940-01-01", "F")
+    op.add_patient("A1004", "Obrien", "Zed", "1941-01-01", "M")
+    op.open_batch("charge", 1, 12000)  # so charge entry (the first screen) asks for none
+    database.close()
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("TUI_BILLING_TODAY", TODAY)
+    monkeypatch.setenv("TUI_BILLING_OPERATOR", "clerk1")
+    path = tmp_path / "t.db"
+    _build(path)
+    open_database(path)
+    yield path
+    database.close()
+
+
+def make_app(path: Path):
+    from tui_billing.app import BillingApp
+
+    return BillingApp(db_path=path)
+
+
+def screen(pilot):
+    from tui_billing.screens.accounts import AccountScreen
+
+    s = pilot.app.screen
+    assert isinstance(s, AccountScreen), s
+    return s
+
+
+async def fill(pilot, values: dict[str, str]) -> None:
+    """Type into a FormDialog's fields by name (Tab order is the form's order)."""
+    dialog = pilot.app.screen
+    for name, text in values.items():
+        box = dialog.query_one(f"#f-{name}")
+        box.focus()
+        await settle(pilot)
+        box.value = ""
+        await type_text(pilot, text)
+
+
+async def test_register_two_coverages_charge_owed_by_primary(db, monkeypatch):
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await send(pilot, "f7")
+        s = screen(pilot)
+        assert app.focused.id == "acct-find"
+        await send(pilot, "tab", "tab")  # to the ledger
+        await send(pilot, "n")
+        await fill(pilot, {"last_name": "García-López", "first_name": "María", "dob": "03/04/1985", "sex": "F",
+                           "address": "12 Elm Stret", "city": "Albany", "state": "NY", "zip": "122031234",
+                           "phone": "5185550100"})
+        await send(pilot, "ctrl+s")
+        await settle(pilot)
+        assert s.data is not None and s.data.current.last_name == "García-López"
+        pid = s.patient_id
+        # first coverage: the spouse's plan, primary
+        await send(pilot, "i")
+        await fill(pilot, {"payer": "bcbs", "member_id": "XJ123", "group_no": "G9", "relationship": "spouse",
+                           "subscriber_last": "Lopez", "subscriber_first": "Carlos", "subscriber_dob": "01/02/1983",
+                           "subscriber_sex": "M", "effective": "01/01/2026"})
+        await send(pilot, "ctrl+s")
+        await settle(pilot)
+        await send(pilot, "i")
+        await fill(pilot, {"payer": "MCR", "member_id": "1EG4TE5MK73", "effective": "01/01/2026"})
+        assert app.screen.query_one("#f-priority").value == "2"
+        await send(pilot, "ctrl+s")
+        await settle(pilot)
+        assert [c.payer_code for c in s.data.coverages] == ["BCBS", "MCR"]
+        cov_text = str(s.query_one("#acct-cov").render())
+        assert "BCBS" in cov_text and "spouse" in cov_text and "Lopez, Carlos" in cov_text
+        # a charge posted (as charge entry would) is owed by the primary
+        op.post_encounter(patient_id=pid, provider_id=1, dos=TODAY, diagnoses=["I10"], lines=[op.ChargeLine("99213")])
+        s.reload()
+        await settle(pilot)
+        table = s.query_one("#acct-table")
+        assert table.row_count == 1
+        row = table.get_row_at(0)
+        assert row[2] == "99213" and row[7] == "BCBS" and row[6] == "120.00"
+        assert "BCBS 120.00" in str(s.query_one("#acct-owed").render())
+
+
+async def test_address_change_keeps_the_old_version_as_of(db, monkeypatch):
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await send(pilot, "f7")
+        s = screen(pilot)
+        await type_text(pilot, "a1002")
+        await send(pilot, "enter")
+        await settle(pilot)
+        assert s.data.current.account == "A1002"
+        monkeypatch.setenv("TUI_BILLING_TODAY", "2026-11-27")
+        await send(pilot, "e")
+        await fill(pilot, {"address": "9 Oak Ave", "city": "Troy", "state": "NY", "zip": "12180"})
+        await send(pilot, "ctrl+s")
+        await settle(pilot)
+        assert "9 Oak Ave" in str(s.query_one("#acct-demo").render())
+        await send(pilot, "a")
+        await type_text(pilot, "11/26/2026")
+        await send(pilot, "enter")
+        await settle(pilot)
+        demo = str(s.query_one("#acct-demo").render())
+        assert "9 Oak Ave" not in demo and "(no address)" in demo and "as of 2026-11-26" in demo
+
+
+async def test_several_matches_wait_for_the_clerk(db):
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await send(pilot, "f7")
+        s = screen(pilot)
+        await send(pilot, *"obrien", "enter")  # typed ahead: three match, none is taken
+        await settle(pilot)
+        assert s.patient_id is None
+        assert "3 patients match" in str(s.query_one("#acct-note").render())
+        await send(pilot, "down", "enter")
+        await settle(pilot)
+        assert s.data.current.first_name == "John"  # obrien,ann / o'brien,john / obrien,zed
+
+
+async def test_refusal_beside_its_field_saves_nothing(db):
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await send(pilot, "f7")
+        await send(pilot, "tab", "tab", "n")
+        await fill(pilot, {"last_name": "Newman", "first_name": "Ann", "dob": "01/02/2090", "sex": "F"})
+        await send(pilot, "ctrl+s")
+        await settle(pilot)
+        dialog = app.screen
+        assert "date of birth 2090-01-02" in str(dialog.query_one("#e-dob").render())
+        assert "in the future" in str(dialog.query_one("#form-status").render())
+        assert app.focused.id == "f-dob"
+        assert aq.search_patients("newman").hits == ()
+        await fill(pilot, {"dob": "01/02/1990", "zip": "1234"})
+        await send(pilot, "ctrl+s")
+        await settle(pilot)
+        assert "ZIP" in str(dialog.query_one("#e-zip").render()) or "zip" in str(dialog.query_one("#e-zip").render())
+        assert aq.search_patients("newman").hits == ()
