@@ -83,6 +83,7 @@ def _coverage_in(values: dict[str, str]) -> acc.CoverageDetails:
     yes = lambda s: (s or "y").strip().lower() not in ("n", "no", "0")  # noqa: E731
     assignment = yes(values.pop("assignment", "y"))
     signature = yes(values.pop("signature_on_file", "y"))
+    values["effective"] = values.get("effective", "").strip() or None  # blank: from today
     return acc.CoverageDetails(payer_id=payer["id"], priority=int(prio), assignment=assignment,
                                signature_on_file=signature, **values)
 

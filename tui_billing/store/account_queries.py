@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .accounts import clerk_date, snapshot
-from .db import database
+from .db import database, sql
 from .search_keys import account_key, fold, phone_key
 
 __all__ = [
@@ -388,12 +388,12 @@ def export_patients():
     header = list(EXPORT_COLUMNS) + [f"{c}{n}" for n in (1, 2, 3) for c in COVERAGE_EXPORT]
     yield header
     covs: dict[int, list[tuple]] = {}
-    for r in _rows("SELECT c.patient_id, y.code, c.member_id, c.group_no, c.relationship, c.subscriber_last, "
+    for r in sql("SELECT c.patient_id, y.code, c.member_id, c.group_no, c.relationship, c.subscriber_last, "
                    "c.subscriber_first, c.subscriber_dob, c.subscriber_sex, c.effective, c.end_date "
                    "FROM coverage c JOIN payer y ON y.id = c.payer_id WHERE c.end_date = '' "
-                   "ORDER BY c.patient_id, c.priority, c.id"):
+                   "ORDER BY c.patient_id, c.priority, c.id").fetchall():
         covs.setdefault(r[0], []).append(r[1:])
-    for r in database.execute_sql(f"SELECT id, {', '.join(EXPORT_COLUMNS)} FROM patient ORDER BY account"):
+    for r in sql(f"SELECT id, {', '.join(EXPORT_COLUMNS)} FROM patient ORDER BY account"):
         row = list(r[1:])
         for cov in (covs.get(r[0], []) + [()] * 3)[:3]:
             row.extend(cov or [""] * len(COVERAGE_EXPORT))

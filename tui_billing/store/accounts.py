@@ -419,7 +419,7 @@ class CoverageDetails:
     subscriber_city: str = ""
     subscriber_state: str = ""
     subscriber_zip: str = ""
-    effective: object = ""
+    effective: object = None  # None: from today; "" : since before records were kept (imports)
     end_date: object = ""
     assignment: bool = True
     signature_on_file: bool = True
@@ -453,7 +453,8 @@ def _coverage_row(cov: CoverageDetails, prefix: str) -> dict[str, Any]:
         "subscriber_city": text(cov.subscriber_city, f("subscriber_city"), max_len=30),
         "subscriber_state": state_code(cov.subscriber_state, f("subscriber_state")),
         "subscriber_zip": zip_code(cov.subscriber_zip, f("subscriber_zip")),
-        "effective": date_field(cov.effective, f("effective"), required=False) or v.today().isoformat(),
+        "effective": (v.today().isoformat() if cov.effective is None
+                      else date_field(cov.effective, f("effective"), required=False)),
         "end_date": date_field(cov.end_date, f("end_date"), required=False),
         "assignment": 1 if cov.assignment else 0,
         "signature_on_file": 1 if cov.signature_on_file else 0,
