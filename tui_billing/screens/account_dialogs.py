@@ -15,7 +15,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, ScrollableContainer, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -164,7 +164,8 @@ class TextDialog(ModalScreen[None]):
     DEFAULT_CSS = """
     TextDialog { align: center middle; background: $background 60%; }
     TextDialog > Vertical { width: 80; height: 23; border: round $accent; background: $panel; }
-    TextDialog VerticalScroll { height: 1fr; }
+    TextDialog ScrollableContainer { height: 1fr; }
+    TextDialog #text-static { width: auto; }
     TextDialog .form-hint { color: $text-muted; }
     """
     BINDINGS = [Binding("escape,q,enter", "close", "Close"), *SCREEN_KEYS]
@@ -177,9 +178,10 @@ class TextDialog(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(self.title_text, markup=False)
-            with VerticalScroll(id="text-body"):
-                yield Static(Text("\n".join(inert(line) for line in self.body.split("\n"))), markup=False)
-            yield Static("PgUp/PgDn/↑↓ scroll · Esc close", classes="form-hint", markup=False)
+            with ScrollableContainer(id="text-body"):
+                yield Static(Text("\n".join(inert(line) for line in self.body.split("\n")), no_wrap=True),
+                             id="text-static", markup=False)
+            yield Static("PgUp/PgDn/↑↓←→ scroll · Esc close", classes="form-hint", markup=False)
 
     def on_mount(self) -> None:
         self.query_one("#text-body").focus()

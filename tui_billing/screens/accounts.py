@@ -41,8 +41,8 @@ from .account_dialogs import Field, FormDialog, TextDialog
 
 __all__ = ["AccountScreen", "AccountData", "load_account"]
 
-COLUMNS = (("DOS", 10), ("Enc", 7), ("Code", 6), ("Charged", 9), ("Paid", 9), ("Adjusted", 9), ("Balance", 9),
-           ("Owed by", 8), ("Running", 10))
+COLUMNS = (("DOS", 11), ("Enc", 8), ("Code", 6), ("Charged", 9), ("Paid", 9), ("Adjusted", 9), ("Balance", 9),
+           ("Owed by", 8), ("Running", 9))
 
 
 def money(cents: int) -> str:
@@ -157,6 +157,7 @@ class AccountScreen(Screen[None]):
             yield picker
             yield Static("  As of ", markup=False)
             yield FormInput(id="acct-asof", placeholder="today", max_length=10)
+        yield picker.match_list  # floats over what follows (overlay), just under the find row
         yield Static("", id="acct-demo", markup=False)
         yield Static("", id="acct-cov", markup=False)
         yield Static("", id="acct-owed", markup=False)
@@ -166,12 +167,11 @@ class AccountScreen(Screen[None]):
         yield table
         yield Static("", id="acct-note", markup=False)
         yield KeyBar()
-        yield picker.match_list
 
     def on_mount(self) -> None:
         self.sub_title = "Accounts (F7)"
         picker = self._find()
-        picker.match_list.styles.offset = (5, 2)
+        picker.match_list.styles.width = "100%"  # nothing of the account shows through at its right
         picker.focus()
         self._status("Find a patient: account, last,first, birth date or phone")
 
@@ -272,9 +272,10 @@ class AccountScreen(Screen[None]):
         day = data.as_of or today().isoformat()
         for c in data.coverages[:3]:
             state = "" if c.in_force(day) else f" ENDED {c.end_date}" if c.end_date and c.end_date < day else " not yet"
-            sub = f" sub {c.subscriber}" if c.subscriber else ""
-            lines.append(f"{c.priority} {c.payer_code:<6} {c.member_id:<14} grp {c.group_no or '-':<8} "
-                         f"{c.relationship}{sub} {c.effective}..{c.end_date or ''}{state}")
+            who = f"{c.relationship} of {c.subscriber.split(' (')[0]}" if c.subscriber else "self"
+            since = f"from {c.effective}" if c.effective else ""
+            lines.append(f"{c.priority} {c.payer_code:<7} {c.member_id:<13} {c.group_no or '-':<7} {since}"
+                         f"{state or (' to ' + c.end_date if c.end_date else '')}  {who}")
         if len(data.coverages) > 3:
             lines[-1] = lines[-1][:60] + f"  (+{len(data.coverages) - 2} more: H)"
         self.query_one("#acct-cov", Static).update(
@@ -288,9 +289,11 @@ class AccountScreen(Screen[None]):
         running = 0
         for line in ledger.lines:
             running += line.balance
-            table.add_row(line.dos, str(line.encounter_id), line.code, money(line.amount if not line.voided else 0),
-                          money(line.applied), money(line.adjusted), money(line.balance),
-                          "VOID" if line.voided else line.owed_by, money(running), key=str(line.charge_id))
+            amounts = (line.amount if not line.voided else 0, line.applied, line.adjusted, line.balance)
+            table.add_row(line.dos, f"{line.encounter_id:>7} ", line.code,
+                          *(Text(f"{money(c):>8} ") for c in amounts),
+                          "VOID" if line.voided else Text(inert(line.owed_by)), Text(f"{money(running):>9}"),
+                          key=str(line.charge_id))
         if ledger.lines:
             table.move_cursor(row=len(ledger.lines) - 1)
         note = data.notes[0] if data.notes else None
@@ -346,9 +349,12 @@ class AccountScreen(Screen[None]):
             return
         taken = {c.priority for c in self.data.coverages if c.in_force(today().isoformat())}
         prio = next((str(n) for n in (1, 2, 3) if n not in taken), "3")
-        fields = [Field(n, lbl, w, prio if n == "priority" else "self" if n == "relationship" else
-                        "Y" if n in ("assignment", "signature_on_file") else "", HINTS.get(n, ""))
-                  for n, lbl, w in COVERAGE_FIELDS]
+        cur = self.data.current
+        start = {"priority": prio, "relationship": "self", "assignment": "Y", "signature_on_file": "Y",
+                 # a spouse or parent usually lives at the patient's address: typed over if not
+                 "subscriber_address": cur.address, "subscriber_city": cur.city, "subscriber_state": cur.state,
+                 "subscriber_zip": cur.zip, "subscriber_last": cur.last_name}
+        fields = [Field(n, lbl, w, str(start.get(n, "")), HINTS.get(n, "")) for n, lbl, w in COVERAGE_FIELDS]
         pid = self.patient_id
         codes = "Payers: " + " ".join(self.data.payer_codes) if self.data.payer_codes else ""
         self.app.push_screen(FormDialog("Add insurance", fields,
