@@ -106,7 +106,7 @@ async def test_register_two_coverages_charge_owed_by_primary(db, monkeypatch):
         table = s.query_one("#acct-table")
         assert table.row_count == 1
         row = table.get_row_at(0)
-        assert row[2] == "99213" and row[7] == "BCBS" and row[6] == "120.00"
+        assert [str(c).strip() for c in row][2:9] == ["99213", "120.00", "0.00", "0.00", "120.00", "BCBS", "120.00"]
         assert "BCBS 120.00" in str(s.query_one("#acct-owed").render())
 
 
