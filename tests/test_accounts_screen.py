@@ -105,7 +105,7 @@ async def test_register_two_coverages_charge_owed_by_primary(db, monkeypatch):
         await settle(pilot)
         table = s.query_one("#acct-table")
         assert table.row_count == 1
-        row = table.get_row_at(0)
+        row = table.rows[0]
         assert [str(c).strip() for c in row][2:9] == ["99213", "120.00", "0.00", "0.00", "120.00", "BCBS", "120.00"]
         assert "BCBS 120.00" in str(s.query_one("#acct-owed").render())
 

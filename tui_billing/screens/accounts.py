@@ -24,7 +24,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from ..money import format_cents
 from ..store import account_queries as aq
@@ -35,14 +35,15 @@ from ..text import inert
 from ..widgets.app_header import AppHeader
 from ..widgets.form_input import FormInput
 from ..widgets.key_bar import KeyBar
+from ..widgets.ledger_view import LedgerView
 from ..widgets.lookup import LookupInput
 from ..widgets.patient_picker import PatientPicker
 from .account_dialogs import Field, FormDialog, TextDialog
 
 __all__ = ["AccountScreen", "AccountData", "load_account"]
 
-COLUMNS = (("DOS", 11), ("Enc", 8), ("Code", 6), ("Charged", 9), ("Paid", 9), ("Adjusted", 9), ("Balance", 9),
-           ("Owed by", 8), ("Running", 9))
+COLUMNS = (("DOS", 11, False), ("Enc", 8, True), ("Code", 6, False), ("Charged", 9, True), ("Paid", 9, True),
+           ("Adjusted", 9, True), ("Balance", 9, True), ("Owed by", 8, False), ("Running", 9, True))
 
 
 def money(cents: int) -> str:
@@ -161,10 +162,7 @@ class AccountScreen(Screen[None]):
         yield Static("", id="acct-demo", markup=False)
         yield Static("", id="acct-cov", markup=False)
         yield Static("", id="acct-owed", markup=False)
-        table: DataTable = DataTable(id="acct-table", cursor_type="row", cell_padding=0)
-        for label, width in COLUMNS:
-            table.add_column(label, width=width, key=label)
-        yield table
+        yield LedgerView(COLUMNS, id="acct-table")
         yield Static("", id="acct-note", markup=False)
         yield KeyBar()
 
@@ -284,18 +282,14 @@ class AccountScreen(Screen[None]):
         owed = "  ".join(f"{party} {money(cents)}" for party, cents in ledger.by_party) or "nothing owed"
         self.query_one("#acct-owed", Static).update(Text(inert(
             f"Owed: {owed}  | credit {money(ledger.unapplied)}  | balance {money(ledger.total - ledger.unapplied)}")))
-        table = self.query_one("#acct-table", DataTable)
-        table.clear()
-        running = 0
+        table = self.query_one("#acct-table", LedgerView)
+        rows, running = [], 0
         for line in ledger.lines:
             running += line.balance
             amounts = (line.amount if not line.voided else 0, line.applied, line.adjusted, line.balance)
-            table.add_row(line.dos, f"{line.encounter_id:>7} ", line.code,
-                          *(Text(f"{money(c):>8} ") for c in amounts),
-                          "VOID" if line.voided else Text(inert(line.owed_by)), Text(f"{money(running):>9}"),
-                          key=str(line.charge_id))
-        if ledger.lines:
-            table.move_cursor(row=len(ledger.lines) - 1)
+            rows.append((line.dos, str(line.encounter_id), line.code, *(money(c) for c in amounts),
+                         "VOID" if line.voided else line.owed_by, money(running)))
+        table.set_rows(rows, [str(line.charge_id) for line in ledger.lines])
         note = data.notes[0] if data.notes else None
         self._status(f"Note {note.on_date} {note.operator}: {note.text}" if note else
                      f"{len(ledger.lines)} lines. Enter on a line: its history. T adds a note.")
@@ -470,11 +464,11 @@ class AccountScreen(Screen[None]):
 
         self.app.push_screen(MasterMenu())
 
-    @on(DataTable.RowSelected, "#acct-table")
-    def _line(self, event: DataTable.RowSelected) -> None:
+    @on(LedgerView.Selected, "#acct-table")
+    def _line(self, event: LedgerView.Selected) -> None:
         if self.data is None:
             return
-        charge_id = int(event.row_key.value)
+        charge_id = int(event.key)
         line = next((ln for ln in self.data.ledger.lines if ln.charge_id == charge_id), None)
         if line is not None:
             self._encounter(line.encounter_id)
