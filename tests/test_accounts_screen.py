@@ -168,3 +168,21 @@ async def test_refusal_beside_its_field_saves_nothing(db):
         await settle(pilot)
         assert "ZIP" in str(dialog.query_one("#e-zip").render()) or "zip" in str(dialog.query_one("#e-zip").render())
         assert aq.search_patients("newman").hits == ()
+
+
+async def test_payment_jumps_to_receipts_with_the_patient(db):
+    from tui_billing.screens.receipt_dialogs import NewReceiptDialog
+
+    op.open_batch("receipt", 1, 1000)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await send(pilot, "f7")
+        await type_text(pilot, "a1002")
+        await send(pilot, "enter")
+        await settle(pilot)
+        await send(pilot, "p")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, NewReceiptDialog)
+        assert dialog.field("from").input.value == "A1002"

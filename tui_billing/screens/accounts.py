@@ -452,12 +452,29 @@ class AccountScreen(Screen[None]):
                                                                    f"statement --account {account})", text))
 
     def action_payment(self) -> None:
+        """F3 with a new receipt whose From is this patient (when a receipt batch is open)."""
         if not self._need_patient():
             return
         account = self.data.current.account
         self.app.switch_mode("receipts")
-        self.app.notify(f"New receipt (N) from {account}: type {account} in From", markup=False, timeout=8)
-        self.app.copy_to_clipboard(account)
+        self.app.call_after_refresh(self._open_receipt, account)
+
+    def _open_receipt(self, account: str) -> None:
+        from .receipt_dialogs import NewReceiptDialog
+
+        receipts = self.app.screen
+        if not hasattr(receipts, "action_new_receipt"):
+            return
+        receipts.action_new_receipt()
+
+        def prefill() -> None:
+            dialog = self.app.screen
+            if isinstance(dialog, NewReceiptDialog):
+                dialog.field("from").input.value = account  # its own lookup runs as if typed
+            else:  # a receipt batch is asked for first: From is typed after it
+                self.app.notify(f"After the batch: From {account}", markup=False, timeout=8)
+
+        self.app.call_after_refresh(prefill)
 
     def action_master(self) -> None:
         from .master_data import MasterMenu

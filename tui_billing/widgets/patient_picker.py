@@ -4,10 +4,10 @@ The search (:func:`tui_billing.store.account_queries.search_patients`) runs in a
 never on the event loop; a newer keystroke supersedes an older search, and a result that arrives
 for text no longer in the field is dropped. Every match can be reached: the list shows five
 rows at a time, scrolls with Up/Down, fetches the next page at its end, and says how many more
-follow. An Enter typed ahead of the list never takes the first of several: not when the list was
-still behind the field (the highlight is cleared), and not within :data:`REACTION_S` of several
-matches appearing unless the clerk moved to one (nobody reads a list that fast; a burst of
-type-ahead does). One match, or a row the clerk moved to, is taken at once.
+follow. An Enter typed ahead of the list never takes the first of several: one typed less than
+:data:`REACTION_S` after several matches appeared (or before), unless the clerk moved to one,
+takes nothing (nobody reads a list that fast; a burst of type-ahead does), and the clerk picks
+with Up/Down and Enter. One match, or a row the clerk moved to, is taken at once.
 """
 
 from __future__ import annotations
@@ -104,6 +104,7 @@ class PatientPicker(LookupInput):
         self._fetching = False
         self._shown_at = 0.0  # when the matches on screen appeared
         self._moved = False  # the clerk moved the highlight since they appeared
+        self._enter_at = -1.0  # when the last Enter reaching this field was typed
         #: called once when the in-flight search's results are shown (Enter typed ahead waits on it)
         self.on_results: Callable[[], None] | None = None
 
@@ -144,8 +145,10 @@ class PatientPicker(LookupInput):
 
     def highlighted_match(self) -> Match | None:
         """The highlighted match, unless several appeared too recently to have been read."""
-        if (len(self._matches) > 1 and not self._moved
-                and time.monotonic() - self._shown_at < REACTION_S):
+        now = time.monotonic()
+        # when the Enter was typed (its key event's time), else now (a screen's own Enter binding)
+        typed = self._enter_at if 0 <= now - self._enter_at < 1.0 else now
+        if len(self._matches) > 1 and not self._moved and typed - self._shown_at < REACTION_S:
             return None
         return super().highlighted_match()
 
@@ -159,6 +162,11 @@ class PatientPicker(LookupInput):
         if self.more and self.match_list.highlighted >= len(self._matches) - 2 and not self._fetching:
             self._fetching = True
             self._next_page(self._shown_text, len(self._matches))
+
+    async def _on_key(self, event) -> None:
+        if event.key == "enter":
+            self._enter_at = event.time
+        await super()._on_key(event)
 
     async def action_submit(self) -> None:
         """Enter ahead of the list never takes a match shown for a shorter text (the screen waits)."""
@@ -206,10 +214,7 @@ class PatientPicker(LookupInput):
         self.show_matches([Match(patient_label(h), h) for h in map(_patient_hit, page.hits)], more=page.more)
         callback, self.on_results = self.on_results, None
         if callback is not None:
-            if len(self._matches) > 1:
-                # Enter was pressed before these were on screen: the clerk has not seen them
-                self.match_list.highlighted = None
-            callback()
+            callback()  # an Enter that waited for these: highlighted_match() says it was typed ahead
 
     def _append(self, text: str, page: SearchPage) -> None:
         if text != self._shown_text or page.offset != len(self._matches):
