@@ -90,3 +90,17 @@ def test_fee_import_from_a_date_and_allowed(books, tmp_path):
                        ).fetchone()[0] == 1
     assert con.execute("SELECT amount FROM fee_schedule WHERE code = '99213' AND payer_id IS NOT NULL").fetchone()[0] \
         == 8800
+
+
+def test_account_store_modules_import_without_textual(tmp_path):
+    from test_headless_imports import _run
+
+    out = _run("""
+        import tui_billing.store.accounts, tui_billing.store.account_queries, tui_billing.store.account_demo
+        import tui_billing.account_io, tui_billing.store.search_keys
+        from tui_billing.store import open_database
+        open_database("books.db")
+        from tui_billing.store.account_queries import search_patients
+        assert search_patients("smith").hits == ()
+    """, tmp_path)
+    assert out == {"textual": [], "store": True}
