@@ -439,9 +439,9 @@ ALTER TABLE patient ADD COLUMN guarantor_phone TEXT NOT NULL DEFAULT '';
 UPDATE patient SET search_key = tb_fold(last_name) || ',' || tb_fold(first_name),
     phone_key = tb_phone(phone), account_key = tb_account(account);
 CREATE INDEX patient_search_key ON patient(search_key);
-CREATE INDEX patient_phone_key ON patient(phone_key);
+CREATE INDEX patient_phone_key ON patient(phone_key, search_key);
 CREATE INDEX patient_account_key ON patient(account_key);
-CREATE INDEX patient_dob ON patient(dob);
+CREATE INDEX patient_dob ON patient(dob, search_key);
 CREATE TABLE coverage_new (
     id INTEGER PRIMARY KEY,
     patient_id INTEGER NOT NULL REFERENCES patient(id),
