@@ -186,3 +186,43 @@ async def test_payment_jumps_to_receipts_with_the_patient(db):
         dialog = app.screen
         assert isinstance(dialog, NewReceiptDialog)
         assert dialog.field("from").input.value == "A1002"
+
+
+async def test_ledger_line_history_and_coverage_fix(db):
+    from tui_billing.screens.account_dialogs import TextDialog
+    from tui_billing.store import accounts as acc
+
+    open_database(db)
+    pid = acc.register_patient(acc.PatientIn("Lee", "Kim", "1970-01-01", "F"),
+                               [acc.CoverageDetails(2, "TYPO1", 1, effective="2026-01-01")])
+    op.post_encounter(patient_id=pid, provider_id=1, dos=TODAY, diagnoses=["I10"], lines=[op.ChargeLine("99213")])
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await send(pilot, "f7")
+        s = screen(pilot)
+        await type_text(pilot, "lee,kim")
+        await send(pilot, "enter")
+        await settle(pilot)
+        await send(pilot, "enter")  # the ledger line: its encounter's history
+        await settle(pilot)
+        assert isinstance(app.screen, TextDialog)
+        assert "99213 x1 billed to BCBS" in app.screen.body
+        await send(pilot, "escape", "c")
+        await settle(pilot)
+        await send(pilot, "ctrl+s")  # priority 1
+        await settle(pilot)
+        await fill(pilot, {"member_id": "XJ777"})
+        await send(pilot, "ctrl+s")
+        await settle(pilot)
+        assert s.data.coverages[0].member_id == "XJ777"
+        assert [h.data["member_id"] for h in aq.history("coverage", s.data.coverages[0].id)] == ["TYPO1", "XJ777"]
+
+
+def test_reason_added_and_retired(db):
+    from tui_billing.screens.master_data import save_reason
+
+    save_reason({"code": "hardship", "description": "Hardship write-off", "kind": "office", "active": "Y"})
+    save_reason({"code": "HARDSHIP", "description": "", "kind": "", "active": "N"})
+    assert database.execute_sql("SELECT description, active FROM adjustment_reason WHERE code = 'HARDSHIP'"
+                                ).fetchone() == ("Hardship write-off", 0)

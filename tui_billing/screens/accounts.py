@@ -9,7 +9,8 @@ whom, with a running balance. Enter on a line shows the encounter's whole histor
 
 With the ledger focused: N new patient, E edit, I add insurance, X end a coverage, O make the
 secondary primary, T add a note, A show the record as of a date, H the record's history,
-S the statement, P take a payment (F3), M master data (payers, providers, practice, fees).
+S the statement, P take a payment (F3), C correct a coverage, M master data (payers, providers,
+practice, fees, adjustment reasons).
 Every store call runs in a thread worker.
 """
 
@@ -61,7 +62,9 @@ class AccountData:
         self.coverages = aq.coverages(patient_id, as_of)
         self.ledger = aq.account_ledger(patient_id)
         self.notes = aq.notes(patient_id)
-        self.payer_codes = [p["code"] for p in aq.payer_list()][:14]
+        payers = aq.payer_list()
+        self.payer_codes = [p["code"] for p in payers][:14]
+        self.payer_ids = {p["id"]: p["code"] for p in payers}
 
 
 def load_account(patient_id: int, as_of: str | None = None) -> AccountData:
@@ -132,6 +135,7 @@ class AccountScreen(Screen[None]):
         Binding("n", "new_patient", "New", id="accounts.new"),
         Binding("e", "edit", "Edit", id="accounts.edit"),
         Binding("i", "add_coverage", "Insurance", id="accounts.insurance"),
+        Binding("c", "fix_coverage", "Fix cov", id="accounts.fix_coverage", show=False),
         Binding("x", "end_coverage", "End cov", id="accounts.end_coverage", show=False),
         Binding("o", "swap_coverages", "Swap 1/2", id="accounts.swap", show=False),
         Binding("t", "note", "Note", id="accounts.note"),
@@ -355,6 +359,49 @@ class AccountScreen(Screen[None]):
                                         lambda values, _o: acc.add_coverage(pid, _coverage_in(dict(values)),
                                                                             operator=self.app.operator or None),
                                         note=codes or "Subscriber fields only when the patient is not the subscriber."),
+                             self._changed)
+
+    def action_fix_coverage(self) -> None:
+        """Correct the coverage in force of a priority (a mistyped member id, say): asks which first."""
+        if not self._need_patient():
+            return
+        self.app.push_screen(FormDialog("Correct which coverage?", [Field("priority", "Priority", 3, "1")],
+                                        lambda values, _o: self._pick_coverage(values["priority"])),
+                             self._fix_form)
+
+    def _pick_coverage(self, text: str) -> aq.CoverageView:
+        cov = self._coverage_by_priority(text)
+        if cov is None:
+            raise BillingError("no coverage in force has that priority", "priority")
+        return cov
+
+    def _fix_form(self, cov: Any) -> None:
+        if not isinstance(cov, aq.CoverageView):
+            return
+        self._coverage_form_load(cov.id)
+
+    @work(thread=True, group="account-read", exit_on_error=False)
+    def _coverage_form_load(self, coverage_id: int) -> None:
+        data = aq.record_as_of("coverage", coverage_id)[0]
+        self.app.call_from_thread(self._coverage_form, coverage_id, data)
+
+    def _coverage_form(self, coverage_id: int, data: dict | None) -> None:
+        if data is None:
+            return
+        codes = {p_id: code for p_id, code in self.data.payer_ids.items()}
+        start = {**{k: str(v or "") for k, v in data.items()}, "payer": codes.get(data["payer_id"], ""),
+                 "assignment": "Y" if data["assignment"] else "N",
+                 "signature_on_file": "Y" if data["signature_on_file"] else "N"}
+        fields = [Field(n, lbl, w, start.get(n, ""), HINTS.get(n, "")) for n, lbl, w in COVERAGE_FIELDS]
+
+        def save(values: dict[str, str], _o: bool) -> Any:
+            cov = _coverage_in(dict(values))
+            changes = {f: getattr(cov, f) for f in cov.__dataclass_fields__}
+            if changes["effective"] is None:
+                changes["effective"] = data["effective"]
+            return acc.update_coverage(coverage_id, operator=self.app.operator or None, **changes) or True
+
+        self.app.push_screen(FormDialog("Correct the coverage (the old version is kept)", fields, save),
                              self._changed)
 
     def _coverage_by_priority(self, text: str) -> aq.CoverageView | None:

@@ -76,8 +76,14 @@ def save_fee(values: dict[str, str], _override: bool = False) -> str:
                        description=values["description"].strip() or None, payer_id=payer_id)
 
 
+def save_reason(values: dict[str, str], _override: bool = False) -> Any:
+    """A new reason (with its description), or an existing code retired (N) or restored (Y)."""
+    active = (values.get("active") or "Y").strip().lower() not in ("n", "no", "0")
+    return acc.save_reason(values["code"], values["description"], values.get("kind") or "office", active)
+
+
 class MasterMenu(ModalScreen[None]):
-    """1 payers, 2 providers, 3 the practice, 4 a fee; Esc back to the account."""
+    """1 payers, 2 providers, 3 the practice, 4 a fee, 5 an adjustment reason; Esc back."""
 
     DEFAULT_CSS = """
     MasterMenu { align: center middle; background: $background 60%; }
@@ -85,7 +91,7 @@ class MasterMenu(ModalScreen[None]):
     """
     BINDINGS = [Binding("escape", "dismiss", "Back"), Binding("1", "payer", "Payer"),
                 Binding("2", "provider", "Provider"), Binding("3", "practice", "Practice"),
-                Binding("4", "fee", "Fee"), *SCREEN_KEYS]
+                Binding("4", "fee", "Fee"), Binding("5", "reason", "Reason"), *SCREEN_KEYS]
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -94,6 +100,7 @@ class MasterMenu(ModalScreen[None]):
             yield Static("2  provider: add or change (NPI check digit checked)", markup=False)
             yield Static("3  the practice: billing name, NPI, EIN, address", markup=False)
             yield Static("4  a fee from a date onward (or a payer's allowed)", markup=False)
+            yield Static("5  an adjustment reason: add one, or retire/restore one", markup=False)
             yield Static("", id="master-status", markup=False)
             yield Static("Esc back", markup=False)
 
@@ -114,6 +121,12 @@ class MasterMenu(ModalScreen[None]):
         fields = [Field(n, lbl, w, "", {"fee": "0.00", "effective": "blank = today", "payer": "blank = office fee"}
                         .get(n, "")) for n, lbl, w in FEE_FIELDS]
         self.app.push_screen(FormDialog("Fee schedule: a fee from a date onward", fields, save_fee), self._done)
+
+    def action_reason(self) -> None:
+        fields = [Field("code", "Code", 12, "", "e.g. HARDSHIP"), Field("description", "Description", 40),
+                  Field("kind", "Kind", 8, "office", "office or carc"),
+                  Field("active", "In pick lists", 3, "Y", "Y, or N to retire")]
+        self.app.push_screen(FormDialog("Adjustment reason", fields, save_reason), self._done)
 
     @work(thread=True, group="master-read", exit_on_error=False)
     def _open(self, what: str) -> None:

@@ -24,7 +24,7 @@ __all__ = [
     "CoverageDetails", "DuplicatePatient", "PatientIn", "PayerIn", "PracticeIn", "ProviderIn",
     "RELATIONSHIPS", "STATES", "add_coverage", "add_note", "claim_sex", "clerk_date", "end_coverage", "fill_search_keys",
     "refresh_search_keys", "register_patient", "reorder_coverages", "save_payer", "save_practice",
-    "save_provider", "set_fee", "set_reason_active", "update_coverage", "update_patient",
+    "save_provider", "save_reason", "set_fee", "set_reason_active", "update_coverage", "update_patient",
 ]
 
 #: USPS state, district, territory and military codes.
@@ -787,6 +787,19 @@ def set_reason_active(code: str, active: bool, *, operator: str | None = None) -
         raise BillingError(f"adjustment reason {code} does not exist", "code")
     database.execute_sql("UPDATE adjustment_reason SET active = ? WHERE code = ?", (1 if active else 0, code))
     audit.record(_now(), user, "set_reason_active", "adjustment_reason", None, {"code": code, "active": bool(active)})
+
+
+@write
+def save_reason(code: str, description: str = "", kind: str = "office", active: bool = True, *,
+                operator: str | None = None) -> str:
+    """Add an adjustment reason (when new) and set whether the pick lists offer it."""
+    from .operations import add_adjustment_reason
+
+    code = text(code, "code", max_len=12, required=True).upper()
+    if not _one("SELECT 1 FROM adjustment_reason WHERE code = ?", (code,)):
+        add_adjustment_reason(code, description, (kind or "office").strip().lower(), operator=operator)
+    set_reason_active(code, active, operator=operator)
+    return code
 
 
 @write
