@@ -37,8 +37,9 @@ KEYMAP: tuple[tuple[str, str], ...] = (
     ("U", "receipts: every receipt, not only those with money left"),
     ("/", "receipts and distribute: the filter line; Enter on a filled filter searches"),
     ("N / E / I / T", "accounts (ledger focused): new patient / edit / add insurance / add a note"),
-    ("X / O / A / H", "accounts: end a coverage / swap primary and secondary / as of a date / history"),
-    ("S / P / M", "accounts: statement / take a payment (F3) / payers, providers, practice, fees"),
+    ("C / X / O", "accounts: correct a coverage / end one / swap primary and secondary"),
+    ("A / H", "accounts: the record as of a date / its history (every version, by whom)"),
+    ("S / P / M", "accounts: statement / take a payment (F3) / payers, providers, practice, fees, reasons"),
     ("Enter on a ledger line", "accounts: the encounter's history (charges, payments, adjustments, transfers)"),
 )
 
