@@ -226,3 +226,23 @@ def test_reason_added_and_retired(db):
     save_reason({"code": "HARDSHIP", "description": "", "kind": "", "active": "N"})
     assert database.execute_sql("SELECT description, active FROM adjustment_reason WHERE code = 'HARDSHIP'"
                                 ).fetchone() == ("Hardship write-off", 0)
+
+
+async def test_payer_loaded_by_code_and_changed(db):
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await send(pilot, "f7", "tab", "tab", "m", "1")
+        await settle(pilot)
+        await type_text(pilot, "mcr")
+        await send(pilot, "enter")
+        await settle(pilot)
+        dialog = app.screen
+        assert dialog.query_one("#f-name").value == "Medicare"
+        assert dialog.query_one("#f-filing_code").value == "MB"
+        await fill(pilot, {"timely_filing_days": "180", "receiver": "NGS"})
+        await send(pilot, "ctrl+s")
+        await settle(pilot)
+        mcr = next(p for p in aq.payer_list() if p["code"] == "MCR")
+        assert (mcr["timely_filing_days"], mcr["receiver"]) == (180, "NGS")
+        assert [h.data["timely_filing_days"] for h in aq.history("payer", mcr["id"])] == [365, 180]

@@ -74,8 +74,11 @@ class FormDialog(ModalScreen["Any | None"]):
     ]
 
     def __init__(self, title: str, fields: Sequence[Field], save: Callable[[dict[str, str], bool], Any],
-                 *, note: str = "") -> None:
+                 *, note: str = "", lookup: Callable[[str, str], dict | None] | None = None) -> None:
         super().__init__()
+        #: ``lookup(field, value)``, run in a worker when Enter leaves a field: a dict it returns
+        #: fills the form (an existing payer's code typed: its record, to change)
+        self.lookup = lookup
         self.title_text = title
         self.fields = list(fields)
         self.save_fn = save
@@ -110,8 +113,22 @@ class FormDialog(ModalScreen["Any | None"]):
         focused = self.focused
         if isinstance(focused, FormInput) and focused.id == f"f-{self.fields[-1].name}":
             self.action_save()
-        else:
-            self.focus_next()
+            return
+        if self.lookup is not None and isinstance(focused, FormInput) and focused.value.strip():
+            self._lookup(focused.id[2:], focused.value.strip())
+        self.focus_next()
+
+    @work(thread=True, exclusive=True, group="form-lookup", exit_on_error=False)
+    def _lookup(self, name: str, value: str) -> None:
+        found = self.lookup(name, value) if self.lookup else None
+        if found:
+            self.app.call_from_thread(self._fill, found)
+
+    def _fill(self, values: dict) -> None:
+        for f in self.fields:
+            if f.name in values and values[f.name] is not None:
+                self.query_one(f"#f-{f.name}", FormInput).value = str(values[f.name])
+        self.query_one("#form-status", Static).update("on file: change what differs, Ctrl+S saves a new version")
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -1,8 +1,8 @@
 """Master data from the account screen (M): payers, providers, the practice, the fee schedule.
 
-A small menu (1-4) over forms of :class:`~.account_dialogs.FormDialog`. Saving a payer or
-provider under an existing code changes that one (the whole record as typed; the change is a new
-version and the old one is kept); the practice form starts from what is on file.
+A small menu (1-5) over forms of :class:`~.account_dialogs.FormDialog`. Typing an existing payer
+or provider code (and Enter) loads that record to change; saving writes a new version and keeps
+the old one. The practice form starts from what is on file.
 Reads and saves run in thread workers.
 """
 
@@ -38,6 +38,20 @@ PRACTICE_FIELDS = (("name", "Billing name", 40), ("npi", "NPI", 12), ("tax_id", 
                    ("pay_to_zip", "Pay-to ZIP", 11), ("submitter_id", "Submitter id", 20))
 FEE_FIELDS = (("code", "Code", 8), ("description", "Office description", 40), ("fee", "Fee", 12),
               ("effective", "From date", 12), ("payer", "Payer (allowed)", 10))
+
+
+def _payer(name: str, value: str) -> dict | None:
+    if name != "code":
+        return None
+    found = next((p for p in aq.payer_list() if p["code"] == value.upper()), None)
+    return found
+
+
+def _provider(name: str, value: str) -> dict | None:
+    if name != "code":
+        return None
+    found = next((p for p in aq.provider_list() if p["code"] == value.upper()), None)
+    return {**found, "active": "Y" if found["active"] else "N"} if found else None
 
 
 def save_payer(values: dict[str, str], _override: bool = False) -> int:
@@ -133,15 +147,20 @@ class MasterMenu(ModalScreen[None]):
         if what == "practice":
             current = aq.practice_view() or {}
             fields = [Field(n, lbl, w, str(current.get(n, "") or "")) for n, lbl, w in PRACTICE_FIELDS]
-            title, fn = "The practice (billing provider on claims)", save_practice
-        elif what == "payer":
+            self.app.call_from_thread(self.app.push_screen,
+                                      FormDialog("The practice (billing provider on claims)", fields, save_practice),
+                                      self._done)
+            return
+        if what == "payer":
             codes = " ".join(p["code"] for p in aq.payer_list())
             fields = [Field(n, lbl, w, "", {"kind": "commercial", "filing_code": "CI"}.get(n, ""))
                       for n, lbl, w in PAYER_FIELDS]
-            title, fn = f"Payer (existing: {codes})"[:76], save_payer
+            title, fn, lookup = "Payer: a new code adds one; an existing code loads it", save_payer, _payer
         else:
             codes = " ".join(p["code"] for p in aq.provider_list())
             fields = [Field(n, lbl, w, "Y" if n == "active" else "") for n, lbl, w in PROVIDER_FIELDS]
-            title, fn = f"Provider (existing: {codes})"[:76], save_provider
-        self.app.call_from_thread(self.app.push_screen, FormDialog(title, fields, fn), self._done)
+            title, fn, lookup = "Provider: a new code adds one; an existing code loads it", save_provider, _provider
+        self.app.call_from_thread(self.app.push_screen,
+                                  FormDialog(title, fields, fn, note=f"On file: {codes}"[:74], lookup=lookup),
+                                  self._done)
 

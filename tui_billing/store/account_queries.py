@@ -348,9 +348,15 @@ def encounter_activity(encounter_id: int) -> tuple[tuple[str, ...], list[Activit
 
 
 def payer_list() -> list[dict]:
+    """Every payer; a claim filing indicator never set (a payer added by ``add_payer`` or an
+    import) reads as its kind's default (MB Medicare, MC Medicaid, CI commercial, else ZZ)."""
     cols = ("id", "code", "name", "kind", "edi_payer_id", "filing_code", "address", "city", "state", "zip",
             "receiver", "timely_filing_days")
-    return [dict(zip(cols, r)) for r in _rows(f"SELECT {', '.join(cols)} FROM payer ORDER BY code")]
+    select = ", ".join(c if c != "filing_code" else
+                       "CASE WHEN filing_code <> '' THEN filing_code WHEN kind = 'medicare' THEN 'MB' "
+                       "WHEN kind = 'medicaid' THEN 'MC' WHEN kind = 'commercial' THEN 'CI' ELSE 'ZZ' END"
+                       for c in cols)
+    return [dict(zip(cols, r)) for r in _rows(f"SELECT {select} FROM payer ORDER BY code")]
 
 
 def provider_list() -> list[dict]:
