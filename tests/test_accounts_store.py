@@ -291,3 +291,10 @@ def test_migration_upgrades_an_old_file(tmp_path, today):
         assert aq.payer_list()[0]["filing_code"] == "MB"
     finally:
         close_database()
+
+
+def test_rows_loaded_without_keys_are_keyed_on_first_search(practice):
+    database.execute_sql("INSERT INTO patient (account, last_name, first_name, name_key, dob, sex) "
+                         "VALUES ('B9', 'Ñandú', 'Zoë', 'x', '1990-01-01', 'F')")
+    assert [h.account for h in aq.search_patients("nandu,zoe").hits] == ["B9"]
+    assert aq.search_patients("9").hits[0].account == "B9"
