@@ -298,3 +298,14 @@ def test_rows_loaded_without_keys_are_keyed_on_first_search(practice):
                          "VALUES ('B9', 'Ñandú', 'Zoë', 'x', '1990-01-01', 'F')")
     assert [h.account for h in aq.search_patients("nandu,zoe").hits] == ["B9"]
     assert aq.search_patients("9").hits[0].account == "B9"
+
+
+def test_charge_entry_lookup_shows_one_primary_after_a_plan_ends(practice):
+    from tui_billing.store import lookups
+
+    pid = acc.register_patient(_walk_in(), [
+        CoverageDetails(practice.payers[1], "OLD1", 1, effective="2020-01-01", end_date="2025-12-31"),
+        CoverageDetails(practice.payers[0], "NEW1", 1, effective="2026-01-01")])
+    hit = lookups.patient_by_id(pid)
+    assert hit.payer_id == practice.payers[0]
+    assert len([h for h in lookups.find_patients("garcía") if h.id == pid]) == 1

@@ -20,7 +20,7 @@ from typing import Callable
 from .store import accounts as acc
 from .store.errors import BillingError
 
-__all__ = ["ACCOUNT_COLUMNS", "import_fee_row", "import_patient_row", "write_patients_csv"]
+__all__ = ["ACCOUNT_COLUMNS", "NEW_COLUMNS", "import_fee_row", "import_patient_row", "write_patients_csv"]
 
 PATIENT_EXTRA = ("middle_name", "address2", "guarantor_relationship", "guarantor_last", "guarantor_first",
                  "guarantor_address", "guarantor_city", "guarantor_state", "guarantor_zip", "guarantor_phone")
@@ -28,6 +28,8 @@ COVERAGE_COLUMNS = ("payer", "member_id", "group_no", "relationship", "subscribe
                     "subscriber_dob", "subscriber_sex", "effective", "end_date")
 #: Optional columns of a patients file beyond the address: demographics, guarantor, coverages 1-3.
 ACCOUNT_COLUMNS = PATIENT_EXTRA + tuple(f"{c}{n}" for n in (1, 2, 3) for c in COVERAGE_COLUMNS)
+#: Those a file of the original format never has: a row using one is read by :func:`import_patient_row`.
+NEW_COLUMNS = tuple(c for c in ACCOUNT_COLUMNS if c.rstrip("123") not in ("payer", "member_id", "group_no"))
 
 
 def import_patient_row(row: dict[str, str], payer: Callable[[str], int]) -> int:

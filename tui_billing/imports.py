@@ -19,7 +19,7 @@ from .money import MoneyError, parse_cents
 from .store import operations as ops
 from .store.db import database, write
 from .store.errors import BillingError
-from .account_io import ACCOUNT_COLUMNS, import_fee_row, import_patient_row
+from .account_io import ACCOUNT_COLUMNS, NEW_COLUMNS, import_fee_row, import_patient_row
 
 #: Columns each kind of file must have (others are optional; unknown columns are refused).
 REQUIRED = {
@@ -161,8 +161,7 @@ def _fees(rows, lookup: _Lookup, result: ImportResult, posting_date, each) -> No
 def _patients(rows, lookup: _Lookup, result: ImportResult, posting_date, each) -> None:
     for line, row in rows:
         def go(row=row):
-            if any(row.get(c) for c in ACCOUNT_COLUMNS if not c[-1].isdigit() or not c.startswith(
-                    ("payer", "member_id", "group_no"))):
+            if any(row.get(c) for c in NEW_COLUMNS):
                 n = import_patient_row(row, lookup.payer)  # the fuller columns, the account screen's rules
                 result.add("patients")
                 result.add("coverages", n)
