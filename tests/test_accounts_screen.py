@@ -246,3 +246,20 @@ async def test_payer_loaded_by_code_and_changed(db):
         mcr = next(p for p in aq.payer_list() if p["code"] == "MCR")
         assert (mcr["timely_filing_days"], mcr["receiver"]) == (180, "NGS")
         assert [h.data["timely_filing_days"] for h in aq.history("payer", mcr["id"])] == [365, 180]
+
+
+async def test_receipts_reprinted_from_the_account(db):
+    from tui_billing.screens.account_dialogs import TextDialog
+
+    op.record_receipt(amount=2500, method="cash", patient_id=1)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await send(pilot, "f7")
+        await type_text(pilot, "a1002")
+        await send(pilot, "enter")
+        await settle(pilot)
+        await send(pilot, "r")
+        await settle(pilot)
+        assert isinstance(app.screen, TextDialog)
+        assert "RECEIPT No. 1" in app.screen.body and "25.00" in app.screen.body

@@ -9,7 +9,7 @@ whom, with a running balance. Enter on a line shows the encounter's whole histor
 
 With the ledger focused: N new patient, E edit, I add insurance, X end a coverage, O make the
 secondary primary, T add a note, A show the record as of a date, H the record's history,
-S the statement, P take a payment (F3), C correct a coverage, M master data (payers, providers,
+S the statement, R the patient's receipts, P take a payment (F3), C correct a coverage, M master data (payers, providers,
 practice, fees, adjustment reasons).
 Every store call runs in a thread worker.
 """
@@ -142,6 +142,7 @@ class AccountScreen(Screen[None]):
         Binding("a", "as_of", "As of", id="accounts.as_of"),
         Binding("h", "history", "History", id="accounts.history", show=False),
         Binding("s", "statement", "Statement", id="accounts.statement"),
+        Binding("r", "receipts", "Receipts", id="accounts.receipts", show=False),
         Binding("p", "payment", "Pay (F3)", id="accounts.payment"),
         Binding("m", "master", "Master data", id="accounts.master", show=False),
         Binding("escape", "find", "Find", show=False),
@@ -497,6 +498,22 @@ class AccountScreen(Screen[None]):
         text = render(queries.statements(account, today().isoformat()), "simple")
         self.app.call_from_thread(self.app.push_screen, TextDialog(f"Statement {account} (print: tui-billing report "
                                                                    f"statement --account {account})", text))
+
+    def action_receipts(self) -> None:
+        """Reprint the patient's receipts (the latest ten, newest first)."""
+        if not self._need_patient():
+            return
+        self._receipts(self.patient_id)
+
+    @work(thread=True, group="account-read", exit_on_error=False)
+    def _receipts(self, pid: int) -> None:
+        from ..reports.receipt import render_receipt
+
+        ids = aq.patient_receipts(pid)
+        body = ("\f\n".join(render_receipt(rid) for rid in ids) if ids else "No receipts from this patient.")
+        hint = f" (print one: tui-billing report receipt {ids[0]})" if ids else ""
+        self.app.call_from_thread(self.app.push_screen, TextDialog(f"Receipts, newest first{hint}",
+                                                                   body.replace("\f", "")))
 
     def action_payment(self) -> None:
         """F3 with a new receipt whose From is this patient (when a receipt batch is open)."""

@@ -39,7 +39,8 @@ KEYMAP: tuple[tuple[str, str], ...] = (
     ("N / E / I / T", "accounts (ledger focused): new patient / edit / add insurance / add a note"),
     ("C / X / O", "accounts: correct a coverage / end one / swap primary and secondary"),
     ("A / H", "accounts: the record as of a date / its history (every version, by whom)"),
-    ("S / P / M", "accounts: statement / take a payment (F3) / payers, providers, practice, fees, reasons"),
+    ("S / R / P", "accounts: statement / the patient's receipts / take a payment (F3)"),
+    ("M", "accounts: master data: payers, providers, the practice, fees, adjustment reasons"),
     ("Enter on a ledger line", "accounts: the encounter's history (charges, payments, adjustments, transfers)"),
 )
 

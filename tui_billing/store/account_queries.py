@@ -19,7 +19,7 @@ from .search_keys import account_key, fold, phone_key
 
 __all__ = [
     "AccountLedger", "CoverageView", "LedgerLine", "NoteView", "PatientView", "SearchHit", "SearchPage",
-    "VersionView", "Activity", "account_ledger", "encounter_activity", "classify", "coverages", "export_patients", "fee_on", "history", "notes",
+    "VersionView", "Activity", "account_ledger", "encounter_activity", "patient_receipts", "classify", "coverages", "export_patients", "fee_on", "history", "notes",
     "patient_view", "payer_list", "provider_list", "practice_view", "record_as_of", "search_patients",
 ]
 
@@ -348,6 +348,12 @@ def encounter_activity(encounter_id: int) -> tuple[tuple[str, ...], list[Activit
         "WHERE c.encounter_id = ? ORDER BY 1, 2, 6", (encounter_id,) * 3)
     out += [Activity(*r[:5]) for r in rows]
     return dx, out
+
+
+def patient_receipts(patient_id: int, limit: int = 10) -> list[int]:
+    """The patient's own receipts (not reversals), newest first."""
+    return [r[0] for r in _rows("SELECT id FROM receipt WHERE patient_id = ? AND reverses_id IS NULL "
+                                "ORDER BY received_date DESC, id DESC LIMIT ?", (patient_id, limit))]
 
 
 # --------------------------------------------------------------------------- master data lists
