@@ -263,3 +263,19 @@ async def test_receipts_reprinted_from_the_account(db):
         await settle(pilot)
         assert isinstance(app.screen, TextDialog)
         assert "RECEIPT No. 1" in app.screen.body and "25.00" in app.screen.body
+
+
+async def test_duplicate_name_and_birth_date_asks_before_registering(db):
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await send(pilot, "f7", "tab", "tab", "n")
+        await fill(pilot, {"last_name": "OBrien", "first_name": "john", "dob": "05/06/1980", "sex": "M"})
+        await send(pilot, "ctrl+s")
+        await settle(pilot)
+        assert "already registered" in str(app.screen.query_one("#form-status").render())
+        assert "A1002" in str(app.screen.query_one("#form-status").render())
+        assert len(aq.search_patients("05/06/1980").hits) == 1
+        await send(pilot, "ctrl+s")  # the clerk says it is another person
+        await settle(pilot)
+        assert len(aq.search_patients("05/06/1980").hits) == 2

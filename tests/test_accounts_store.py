@@ -309,3 +309,40 @@ def test_charge_entry_lookup_shows_one_primary_after_a_plan_ends(practice):
     hit = lookups.patient_by_id(pid)
     assert hit.payer_id == practice.payers[0]
     assert len([h for h in lookups.find_patients("garcía") if h.id == pid]) == 1
+
+
+@pytest.mark.parametrize("payer, field", [
+    (dict(code=""), "code"),
+    (dict(kind="friends"), "kind"),
+    (dict(edi_payer_id="60-054"), "edi_payer_id"),
+    (dict(filing_code="XX"), "filing_code"),
+    (dict(state="QQ"), "state"),
+    (dict(zip="606"), "zip"),
+    (dict(name="Blue\u200bCross"), "name"),
+    (dict(timely_filing_days=0), "timely_filing_days"),
+])
+def test_payer_refusals(db, dump, payer, field):
+    base = dict(code="BC", name="Blue Cross", kind="commercial")
+    base.update(payer)
+    before = dump()
+    with pytest.raises(BillingError) as exc:
+        acc.save_payer(acc.PayerIn(**base))
+    assert exc.value.field == field
+    assert dump() == before
+
+
+@pytest.mark.parametrize("provider, field", [
+    (dict(npi="1234567890"), "npi"),
+    (dict(npi="12345"), "npi"),
+    (dict(taxonomy="207Q0000"), "taxonomy"),
+    (dict(last_name="Smith\u202e"), "last_name"),
+    (dict(first_name=""), "first_name"),
+])
+def test_provider_refusals(db, dump, provider, field):
+    base = dict(code="DOC", last_name="Smith", first_name="Ann", npi=NPIS[0], taxonomy="207Q00000X")
+    base.update(provider)
+    before = dump()
+    with pytest.raises(BillingError) as exc:
+        acc.save_provider(acc.ProviderIn(**base))
+    assert exc.value.field == field
+    assert dump() == before

@@ -286,7 +286,8 @@ class AccountScreen(Screen[None]):
         ledger = data.ledger
         owed = "  ".join(f"{party} {money(cents)}" for party, cents in ledger.by_party) or "nothing owed"
         self.query_one("#acct-owed", Static).update(Text(inert(
-            f"Owed: {owed}  | credit {money(ledger.unapplied)}  | balance {money(ledger.total - ledger.unapplied)}")))
+            f"Owed{' now' if data.as_of else ''}: {owed}  | credit {money(ledger.unapplied)}"
+            f"  | balance {money(ledger.total - ledger.unapplied)}")))
         table = self.query_one("#acct-table", LedgerView)
         rows, running = [], 0
         for line in ledger.lines:
