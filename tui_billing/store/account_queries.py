@@ -285,7 +285,11 @@ class AccountLedger:
 
 
 def account_ledger(patient_id: int) -> AccountLedger:
-    """Every charge line of the patient with applications, adjustments, transfers and who owes it."""
+    """Every charge line of the patient with applications, adjustments, transfers and who owes it.
+
+    ``+reverses_id``: without statistics SQLite would walk the (huge) ``reverses_id IS NULL``
+    range of the unique index instead of the patient's few rows (40 ms at 60,000 charges).
+    """
     rows = _rows(
         "SELECT c.encounter_id, c.id, c.dos, c.posting_date, c.code, v.code, c.amount, "
         "COALESCE((SELECT SUM(a.amount) FROM application a WHERE a.charge_id = c.id), 0), "
@@ -293,7 +297,7 @@ def account_ledger(patient_id: int) -> AccountLedger:
         "b.balance, COALESCE(y.code, 'PATIENT'), "
         "EXISTS (SELECT 1 FROM charge r WHERE r.reverses_id = c.id) "
         "FROM charge c JOIN charge_balance b ON b.charge_id = c.id JOIN provider v ON v.id = c.provider_id "
-        "LEFT JOIN payer y ON y.id = b.payer_id WHERE c.patient_id = ? AND c.reverses_id IS NULL "
+        "LEFT JOIN payer y ON y.id = b.payer_id WHERE c.patient_id = ? AND +c.reverses_id IS NULL "
         "ORDER BY c.dos, c.encounter_id, c.line_no", (patient_id,))
     trail: dict[int, list[str]] = {}
     for charge_id, frm, to, amount in _rows(
@@ -308,7 +312,7 @@ def account_ledger(patient_id: int) -> AccountLedger:
             parties[line.owed_by] = parties.get(line.owed_by, 0) + line.balance
     unapplied = _rows(
         "SELECT COALESCE(SUM(rb.unapplied), 0) FROM receipt r JOIN receipt_balance rb ON rb.receipt_id = r.id "
-        "WHERE r.patient_id = ? AND r.reverses_id IS NULL", (patient_id,))[0][0]
+        "WHERE r.patient_id = ? AND +r.reverses_id IS NULL", (patient_id,))[0][0]
     return AccountLedger(lines, tuple(sorted(parties.items(), key=lambda kv: (kv[0] == "PATIENT", kv[0]))),
                          unapplied, sum(parties.values()))
 
@@ -352,7 +356,7 @@ def encounter_activity(encounter_id: int) -> tuple[tuple[str, ...], list[Activit
 
 def patient_receipts(patient_id: int, limit: int = 10) -> list[int]:
     """The patient's own receipts (not reversals), newest first."""
-    return [r[0] for r in _rows("SELECT id FROM receipt WHERE patient_id = ? AND reverses_id IS NULL "
+    return [r[0] for r in _rows("SELECT id FROM receipt WHERE patient_id = ? AND +reverses_id IS NULL "
                                 "ORDER BY received_date DESC, id DESC LIMIT ?", (patient_id, limit))]
 
 
