@@ -4,7 +4,6 @@ several; a refusal shown beside its field with nothing saved."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest

@@ -16,7 +16,6 @@ Every store call runs in a thread worker.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from rich.text import Text
