@@ -278,3 +278,30 @@ async def test_duplicate_name_and_birth_date_asks_before_registering(db):
         await send(pilot, "ctrl+s")  # the clerk says it is another person
         await settle(pilot)
         assert len(aq.search_patients("05/06/1980").hits) == 2
+
+
+async def test_swap_and_end_coverages_from_the_screen(db):
+    from tui_billing.store import accounts as acc
+
+    open_database(db)
+    pid = acc.register_patient(acc.PatientIn("Park", "Min", "1950-01-01", "M"), [
+        acc.CoverageDetails(2, "B1", 1, effective="2026-01-01"), acc.CoverageDetails(1, "M1", 2, effective="2026-01-01")])
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await send(pilot, "f7")
+        s = screen(pilot)
+        await type_text(pilot, "park,min")
+        await send(pilot, "enter")
+        await settle(pilot)
+        assert [c.payer_code for c in s.data.coverages] == ["BCBS", "MCR"]
+        await send(pilot, "o")  # Medicare becomes primary
+        await settle(pilot)
+        assert [c.payer_code for c in s.data.coverages] == ["MCR", "BCBS"]
+        await send(pilot, "x")
+        await fill(pilot, {"priority": "2", "end_date": "11/25/2026"})
+        await send(pilot, "ctrl+s")
+        await settle(pilot)
+        assert [(c.payer_code, c.end_date) for c in s.data.coverages] == [("MCR", ""), ("BCBS", "2026-11-25")]
+        assert "ENDED 2026-11-25" in str(s.query_one("#acct-cov").render())
+    assert op.primary_payer_id(pid) == 1
