@@ -90,12 +90,14 @@ class BillingApp(App[None]):
         # Imported on first F3/F4, so they add nothing to the time before the clerk can type.
         "receipts": lambda: _receipts_screen(),
         "balancing": lambda: _balancing_screen(),
+        "accounts": lambda: __import__("tui_billing.screens.accounts", fromlist=["AccountScreen"]).AccountScreen(),
     }
     BINDINGS = [
         Binding("f1", "help", "Help", id="app.help"),
         Binding("f2", "switch_mode('charges')", "Charges", id="app.charges"),
         Binding("f3", "switch_mode('receipts')", "Receipts", id="app.receipts"),
         Binding("f4", "switch_mode('balancing')", "Balancing", id="app.balancing"),
+        Binding("f7", "switch_mode('accounts')", "Accounts", id="app.accounts"),
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
     ]
 

@@ -71,6 +71,7 @@ from .ledger.voids import VoidFacts, plan_void
 from .store import audit, digests, identity
 from .store import operations as ops
 from .store import validate as v
+from .store.account_demo import fill_demo_accounts
 from .store.bulk import BulkLoad
 from .store.db import close_database, ensure_file, open_database, write
 
@@ -1190,6 +1191,7 @@ def build_demo(path: str | os.PathLike[str], *, charges: int = 20_000, patients:
         if bar:
             bar.__exit__(None, None, None)
         write(digests.seal_unsealed)(MANAGER)  # each closed day's digest, chained, as the closes would have
+        fill_demo_accounts(seed)  # claim-ready accounts: ZIP+4, dependents, Medigap, ended plans
         stats = {"charges": load.count("charge WHERE reverses_id IS NULL"),
                  "encounters": load.count("encounter WHERE reverses_id IS NULL"), "patients": patients,
                  "receipts": load.count("receipt"), "distributions": load.count("distribution"),

@@ -19,6 +19,7 @@ from .money import MoneyError, parse_cents
 from .store import operations as ops
 from .store.db import database, write
 from .store.errors import BillingError
+from .account_io import ACCOUNT_COLUMNS, NEW_COLUMNS, import_fee_row, import_patient_row
 from .text import inert
 
 #: Columns each kind of file must have (others are optional; unknown columns are refused).
@@ -29,9 +30,8 @@ REQUIRED = {
     "receipts": ("amount", "method"),
 }
 OPTIONAL = {
-    "fees": ("units",),
-    "patients": ("address", "city", "state", "zip", "phone",
-                 *(f"{c}{n}" for n in (1, 2, 3) for c in ("payer", "member_id", "group_no"))),
+    "fees": ("units", "effective", "payer"),
+    "patients": ("address", "city", "state", "zip", "phone", *ACCOUNT_COLUMNS),
     "charges": ("pos", "payer", "modifiers", "pointers", "units", "fee"),
     "receipts": ("account", "payer", "reference", "received_date"),
 }
@@ -169,8 +169,11 @@ class _Lookup:
 def _fees(rows, lookup: _Lookup, result: ImportResult, posting_date, each) -> None:
     for line, row in rows:
         def go(row=row):
-            ops.set_procedure(row["code"], row["description"], _money(row["fee"], "fee"),
-                              _int(row.get("units", ""), "units"))
+            if row.get("effective") or row.get("payer"):  # a dated fee or a payer's allowed amount
+                import_fee_row(row, _money(row["fee"], "fee"), _int(row.get("units", ""), "units"), lookup.payer)
+            else:
+                ops.set_procedure(row["code"], row["description"], _money(row["fee"], "fee"),
+                                  _int(row.get("units", ""), "units"))
             result.add("fee schedule lines")
         each(line, go)
 
@@ -178,6 +181,11 @@ def _fees(rows, lookup: _Lookup, result: ImportResult, posting_date, each) -> No
 def _patients(rows, lookup: _Lookup, result: ImportResult, posting_date, each) -> None:
     for line, row in rows:
         def go(row=row):
+            if any(row.get(c) for c in NEW_COLUMNS):
+                n = import_patient_row(row, lookup.payer)  # the fuller columns, the account screen's rules
+                result.add("patients")
+                result.add("coverages", n)
+                return
             covs = []
             for n in (1, 2, 3):
                 payer = row.get(f"payer{n}", "")

@@ -438,6 +438,19 @@ def journal(start: str | None, end: str | None, output: Path | None) -> None:
         fail(str(exc))
 
 
+@export.command(name="patients")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True, path_type=Path), default=None)
+@run_report
+def patients_export(output: Path | None) -> None:
+    """Patients with demographics, guarantor and coverages in force, as `import patients` reads them."""
+    from ..account_io import write_patients_csv
+
+    try:
+        write_patients_csv(output)
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror}")
+
+
 # --------------------------------------------------------------------------- import
 
 

@@ -16,6 +16,7 @@ KEYMAP: tuple[tuple[str, str], ...] = (
     ("F2", "charge entry"),
     ("F3", "receipts queue"),
     ("F4", "balancing dashboard"),
+    ("F7", "accounts: find a patient (account, last,first, birth date or phone), the account, register and edit"),
     ("Ctrl+P", "command palette (the current screen's actions)"),
     ("Ctrl+Q", "quit"),
     ("Enter / Tab", "next field (Enter skips empty diagnoses and modifiers)"),
@@ -35,6 +36,12 @@ KEYMAP: tuple[tuple[str, str], ...] = (
     ("R", "receipts: refund from the receipt's unapplied credit"),
     ("U", "receipts: every receipt, not only those with money left"),
     ("/", "receipts and distribute: the filter line; Enter on a filled filter searches"),
+    ("N / E / I / T", "accounts (ledger focused): new patient / edit / add insurance / add a note"),
+    ("C / X / O", "accounts: correct a coverage / end one / swap primary and secondary"),
+    ("A / H", "accounts: the record as of a date / its history (every version, by whom)"),
+    ("S / R / P", "accounts: statement / the patient's receipts / take a payment (F3)"),
+    ("M", "accounts: master data: payers, providers, the practice, fees, adjustment reasons"),
+    ("Enter on a ledger line", "accounts: the encounter's history (charges, payments, adjustments, transfers)"),
 )
 
 

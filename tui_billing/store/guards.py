@@ -79,10 +79,11 @@ def other_guards() -> str:
 @lru_cache(maxsize=1)
 def expected_schema() -> dict[tuple[str, str], str]:
     """(type, name) -> SQL of every table, index and trigger a fresh database of this version holds."""
-    from .migrations import MIGRATIONS, _split_sql
+    from .migrations import MIGRATIONS, _register_functions, _split_sql
 
     con = sqlite3.connect(":memory:")
     try:
+        _register_functions(con)
         for script in MIGRATIONS:
             for statement in _split_sql(script):
                 con.execute(statement)

@@ -113,7 +113,9 @@ def _after(prefix: str) -> str:
 
 _PATIENT_COLS = (
     "p.id, p.account, p.last_name, p.first_name, p.dob, c.payer_id, COALESCE(y.code, ''), COALESCE(y.name, '') "
-    "FROM patient p LEFT JOIN coverage c ON c.patient_id = p.id AND c.priority = 1 "
+    # one primary per patient: an ended plan shares priority 1 with its successor (the open-ended one wins)
+    "FROM patient p LEFT JOIN coverage c ON c.id = (SELECT x.id FROM coverage x WHERE x.patient_id = p.id "
+    "AND x.priority = 1 ORDER BY x.end_date = '' DESC, x.end_date DESC, x.id DESC LIMIT 1) "
     "LEFT JOIN payer y ON y.id = c.payer_id"
 )
 

@@ -477,8 +477,128 @@ CREATE TABLE import_file (
 CREATE INDEX import_file_digest ON import_file(sha256, kind);
 """
 
-# In number order; version 6 (another branch's) goes before V7 when the lead merges it.
-MIGRATIONS: list[str] = [V1 + _history_triggers(), V2, V3, V4, V5, V7, V8, V9]
+# Version 10 (accounts; renumbered by the lead at merge): what claims and the account screen need.
+# Master data is versioned: ``master_version`` keeps every state a patient, coverage, payer,
+# provider or the practice had, with who and when (append-only); the entity tables hold the
+# current state for the posting code. Coverages lose UNIQUE(patient, priority): a terminated
+# plan and its successor share a priority on dates that do not overlap (the store refuses an
+# overlap). Patients get folded search keys (accent- and punctuation-free), filled here by the
+# ``tb_fold`` function that :func:`migrate` registers.
+V10 = """
+ALTER TABLE patient ADD COLUMN middle_name TEXT NOT NULL DEFAULT '';
+ALTER TABLE patient ADD COLUMN address2 TEXT NOT NULL DEFAULT '';
+ALTER TABLE patient ADD COLUMN search_key TEXT NOT NULL DEFAULT '';
+ALTER TABLE patient ADD COLUMN phone_key TEXT NOT NULL DEFAULT '';
+ALTER TABLE patient ADD COLUMN account_key TEXT NOT NULL DEFAULT '';
+ALTER TABLE patient ADD COLUMN guarantor_relationship TEXT NOT NULL DEFAULT 'self';
+ALTER TABLE patient ADD COLUMN guarantor_last TEXT NOT NULL DEFAULT '';
+ALTER TABLE patient ADD COLUMN guarantor_first TEXT NOT NULL DEFAULT '';
+ALTER TABLE patient ADD COLUMN guarantor_address TEXT NOT NULL DEFAULT '';
+ALTER TABLE patient ADD COLUMN guarantor_city TEXT NOT NULL DEFAULT '';
+ALTER TABLE patient ADD COLUMN guarantor_state TEXT NOT NULL DEFAULT '';
+ALTER TABLE patient ADD COLUMN guarantor_zip TEXT NOT NULL DEFAULT '';
+ALTER TABLE patient ADD COLUMN guarantor_phone TEXT NOT NULL DEFAULT '';
+UPDATE patient SET search_key = tb_fold(last_name) || ',' || tb_fold(first_name),
+    phone_key = tb_phone(phone), account_key = tb_account(account);
+CREATE INDEX patient_search_key ON patient(search_key);
+CREATE INDEX patient_phone_key ON patient(phone_key, search_key);
+CREATE INDEX patient_account_key ON patient(account_key);
+CREATE INDEX patient_dob ON patient(dob, search_key);
+CREATE TABLE coverage_new (
+    id INTEGER PRIMARY KEY,
+    patient_id INTEGER NOT NULL REFERENCES patient(id),
+    payer_id INTEGER NOT NULL REFERENCES payer(id),
+    member_id TEXT NOT NULL,
+    group_no TEXT NOT NULL DEFAULT '',
+    priority INTEGER NOT NULL CHECK (priority IN (1,2,3)),
+    relationship TEXT NOT NULL DEFAULT 'self' CHECK (relationship IN ('self','spouse','child','other')),
+    subscriber_last TEXT NOT NULL DEFAULT '',
+    subscriber_first TEXT NOT NULL DEFAULT '',
+    subscriber_dob TEXT NOT NULL DEFAULT '',
+    subscriber_sex TEXT NOT NULL DEFAULT '' CHECK (subscriber_sex IN ('','F','M','X','U')),
+    subscriber_address TEXT NOT NULL DEFAULT '',
+    subscriber_city TEXT NOT NULL DEFAULT '',
+    subscriber_state TEXT NOT NULL DEFAULT '',
+    subscriber_zip TEXT NOT NULL DEFAULT '',
+    effective TEXT NOT NULL DEFAULT '',
+    end_date TEXT NOT NULL DEFAULT '',
+    assignment INTEGER NOT NULL DEFAULT 1 CHECK (assignment IN (0,1)),
+    signature_on_file INTEGER NOT NULL DEFAULT 1 CHECK (signature_on_file IN (0,1))
+);
+INSERT INTO coverage_new (id, patient_id, payer_id, member_id, group_no, priority)
+    SELECT id, patient_id, payer_id, member_id, group_no, priority FROM coverage;
+DROP TABLE coverage;
+ALTER TABLE coverage_new RENAME TO coverage;
+CREATE INDEX coverage_patient ON coverage(patient_id, priority);
+ALTER TABLE payer ADD COLUMN filing_code TEXT NOT NULL DEFAULT '';
+ALTER TABLE payer ADD COLUMN address TEXT NOT NULL DEFAULT '';
+ALTER TABLE payer ADD COLUMN city TEXT NOT NULL DEFAULT '';
+ALTER TABLE payer ADD COLUMN state TEXT NOT NULL DEFAULT '';
+ALTER TABLE payer ADD COLUMN zip TEXT NOT NULL DEFAULT '';
+ALTER TABLE payer ADD COLUMN receiver TEXT NOT NULL DEFAULT '';
+ALTER TABLE payer ADD COLUMN timely_filing_days INTEGER NOT NULL DEFAULT 365 CHECK (timely_filing_days > 0);
+UPDATE payer SET filing_code = CASE kind WHEN 'medicare' THEN 'MB' WHEN 'medicaid' THEN 'MC'
+    WHEN 'commercial' THEN 'CI' ELSE 'ZZ' END;
+ALTER TABLE provider ADD COLUMN last_name TEXT NOT NULL DEFAULT '';
+ALTER TABLE provider ADD COLUMN first_name TEXT NOT NULL DEFAULT '';
+ALTER TABLE provider ADD COLUMN taxonomy TEXT NOT NULL DEFAULT '';
+ALTER TABLE practice ADD COLUMN taxonomy TEXT NOT NULL DEFAULT '';
+ALTER TABLE practice ADD COLUMN street TEXT NOT NULL DEFAULT '';
+ALTER TABLE practice ADD COLUMN city TEXT NOT NULL DEFAULT '';
+ALTER TABLE practice ADD COLUMN state TEXT NOT NULL DEFAULT '';
+ALTER TABLE practice ADD COLUMN zip TEXT NOT NULL DEFAULT '';
+ALTER TABLE practice ADD COLUMN pay_to_street TEXT NOT NULL DEFAULT '';
+ALTER TABLE practice ADD COLUMN pay_to_city TEXT NOT NULL DEFAULT '';
+ALTER TABLE practice ADD COLUMN pay_to_state TEXT NOT NULL DEFAULT '';
+ALTER TABLE practice ADD COLUMN pay_to_zip TEXT NOT NULL DEFAULT '';
+ALTER TABLE practice ADD COLUMN submitter_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE adjustment_reason ADD COLUMN active INTEGER NOT NULL DEFAULT 1;
+CREATE TABLE master_version (
+    id INTEGER PRIMARY KEY,
+    entity TEXT NOT NULL CHECK (entity IN ('patient','coverage','payer','provider','practice','adjustment_reason')),
+    entity_id INTEGER NOT NULL,
+    version INTEGER NOT NULL CHECK (version >= 1),
+    on_date TEXT NOT NULL,
+    at TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    data TEXT NOT NULL,
+    UNIQUE (entity, entity_id, version)
+);
+CREATE TABLE fee_schedule (
+    id INTEGER PRIMARY KEY,
+    code TEXT NOT NULL REFERENCES procedure(code),
+    payer_id INTEGER REFERENCES payer(id),
+    effective TEXT NOT NULL,
+    amount INTEGER NOT NULL CHECK (amount >= 0),
+    at TEXT NOT NULL,
+    operator TEXT NOT NULL
+);
+CREATE INDEX fee_schedule_code ON fee_schedule(code, payer_id, effective);
+CREATE TABLE account_note (
+    id INTEGER PRIMARY KEY,
+    patient_id INTEGER NOT NULL REFERENCES patient(id),
+    on_date TEXT NOT NULL,
+    at TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX account_note_patient ON account_note(patient_id, id);
+CREATE TRIGGER master_version_no_update BEFORE UPDATE ON master_version
+BEGIN SELECT RAISE(ABORT, 'master_version is history: record a new version instead'); END;
+CREATE TRIGGER master_version_no_delete BEFORE DELETE ON master_version
+BEGIN SELECT RAISE(ABORT, 'master_version is history: record a new version instead'); END;
+CREATE TRIGGER fee_schedule_no_update BEFORE UPDATE ON fee_schedule
+BEGIN SELECT RAISE(ABORT, 'fee_schedule is history: add a fee from a date instead'); END;
+CREATE TRIGGER fee_schedule_no_delete BEFORE DELETE ON fee_schedule
+BEGIN SELECT RAISE(ABORT, 'fee_schedule is history: add a fee from a date instead'); END;
+CREATE TRIGGER account_note_no_update BEFORE UPDATE ON account_note
+BEGIN SELECT RAISE(ABORT, 'account notes are kept as written: add a new note'); END;
+CREATE TRIGGER account_note_no_delete BEFORE DELETE ON account_note
+BEGIN SELECT RAISE(ABORT, 'account notes are kept as written: add a new note'); END;
+"""
+
+# In number order: the position in this list is the schema version.
+MIGRATIONS: list[str] = [V1 + _history_triggers(), V2, V3, V4, V5, V7, V8, V9, V10]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -515,10 +635,20 @@ def migrate(db: SqliteDatabase, target: int = SCHEMA_VERSION) -> int:
                 continue
             # executescript would COMMIT; run statement by statement inside our transaction.
             conn = db.connection()  # type: ignore[no-untyped-call]  # Peewee has no type hints
+            _register_functions(conn)
             for statement in _split_sql(MIGRATIONS[version - 1]):
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {version}")
     return max(current, target)
+
+
+def _register_functions(conn) -> None:
+    """Python functions a migration's SQL calls (the folded search keys of V10)."""
+    from . import search_keys
+
+    conn.create_function("tb_fold", 1, search_keys.fold, deterministic=True)
+    conn.create_function("tb_phone", 1, search_keys.phone_key, deterministic=True)
+    conn.create_function("tb_account", 1, search_keys.account_key, deterministic=True)
 
 
 def _split_sql(script: str) -> list[str]:

@@ -222,6 +222,9 @@ def add_patient(
         "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
         (account, last, first, name_key(last, first), birth, sex, *fields.values()),
     )
+    from .accounts import refresh_search_keys  # the folded keys the account search reads
+
+    refresh_search_keys(pid)
     for cov in covs:
         _insert(
             "INSERT INTO coverage (patient_id, payer_id, member_id, group_no, priority) VALUES (?,?,?,?,?)",
@@ -417,8 +420,18 @@ class PostedEncounter:
     total: int
 
 
-def primary_payer_id(patient_id: int) -> int | None:
-    row = _one("SELECT payer_id FROM coverage WHERE patient_id = ? ORDER BY priority LIMIT 1", (patient_id,))
+def _day_or_none(value: object) -> str | None:
+    """A date of service as ISO text for a lookup (the planner refuses a bad one)."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def primary_payer_id(patient_id: int, on: str | None = None) -> int | None:
+    """The payer of the first coverage in force on ``on`` (default today); ended plans are skipped."""
+    day = on or v.today().isoformat()
+    row = _one("SELECT payer_id FROM coverage WHERE patient_id = ? AND effective <= ? "
+               "AND (end_date = '' OR end_date >= ?) ORDER BY priority, id LIMIT 1", (patient_id, day, day))
     return row[0] if row else None
 
 
@@ -438,7 +451,7 @@ def post_encounter(
         patient_exists=_exists("SELECT 1 FROM patient WHERE id = ?", patient_id),
         provider_active=_exists("SELECT 1 FROM provider WHERE id = ? AND active", provider_id),
         payer_exists=_exists("SELECT 1 FROM payer WHERE id = ?", payer_id),
-        primary_payer_id=primary_payer_id(patient_id) if c.is_id(patient_id) else None,
+        primary_payer_id=primary_payer_id(patient_id, _day_or_none(dos)) if c.is_id(patient_id) else None,
         fees=fees, batch=_batch(batch_id), today=v.today().isoformat())
     plan = plan_encounter(
         patient_id=patient_id, provider_id=provider_id, dos=dos, diagnoses=diagnoses, lines=lines, pos=pos,
