@@ -134,3 +134,20 @@ def corrections(batch_id: int) -> list[BatchCorrection]:
         "SELECT id, batch_id, kind, old_count, old_total, new_count, new_total, reason, operator, at "
         "FROM batch_correction WHERE batch_id = ? ORDER BY id", (batch_id,)).fetchall()
     return [BatchCorrection(*r) for r in rows]
+
+
+def encounter_keys(batch_id: int) -> list[tuple[int, str, tuple[str, ...]]]:
+    """(patient id, date of service, sorted codes) of each live encounter in a charge batch.
+
+    Voided encounters and reversals are left out: re-keying a voided encounter is the fix, not a
+    repeat. Charge entry asks before posting an encounter whose key is already here.
+    """
+    rows = database.execute_sql(
+        "SELECT e.id, e.patient_id, e.dos, c.code FROM encounter e JOIN charge c ON c.encounter_id = e.id "
+        "WHERE e.batch_id = ? AND e.reverses_id IS NULL "
+        "AND NOT EXISTS (SELECT 1 FROM encounter r WHERE r.reverses_id = e.id) ORDER BY e.id, c.code",
+        (batch_id,)).fetchall()
+    keys: dict[int, tuple[int, str, list[str]]] = {}
+    for eid, patient_id, dos, code in rows:
+        keys.setdefault(eid, (patient_id, dos, []))[2].append(code)
+    return [(p, d, tuple(sorted(c))) for p, d, c in keys.values()]
