@@ -354,11 +354,11 @@ async def test_batch_dialog_first_then_balance_and_close(db):
         await send(pilot, "enter")
         await settle(pilot)
         s = screen(pilot)
-        assert s.batch is not None and s.batch.control_total == 13500
+        assert s.open_batch is not None and s.open_batch.control_total == 13500
         await key_encounter(pilot, lines=(("99213", ""), ("36415", "")))
         await send(pilot, "ctrl+s")
         await settle(pilot)
-        assert s.batch.balanced
+        assert s.open_batch.balanced
         await send(pilot, "f9")
         await settle(pilot)
         assert type(app.screen).__name__ == "BatchDialog"  # closed: asks for the next batch

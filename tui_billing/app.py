@@ -38,6 +38,7 @@ from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
+from textual.message_pump import MessagePump
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -122,6 +123,12 @@ class BillingApp(App[None]):
         db = self.db_path.name if self.db_path else "?"
         self.sub_title = f"posting {self.posting_date} · {self.operator} · {db}"
 
+    def set_posting_date(self, posting_date: str) -> None:
+        """A day was closed: the new open posting date (screens compare it on their next showing)."""
+        self.posting_date = posting_date
+        db = self.db_path.name if self.db_path else "?"
+        self.sub_title = f"posting {self.posting_date} · {self.operator} · {db}"
+
     def on_mount(self) -> None:
         from .store import db
 
@@ -192,8 +199,8 @@ class BillingApp(App[None]):
 
     def on_key_done(self, message: KeyDone) -> None:
         target = message.target
-        if message.trip == 1 and getattr(target, "is_attached", False):
-            target.post_message(KeyDone(target, 2))  # type: ignore[attr-defined]
+        if message.trip == 1 and isinstance(target, MessagePump) and getattr(target, "is_attached", False):
+            target.post_message(KeyDone(target, 2))
             return
         self.release_keys()
 

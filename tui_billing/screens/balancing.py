@@ -26,10 +26,12 @@ from textual.screen import Screen
 from textual.widgets import Input, Label, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from ..money import MoneyError, format_cents, parse_cents
+from ..money import format_cents
 from ..store.summary import METHODS, DaySnapshot, PeriodSummary
 from ..widgets.app_header import AppHeader
 from ..widgets.key_bar import KeyBar
+from ..widgets.parse import parse_amount, parse_count
+from .base import BillingScreen
 
 #: How often the live worker looks at PRAGMA data_version (seconds). A posting shows within this
 #: plus the time to recompute the day's figures.
@@ -207,7 +209,7 @@ class BalancingCommands(Provider):
                 yield Hit(score, matcher.highlight(name), getattr(self.screen, f"action_{action}"), help=help_text)
 
 
-class BalancingScreen(Screen[None]):
+class BalancingScreen(BillingScreen[None]):
     """The day's proof and deposit reconciliation, refreshed live; F9 closes the day, F10 the month."""
 
     AUTO_FOCUS = "#dep-cash"
@@ -270,8 +272,10 @@ class BalancingScreen(Screen[None]):
             yield Static(Text("counted", style="bold underline"), id="bal-dep-head")
             yield Static("", id="bal-dep-diffs")
             for key, _, _ in DEPOSIT_FIELDS:
+                # No character filter: a typo stays visible and is refused with its reason (a filter
+                # dropped it silently: "4l8.00" counted 48.00).
                 yield Input(placeholder="0" if key == "count" else "0.00", id=f"dep-{key}", compact=True,
-                            restrict=r"[0-9]*" if key == "count" else r"[0-9$,.]*", max_length=16)
+                            max_length=16)
         with VerticalScroll(id="bal-figures", can_focus=True):
             with Horizontal(id="bal-cols"):
                 yield Static("", id="bal-left", classes="bal-col")
@@ -411,23 +415,17 @@ class BalancingScreen(Screen[None]):
         """Parse the deposit inputs (an empty one counts as nothing)."""
         values: dict[str, int] = {}
         for key, label, _ in DEPOSIT_FIELDS:
-            raw = self.query_one(f"#dep-{key}", Input).value.strip()
-            if not raw:
-                values[key] = 0
-                continue
-            if key == "count":
-                if not raw.isdigit() or int(raw) > 99999:
-                    return Counted(bad_field=key, bad_reason="a whole number of checks")
-                values[key] = int(raw)
-                continue
+            raw = self.query_one(f"#dep-{key}", Input).value
             try:
-                values[key] = parse_cents(raw, allow_zero=True)
-            except MoneyError as exc:
+                values[key] = (parse_count(raw, "check count", blank=0, maximum=99999) if key == "count"
+                               else parse_amount(raw, label.strip().lower(), blank=0))
+            except ValueError as exc:
                 return Counted(bad_field=key, bad_reason=str(exc))
         return Counted(values["cash"], values["checks"], values["count"], values["card"], values["eft"])
 
     def _expected(self, key: str) -> int:
-        s = self.snapshot.summary  # type: ignore[union-attr]
+        assert self.snapshot is not None  # differences are shown only once figures are
+        s = self.snapshot.summary
         return s.check_count if key == "count" else s.deposit[dict((k, m) for k, _, m in DEPOSIT_FIELDS)[key]]
 
     def _update_differences(self) -> None:
@@ -447,11 +445,8 @@ class BalancingScreen(Screen[None]):
     def _difference(self, key: str, want: int) -> Text:
         raw = self.query_one(f"#dep-{key}", Input).value.strip()
         try:
-            if key == "count":
-                got = int(raw) if raw.isdigit() else (0 if not raw else None)
-            else:
-                got = parse_cents(raw or "0", allow_zero=True)
-        except MoneyError:
+            got: int | None = parse_count(raw, blank=0, maximum=99999) if key == "count" else parse_amount(raw, blank=0)
+        except ValueError:
             got = None
         if got is None:
             return Text("✗ not an amount" if key != "count" else "✗ not a number", style="bold red")
@@ -468,7 +463,12 @@ class BalancingScreen(Screen[None]):
         self._update_differences()
 
     @on(Input.Submitted, "#bal-deposit Input")
-    def _deposit_next(self) -> None:
+    def _deposit_next(self, event: Input.Submitted) -> None:
+        counted = self.counted()
+        if counted.bad_field and event.input.id == f"dep-{counted.bad_field}":
+            # Say why at once and stay: the figure is refused, never guessed.
+            self.notify(f"counted {counted.bad_reason}", severity="error", markup=False)
+            return
         self.focus_next()
 
     @on(Input.Submitted, "#bal-date")
@@ -512,7 +512,7 @@ class BalancingScreen(Screen[None]):
             return
         counted = self.counted()
         if counted.bad_field:
-            self.notify(f"counted {counted.bad_field}: {counted.bad_reason}", severity="error")
+            self.notify(f"counted {counted.bad_reason}", severity="error", markup=False)
             self.query_one(f"#dep-{counted.bad_field}", Input).focus()
             return
         self._prepare_close_day(snap.date, counted)
@@ -591,9 +591,12 @@ class BalancingScreen(Screen[None]):
             database.close()
         message = (f"day {key} closed; postings now go to {nxt}" if kind == "day"
                    else f"month {key} closed; closing A/R {format_cents(totals['closing_ar'])}")
-        self.app.call_from_thread(self._after_close, kind, key, totals, message)
+        self.app.call_from_thread(self._after_close, kind, key, totals, message, nxt)
 
-    def _after_close(self, kind: str, key: str, totals: dict, message: str) -> None:
+    def _after_close(self, kind: str, key: str, totals: dict, message: str, next_date: str = "") -> None:
+        if next_date:
+            # Every screen posts to the new open day from now on (charge entry follows it on F2).
+            self.billing.set_posting_date(next_date)
         self.notify(message, title="Closed")
         self.post_message(self.Closed(f"{kind} {key}", totals))
         self.request(self._wanted or (key if kind == "day" else ""))

@@ -86,7 +86,7 @@ class ChargeEntryScreen(BillingScreen[None]):
         self.providers: list[ProviderRow] = []
         self.payers: list[PayerRow] = []
         self.schedule: dict[str, ProcedureRow] = {}
-        self.batch: OpenBatch | None = None
+        self.open_batch: OpenBatch | None = None
         self.encounters: list[BatchEncounter] = []
         self.patient: PatientHit | None = None
         self.errors: dict[str, str] = {}
@@ -201,7 +201,7 @@ class ChargeEntryScreen(BillingScreen[None]):
             # The day was closed on F4 (or by another clerk): follow the new open day.
             self._follow_posting_date()
             return
-        if self._batch_note is not None and self.batch is None and self.loaded:
+        if self._batch_note is not None and self.open_batch is None and self.loaded:
             note, self._batch_note = self._batch_note, None
             self._ask_batch(note)
 
@@ -347,7 +347,7 @@ class ChargeEntryScreen(BillingScreen[None]):
     # ------------------------------------------------------------------ batch
 
     def _show_batch(self, batch: OpenBatch | None, rows: list[BatchEncounter] | None = None) -> None:
-        self.batch = batch
+        self.open_batch = batch
         self.query_one("#batch-panel", BatchPanel).show(batch)
         if rows is not None:
             self.encounters = rows
@@ -393,14 +393,14 @@ class ChargeEntryScreen(BillingScreen[None]):
         self._ask_batch(message)
 
     def action_new_batch(self) -> None:
-        if self.batch is not None:
-            self._msg(f"Batch {self.batch.id} is still open: F9 closes it first", error=True)
+        if self.open_batch is not None:
+            self._msg(f"Batch {self.open_batch.id} is still open: F9 closes it first", error=True)
             return
         self._ask_batch()
 
     def action_fix_batch(self) -> None:
         """F7: correct the open batch's control figures (a typo from the stack), or cancel it if empty."""
-        batch = self.batch
+        batch = self.open_batch
         if batch is None:
             self._msg("No open batch to fix (F8 opens one)", error=True)
             return
@@ -441,10 +441,10 @@ class ChargeEntryScreen(BillingScreen[None]):
         self._ask_batch(f"Batch {batch_id} cancelled. Next batch:")
 
     def action_close_batch(self) -> None:
-        if self.batch is None:
+        if self.open_batch is None:
             self._msg("No open batch to close", error=True)
             return
-        self._close_batch(self.batch.id)
+        self._close_batch(self.open_batch.id)
 
     @work(thread=True, exclusive=True, group="charges-batch", exit_on_error=False)
     def _close_batch(self, batch_id: int) -> None:
@@ -877,7 +877,7 @@ class ChargeEntryScreen(BillingScreen[None]):
             self._focus(bad[0])
             self._msg(f"Not saved: {self.errors[bad[0]]}", error=True)
             return
-        if self.batch is None:
+        if self.open_batch is None:
             self._msg("Not saved: no open charge batch (F8 opens one)", error=True)
             self._ask_batch()
             return
@@ -907,7 +907,7 @@ class ChargeEntryScreen(BillingScreen[None]):
         return EncounterForm(
             patient_id=self.patient.id, provider_id=provider.id, payer_id=None if payer is False or payer is True else payer,
             dos=self._val("dos"), pos=self._val("pos"), diagnoses=diagnoses, lines=lines,
-            batch_id=self.batch.id if self.batch else None, line_fields=where,
+            batch_id=self.open_batch.id if self.open_batch else None, line_fields=where,
             posting_date=self.billing.posting_date, filled_dx=filled,
         )
 
@@ -1085,7 +1085,7 @@ class ChargeEntryScreen(BillingScreen[None]):
         except BillingError as exc:
             self.app.call_from_thread(self._msg, str(exc), error=True)
             return
-        bid = self.batch.id if self.batch else None
+        bid = self.open_batch.id if self.open_batch else None
         batch = lookups.batch_figures(bid) if bid else None
         rows = lookups.batch_encounters(bid) if bid else []
         self.app.call_from_thread(self._show_batch, batch, rows)

@@ -18,6 +18,7 @@ from textual.widgets import Input, Label, Static
 
 from ..money import MoneyError, format_cents, parse_cents
 from ..text import inert
+from .base import billing_app
 
 if TYPE_CHECKING:
     from textual.screen import Screen
@@ -119,7 +120,7 @@ class FilterBar:
         screen.set_focus(screen.query_one(f"#{self.FILTER_TABLE}"))
         if not self._keys_held_for_list:
             self._keys_held_for_list = True
-            screen.app.hold_keys()  # type: ignore[attr-defined]
+            billing_app(screen).hold_keys()
 
     def _apply_filter(self) -> bool:
         raise NotImplementedError
@@ -127,7 +128,7 @@ class FilterBar:
     def _list_shown(self) -> None:
         if self._keys_held_for_list:
             self._keys_held_for_list = False
-            cast("Screen", self).app.release_keys()  # type: ignore[attr-defined]
+            billing_app(self).release_keys()
 
 
 class ReceiptField(Widget):

@@ -27,6 +27,8 @@ from textual.widgets import DataTable, Input, Label, Static
 from ..store import operations as ops
 from ..store import receipts_queries as q
 from ..store.errors import BillingError
+from ..widgets.dialogs import ConfirmDialog
+from .base import BillingScreen
 from ..widgets.app_header import AppHeader
 from ..widgets.key_bar import KeyBar
 from .receipt_common import FilterBar, after_pending_keys, cell, filter_inputs, money, parse_money
@@ -54,7 +56,7 @@ class LineEdit:
         return not (self.applied or self.adjustment or self.transfer)
 
 
-class DistributeScreen(FilterBar, Screen[Posted | None]):
+class DistributeScreen(FilterBar, BillingScreen[Posted | None]):
     """One receipt's distribution to charges."""
 
     FILTER_TABLE = "rd-table"
@@ -390,9 +392,13 @@ class DistributeScreen(FilterBar, Screen[Posted | None]):
         if isinstance(self.focused, Input):
             self.set_focus(self.query_one("#rd-table", DataTable))
             return
-        if any(not e.empty for e in self.edits.values()) and not self._esc_armed:
-            self._esc_armed = True
-            self.error("Lines are entered but not posted: Esc again discards them, Ctrl+S posts.")
+        if any(not e.empty for e in self.edits.values()):
+            def answer(yes: bool | None) -> None:
+                if yes:
+                    self.dismiss(None)
+
+            self.app.push_screen(ConfirmDialog("Lines are entered but not posted. Discard them? (Ctrl+S posts)"),
+                                 answer)
             return
         self.dismiss(None)
 

@@ -105,32 +105,32 @@ class BatchDialog(ModalScreen["BatchFigures | None"]):
     def action_enter_key(self) -> None:
         inputs = self._inputs()
         focused = self.focused
-        if focused in inputs and focused is not inputs[-1]:
-            self.set_focus(inputs[inputs.index(focused) + 1])  # type: ignore[arg-type]
+        if isinstance(focused, Input) and focused in inputs and focused is not inputs[-1]:
+            self.set_focus(inputs[inputs.index(focused) + 1])
         else:
             self.action_accept()
 
-    def _refuse(self, fid: str, message: str) -> None:
-        self.query_one("#dialog-error", Static).update(Text(message))
-        self.set_focus(self.query_one(f"#{fid}", Input))
-
     def action_accept(self) -> None:
+        """Read every field; one Ctrl+S says everything there is to fix, the cursor on the first."""
+        problems: list[tuple[str, str]] = []
+        count = total = 0
         try:
             count = parse_count(self.query_one("#control-count", Input).value, "control count")
         except ValueError as exc:
-            self._refuse("control-count", str(exc))
-            return
+            problems.append(("control-count", str(exc)))
         try:
             total = parse_amount(self.query_one("#control-total", Input).value, "control total")
         except ValueError as exc:
-            self._refuse("control-total", str(exc))
-            return
+            problems.append(("control-total", str(exc)))
         reason = ""
         if self.correcting:
             reason = self.query_one("#control-reason", Input).value.strip()
             if not reason:
-                self._refuse("control-reason", "reason: say what was wrong with the figures")
-                return
+                problems.append(("control-reason", "reason: say what was wrong with the figures"))
+        if problems:
+            self.query_one("#dialog-error", Static).update(Text("\n".join(message for _, message in problems)))
+            self.set_focus(self.query_one(f"#{problems[0][0]}", Input))
+            return
         self.dismiss(BatchFigures(count, total, reason))
 
     def action_cancel(self) -> None:
