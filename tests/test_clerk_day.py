@@ -318,3 +318,31 @@ def test_store_refusals_map_to_the_form_field():
         units_and_fee("1", "4l8.00")
     with pytest.raises(ValueError, match="units"):
         units_and_fee("4l8", "10")
+
+
+# --------------------------------------------------------------------------- keys
+
+
+async def test_lines_scroll_past_six_to_an_eighth_code(db):
+    """A 7th and 8th code used to go into a pointer field: lines now continue (up to 50)."""
+    from tui_billing.screens.charge_model import LINE_COUNT
+
+    assert LINE_COUNT == 50
+    with_batch(1, 12000 + 1500 + 800 * 6)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        s = screen(pilot)
+        await key_encounter(pilot, lines=(("99213", ""), ("36415", ""), *[("J1100", "")] * 6))
+        assert app.focused.id == "l9-code", app.focused
+        assert s.query_one("#l8-code").value == "J1100"
+        assert str(s.query_one("#total").render()) == "Total 183.00"
+        await send(pilot, "ctrl+s")
+        await settle(pilot)
+        # The store still posts at most 6 lines per encounter (store/operations.py, not this
+        # screen's): its refusal is shown on the first line past the limit, the form kept.
+        if s.saves == 0:
+            assert "at most 6 service lines" in s.errors["l7-code"] and app.focused.id == "l7-code"
+            assert counts() == (0, 0)
+        else:
+            assert counts() == (1, 8)

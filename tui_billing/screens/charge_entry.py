@@ -27,7 +27,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Container, Horizontal, Vertical
+from textual.containers import Container, Horizontal, Vertical, VerticalScroll
 from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
@@ -50,7 +50,7 @@ from ..widgets.key_bar import KeyBar
 from ..widgets.slot import Slot
 from ..widgets.patient_picker import PatientPicker
 from .base import BillingScreen
-from .charge_model import (DX_COUNT, FIELD_IDS, LINE_COUNT, MOD_COUNT, SELF_PAY, STICKY, EncounterForm, form_field_for,
+from .charge_model import (DX_COUNT, FIELD_IDS, FIRST_LINES, LINE_BLOCK, LINE_COUNT, MOD_COUNT, SELF_PAY, STICKY, EncounterForm, form_field_for,
                            line_part, next_field, parse_pointers, repeats, units_and_fee)
 from .charge_panels import BatchPanel, EncounterList
 
@@ -79,7 +79,7 @@ class ChargeEntryScreen(BillingScreen[None]):
     @staticmethod
     def input_count() -> int:
         """How many Inputs the form has (the benchmark's bare floor app gets the same number)."""
-        return 5 + DX_COUNT + LINE_COUNT * (MOD_COUNT + 4)
+        return 5 + DX_COUNT + FIRST_LINES * (MOD_COUNT + 4)
 
     def __init__(self) -> None:
         super().__init__()
@@ -101,6 +101,7 @@ class ChargeEntryScreen(BillingScreen[None]):
         self._batch_note: str | None = None
         self._widgets: dict[str, Input] = {}
         self._rest_ready = False
+        self._lines = 0  # service lines mounted (FIRST_LINES once the form is up; more on demand)
         self._pending_focus: str | None = None
         self._table: EncounterList | None = None
         self._posting_date = ""  # the posting date the batch was loaded for (follows a day close)
@@ -153,19 +154,44 @@ class ChargeEntryScreen(BillingScreen[None]):
                    Slot("", id=f"dxd-{n}", classes="dx-desc")]
         lines: list = []
         codes_: list[ProcedureLookup] = []
-        for i in range(1, LINE_COUNT + 1):
-            code = ProcedureLookup(id=f"l{i}-code", list_id=f"l{i}-matches", classes="line-code")
-            code.schedule = self.schedule
-            codes_.append(code)
-            lines += [Static(f"{i:>2}", classes="line-num", markup=False), code, Slot("", id=f"l{i}-desc", classes="line-desc")]
-            lines += [CodeInput(id=f"l{i}-m{m}", max_length=2, classes="mod") for m in range(1, MOD_COUNT + 1)]
-            lines += [CountInput(id=f"l{i}-units", what="units", max_length=3, classes="units"),
-                      MoneyInput(id=f"l{i}-fee", what="fee", classes="fee"),
-                      FormInput(id=f"l{i}-ptr", restrict=r"[0-9, ]*", max_length=11, classes="ptr")]
+        for i in range(1, FIRST_LINES + 1):
+            lines += self._line_widgets(i, codes_)
+        self._lines = FIRST_LINES
         # Aligned with the grid's columns at 80 wide (the description column takes what is left).
         head = Static(f"{'#':>2} {'Code':<6} {'Description':<31} Mod Mod Mod Mod Un  {'Fee':>10} Ptr", id="lines-head",
                       markup=False)
-        return [Container(*dx, id="dx-grid"), head, Container(*lines, id="line-grid"), *(c.match_list for c in codes_)]
+        return [Container(*dx, id="dx-grid"), head, VerticalScroll(Container(*lines, id="line-grid"), id="line-scroll"),
+                *(c.match_list for c in codes_)]
+
+    def _line_widgets(self, i: int, codes_: list[ProcedureLookup]) -> list:
+        """Service line ``i``: number, code, description, 4 modifiers, units, fee, pointers."""
+        code = ProcedureLookup(id=f"l{i}-code", list_id=f"l{i}-matches", classes="line-code")
+        code.schedule = self.schedule
+        codes_.append(code)
+        widgets: list = [Static(f"{i:>2}", classes="line-num", markup=False), code,
+                         Slot("", id=f"l{i}-desc", classes="line-desc")]
+        widgets += [CodeInput(id=f"l{i}-m{m}", max_length=2, classes="mod") for m in range(1, MOD_COUNT + 1)]
+        widgets += [CountInput(id=f"l{i}-units", what="units", max_length=3, classes="units"),
+                    MoneyInput(id=f"l{i}-fee", what="fee", classes="fee"),
+                    FormInput(id=f"l{i}-ptr", restrict=r"[0-9, ]*", max_length=11, classes="ptr")]
+        return widgets
+
+    async def _grow_lines(self, upto: int) -> None:
+        """Mount more service lines (a block at a time, up to LINE_COUNT); focus waits for them."""
+        last = min(LINE_COUNT, max(upto, self._lines + LINE_BLOCK))
+        codes_: list[ProcedureLookup] = []
+        widgets: list = []
+        for i in range(self._lines + 1, last + 1):
+            widgets += self._line_widgets(i, codes_)
+        if widgets:
+            await self.query_one("#line-grid").mount(*widgets)
+            await self.query_one("#ce-form").mount(*(c.match_list for c in codes_), before=self.query_one("#msg-row"))
+        self._lines = last
+        if self._pending_focus:
+            fid, self._pending_focus = self._pending_focus, None
+            if self._mounted(fid):
+                self.set_focus(self._input(fid))
+            self.billing.release_keys()
 
     def on_mount(self) -> None:
         self.query_one("#patient").focus()
@@ -237,7 +263,10 @@ class ChargeEntryScreen(BillingScreen[None]):
         return widget
 
     def _mounted(self, fid: str) -> bool:
-        return self._rest_ready or not (fid.startswith("dx-") or fid.startswith("l"))
+        if fid.startswith("dx-"):
+            return self._rest_ready
+        where = line_part(fid)
+        return where is None or (self._rest_ready and where[0] <= self._lines)
 
     def _val(self, fid: str) -> str:
         if not self._mounted(fid):
@@ -254,7 +283,8 @@ class ChargeEntryScreen(BillingScreen[None]):
             widget.cursor_position = len(value)
 
     def _field_ids(self) -> tuple[str, ...]:
-        return FIELD_IDS
+        """The fields on screen, in Tab order (the service lines mounted so far)."""
+        return FIELD_IDS[: 5 + DX_COUNT + (MOD_COUNT + 4) * self._lines]
 
     def _slot(self, fid: str) -> Slot:
         """Where a field's message shows: beside it on its own row."""
@@ -516,17 +546,24 @@ class ChargeEntryScreen(BillingScreen[None]):
             self._check(focused.id)
         if isinstance(focused, LookupInput):
             focused.close_list()
-        if step > 0:
+        if step > 0 and focused is not None and focused.id == f"l{self._lines}-ptr" and self._lines < LINE_COUNT:
+            self._focus(f"l{self._lines + 1}-code")  # past the last line on screen: one more block
+        elif step > 0:
             self.focus_next()
         else:
             self.focus_previous()
 
     def _focus(self, fid: str) -> None:
         """Move focus now (not after the queued keys), so typed-ahead keys land in the new field."""
-        if not self._mounted(fid):  # in the first few ms only: hold keys until the field exists
+        if not self._mounted(fid):  # the first few ms, or a line not mounted yet: hold keys until it exists
+            where = line_part(fid)
+            if self._rest_ready and where is None:
+                return
             if self._pending_focus is None:
                 self.billing.hold_keys()
             self._pending_focus = fid
+            if self._rest_ready and where is not None and where[0] <= LINE_COUNT:
+                self.call_later(self._grow_lines, where[0])
             return
         self.set_focus(self._input(fid))
 
@@ -860,7 +897,7 @@ class ChargeEntryScreen(BillingScreen[None]):
             return 0
 
     def _update_total(self) -> None:
-        total = sum(self._line_amount(i) for i in range(1, LINE_COUNT + 1))
+        total = sum(self._line_amount(i) for i in range(1, self._lines + 1))
         self.query_one("#total", Slot).update(Text(f"Total {format_cents(total)}"))
 
     # ------------------------------------------------------------------ save
@@ -890,7 +927,7 @@ class ChargeEntryScreen(BillingScreen[None]):
         filled = [n for n in range(1, DX_COUNT + 1) if self._val(f"dx-{n}")]
         diagnoses = [self._val(f"dx-{n}") for n in filled]
         lines, where = [], []
-        for i in range(1, LINE_COUNT + 1):
+        for i in range(1, self._lines + 1):
             code = self._val(f"l{i}-code").upper()
             if not code:
                 continue
@@ -1004,7 +1041,7 @@ class ChargeEntryScreen(BillingScreen[None]):
         self._show_row2()
         for n in range(1, DX_COUNT + 1):
             self.query_one(f"#dxd-{n}", Slot).update("")
-        for i in range(1, LINE_COUNT + 1):
+        for i in range(1, self._lines + 1):
             self._show_line_desc(i)
         self._update_total()
 

@@ -17,12 +17,16 @@ from ..widgets.parse import parse_amount, parse_count
 from ..widgets.store_error import field_path
 
 __all__ = [
-    "DX_COUNT", "LINE_COUNT", "MOD_COUNT", "SELF_PAY", "STICKY", "EncounterForm", "EncounterKey", "field_ids",
+    "DX_COUNT", "FIRST_LINES", "LINE_BLOCK", "LINE_COUNT", "MOD_COUNT", "SELF_PAY", "STICKY", "EncounterForm", "EncounterKey", "field_ids",
     "form_field_for", "line_part", "next_field", "parse_pointers", "repeats", "units_and_fee",
 ]
 
 DX_COUNT = 12
-LINE_COUNT = 6
+#: Service lines an encounter can have; the first FIRST_LINES are on screen from the start and
+#: more are mounted (LINE_BLOCK at a time) when Enter or Tab goes past the last one.
+LINE_COUNT = 50
+FIRST_LINES = 6
+LINE_BLOCK = 6
 MOD_COUNT = 4
 STICKY = ("provider", "dos", "pos", "payer")
 SELF_PAY = "SELF"
@@ -128,9 +132,11 @@ def form_field_for(store_field: str | None, filled_dx: list[int], line_fields: l
         k = path.index or 0
         return f"dx-{filled_dx[k]}" if k < len(filled_dx) else "dx-1"
     if path.name == "lines":
-        if path.index is None or path.leaf is None:
+        if path.index is None:
             return "l1-code"
         i = line_fields[path.index] if path.index < len(line_fields) else 1
+        if path.leaf is None:
+            return f"l{i}-code"
         part = {"code": "code", "units": "units", "fee": "fee", "modifiers": "m1", "dx_pointers": "ptr"}.get(
             path.leaf, "code")
         return f"l{i}-{part}"
