@@ -346,3 +346,39 @@ async def test_lines_scroll_past_six_to_an_eighth_code(db):
             assert counts() == (0, 0)
         else:
             assert counts() == (1, 8)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def test_db_is_taken_after_the_command_too(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from tui_billing.cli import main
+    from tui_billing.store import close_database
+
+    monkeypatch.setenv("TUI_BILLING_TODAY", TODAY)
+    monkeypatch.delenv("TUI_BILLING_DB", raising=False)
+    path = tmp_path / "office.db"
+    runner = CliRunner()
+    assert runner.invoke(main, ["init", "--db", str(path)]).exit_code == 0
+    close_database()
+    result = runner.invoke(main, ["report", "daysheet", "--db", str(path)])
+    close_database()
+    assert result.exit_code == 0, result.output
+    assert "Day sheet" in result.output
+
+
+def test_the_tui_asks_before_creating_an_empty_book(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from tui_billing import app as app_module
+    from tui_billing.cli import main
+
+    monkeypatch.delenv("TUI_BILLING_DB", raising=False)
+    ran: list[object] = []
+    monkeypatch.setattr(app_module.BillingApp, "run", lambda self: ran.append(self.db_path))
+    path = tmp_path / "typo.db"
+    result = CliRunner().invoke(main, ["--db", str(path)], input="n\n")
+    assert result.exit_code == 1 and "does not exist" in result.output and "nothing created" in result.output
+    assert not path.exists() and ran == []
