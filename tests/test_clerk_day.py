@@ -382,3 +382,80 @@ def test_the_tui_asks_before_creating_an_empty_book(tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["--db", str(path)], input="n\n")
     assert result.exit_code == 1 and "does not exist" in result.output and "nothing created" in result.output
     assert not path.exists() and ran == []
+
+
+# --------------------------------------------------------------------------- quit, size, palette, F4 date
+
+
+async def test_ctrl_q_with_unsaved_typing_asks_and_no_keeps_it(db):
+    with_batch()
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        s = screen(pilot)
+        await key_encounter(pilot, lines=())
+        await send(pilot, "ctrl+q")
+        await settle(pilot)
+        dialog = app.screen
+        assert type(dialog).__name__ == "ConfirmDialog" and "encounter typed on charge entry" in dialog.question
+        await send(pilot, "enter")  # No by default
+        await settle(pilot)
+        assert app.is_running and app.screen is s and app.focused.id == "l1-code"
+        await send(pilot, "escape", "y")  # clear the form: now nothing is lost
+        await settle(pilot)
+        await send(pilot, "ctrl+q")
+        await settle(pilot)
+        assert app._exit, "Ctrl+Q with nothing typed quits at once"
+
+
+async def test_below_the_minimum_size_the_screen_says_so(db):
+    with_batch()
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.resize_terminal(70, 20)
+        await pilot.pause()
+        assert type(app.screen).__name__ == "TooSmall"
+        assert "70x20" in str(app.screen.query_one("#too-small").render())
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert type(app.screen).__name__ == "ChargeEntryScreen"
+
+
+async def test_the_command_palette_lists_each_action_once(db):
+    with_batch()
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        titles = [c.title.split(" (")[0].lower() for c in app.get_system_commands(app.screen)]
+        assert "quit" in titles and len(titles) == len(set(titles)), titles
+
+
+async def test_f4_shows_any_date_from_a_key(db):
+    with_batch()
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await send(pilot, "escape")
+        await pilot.press("f4")
+        bal = app.screen
+        for _ in range(300):
+            if bal.snapshot is not None:
+                break
+            await pilot.pause(0.01)
+        await pilot.press("ctrl+g")
+        assert app.focused.id == "bal-date"
+        await pilot.press("1", "1", "2", "0", "enter")
+        for _ in range(300):
+            if bal.snapshot.date == "2026-11-20":
+                break
+            await pilot.pause(0.01)
+        assert bal.snapshot.date == "2026-11-20"
+        assert bal.query_one("#bal-date").value == "2026-11-20"
+
+
+def test_f1_lists_the_new_keys():
+    from tui_billing.screens.help import KEYMAP
+
+    keys = dict(KEYMAP)
+    assert "F7" in keys and "Ctrl+G" in keys

@@ -30,7 +30,7 @@ from ..money import format_cents
 from ..store.summary import METHODS, DaySnapshot, PeriodSummary
 from ..widgets.app_header import AppHeader
 from ..widgets.key_bar import KeyBar
-from ..widgets.parse import parse_amount, parse_count
+from ..widgets.parse import parse_amount, parse_count, parse_day
 from .base import BillingScreen
 
 #: How often the live worker looks at PRAGMA data_version (seconds). A posting shows within this
@@ -218,6 +218,7 @@ class BalancingScreen(BillingScreen[None]):
         Binding("f9", "close_day", "Close day", id="balancing.close_day"),
         Binding("f10", "close_month", "Close month", id="balancing.close_month"),
         Binding("f5", "reload", "Refresh", id="balancing.refresh"),
+        Binding("ctrl+g", "go_to_date", "Other day", id="balancing.date"),
         Binding("pageup", "scroll_figures(-1)", "Scroll up", show=False, id="balancing.page_up"),
         Binding("pagedown", "scroll_figures(1)", "Scroll down", show=False, id="balancing.page_down"),
     ]
@@ -260,8 +261,7 @@ class BalancingScreen(BillingScreen[None]):
         yield AppHeader("Balancing")
         with Horizontal(id="bal-top"):
             yield Label("Posting date", id="bal-date-label")
-            yield Input(placeholder="YYYY-MM-DD", id="bal-date", compact=True, max_length=10,
-                        restrict=r"[0-9-]*")
+            yield Input(placeholder="1126, -3, t", id="bal-date", compact=True, max_length=10)
             yield Static("loading…", id="bal-state", markup=False)
         # Few widgets on purpose: labels and differences are one Static each (CSS cost grows per node).
         with Grid(id="bal-deposit"):
@@ -475,13 +475,22 @@ class BalancingScreen(BillingScreen[None]):
     def _date_chosen(self, event: Input.Submitted) -> None:
         raw = event.value.strip()
         if raw:
-            try:
-                raw = dt.date.fromisoformat(raw).isoformat()
-            except ValueError:
-                self._show_problem(f"{raw!r} is not a date like 2026-11-26")
+            from ..store.validate import today
+
+            try:  # the kit's one date grammar: 2026-11-26, 11/26, 1126, t, -3
+                raw = parse_day(raw, today(), "posting date").isoformat()
+            except ValueError as exc:
+                self._show_problem(str(exc))
                 return
+            event.input.value = raw
         self.request(raw)
         self.focus_next()
+
+    def action_go_to_date(self) -> None:
+        """Ctrl+G: the date field, selected, to show any other day (Enter shows it; empty = today's)."""
+        field = self.query_one("#bal-date", Input)
+        field.focus()
+        field.select_all()
 
     def action_reload(self) -> None:
         """F5: reload now (and restart the live refresh if it stopped on an error)."""

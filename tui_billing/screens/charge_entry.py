@@ -1045,6 +1045,10 @@ class ChargeEntryScreen(BillingScreen[None]):
             self._show_line_desc(i)
         self._update_total()
 
+    def unsaved_work(self) -> str | None:
+        """For Ctrl+Q: the encounter typed and not saved, if any."""
+        return "the encounter typed on charge entry (F2)" if self._typed() else None
+
     def _typed(self) -> bool:
         return any(self._val(fid) for fid in self._field_ids() if fid not in STICKY)
 

@@ -85,6 +85,11 @@ class ReceiptForm(ModalScreen[Posted | None]):
     def _typed(self, event: Input.Changed) -> None:
         self._esc_armed = False
 
+    def unsaved_work(self) -> str | None:
+        """For Ctrl+Q: this form's typing, if any."""
+        typed = any(f.value.strip() for f in self.fields() if not f.has_class("prefilled"))
+        return f"the {self.TITLE_TEXT.split(':')[0].lower() or 'receipt form'} on receipts (F3)" if typed else None
+
     def action_leave(self) -> None:
         typed = any(f.value.strip() for f in self.fields() if not f.has_class("prefilled"))
         if not typed:

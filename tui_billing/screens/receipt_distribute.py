@@ -385,6 +385,10 @@ class DistributeScreen(FilterBar, BillingScreen[Posted | None]):
             self._refresh_line(charge.charge_id)
             self._show_left()
 
+    def unsaved_work(self) -> str | None:
+        """For Ctrl+Q: distribution lines entered and not posted, if any."""
+        return "distribution lines not posted (F3)" if any(not e.empty for e in self.edits.values()) else None
+
     def action_leave(self) -> None:
         if self._editing is not None:
             self._end_edit()
