@@ -459,3 +459,45 @@ def test_f1_lists_the_new_keys():
 
     keys = dict(KEYMAP)
     assert "F7" in keys and "Ctrl+G" in keys
+
+
+# --------------------------------------------------------------------------- deposit slip
+
+
+async def test_refund_checks_are_not_counted_against_the_check_tape(db):
+    """A 60.00 check received and a 25.00 refund check written: the tape (the bag) is 60.00."""
+    from tui_billing.store import operations as op
+    from tui_billing.store.summary import day_close_record
+
+    pid = database.execute_sql("SELECT id FROM patient WHERE account = 'A1003'").fetchone()[0]
+    rid = op.record_receipt(amount=6000, method="check", patient_id=pid, reference="1234").receipt_id
+    op.refund(rid, 2500, method="check", reference="9001", reason="overpaid")
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await send(pilot, "escape")
+        await pilot.press("f4")
+        bal = app.screen
+        for _ in range(300):
+            if bal.snapshot is not None:
+                break
+            await pilot.pause(0.01)
+        bal.query_one("#dep-checks").focus()
+        await pilot.press("6", "0", "enter", "1", "enter")
+        await pilot.pause()
+        assert "0.00 ✓" in str(bal.differences["checks"]), bal.differences["checks"]
+        assert "25.00 refund chk out" in str(bal.query_one("#bal-dep-diffs").render())
+        await pilot.press("f9")
+        for _ in range(300):
+            if type(app.screen).__name__ == "CloseConfirm":
+                break
+            await pilot.pause(0.01)
+        assert app.screen.problems == [], app.screen.problems
+        assert any("refund checks 25.00 paid out apart" in line for line in app.screen.lines)
+        await pilot.press("y")
+        for _ in range(300):
+            if bal.snapshot.closed is not None:
+                break
+            await pilot.pause(0.01)
+        assert bal.query_one("#dep-checks").value == "60.00"  # shown as counted: the tape
+    assert day_close_record(TODAY).counted_checks == 3500  # the store's deposit is net of refunds

@@ -402,7 +402,8 @@ class BalancingScreen(BillingScreen[None]):
         for key, _, _ in DEPOSIT_FIELDS:
             box = self.query_one(f"#dep-{key}", Input)
             if snap.closed:
-                stored = {"cash": snap.closed.counted_cash, "checks": snap.closed.counted_checks,
+                stored = {"cash": snap.closed.counted_cash,
+                          "checks": snap.closed.counted_checks + refund_checks(snap.summary),
                           "count": snap.closed.counted_check_count, "card": snap.closed.counted_card,
                           "eft": snap.closed.counted_eft}[key]
                 box.value = str(stored) if key == "count" else format_cents(stored, commas=False)
@@ -424,21 +425,29 @@ class BalancingScreen(BillingScreen[None]):
         return Counted(values["cash"], values["checks"], values["count"], values["card"], values["eft"])
 
     def _expected(self, key: str) -> int:
+        """What the bag should hold: checks as received (refund checks paid out are shown apart)."""
         assert self.snapshot is not None  # differences are shown only once figures are
         s = self.snapshot.summary
-        return s.check_count if key == "count" else s.deposit[dict((k, m) for k, _, m in DEPOSIT_FIELDS)[key]]
+        if key == "count":
+            return s.check_count
+        if key == "checks":
+            return s.receipts_by_method.get("check", 0)
+        return s.deposit[dict((k, m) for k, _, m in DEPOSIT_FIELDS)[key]]
 
     def _update_differences(self) -> None:
         """Each counted figure against the receipts, at once as the clerk types."""
         if self.snapshot is None:
             return
         out = Text(no_wrap=True, overflow="ellipsis")
-        out.append(f"{'receipts less refunds':>21}  difference\n", style="bold underline")
+        out.append(f"{'in the bag':>21}  difference\n", style="bold underline")
         for key, _, _ in DEPOSIT_FIELDS:
             want = self._expected(key)
             out.append(f"{str(want) if key == 'count' else format_cents(want):>21}  ")
             self.differences[key] = diff = self._difference(key, want)
             out.append_text(diff)
+            paid = refund_checks(self.snapshot.summary)
+            if key == "checks" and paid:  # money out is not money deposited: shown apart, never netted
+                out.append(f" · {format_cents(paid)} refund chk out", style="italic")
             out.append("\n")
         self.query_one("#bal-dep-diffs", Static).update(out)
 
@@ -533,7 +542,6 @@ class BalancingScreen(BillingScreen[None]):
         from ..store.summary import day_summary
         from ..store.validate import closed_reason, today
 
-        deposit = DepositCount(counted.cash, counted.checks, counted.check_count, counted.card, counted.eft)
         try:
             with database.atomic("DEFERRED"):
                 problems = []
@@ -542,11 +550,16 @@ class BalancingScreen(BillingScreen[None]):
                     problems.append(why)
                 if date > today().isoformat():
                     problems.append(f"{date} has not happened yet")
-                problems += close_day_problems(date, deposit)
                 s = day_summary(date)
+                # The check tape is the checks received (the bag); the practice's own refund checks
+                # are money paid out, never deposited. The store's deposit is net of refunds, so
+                # the bag's figure is handed over less them.
+                deposit = DepositCount(counted.cash, counted.checks - refund_checks(s), counted.check_count,
+                                       counted.card, counted.eft)
+                problems += close_day_problems(date, deposit)
         finally:
             database.close()
-        lines = close_lines(s, deposit_counted=deposit)
+        lines = close_lines(s, deposit_counted=deposit, tape=counted.checks)
         title = f"Day {date} cannot close" if problems else f"Close posting day {date}?"
         self.app.call_from_thread(self._confirm, title, lines, problems, ("day", date, deposit, s.as_dict()))
 
@@ -611,7 +624,12 @@ class BalancingScreen(BillingScreen[None]):
         self.request(self._wanted or (key if kind == "day" else ""))
 
 
-def close_lines(s: PeriodSummary, deposit_counted=None) -> list[str]:
+def refund_checks(s: PeriodSummary) -> int:
+    """The practice's refund checks of the period: paid out, so never part of the check tape."""
+    return s.refunds_by_method.get("check", 0)
+
+
+def close_lines(s: PeriodSummary, deposit_counted=None, tape: int | None = None) -> list[str]:
     """The totals a close confirmation repeats (plain text)."""
     w = 14
     lines = [
@@ -631,4 +649,7 @@ def close_lines(s: PeriodSummary, deposit_counted=None) -> list[str]:
                 ("cash", deposit_counted.cash), ("check", deposit_counted.checks),
                 ("card", deposit_counted.card), ("eft", deposit_counted.eft))))
         lines.append(f"Checks    {deposit_counted.check_count} counted, {s.check_count} posted")
+        if refund_checks(s):
+            lines.append(f"Check tape {format_cents(tape if tape is not None else deposit_counted.checks)} received; "
+                         f"refund checks {format_cents(refund_checks(s))} paid out apart (not deposited)")
     return lines
