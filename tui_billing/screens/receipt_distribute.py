@@ -36,9 +36,16 @@ from .receipt_dialogs import Posted
 
 FILTER_DELAY = 0.15
 MAX_LINES = 5000
-COLUMNS = (("DOS", 11, False), ("Patient", 13, False), ("Code", 6, False), ("Amount", 10, True),
+# "Owes": who owes the line now (a payer's code, or "pt" for the patient), so patient money is
+# never applied to an insurer's line by mistake.
+COLUMNS = (("DOS", 11, False), ("Patient", 8, False), ("Owes", 5, False), ("Code", 6, False), ("Amount", 10, True),
            ("Balance", 10, True), ("Applied", 10, True), ("Adj", 9, True), ("Rsn", 7, False), ("X", 2, False))
 EDIT_FIELDS = ("applied", "adjustment", "reason", "transfer")
+
+
+def owes(c: q.OpenCharge) -> str:
+    """Who owes the line now: the payer's code, or ``pt`` for the patient."""
+    return c.payer_code if c.payer_id is not None else "pt"
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,7 @@ class DistributeScreen(FilterBar, BillingScreen[Posted | None]):
         self._generation = 0  # bumped when the list is replaced: a late page for the old list is dropped
         self._esc_armed = False
         self._busy = False
+        self.last_reason = ""  # sticky: the adjustment reason of the last line kept offers itself again
 
     # ------------------------------------------------------------------ layout
 
@@ -195,7 +203,8 @@ class DistributeScreen(FilterBar, BillingScreen[Posted | None]):
 
     def _cells(self, c: q.OpenCharge) -> list[Text]:
         e = self.edits.get(c.charge_id)
-        return [cell(c.dos), cell(f"{c.account} {c.patient_name}"), cell(c.code), cell(money(c.amount), right=True),
+        return [cell(c.dos), cell(f"{c.account} {c.patient_name}"), cell(owes(c)), cell(c.code),
+                cell(money(c.amount), right=True),
                 cell(money(c.balance), right=True), *self._edit_cells(e)]
 
     def _edit_cells(self, e: LineEdit | None) -> list[Text]:
@@ -210,7 +219,7 @@ class DistributeScreen(FilterBar, BillingScreen[Posted | None]):
         key = str(charge_id)
         if key not in table.rows:
             return
-        for (label, _, _), value in zip(COLUMNS[5:], self._edit_cells(self.edits.get(charge_id))):
+        for (label, _, _), value in zip(COLUMNS[6:], self._edit_cells(self.edits.get(charge_id))):
             table.update_cell(key, label, value)
 
     # ------------------------------------------------------------------ filters
@@ -289,8 +298,12 @@ class DistributeScreen(FilterBar, BillingScreen[Posted | None]):
                 inp = self.query_one(f"#rd-{name}", Input)
                 with inp.prevent(Input.Changed):
                     inp.value = values[name]
-        self.error(f"Line: {charge.dos} {charge.account} {charge.code} balance {money(charge.balance)} · "
-                   "Enter next · Esc cancel")
+        elif self.last_reason:
+            inp = self.query_one("#rd-reason", Input)
+            with inp.prevent(Input.Changed):
+                inp.value = self.last_reason  # sticky; it only counts when an adjustment is typed
+        self.error(f"Line: {charge.dos} {charge.account} {charge.code} owed by {owes(charge)} balance "
+                   f"{money(charge.balance)} · Enter next · Esc cancel")
         self._line_typed()
 
     def _typed_line(self) -> tuple[LineEdit | None, str, str]:
@@ -306,7 +319,7 @@ class DistributeScreen(FilterBar, BillingScreen[Posted | None]):
             adjustment = parse_money(vals["adjustment"], allow_negative=True)
         except ValueError as exc:
             return None, f"Adj: {exc}", "adjustment"
-        reason = vals["reason"].strip().upper()
+        reason = vals["reason"].strip().upper() if adjustment else ""
         transfer = vals["transfer"].strip().lower() in ("y", "yes", "1", "x")
         edit = LineEdit(charge, applied, adjustment, reason, transfer)
         if applied + adjustment > charge.balance:
@@ -352,6 +365,19 @@ class DistributeScreen(FilterBar, BillingScreen[Posted | None]):
             self.error(problem)
             self.set_focus(self.query_one(f"#rd-{where or name}", Input))
             return
+        if edit.applied and self.receipt.payer_id is None and edit.charge.payer_id is not None:
+            # The patient's money on a line an insurer owes: usually a slip of the cursor. Ask.
+            def answer(yes: bool | None) -> None:
+                if yes:
+                    self._keep(edit)
+                else:
+                    self.error(f"Not kept: {owes(edit.charge)} owes this line (Esc leaves it, or type 0 applied)")
+                    self.set_focus(self.query_one("#rd-applied", Input))
+
+            self.app.push_screen(ConfirmDialog(
+                f"{edit.charge.code} on {edit.charge.dos} is owed by {edit.charge.payer_code} now. Apply the "
+                f"patient's {money(edit.applied)} to it anyway?"), answer)
+            return
         self._keep(edit)
 
     def _keep(self, edit: LineEdit) -> None:
@@ -361,6 +387,8 @@ class DistributeScreen(FilterBar, BillingScreen[Posted | None]):
             self.edits.pop(cid, None)
         else:
             self.edits[cid] = edit
+            if edit.reason:
+                self.last_reason = edit.reason
         self._refresh_line(cid)
         self._end_edit()
         table = self.query_one("#rd-table", DataTable)
