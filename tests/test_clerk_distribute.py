@@ -65,3 +65,26 @@ async def test_the_adjustment_reason_is_sticky(books):
         await pilot.press("ctrl+s")
         await settle(pilot)
     assert database.execute_sql("SELECT COUNT(*) FROM adjustment WHERE reason_code = 'CO-45'").fetchone()[0] == 2
+
+
+async def test_the_receipts_queue_can_be_ordered_newest_first(books):
+    from tui_billing.store import receipts_queries as q
+
+    path, ids = books
+    for n, day in enumerate(("2026-11-02", "2026-11-09", "2026-11-05")):
+        ops.record_receipt(amount=1000 + n, method="check", payer_id=ids["acme"], reference=f"R{n}", received_date=day)
+    oldest = [r.received_date for r in q.queue_page(q.QueueFilter())]
+    assert oldest == sorted(oldest)
+    newest = q.queue_page(q.QueueFilter(newest_first=True), limit=2)
+    assert [r.received_date for r in newest] == sorted(oldest, reverse=True)[:2]
+    more = q.queue_page(q.QueueFilter(newest_first=True), after=q.queue_keyset(newest[-1], q.QueueFilter()))
+    assert [r.received_date for r in newest + more] == sorted(oldest, reverse=True)
+    app = BillingApp(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f3")
+        await settle(pilot)
+        queue = app.screen
+        assert [r.received_date for r in queue.rows] == sorted(oldest)
+        await pilot.press("o")
+        await settle(pilot)
+        assert [r.received_date for r in queue.rows] == sorted(oldest, reverse=True)

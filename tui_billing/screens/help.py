@@ -39,6 +39,7 @@ KEYMAP: tuple[tuple[str, str], ...] = (
     ("B / C", "receipts: open / close a receipt batch"),
     ("R", "receipts: refund from the receipt's unapplied credit"),
     ("U", "receipts: every receipt, not only those with money left"),
+    ("O", "receipts: the queue newest received first (again: oldest first)"),
     ("/", "receipts and distribute: the filter line; Enter on a filled filter searches"),
 )
 

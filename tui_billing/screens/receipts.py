@@ -53,6 +53,7 @@ class ReceiptsScreen(FilterBar, BillingScreen[None]):
         Binding("r", "refund", "Refund", id="receipts.refund"),
         Binding("ctrl+d", "void", "Void", id="receipts.void"),
         Binding("u", "toggle_all", "All", id="receipts.all"),
+        Binding("o", "toggle_order", "Order", id="receipts.order", show=False),
         Binding("f5", "reload", "Reload", id="receipts.reload", show=False),
         Binding("slash", "filters", "Filter", id="receipts.filter", show=False),
         Binding("escape", "to_table", "Table", show=False),
@@ -159,7 +160,8 @@ class ReceiptsScreen(FilterBar, BillingScreen[None]):
                     table.move_cursor(row=i)
                     break
         plural = "" if totals.count == 1 else "s"
-        what = f"receipt{plural} (all, newest first)" if f.everything else f"open receipt{plural}"
+        what = (f"receipt{plural} (all, newest first)" if f.everything else
+                f"open receipt{plural}{', newest first' if f.newest_first else ''}")
         self.query_one("#rq-totals", Static).update(
             f"{totals.count} {what} · amount {money(totals.amount)} · unapplied {money(totals.unapplied)}"
             + (" · more below" if self.more else ""))
@@ -291,7 +293,8 @@ class ReceiptsScreen(FilterBar, BillingScreen[None]):
         self.filter = q.QueueFilter(
             payer=self.query_one("#rq-payer", Input).value, patient=self.query_one("#rq-patient", Input).value,
             method=matches[0] if len(matches) == 1 else (method if method else ""),
-            operator=self.query_one("#rq-operator", Input).value, everything=self.filter.everything)
+            operator=self.query_one("#rq-operator", Input).value, everything=self.filter.everything,
+            newest_first=self.filter.newest_first)
         self.reload()
         return True
 
@@ -312,7 +315,14 @@ class ReceiptsScreen(FilterBar, BillingScreen[None]):
 
     def action_toggle_all(self) -> None:
         f = self.filter
-        self.filter = q.QueueFilter(f.payer, f.patient, f.method, f.operator, not f.everything)
+        self.filter = q.QueueFilter(f.payer, f.patient, f.method, f.operator, not f.everything, f.newest_first)
+        self.reload()
+
+    def action_toggle_order(self) -> None:
+        """O: the open queue newest received first, or oldest first again."""
+        f = self.filter
+        self.filter = q.QueueFilter(f.payer, f.patient, f.method, f.operator, f.everything, not f.newest_first)
+        self.notify("Newest first" if self.filter.newest_first else "Oldest first", timeout=2)
         self.reload()
 
     def action_reload(self) -> None:
