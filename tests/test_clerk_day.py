@@ -501,3 +501,37 @@ async def test_refund_checks_are_not_counted_against_the_check_tape(db):
             await pilot.pause(0.01)
         assert bal.query_one("#dep-checks").value == "60.00"  # shown as counted: the tape
     assert day_close_record(TODAY).counted_checks == 3500  # the store's deposit is net of refunds
+
+
+# --------------------------------------------------------------------------- ICD-9-CM
+
+
+def test_icd9_codes_are_recognised_and_crosswalked_without_textual():
+    code = ("import sys; from tui_billing import icd9; h = icd9.crosswalk('250.00'); "
+            "print(icd9.looks_like_icd9('250.00'), icd9.looks_like_icd9('E11.9'), h.choices, 'textual' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "False", "('E119',)", "False"]
+    from tui_billing import icd9
+
+    assert icd9.crosswalk("466.0").choices == ("J209",) and icd9.crosswalk("466.0").description == "Acute bronchitis"
+    assert icd9.crosswalk("123.45") is None  # ICD-9 shaped, not an ICD-9-CM code
+
+
+async def test_an_icd9_diagnosis_offers_its_icd10_choice(db):
+    with_batch()
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        s = screen(pilot)
+        await send(pilot, *"A1002", "enter", *"js", "enter", "t", "enter", "enter", "enter")
+        await field(pilot, "dx-1", "250.00")
+        await settle(pilot)
+        if "loading" in s.errors.get("dx-1", ""):  # the crosswalk loads on first use, in a thread
+            await send(pilot, "enter")
+            await settle(pilot)
+        said = s.errors["dx-1"]
+        assert "250.00 is ICD-9-CM (Diabetes mellitus" in said and "ICD-10-CM E11.9, Enter takes it" in said
+        assert app.focused.id == "dx-1"
+        await send(pilot, "enter")
+        assert s.query_one("#dx-1").value == "E11.9" and app.focused.id == "dx-2"
+        assert "dx-1" not in s.errors

@@ -31,7 +31,7 @@ from textual.containers import Container, Horizontal, Vertical, VerticalScroll
 from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
-from .. import codes
+from .. import codes, icd9
 from ..money import MoneyError, format_cents, parse_cents
 from ..store import batches as batch_ops
 from ..store import operations
@@ -104,6 +104,7 @@ class ChargeEntryScreen(BillingScreen[None]):
         self._lines = 0  # service lines mounted (FIRST_LINES once the form is up; more on demand)
         self._pending_focus: str | None = None
         self._table: EncounterList | None = None
+        self._icd9_offer: dict[int, str] = {}  # diagnosis n -> the ICD-9 code whose sole choice Enter takes
         self._posting_date = ""  # the posting date the batch was loaded for (follows a day close)
 
     # ------------------------------------------------------------------ layout
@@ -723,6 +724,8 @@ class ChargeEntryScreen(BillingScreen[None]):
             slot.update("")
             return None
         if not codes.icd10_format_ok(value):
+            if icd9.looks_like_icd9(value):
+                return self._check_icd9(n, value, quiet)
             slot.update("")
             return None if quiet else f"'{value}' is not shaped like an ICD-10-CM code (e.g. E11.9)"
         if not codes.icd10_ready():
@@ -741,6 +744,42 @@ class ChargeEntryScreen(BillingScreen[None]):
         if fid not in self.errors:
             slot.update(Text(dx.description))
         return None
+
+    def _check_icd9(self, n: int, value: str, quiet: bool) -> str | None:
+        """An ICD-9-CM code (250.00): the CMS GEMs' ICD-10-CM choices; Enter again takes a sole choice."""
+        slot = self.query_one(f"#dxd-{n}", Slot)
+        if not icd9.icd9_ready():
+            slot.update(Text("loading the ICD-9-CM crosswalk…"))
+            self._warm_icd9()
+            return None if quiet else "loading the ICD-9-CM crosswalk… (a moment, then Enter again)"
+        hit = icd9.crosswalk(value)
+        if hit is None:
+            slot.update("")
+            return None if quiet else f"'{value}' is neither an ICD-9-CM code nor shaped like ICD-10-CM (e.g. E11.9)"
+        choices = [c if len(c) <= 3 else f"{c[:3]}.{c[3:]}" for c in hit.choices]
+        if not choices:
+            return None if quiet else f"{hit.code} is ICD-9-CM ({hit.description}); the GEMs give no ICD-10-CM code"
+        if quiet:
+            slot.update(Text(f"ICD-9 {hit.code} → {', '.join(choices)}"))
+            return None
+        if len(choices) == 1 and self._icd9_offer.get(n) == value:
+            self._icd9_offer.pop(n, None)
+            self._set(f"dx-{n}", choices[0])
+            return self._check_dx(n)
+        if len(choices) == 1:
+            self._icd9_offer[n] = value
+            return f"{hit.code} is ICD-9-CM ({hit.description}): ICD-10-CM {choices[0]}, Enter takes it"
+        return f"{hit.code} is ICD-9-CM ({hit.description}): ICD-10-CM {' or '.join(choices[:6])}; type one"
+
+    @work(thread=True, exclusive=True, group="icd9-warm", exit_on_error=False)
+    def _warm_icd9(self) -> None:
+        icd9.warm_icd9()  # the crosswalk loads on first use only: never on the start-up path
+        self.billing.call_from_thread(self._icd9_ready)
+
+    def _icd9_ready(self) -> None:
+        for n in range(1, DX_COUNT + 1):
+            if icd9.looks_like_icd9(self._val(f"dx-{n}")):
+                self._check_dx(n, quiet=True)
 
     def _line_used(self, i: int) -> bool:
         return any(self._val(f"l{i}-{p}") for p in ("code", "m1", "m2", "m3", "m4"))
