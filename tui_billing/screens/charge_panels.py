@@ -19,9 +19,10 @@ def batch_line(batch: OpenBatch | None) -> str:
     if batch is None:
         return "No open charge batch: F8 opens one (control count and total from the stack)"
     diff = difference_text(batch.count_difference, batch.total_difference)
-    return (f"Batch {batch.id}  control {batch.control_count} / {format_cents(batch.control_total)}"
-            f"  entered {batch.entered_count} / {format_cents(batch.entered_total)}  diff {diff}"
-            + ("  balanced" if batch.balanced else "  F7 fixes"))
+    # Single spaces: with "F7 fixes" it must fit 80 columns for totals in the thousands.
+    return (f"Batch {batch.id} control {batch.control_count} / {format_cents(batch.control_total)}"
+            f" entered {batch.entered_count} / {format_cents(batch.entered_total)} diff {diff}"
+            + (" balanced" if batch.balanced else " F7 fixes"))
 
 
 class BatchPanel(Slot):

@@ -86,7 +86,7 @@ class BatchDialog(ModalScreen["BatchFigures | None"]):
             with Horizontal(classes="dialog-row"):
                 yield Static("Control count ", classes="dialog-label", markup=False)
                 yield CountInput("" if self.count is None else str(self.count), id="control-count",
-                                 what="control count", placeholder=stack[:20])
+                                 what="control count", placeholder="how many")
             with Horizontal(classes="dialog-row"):
                 yield Static("Control total ", classes="dialog-label", markup=False)
                 yield MoneyInput("" if self.total is None else format_cents(self.total), id="control-total",
