@@ -535,3 +535,21 @@ async def test_an_icd9_diagnosis_offers_its_icd10_choice(db):
         await send(pilot, "enter")
         assert s.query_one("#dx-1").value == "E11.9" and app.focused.id == "dx-2"
         assert "dx-1" not in s.errors
+
+
+def test_the_missing_database_hint_is_a_command_that_works(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from tui_billing.cli import main
+    from tui_billing.store import close_database
+
+    monkeypatch.delenv("TUI_BILLING_DB", raising=False)
+    path = tmp_path / "new.db"
+    runner = CliRunner()
+    result = runner.invoke(main, ["--db", str(path), "check"])
+    assert result.exit_code == 1
+    hint = result.output.split("`")[1]  # "create one with `tui-billing init --db PATH`"
+    assert hint == f"tui-billing init --db {path}"
+    result = runner.invoke(main, hint.split()[1:])
+    close_database()
+    assert result.exit_code == 0 and path.exists(), result.output

@@ -11,7 +11,6 @@ Ctrl+S post every line in one operation, Esc back (asks first if lines were ente
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 
 from rich.text import Text
@@ -27,6 +26,7 @@ from ..store import operations as ops
 from ..store import receipts_queries as q
 from ..store.errors import BillingError
 from ..widgets.dialogs import ConfirmDialog
+from ..widgets.store_error import field_path
 from .base import BillingScreen
 from ..widgets.app_header import AppHeader
 from ..widgets.key_bar import KeyBar
@@ -531,9 +531,9 @@ class DistributeScreen(FilterBar, BillingScreen[Posted | None]):
             self.error(f"Refused: {exc}. Another clerk has just distributed or refunded this receipt; "
                        f"{money(fresh.unapplied)} is left. Adjust the lines or Esc.")
             return
-        m = re.match(r"lines\[(\d+)\]", exc.field or "")
-        if m and int(m.group(1)) < len(lines):
-            charge = lines[int(m.group(1))].charge
+        path = field_path(exc.field)
+        if path is not None and path.name == "lines" and path.index is not None and path.index < len(lines):
+            charge = lines[path.index].charge
             keys = [c.charge_id for c in self.rows]
             if charge.charge_id in keys:
                 self.query_one("#rd-table", DataTable).move_cursor(row=keys.index(charge.charge_id))
