@@ -39,7 +39,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
 from textual.message_pump import MessagePump
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
@@ -244,7 +244,7 @@ class BillingApp(App[None]):
             self.push_screen(TooSmall())
         elif shown:
             shown[0].show_size(event.size.width, event.size.height)
-            if not small:
+            if not small and shown[0] is self.screen:
                 shown[0].dismiss(None)
 
     def action_help(self) -> None:
@@ -284,8 +284,12 @@ class BillingApp(App[None]):
                 yield command
 
 
-class TooSmall(Screen[None]):
-    """Shown while the terminal is smaller than the screens are laid out for (figures would misalign)."""
+class TooSmall(ModalScreen[None]):
+    """Shown while the terminal is smaller than the screens are laid out for (figures would misalign).
+
+    Modal: the screen keys wait too (switching screens under it would leave it behind on another)."""
+
+    DEFAULT_CSS = "TooSmall { background: $background; } TooSmall #too-small { width: 100%; padding: 1; }"
 
     def compose(self) -> ComposeResult:
         yield Static("", id="too-small", markup=False)
