@@ -88,3 +88,22 @@ async def test_the_receipts_queue_can_be_ordered_newest_first(books):
         await pilot.press("o")
         await settle(pilot)
         assert [r.received_date for r in queue.rows] == sorted(oldest, reverse=True)
+
+
+async def test_type_ahead_never_lands_on_a_line_the_cursor_left(books):
+    """Lines keyed as one burst (as over SSH): each Enter that keeps a line lets the next key act
+    only once the cursor is on the next line, so the second line is never lost or mixed up."""
+    from test_charge_entry import send
+
+    path, ids = books
+    ops.record_receipt(amount=20000, method="check", payer_id=ids["acme"], reference="77")
+    app = BillingApp(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _distribute(pilot)
+        first, second, third = screen.rows[:3]
+        await send(pilot, "enter", "8", "0", "enter", "enter", "enter", "enter",
+                   "enter", "5", "0", "enter", "enter", "enter", "enter",
+                   "enter", "2", "0", "enter", "enter", "enter", "enter")
+        await settle(pilot)
+        assert {cid: e.applied for cid, e in screen.edits.items()} == {
+            first.charge_id: 8000, second.charge_id: 5000, third.charge_id: 2000}

@@ -268,6 +268,10 @@ class DistributeScreen(FilterBar, BillingScreen[Posted | None]):
             target = self.query_one(f"#{edit_ids[i + 1]}", Input) if i + 1 < len(edit_ids) \
                 else self.query_one("#rd-table", DataTable)
             self.set_focus(target)
+            if i + 1 == len(edit_ids):
+                # Keys typed ahead wait until the line is kept and the cursor is on the next one
+                # (released by _line_next): the cursor never moves under the clerk's fingers.
+                self.billing.hold_keys()
             after_pending_keys(list(self.query("#rd-edit Input")), self._line_next, focused)
         elif isinstance(focused, Input):
             self._filter_next(focused)
@@ -350,6 +354,14 @@ class DistributeScreen(FilterBar, BillingScreen[Posted | None]):
                        f"{' · ' + edit.reason + ' ' + hint if hint else ''}")
 
     def _line_next(self, field: Input) -> None:
+        last = (field.id or "") == f"rd-{EDIT_FIELDS[-1]}"
+        try:
+            self._line_next_now(field)
+        finally:
+            if last:
+                self.billing.release_keys()
+
+    def _line_next_now(self, field: Input) -> None:
         if self._editing is None:
             return
         name = (field.id or "").removeprefix("rd-")
