@@ -553,3 +553,21 @@ def test_the_missing_database_hint_is_a_command_that_works(tmp_path, monkeypatch
     result = runner.invoke(main, hint.split()[1:])
     close_database()
     assert result.exit_code == 0 and path.exists(), result.output
+
+
+def test_the_deposit_slip_lists_refund_checks_apart(db):
+    """The report's check section adds up to the tape; refund checks are a section of their own."""
+    from tui_billing.reports.queries import deposit
+    from tui_billing.store import operations as op
+
+    pid = database.execute_sql("SELECT id FROM patient WHERE account = 'A1003'").fetchone()[0]
+    rid = op.record_receipt(amount=6000, method="check", patient_id=pid, reference="1234").receipt_id
+    op.refund(rid, 2500, method="check", reference="9001", reason="overpaid")
+    report = deposit(TODAY)
+    sections = {s.key: s for s in report.sections}
+    checks, refunds = sections["method:check"], sections["refund-checks"]
+    assert [r[2] for r in checks.rows] == ["1234"] and checks.total[-1] == 6000
+    assert [r[2] for r in refunds.rows] == ["9001"] and refunds.total[-1] == -2500
+    totals = {r[0]: r for r in sections["totals"].rows}
+    assert totals["check"][1] == 3500  # the store's deposit, net of refunds, unchanged
+    assert any("refund checks paid out 25.00" in n for n in sections["totals"].notes)
