@@ -161,7 +161,8 @@ def prepare_db(args: argparse.Namespace, table: Table, report: dict, skip: set[s
         return Path(args.db)
     if reuse:
         report["db"] = str(path)
-        table.add("demo", f"measured on the {args.charges:,}-charge demo (reused, read-only)", None, "", note=str(path))
+        # The file's name only: a table pasted into the README must not name this machine's paths.
+        table.add("demo", f"measured on the {args.charges:,}-charge demo (reused, read-only)", None, "", note=path.name)
         return path
     if demo_available():
         measure_demo_build(path, args.charges, table, report)

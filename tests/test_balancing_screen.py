@@ -85,7 +85,14 @@ async def test_day_balances_closes_and_refuses_later_posting(db):
         dialog = app.screen
         assert dialog.problems == []
         assert any("250.00" in line for line in dialog.lines) and any("Counted" in line for line in dialog.lines)
+        # A close cannot be undone: Enter means No, and the clerk is back where they were.
+        focused = screen.focused
         await pilot.press("enter")
+        await until(pilot, lambda: not isinstance(app.screen, CloseConfirm), "the refusal")
+        assert screen.snapshot.closed is None and screen.focused is focused
+        await pilot.press("f9")
+        await until(pilot, lambda: isinstance(app.screen, CloseConfirm), "the confirmation again")
+        await pilot.press("y")
         await until(pilot, lambda: screen.snapshot.closed is not None, "the close")
         assert day_close_record(bs.DAY).counted_cash == 5000
         assert screen.query_one("#dep-cash").disabled
@@ -139,7 +146,7 @@ async def test_month_closes_only_after_its_days(db, monkeypatch):
         await pilot.press("f10")
         await until(pilot, lambda: isinstance(app.screen, CloseConfirm), "the month confirmation")
         assert app.screen.problems == []
-        await pilot.press("enter")
+        await pilot.press("y")
         await until(pilot, lambda: screen.snapshot.month_closed is not None, "the month close")
         assert screen.snapshot.month_closed.totals["closing_ar"] == 12500
 

@@ -432,6 +432,7 @@ async def test_batch_dialog_reports_every_bad_field_at_once(books):
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert app.screen is dialog and queue.batch_id is None  # nothing opened
-        assert "number of receipts" in str(dialog.query_one("#f-count .rf-error").render())
-        assert str(dialog.query_one("#f-total .rf-error").render()).strip()  # the total's reason too
-        assert app.focused.id == "i-count"  # the cursor on the first thing to fix
+        said = str(dialog.query_one("#dialog-error").render())
+        assert "control count: 'x2' is not a whole number" in said
+        assert "control total: '12.3.4'" in said  # the total's reason too
+        assert app.focused.id == "control-count"  # the cursor on the first thing to fix

@@ -144,7 +144,7 @@ CASES: list[tuple[str, Callable[[World], Callable[[], object]], str]] = [
     ("bad modifier", lambda w: _enc(w, lines=[ChargeLine("99213", modifiers=("Q!",))]), r"Q!"),
     ("five modifiers", lambda w: _enc(w, lines=[ChargeLine("99213", modifiers=("25",) * 5)]), r"at most 4 modifiers"),
     ("pointer past diagnoses", lambda w: _enc(w, lines=[ChargeLine("99213", dx_pointers=(2,))]), r"pointer 2 does not point"),
-    ("seven lines", lambda w: _enc(w, lines=[ChargeLine("99213")] * 7), r"at most 6 service lines"),
+    ("51 lines", lambda w: _enc(w, lines=[ChargeLine("99213")] * 51), r"at most 50 service lines"),
     ("bad POS", lambda w: _enc(w, pos="XX"), r"XX"),
     ("DOS in the future", lambda w: _enc(w, dos="2026-11-17"), r"date of service 2026-11-17 is in the future"),
     ("DOS not a date", lambda w: _enc(w, dos="11/16/2026"), r"date of service must be a date like"),

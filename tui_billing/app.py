@@ -35,10 +35,12 @@ os.environ.setdefault("TEXTUAL_FPS", "240")
 from typing import Iterable
 
 from textual import events
-from textual.app import App, SystemCommand
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
-from textual.screen import Screen
+from textual.message_pump import MessagePump
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from .screens.charge_entry import ChargeEntryScreen
@@ -51,6 +53,8 @@ Worker.StateChanged.bubble = True
 
 #: Longest a key may wait behind another (a lookup still searching) before it is let through.
 HOLD_LIMIT_S = 2.0
+#: The smallest terminal the screens are laid out for; below it the app says so.
+MIN_COLS, MIN_ROWS = 80, 24
 
 
 def _receipts_screen() -> Screen:
@@ -123,6 +127,12 @@ class BillingApp(App[None]):
         self.posting_date, self.operator = lookups.posting_context(self._given_operator)
         self.practice = lookups.practice_name()
         self.title = self.practice or "tui-billing"
+        db = self.db_path.name if self.db_path else "?"
+        self.sub_title = f"posting {self.posting_date} · {self.operator} · {db}"
+
+    def set_posting_date(self, posting_date: str) -> None:
+        """A day was closed: the new open posting date (screens compare it on their next showing)."""
+        self.posting_date = posting_date
         db = self.db_path.name if self.db_path else "?"
         self.sub_title = f"posting {self.posting_date} · {self.operator} · {db}"
 
@@ -201,10 +211,50 @@ class BillingApp(App[None]):
 
     def on_key_done(self, message: KeyDone) -> None:
         target = message.target
-        if message.trip == 1 and getattr(target, "is_attached", False):
-            target.post_message(KeyDone(target, 2))  # type: ignore[attr-defined]
+        if message.trip == 1 and isinstance(target, MessagePump) and getattr(target, "is_attached", False):
+            target.post_message(KeyDone(target, 2))
             return
         self.release_keys()
+
+    # ------------------------------------------------------------------ quit, size
+
+    def unsaved(self) -> list[str]:
+        """What is typed and not saved, screen by screen (each screen may say with ``unsaved_work``)."""
+        found: list[str] = []
+        for stack in self._screen_stacks.values():
+            for screen in stack:
+                say = getattr(screen, "unsaved_work", None)
+                text = say() if callable(say) else None
+                if text:
+                    found.append(text)
+        return found
+
+    async def action_quit(self) -> None:
+        """Ctrl+Q: quit, asking first when something typed would be lost (No is the default)."""
+        from .widgets.dialogs import ConfirmDialog
+
+        if isinstance(self.screen, ConfirmDialog):
+            return
+        lost = self.unsaved()
+        if not lost:
+            self.exit()
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        self.push_screen(ConfirmDialog(f"Quit? Not saved: {'; '.join(lost)}."), answer)
+
+    def on_resize(self, event: events.Resize) -> None:
+        small = event.size.width < MIN_COLS or event.size.height < MIN_ROWS
+        shown = [s for s in self.screen_stack if isinstance(s, TooSmall)]
+        if small and not shown:
+            self.push_screen(TooSmall())
+        elif shown:
+            shown[0].show_size(event.size.width, event.size.height)
+            if not small and shown[0] is self.screen:
+                shown[0].dismiss(None)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -225,6 +275,7 @@ class BillingApp(App[None]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The palette offers the current screen's actions (its bindings) and the app's."""
         seen: set[str] = set()
+        titles: set[str] = set()
         for active in screen.active_bindings.values():
             b = active.binding
             # Screen and app actions only (an Input's "delete left" is not a command), and not the
@@ -233,6 +284,29 @@ class BillingApp(App[None]):
                     or b.key in ("enter", "tab", "shift+tab", "escape,f1,q")):
                 continue
             seen.add(b.action)
+            titles.add(b.description.lower())
             yield SystemCommand(f"{b.description} ({self.get_key_display(b)})", f"{b.description}",
                                 lambda node=active.node, action=b.action: self.run_action(action, node))
-        yield from super().get_system_commands(screen)
+        # Textual's own commands, less those listed above under their key (each action once).
+        for command in super().get_system_commands(screen):
+            if command.title.lower() not in titles:
+                yield command
+
+
+class TooSmall(ModalScreen[None]):
+    """Shown while the terminal is smaller than the screens are laid out for (figures would misalign).
+
+    Modal: the screen keys wait too (switching screens under it would leave it behind on another)."""
+
+    DEFAULT_CSS = "TooSmall { background: $background; } TooSmall #too-small { width: 100%; padding: 1; }"
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="too-small", markup=False)
+
+    def on_mount(self) -> None:
+        self.show_size(self.app.size.width, self.app.size.height)
+
+    def show_size(self, cols: int, rows: int) -> None:
+        self.query_one("#too-small", Static).update(
+            f"The window is {cols}x{rows}; tui-billing needs at least {MIN_COLS}x{MIN_ROWS}. "
+            "Make it larger: nothing typed is lost.")

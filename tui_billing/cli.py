@@ -44,7 +44,32 @@ def fail(message: str, code: int = 1) -> None:
 pass_ctx = click.make_pass_decorator(Context)
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+class DbAnywhere(click.Group):
+    """Takes ``--db PATH`` after the command too (``tui-billing report daysheet --db X``):
+    the clerk types it where it reads naturally; it is moved in front of the command."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        front: list[str] = []
+        rest: list[str] = []
+        i = 0
+        while i < len(args):
+            arg = args[i]
+            if arg == "--":
+                rest += args[i:]
+                break
+            if arg == "--db" and i + 1 < len(args):
+                front += args[i:i + 2]
+                i += 2
+                continue
+            if arg.startswith("--db="):
+                front.append(arg)
+            else:
+                rest.append(arg)
+            i += 1
+        return super().parse_args(ctx, front + rest)
+
+
+@click.group(cls=DbAnywhere, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", envvar="TUI_BILLING_DB", metavar="PATH", help=DB_HELP)
 @click.pass_context
 def main(ctx: click.Context, db: str | None) -> None:
@@ -54,10 +79,26 @@ def main(ctx: click.Context, db: str | None) -> None:
     """
     ctx.obj = Context(db)
     if ctx.invoked_subcommand is None:
+        _confirm_new_book(db)
         path = ctx.obj.open(create=True)
         from .app import BillingApp
 
         BillingApp(db_path=path).run()
+
+
+def _confirm_new_book(db: str | None) -> None:
+    """A mistyped --db must not quietly open an empty book: ask before creating one."""
+    from .store.db import resolve_db_path
+    from .store.errors import DatabaseFileError
+
+    try:
+        path = resolve_db_path(db)
+    except DatabaseFileError as exc:
+        fail(str(exc))
+    if path.exists():
+        return
+    if not click.confirm(f"{path} does not exist. Create an empty book there?", default=False):
+        fail(f"nothing created; check the path (or run `tui-billing --db {path} init` to start a new book)")
 
 
 @main.command()

@@ -45,7 +45,7 @@ def plan_encounter(
     pos: object = "11", payer_id: object = PRIMARY, batch_id: int | None = None, posting_date: str, user: str,
     now: str, ids: IdBook, facts: EncounterFacts,
 ) -> Plan:
-    """The rows of one encounter (up to 6 charge lines and 12 diagnoses) and its audit event."""
+    """The rows of one encounter (up to 50 charge lines and 12 diagnoses) and its audit event."""
     if not c.is_id(patient_id):
         raise BillingError("choose a patient", "patient")
     if not facts.patient_exists:

@@ -32,7 +32,7 @@ ENTRY_KINDS: Final = ("encounter", "charge", "receipt", "distribution", "applica
 
 #: Limits a clerk meets on a form.
 MAX_DIAGNOSES: Final = 12
-MAX_LINES: Final = 6
+MAX_LINES: Final = 50  # a claim carries at most 50 service lines (837P loop 2400)
 MAX_MODIFIERS: Final = 4
 MAX_POINTERS: Final = 4
 MAX_DISTRIBUTION_LINES: Final = 5000

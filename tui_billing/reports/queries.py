@@ -195,6 +195,7 @@ def deposit(date: str) -> Report:
     report = _new("deposit", f"Deposit slip {date}", {"posting date": date})
     summary = day_summary(date)
     rows_by_method: dict[str, list[list]] = {m: [] for m in METHODS}
+    refund_checks: list[list] = []
     for rid, rev, source, acct, last, first, payer, method, ref, received, amount in _rows(
         "SELECT r.id, r.reverses_id, r.source, p.account, p.last_name, p.first_name, py.name, r.method, r.reference, "
         "r.received_date, r.amount FROM receipt r LEFT JOIN patient p ON p.id = r.patient_id "
@@ -204,15 +205,23 @@ def deposit(date: str) -> Report:
     for fid, rev, method, ref, rid, amount in _rows(
         "SELECT f.id, f.reverses_id, f.method, f.reference, f.receipt_id, f.amount FROM refund f "
         "WHERE f.posting_date = ? ORDER BY f.method, f.id", (date,)):
-        rows_by_method[method].append([fid, "void refund" if rev else "refund", ref, f"refund of receipt {rid}",
-                                       date, Money(-amount)])
+        row = [fid, "void refund" if rev else "refund", ref, f"refund of receipt {rid}", date, Money(-amount)]
+        # The practice's refund checks are money paid out, never in the bag: listed apart, so the
+        # check section adds up to the check tape (issue 16).
+        (refund_checks if method == "check" else rows_by_method[method]).append(row)
     cols = ["id", "entry", "reference", "payer", "received", "amount"]
     for m in METHODS:
         rows = rows_by_method[m]
         if not rows:
             continue
         sec = Section(f"{m}", cols, rows, key=f"method:{m}")
-        sec.total = ["", f"{len(rows)} entr{'y' if len(rows) == 1 else 'ies'}", "", "total", "", Money(summary.deposit[m])]
+        in_bag = summary.receipts_by_method.get(m, 0) if m == "check" else summary.deposit[m]
+        sec.total = ["", f"{len(rows)} entr{'y' if len(rows) == 1 else 'ies'}", "", "total", "", Money(in_bag)]
+        report.sections.append(sec)
+    if refund_checks:
+        sec = Section("refund checks paid out (not deposited)", cols, refund_checks, key="refund-checks")
+        sec.total = ["", f"{len(refund_checks)} entr{'y' if len(refund_checks) == 1 else 'ies'}", "", "total", "",
+                     Money(-summary.refunds_by_method.get("check", 0))]
         report.sections.append(sec)
     totals = Section("Deposit totals", ["method", "deposit", "counted", "difference"], key="totals")
     closed = _one("SELECT counted_cash, counted_checks, counted_check_count, counted_card, counted_eft, operator "
@@ -227,6 +236,9 @@ def deposit(date: str) -> Report:
                     Money(sum(counted.values())) if closed else None,
                     Money(sum(counted.values()) - sum(summary.deposit.values())) if closed else None]
     totals.notes.append(f"{summary.check_count} checks" + (f"; {closed[2]} counted" if closed else ""))
+    if summary.refunds_by_method.get("check"):
+        totals.notes.append(f"the check deposit is the check tape {format_cents(summary.receipts_by_method['check'])} "
+                            f"less refund checks paid out {format_cents(summary.refunds_by_method['check'])}")
     totals.notes.append(f"day closed by {closed[5]}; counted figures as entered at the close" if closed
                         else "day is open: no counted figures yet")
     report.sections.append(totals)

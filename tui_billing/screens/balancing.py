@@ -22,15 +22,16 @@ from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Input, Label, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from ..money import MoneyError, format_cents, parse_cents
 from ..ledger.vocab import METHODS
+from ..money import format_cents
 from ..store.summary import DaySnapshot, PeriodSummary
 from ..widgets.app_header import AppHeader
 from ..widgets.key_bar import KeyBar
+from ..widgets.parse import parse_amount, parse_count, parse_day
+from .base import BillingScreen
 
 #: How often the live worker looks at PRAGMA data_version (seconds). A posting shows within this
 #: plus the time to recompute the day's figures.
@@ -208,7 +209,7 @@ class BalancingCommands(Provider):
                 yield Hit(score, matcher.highlight(name), getattr(self.screen, f"action_{action}"), help=help_text)
 
 
-class BalancingScreen(Screen[None]):
+class BalancingScreen(BillingScreen[None]):
     """The day's proof and deposit reconciliation, refreshed live; F9 closes the day, F10 the month."""
 
     AUTO_FOCUS = "#dep-cash"
@@ -217,6 +218,7 @@ class BalancingScreen(Screen[None]):
         Binding("f9", "close_day", "Close day", id="balancing.close_day"),
         Binding("f10", "close_month", "Close month", id="balancing.close_month"),
         Binding("f5", "reload", "Refresh", id="balancing.refresh"),
+        Binding("ctrl+g", "go_to_date", "Other day", id="balancing.date"),
         Binding("pageup", "scroll_figures(-1)", "Scroll up", show=False, id="balancing.page_up"),
         Binding("pagedown", "scroll_figures(1)", "Scroll down", show=False, id="balancing.page_down"),
     ]
@@ -259,8 +261,7 @@ class BalancingScreen(Screen[None]):
         yield AppHeader("Balancing")
         with Horizontal(id="bal-top"):
             yield Label("Posting date", id="bal-date-label")
-            yield Input(placeholder="YYYY-MM-DD", id="bal-date", compact=True, max_length=10,
-                        restrict=r"[0-9-]*")
+            yield Input(placeholder="1126, -3, t", id="bal-date", compact=True, max_length=10)
             yield Static("loading…", id="bal-state", markup=False)
         # Few widgets on purpose: labels and differences are one Static each (CSS cost grows per node).
         with Grid(id="bal-deposit"):
@@ -271,8 +272,10 @@ class BalancingScreen(Screen[None]):
             yield Static(Text("counted", style="bold underline"), id="bal-dep-head")
             yield Static("", id="bal-dep-diffs")
             for key, _, _ in DEPOSIT_FIELDS:
+                # No character filter: a typo stays visible and is refused with its reason (a filter
+                # dropped it silently: "4l8.00" counted 48.00).
                 yield Input(placeholder="0" if key == "count" else "0.00", id=f"dep-{key}", compact=True,
-                            restrict=r"[0-9]*" if key == "count" else r"[0-9$,.]*", max_length=16)
+                            max_length=16)
         with VerticalScroll(id="bal-figures", can_focus=True):
             with Horizontal(id="bal-cols"):
                 yield Static("", id="bal-left", classes="bal-col")
@@ -399,7 +402,8 @@ class BalancingScreen(Screen[None]):
         for key, _, _ in DEPOSIT_FIELDS:
             box = self.query_one(f"#dep-{key}", Input)
             if snap.closed:
-                stored = {"cash": snap.closed.counted_cash, "checks": snap.closed.counted_checks,
+                stored = {"cash": snap.closed.counted_cash,
+                          "checks": snap.closed.counted_checks + refund_checks(snap.summary),
                           "count": snap.closed.counted_check_count, "card": snap.closed.counted_card,
                           "eft": snap.closed.counted_eft}[key]
                 box.value = str(stored) if key == "count" else format_cents(stored, commas=False)
@@ -412,47 +416,46 @@ class BalancingScreen(Screen[None]):
         """Parse the deposit inputs (an empty one counts as nothing)."""
         values: dict[str, int] = {}
         for key, label, _ in DEPOSIT_FIELDS:
-            raw = self.query_one(f"#dep-{key}", Input).value.strip()
-            if not raw:
-                values[key] = 0
-                continue
-            if key == "count":
-                if not raw.isdigit() or int(raw) > 99999:
-                    return Counted(bad_field=key, bad_reason="a whole number of checks")
-                values[key] = int(raw)
-                continue
+            raw = self.query_one(f"#dep-{key}", Input).value
             try:
-                values[key] = parse_cents(raw, allow_zero=True)
-            except MoneyError as exc:
+                values[key] = (parse_count(raw, "check count", blank=0, maximum=99999) if key == "count"
+                               else parse_amount(raw, label.strip().lower(), blank=0))
+            except ValueError as exc:
                 return Counted(bad_field=key, bad_reason=str(exc))
         return Counted(values["cash"], values["checks"], values["count"], values["card"], values["eft"])
 
     def _expected(self, key: str) -> int:
-        s = self.snapshot.summary  # type: ignore[union-attr]
-        return s.check_count if key == "count" else s.deposit[dict((k, m) for k, _, m in DEPOSIT_FIELDS)[key]]
+        """What the bag should hold: checks as received (refund checks paid out are shown apart)."""
+        assert self.snapshot is not None  # differences are shown only once figures are
+        s = self.snapshot.summary
+        if key == "count":
+            return s.check_count
+        if key == "checks":
+            return s.receipts_by_method.get("check", 0)
+        return s.deposit[dict((k, m) for k, _, m in DEPOSIT_FIELDS)[key]]
 
     def _update_differences(self) -> None:
         """Each counted figure against the receipts, at once as the clerk types."""
         if self.snapshot is None:
             return
         out = Text(no_wrap=True, overflow="ellipsis")
-        out.append(f"{'receipts less refunds':>21}  difference\n", style="bold underline")
+        out.append(f"{'in the bag':>21}  difference\n", style="bold underline")
         for key, _, _ in DEPOSIT_FIELDS:
             want = self._expected(key)
             out.append(f"{str(want) if key == 'count' else format_cents(want):>21}  ")
             self.differences[key] = diff = self._difference(key, want)
             out.append_text(diff)
+            paid = refund_checks(self.snapshot.summary)
+            if key == "checks" and paid:  # money out is not money deposited: shown apart, never netted
+                out.append(f" · {format_cents(paid)} refund chk out", style="italic")
             out.append("\n")
         self.query_one("#bal-dep-diffs", Static).update(out)
 
     def _difference(self, key: str, want: int) -> Text:
         raw = self.query_one(f"#dep-{key}", Input).value.strip()
         try:
-            if key == "count":
-                got = int(raw) if raw.isdigit() else (0 if not raw else None)
-            else:
-                got = parse_cents(raw or "0", allow_zero=True)
-        except MoneyError:
+            got: int | None = parse_count(raw, blank=0, maximum=99999) if key == "count" else parse_amount(raw, blank=0)
+        except ValueError:
             got = None
         if got is None:
             return Text("✗ not an amount" if key != "count" else "✗ not a number", style="bold red")
@@ -469,20 +472,34 @@ class BalancingScreen(Screen[None]):
         self._update_differences()
 
     @on(Input.Submitted, "#bal-deposit Input")
-    def _deposit_next(self) -> None:
+    def _deposit_next(self, event: Input.Submitted) -> None:
+        counted = self.counted()
+        if counted.bad_field and event.input.id == f"dep-{counted.bad_field}":
+            # Say why at once and stay: the figure is refused, never guessed.
+            self.notify(f"counted {counted.bad_reason}", severity="error", markup=False)
+            return
         self.focus_next()
 
     @on(Input.Submitted, "#bal-date")
     def _date_chosen(self, event: Input.Submitted) -> None:
         raw = event.value.strip()
         if raw:
-            try:
-                raw = dt.date.fromisoformat(raw).isoformat()
-            except ValueError:
-                self._show_problem(f"{raw!r} is not a date like 2026-11-26")
+            from ..store.validate import today
+
+            try:  # the kit's one date grammar: 2026-11-26, 11/26, 1126, t, -3
+                raw = parse_day(raw, today(), "posting date").isoformat()
+            except ValueError as exc:
+                self._show_problem(str(exc))
                 return
+            event.input.value = raw
         self.request(raw)
         self.focus_next()
+
+    def action_go_to_date(self) -> None:
+        """Ctrl+G: the date field, selected, to show any other day (Enter shows it; empty = today's)."""
+        field = self.query_one("#bal-date", Input)
+        field.focus()
+        field.select_all()
 
     def action_reload(self) -> None:
         """F5: reload now (and restart the live refresh if it stopped on an error)."""
@@ -513,7 +530,7 @@ class BalancingScreen(Screen[None]):
             return
         counted = self.counted()
         if counted.bad_field:
-            self.notify(f"counted {counted.bad_field}: {counted.bad_reason}", severity="error")
+            self.notify(f"counted {counted.bad_reason}", severity="error", markup=False)
             self.query_one(f"#dep-{counted.bad_field}", Input).focus()
             return
         self._prepare_close_day(snap.date, counted)
@@ -525,7 +542,6 @@ class BalancingScreen(Screen[None]):
         from ..store.summary import day_summary
         from ..store.validate import closed_reason, today
 
-        deposit = DepositCount(counted.cash, counted.checks, counted.check_count, counted.card, counted.eft)
         try:
             with database.atomic("DEFERRED"):
                 problems = []
@@ -534,11 +550,16 @@ class BalancingScreen(Screen[None]):
                     problems.append(why)
                 if date > today().isoformat():
                     problems.append(f"{date} has not happened yet")
-                problems += close_day_problems(date, deposit)
                 s = day_summary(date)
+                # The check tape is the checks received (the bag); the practice's own refund checks
+                # are money paid out, never deposited. The store's deposit is net of refunds, so
+                # the bag's figure is handed over less them.
+                deposit = DepositCount(counted.cash, counted.checks - refund_checks(s), counted.check_count,
+                                       counted.card, counted.eft)
+                problems += close_day_problems(date, deposit)
         finally:
             database.close()
-        lines = close_lines(s, deposit_counted=deposit)
+        lines = close_lines(s, deposit_counted=deposit, tape=counted.checks)
         title = f"Day {date} cannot close" if problems else f"Close posting day {date}?"
         self.app.call_from_thread(self._confirm, title, lines, problems, ("day", date, deposit, s.as_dict()))
 
@@ -593,15 +614,23 @@ class BalancingScreen(Screen[None]):
             database.close()
         message = (f"day {key} closed; postings now go to {nxt}" if kind == "day"
                    else f"month {key} closed; closing A/R {format_cents(totals['closing_ar'])}")
-        self.app.call_from_thread(self._after_close, kind, key, totals, message)
+        self.app.call_from_thread(self._after_close, kind, key, totals, message, nxt)
 
-    def _after_close(self, kind: str, key: str, totals: dict, message: str) -> None:
+    def _after_close(self, kind: str, key: str, totals: dict, message: str, next_date: str = "") -> None:
+        if next_date:
+            # Every screen posts to the new open day from now on (charge entry follows it on F2).
+            self.billing.set_posting_date(next_date)
         self.notify(message, title="Closed")
         self.post_message(self.Closed(f"{kind} {key}", totals))
         self.request(self._wanted or (key if kind == "day" else ""))
 
 
-def close_lines(s: PeriodSummary, deposit_counted=None) -> list[str]:
+def refund_checks(s: PeriodSummary) -> int:
+    """The practice's refund checks of the period: paid out, so never part of the check tape."""
+    return s.refunds_by_method.get("check", 0)
+
+
+def close_lines(s: PeriodSummary, deposit_counted=None, tape: int | None = None) -> list[str]:
     """The totals a close confirmation repeats (plain text)."""
     w = 14
     lines = [
@@ -621,4 +650,7 @@ def close_lines(s: PeriodSummary, deposit_counted=None) -> list[str]:
                 ("cash", deposit_counted.cash), ("check", deposit_counted.checks),
                 ("card", deposit_counted.card), ("eft", deposit_counted.eft))))
         lines.append(f"Checks    {deposit_counted.check_count} counted, {s.check_count} posted")
+        if refund_checks(s):
+            lines.append(f"Check tape {format_cents(tape if tape is not None else deposit_counted.checks)} received; "
+                         f"refund checks {format_cents(refund_checks(s))} paid out apart (not deposited)")
     return lines

@@ -13,12 +13,13 @@ from textual.widgets import Static
 class CloseConfirm(ModalScreen[bool]):
     """Repeats the totals and asks before a close; with ``problems`` it only says why it cannot close.
 
-    Dismisses True when the clerk confirms (Enter or Y), False otherwise (Esc or N).
+    A close cannot be undone, so it defaults to No (the kit's rule for irreversible steps):
+    dismisses True only on Y; Enter, Esc or N say no.
     """
 
     BINDINGS = [
-        Binding("escape,n", "cancel", "Cancel", id="balancing.cancel"),
-        Binding("enter,y", "confirm", "Close it", id="balancing.confirm"),
+        Binding("escape,n,enter", "cancel", "Cancel", id="balancing.cancel"),
+        Binding("y", "confirm", "Close it", id="balancing.confirm"),
     ]
 
     def __init__(self, title: str, lines: list[str], problems: list[str], key: str = "F9") -> None:
@@ -40,7 +41,7 @@ class CloseConfirm(ModalScreen[bool]):
                 yield Static(f"Fix these, then press {self.key} again. Esc goes back.", classes="hint", markup=False)
             else:
                 yield Static("\n".join(self.lines), id="close-lines", markup=False)
-                yield Static("Enter or Y closes it (it cannot be reopened). Esc or N cancels.",
+                yield Static("Y closes it (it cannot be reopened). N, Esc or Enter: not now.",
                              classes="hint", markup=False)
 
     def action_cancel(self) -> None:

@@ -1,13 +1,14 @@
 """Charge entry (F2): key encounters from a stack of superbills, into a batch with control totals.
 
-Layout (fits 80x24 without losing a field)::
+Layout (fits 80x24 without losing a field); the batch and list behaviour is in ``charge_batch.py``,
+the form's rules in ``charge_model.py``, the two panels in ``charge_panels.py``::
 
     header (practice, posting date, operator, database)
     batch panel: control vs entered and the difference, live
     Patient [lookup]  account name DOB payer
     Prov [..] DOS [..] POS [..] Payer [..]  provider / payer names (or that row's error)
     12 diagnosis fields in 3 columns, each with its description (or its error)
-    6 service lines: code, description, 4 modifiers, units, fee, diagnosis pointers
+    service lines (6 shown, up to 50 scrolled): code, description, 4 modifiers, units, fee, pointers
     message line and running total
     the batch's encounters (F5 to reach it, Ctrl+D to void the highlighted one)
     footer (live bindings)
@@ -22,19 +23,18 @@ from __future__ import annotations
 from importlib import import_module
 
 import datetime as dt
-import re
-from dataclasses import dataclass, field
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Container, Horizontal, Vertical
-from textual.screen import Screen
+from textual.containers import Container, Horizontal, Vertical, VerticalScroll
 from textual.widgets import Input, Static
+from textual.worker import Worker, WorkerState
 
-from .. import codes
+from .. import codes, icd9
 from ..money import MoneyError, format_cents, parse_cents
+from ..store import batches as batch_ops
 from ..store import operations
 from ..store import lookups
 from ..store.errors import BillingError
@@ -42,69 +42,23 @@ from ..text import inert
 from ..store.lookups import BatchEncounter, OpenBatch, PatientHit, PayerRow, ProcedureRow, ProviderRow
 from ..widgets.code_lookup import CodeInput, ProcedureLookup
 from ..widgets.dates import DateInput, parse_service_date
+from ..widgets.dialogs import ConfirmDialog
+from ..widgets.fields import CountInput, MoneyInput
 from ..widgets.lookup import LookupInput, Match
-from ..widgets.money_input import MoneyInput
 from ..widgets.app_header import AppHeader
 from ..widgets.form_input import FormInput
 from ..widgets.key_bar import KeyBar
 from ..widgets.slot import Slot
 from ..widgets.patient_picker import PatientPicker
-from .charge_dialogs import BatchDialog, ConfirmDialog, ReasonDialog, difference_text
+from .charge_batch import BatchWork
+from .charge_model import (DX_COUNT, FIELD_IDS, FIRST_LINES, LINE_BLOCK, LINE_COUNT, MOD_COUNT, SELF_PAY, STICKY, EncounterForm, form_field_for,
+                           line_part, next_field, parse_pointers, repeats, units_and_fee)
+from .charge_panels import BatchPanel, EncounterList
 
 __all__ = ["ChargeEntryScreen", "EncounterForm", "parse_pointers"]
 
-DX_COUNT = 12
-LINE_COUNT = 6
-MOD_COUNT = 4
-STICKY = ("provider", "dos", "pos", "payer")
-SELF_PAY = "SELF"
 
-
-def parse_pointers(text: str, dx_count: int) -> tuple[int, ...]:
-    """Diagnosis pointers as typed: ``1``, ``1,2``, ``1 2 3``, or ``123`` (one digit each).
-
-    A bare number that names an existing diagnosis (``12`` with 12 diagnoses) is one pointer.
-    Raises ValueError with the reason.
-    """
-    raw = text.strip()
-    if not raw:
-        return (1,)
-    if re.fullmatch(r"\d+", raw) and not (1 <= int(raw) <= dx_count and len(raw) <= 2 and int(raw) >= 10):
-        parts = list(raw) if len(raw) > 1 else [raw]
-    else:
-        parts = [p for p in re.split(r"[,\s]+", raw) if p]
-    if not all(p.isdigit() for p in parts):
-        raise ValueError(f"pointers are diagnosis numbers like 1 or 1,2 (got '{raw}')")
-    pointers = tuple(int(p) for p in parts)
-    if len(pointers) > 4:
-        raise ValueError("at most 4 diagnosis pointers per line")
-    for p in pointers:
-        if not 1 <= p <= max(dx_count, 1) or (dx_count and p > dx_count):
-            there = ("no diagnosis is entered yet" if dx_count == 0 else
-                     "there is only 1 diagnosis" if dx_count == 1 else f"there are only {dx_count} diagnoses")
-            raise ValueError(f"pointer {p}: {there}")
-    if len(set(pointers)) != len(pointers):
-        raise ValueError("a diagnosis is pointed at twice")
-    return pointers
-
-
-@dataclass
-class EncounterForm:
-    """The values the save worker posts: plain data, built on the event loop from the form."""
-
-    patient_id: int
-    provider_id: int
-    payer_id: int | None
-    dos: str
-    pos: str
-    diagnoses: list[str]
-    lines: list[operations.ChargeLine]
-    batch_id: int | None
-    line_fields: list[int] = field(default_factory=list)  # form line index for each posted line
-    posting_date: str | None = None
-
-
-class ChargeEntryScreen(Screen[None]):
+class ChargeEntryScreen(BatchWork):
     """The encounter form, its batch panel and the batch's encounter list."""
 
     BINDINGS = [
@@ -117,6 +71,7 @@ class ChargeEntryScreen(Screen[None]):
         Binding("f6", "key('ditto')", "Ditto", id="charges.ditto", priority=True),
         Binding("f5", "toggle_list", "List/Form", id="charges.list"),
         Binding("escape", "clear", "Clear", id="charges.clear"),
+        Binding("ctrl+e", "fix_batch", "Fix batch", id="charges.fix_batch", show=False),
         Binding("f8", "new_batch", "New batch", id="charges.new_batch", show=False),
         Binding("f9", "close_batch", "Close batch", id="charges.close_batch"),
         Binding("ctrl+d", "void", "Void", id="charges.void", show=False),
@@ -125,14 +80,14 @@ class ChargeEntryScreen(Screen[None]):
     @staticmethod
     def input_count() -> int:
         """How many Inputs the form has (the benchmark's bare floor app gets the same number)."""
-        return 5 + DX_COUNT + LINE_COUNT * (MOD_COUNT + 4)
+        return 5 + DX_COUNT + FIRST_LINES * (MOD_COUNT + 4)
 
     def __init__(self) -> None:
         super().__init__()
         self.providers: list[ProviderRow] = []
         self.payers: list[PayerRow] = []
         self.schedule: dict[str, ProcedureRow] = {}
-        self.batch: OpenBatch | None = None
+        self.open_batch: OpenBatch | None = None
         self.encounters: list[BatchEncounter] = []
         self.patient: PatientHit | None = None
         self.errors: dict[str, str] = {}
@@ -147,8 +102,11 @@ class ChargeEntryScreen(Screen[None]):
         self._batch_note: str | None = None
         self._widgets: dict[str, Input] = {}
         self._rest_ready = False
+        self._lines = 0  # service lines mounted (FIRST_LINES once the form is up; more on demand)
         self._pending_focus: str | None = None
-        self._table = None
+        self._table: EncounterList | None = None
+        self._icd9_offer: dict[int, str] = {}  # diagnosis n -> the ICD-9 code whose sole choice Enter takes
+        self._posting_date = ""  # the posting date the batch was loaded for (follows a day close)
 
     # ------------------------------------------------------------------ layout
 
@@ -156,7 +114,7 @@ class ChargeEntryScreen(Screen[None]):
         # Grids rather than a container per row: fewer widgets makes every layout pass cheaper.
         yield AppHeader()
         with Vertical(id="ce-form"):
-            yield Slot("batch: loading…", id="batch-panel")
+            yield BatchPanel("batch: loading…", id="batch-panel")
             with Horizontal(classes="ce-row"):
                 yield Static("Patient ", classes="ce-label", markup=False)
                 patient = PatientPicker(id="patient", list_id="patient-matches")
@@ -198,19 +156,44 @@ class ChargeEntryScreen(Screen[None]):
                    Slot("", id=f"dxd-{n}", classes="dx-desc")]
         lines: list = []
         codes_: list[ProcedureLookup] = []
-        for i in range(1, LINE_COUNT + 1):
-            code = ProcedureLookup(id=f"l{i}-code", list_id=f"l{i}-matches", classes="line-code")
-            code.schedule = self.schedule
-            codes_.append(code)
-            lines += [Static(f"{i:>2}", classes="line-num", markup=False), code, Slot("", id=f"l{i}-desc", classes="line-desc")]
-            lines += [CodeInput(id=f"l{i}-m{m}", max_length=2, classes="mod") for m in range(1, MOD_COUNT + 1)]
-            lines += [FormInput(id=f"l{i}-units", restrict=r"[0-9]*", max_length=3, classes="units"),
-                      MoneyInput(id=f"l{i}-fee", classes="fee"),
-                      FormInput(id=f"l{i}-ptr", restrict=r"[0-9, ]*", max_length=11, classes="ptr")]
+        for i in range(1, FIRST_LINES + 1):
+            lines += self._line_widgets(i, codes_)
+        self._lines = FIRST_LINES
         # Aligned with the grid's columns at 80 wide (the description column takes what is left).
         head = Static(f"{'#':>2} {'Code':<6} {'Description':<31} Mod Mod Mod Mod Un  {'Fee':>10} Ptr", id="lines-head",
                       markup=False)
-        return [Container(*dx, id="dx-grid"), head, Container(*lines, id="line-grid"), *(c.match_list for c in codes_)]
+        return [Container(*dx, id="dx-grid"), head, VerticalScroll(Container(*lines, id="line-grid"), id="line-scroll"),
+                *(c.match_list for c in codes_)]
+
+    def _line_widgets(self, i: int, codes_: list[ProcedureLookup]) -> list:
+        """Service line ``i``: number, code, description, 4 modifiers, units, fee, pointers."""
+        code = ProcedureLookup(id=f"l{i}-code", list_id=f"l{i}-matches", classes="line-code")
+        code.schedule = self.schedule
+        codes_.append(code)
+        widgets: list = [Static(f"{i:>2}", classes="line-num", markup=False), code,
+                         Slot("", id=f"l{i}-desc", classes="line-desc")]
+        widgets += [CodeInput(id=f"l{i}-m{m}", max_length=2, classes="mod") for m in range(1, MOD_COUNT + 1)]
+        widgets += [CountInput(id=f"l{i}-units", what="units", max_length=3, classes="units"),
+                    MoneyInput(id=f"l{i}-fee", what="fee", classes="fee"),
+                    FormInput(id=f"l{i}-ptr", restrict=r"[0-9, ]*", max_length=11, classes="ptr")]
+        return widgets
+
+    async def _grow_lines(self, upto: int) -> None:
+        """Mount more service lines (a block at a time, up to LINE_COUNT); focus waits for them."""
+        last = min(LINE_COUNT, max(upto, self._lines + LINE_BLOCK))
+        codes_: list[ProcedureLookup] = []
+        widgets: list = []
+        for i in range(self._lines + 1, last + 1):
+            widgets += self._line_widgets(i, codes_)
+        if widgets:
+            await self.query_one("#line-grid").mount(*widgets)
+            await self.query_one("#ce-form").mount(*(c.match_list for c in codes_), before=self.query_one("#msg-row"))
+        self._lines = last
+        if self._pending_focus:
+            fid, self._pending_focus = self._pending_focus, None
+            if self._mounted(fid):
+                self.set_focus(self._input(fid))
+            self.billing.release_keys()
 
     def on_mount(self) -> None:
         self.query_one("#patient").focus()
@@ -227,25 +210,15 @@ class ChargeEntryScreen(Screen[None]):
         if self._pending_focus:
             fid, self._pending_focus = self._pending_focus, None
             self.set_focus(self._input(fid))
-            self.app.release_keys()  # type: ignore[attr-defined]
+            self.billing.release_keys()
         self._mount_table()
 
-    @property
-    def table(self):
-        """The encounter list (None until mounted just after the first paint)."""
-        return self._table
-
-    def _mount_table(self) -> None:
-        from textual.widgets import DataTable
-
-        table = DataTable(id="encounters", cursor_type="row", zebra_stripes=False)
-        self._table = table
-        self.mount(table, after=self.query_one("#encounters-slot"))
-        table.add_columns("Enc", "Account", "Patient", "Prov", "DOS", "Ln", "Total", "")
-        self._fill_table()
-
     def on_screen_resume(self) -> None:
-        if self._batch_note is not None and self.batch is None and self.loaded:
+        if self.loaded and self._posting_date != self.billing.posting_date:
+            # The day was closed on F4 (or by another clerk): follow the new open day.
+            self._follow_posting_date()
+            return
+        if self._batch_note is not None and self.open_batch is None and self.loaded:
             note, self._batch_note = self._batch_note, None
             self._ask_batch(note)
 
@@ -264,7 +237,10 @@ class ChargeEntryScreen(Screen[None]):
         return widget
 
     def _mounted(self, fid: str) -> bool:
-        return self._rest_ready or not (fid.startswith("dx-") or fid.startswith("l"))
+        if fid.startswith("dx-"):
+            return self._rest_ready
+        where = line_part(fid)
+        return where is None or (self._rest_ready and where[0] <= self._lines)
 
     def _val(self, fid: str) -> str:
         if not self._mounted(fid):
@@ -280,12 +256,9 @@ class ChargeEntryScreen(Screen[None]):
                 widget.value = value
             widget.cursor_position = len(value)
 
-    def _field_ids(self) -> list[str]:
-        ids = ["patient", "provider", "dos", "pos", "payer"] + [f"dx-{n}" for n in range(1, DX_COUNT + 1)]
-        for i in range(1, LINE_COUNT + 1):
-            ids += [f"l{i}-code"] + [f"l{i}-m{m}" for m in range(1, MOD_COUNT + 1)]
-            ids += [f"l{i}-units", f"l{i}-fee", f"l{i}-ptr"]
-        return ids
+    def _field_ids(self) -> tuple[str, ...]:
+        """The fields on screen, in Tab order (the service lines mounted so far)."""
+        return FIELD_IDS[: 5 + DX_COUNT + (MOD_COUNT + 4) * self._lines]
 
     def _slot(self, fid: str) -> Slot:
         """Where a field's message shows: beside it on its own row."""
@@ -315,11 +288,6 @@ class ChargeEntryScreen(Screen[None]):
             self._refresh_slot(fid)
             self._msg("")
 
-    def _msg(self, text: str, *, error: bool = False) -> None:
-        msg = self.query_one("#msg", Slot)
-        msg.update(Text(text))
-        msg.set_class(error, "-error")
-
     def _refresh_slot(self, fid: str) -> None:
         """Put a field's normal description back in its slot."""
         if fid == "patient":
@@ -335,9 +303,9 @@ class ChargeEntryScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="charges-load", exit_on_error=False)
     def _load(self) -> None:
-        app = self.app
+        app = self.billing
         provs, pays, sched = lookups.providers(), lookups.payers(), lookups.procedures()
-        batch = lookups.open_charge_batch(app.operator, app.posting_date)  # type: ignore[attr-defined]
+        batch = lookups.open_charge_batch(app.operator, app.posting_date)
         rows = lookups.batch_encounters(batch.id) if batch else []
         self.app.call_from_thread(self._loaded, provs, pays, sched, batch, rows)
 
@@ -347,6 +315,7 @@ class ChargeEntryScreen(Screen[None]):
         self.schedule.clear()
         self.schedule.update(sched)
         self.loaded = True
+        self._posting_date = self.billing.posting_date
         self._show_batch(batch, rows)
         if batch is None:
             self._ask_batch()
@@ -373,107 +342,6 @@ class ChargeEntryScreen(Screen[None]):
         for n in range(1, DX_COUNT + 1):
             if self._val(f"dx-{n}"):
                 self._check_dx(n)
-
-    # ------------------------------------------------------------------ batch
-
-    def _show_batch(self, batch: OpenBatch | None, rows: list[BatchEncounter] | None = None) -> None:
-        self.batch = batch
-        panel = self.query_one("#batch-panel", Slot)
-        if batch is None:
-            panel.update(Text("No open charge batch: F8 opens one (control count and total from the stack)"))
-            panel.set_class(True, "-unbalanced")
-        else:
-            diff = difference_text(batch.count_difference, batch.total_difference)
-            panel.update(Text(
-                f"Batch {batch.id}  control {batch.control_count} / {format_cents(batch.control_total)}"
-                f"  entered {batch.entered_count} / {format_cents(batch.entered_total)}  diff {diff}"
-                + ("  balanced" if batch.balanced else "")
-            ))
-            panel.set_class(not batch.balanced, "-unbalanced")
-        if rows is not None:
-            self.encounters = rows
-            self._fill_table()
-
-    def _fill_table(self) -> None:
-        table = self._table
-        if table is None:
-            return
-        table.clear()
-        for r in self.encounters:
-            status = "void" if r.voided else ("rev" if r.reverses_id else "")
-            table.add_row(Text(str(r.id)), Text(inert(r.account)), Text(inert(r.patient_name[:22])), Text(r.provider_code),
-                          Text(r.dos), Text(str(r.lines)), Text(format_cents(r.total), justify="right"),
-                          Text(status), key=str(r.id))
-
-    def _ask_batch(self, note: str = "") -> None:
-        if self.asking_batch:
-            return
-        if not self.is_current:
-            # Another screen (F3/F4) is in front: ask when the clerk comes back to charge entry,
-            # never over someone else's screen.
-            self._batch_note = note
-            return
-        self.asking_batch = True
-        self.app.push_screen(BatchDialog(self.app.posting_date, note), callback=self._batch_answer)  # type: ignore[attr-defined]
-
-    def _batch_answer(self, answer: tuple[int, int] | None) -> None:
-        self.asking_batch = False
-        self.query_one("#patient").focus()
-        if answer is None:
-            self._msg("No batch open: F8 opens one before you save", error=True)
-            return
-        self._open_batch(*answer)
-
-    @work(thread=True, exclusive=True, group="charges-batch", exit_on_error=False)
-    def _open_batch(self, count: int, total: int) -> None:
-        try:
-            bid = operations.open_batch("charge", count, total, posting_date=self.app.posting_date,  # type: ignore[attr-defined]
-                                        operator=self.app.operator)  # type: ignore[attr-defined]
-        except BillingError as exc:
-            self.app.call_from_thread(self._batch_refused, str(exc))
-            return
-        batch = lookups.batch_figures(bid)
-        self.app.call_from_thread(self._show_batch, batch, [])
-        self.app.call_from_thread(self._msg, f"Batch {bid} open")
-
-    def _batch_refused(self, message: str) -> None:
-        self._msg(message, error=True)
-        self._ask_batch(message)
-
-    def action_new_batch(self) -> None:
-        if self.batch is not None:
-            self._msg(f"Batch {self.batch.id} is still open: F9 closes it first", error=True)
-            return
-        self._ask_batch()
-
-    def action_close_batch(self) -> None:
-        if self.batch is None:
-            self._msg("No open batch to close", error=True)
-            return
-        self._close_batch(self.batch.id)
-
-    @work(thread=True, exclusive=True, group="charges-batch", exit_on_error=False)
-    def _close_batch(self, batch_id: int) -> None:
-        try:
-            operations.close_batch(batch_id, operator=self.app.operator)  # type: ignore[attr-defined]
-        except BillingError as exc:
-            figures = lookups.batch_figures(batch_id)
-            if figures is not None and not figures.balanced:
-                # The difference first: the message line is 60 columns at 80x24.
-                message = (f"Batch {batch_id} does not balance, difference "
-                           f"{difference_text(figures.count_difference, figures.total_difference)}: entered "
-                           f"{figures.entered_count} / {format_cents(figures.entered_total)}, control "
-                           f"{figures.control_count} / {format_cents(figures.control_total)}")
-            else:
-                message = str(exc)
-            self.app.call_from_thread(self._msg, message, error=True)
-            return
-        self.app.call_from_thread(self._batch_closed, batch_id)
-
-    def _batch_closed(self, batch_id: int) -> None:
-        self._show_batch(None, [])
-        self._msg(f"Batch {batch_id} closed in balance")
-        self._ask_batch(f"Batch {batch_id} closed in balance. Next batch:")
 
     # ------------------------------------------------------------------ field events
 
@@ -506,7 +374,7 @@ class ChargeEntryScreen(Screen[None]):
         """Enter, Tab, Shift+Tab, Ctrl+S, F6: acted on at once, on values every earlier key has set."""
         if command == "advance":
             if self._enter():
-                self.app.hold_keys()  # type: ignore[attr-defined]  # released by _resume_enter
+                self.billing.hold_keys()  # released by _resume_enter
         elif command == "next":
             self._move(+1)
         elif command == "previous":
@@ -522,17 +390,24 @@ class ChargeEntryScreen(Screen[None]):
             self._check(focused.id)
         if isinstance(focused, LookupInput):
             focused.close_list()
-        if step > 0:
+        if step > 0 and focused is not None and focused.id == f"l{self._lines}-ptr" and self._lines < LINE_COUNT:
+            self._focus(f"l{self._lines + 1}-code")  # past the last line on screen: one more block
+        elif step > 0:
             self.focus_next()
         else:
             self.focus_previous()
 
     def _focus(self, fid: str) -> None:
         """Move focus now (not after the queued keys), so typed-ahead keys land in the new field."""
-        if not self._mounted(fid):  # in the first few ms only: hold keys until the field exists
+        if not self._mounted(fid):  # the first few ms, or a line not mounted yet: hold keys until it exists
+            where = line_part(fid)
+            if self._rest_ready and where is None:
+                return
             if self._pending_focus is None:
-                self.app.hold_keys()  # type: ignore[attr-defined]
+                self.billing.hold_keys()
             self._pending_focus = fid
+            if self._rest_ready and where is not None and where[0] <= LINE_COUNT:
+                self.call_later(self._grow_lines, where[0])
             return
         self.set_focus(self._input(fid))
 
@@ -561,7 +436,7 @@ class ChargeEntryScreen(Screen[None]):
             if self.app.focused is self.query_one("#patient"):
                 self._enter()
         finally:
-            self.app.release_keys()  # type: ignore[attr-defined]
+            self.billing.release_keys()
 
     def _take(self, lookup: LookupInput, match: Match) -> None:
         fid = lookup.id or ""
@@ -612,20 +487,17 @@ class ChargeEntryScreen(Screen[None]):
             self._msg("Ctrl+S saves the encounter")
 
     def _next_field(self, fid: str) -> str | None:
-        ids = self._field_ids()
-        if fid.startswith("dx-") and not self._val(fid):
-            return "l1-code"  # an empty diagnosis ends the list
-        m = re.fullmatch(r"l(\d)-(\w+)", fid)
-        if m:
-            i, part = int(m[1]), m[2]
-            if part == "code" and not self._val(fid):
-                return None if i > 1 else fid  # an empty line ends the encounter
-            if part.startswith("m") and not self._val(fid):
-                return f"l{i}-units"
-            if part == "ptr":
-                return f"l{i + 1}-code" if i < LINE_COUNT else None
-        pos = ids.index(fid)
-        return ids[pos + 1] if pos + 1 < len(ids) else None
+        sticky = fid == "patient" and self.patient is not None and all(
+            self._val(f) and f not in self.errors for f in STICKY) and bool(self.previous)
+        return next_field(fid, self._val, self._line_complete, sticky_complete=sticky)
+
+    def _line_complete(self, i: int) -> bool:
+        """A line whose code is in the fee schedule and whose units, fee and pointer are filled and fine."""
+        if self._val(f"l{i}-code").upper() not in self.schedule:
+            return False
+        parts = ("units", "fee", "ptr")
+        return all(self._val(f"l{i}-{p}") for p in parts) and not any(
+            self._line_problem(i, p) for p in parts + tuple(f"m{m}" for m in range(1, MOD_COUNT + 1)))
 
     # ------------------------------------------------------------------ checks (client side)
 
@@ -681,9 +553,9 @@ class ChargeEntryScreen(Screen[None]):
             return None
         if fid.startswith("dx-"):
             return self._check_dx(int(fid[3:]))
-        m = re.fullmatch(r"l(\d)-(\w+)", fid)
-        if m:
-            return self._line_problem(int(m[1]), m[2])
+        where = line_part(fid)
+        if where:
+            return self._line_problem(*where)
         return None
 
     def _check_dx(self, n: int, quiet: bool = False) -> str | None:
@@ -695,6 +567,8 @@ class ChargeEntryScreen(Screen[None]):
             slot.update("")
             return None
         if not codes.icd10_format_ok(value):
+            if icd9.looks_like_icd9(value):
+                return self._check_icd9(n, value, quiet)
             slot.update("")
             return None if quiet else f"'{value}' is not shaped like an ICD-10-CM code (e.g. E11.9)"
         if not codes.icd10_ready():
@@ -713,6 +587,42 @@ class ChargeEntryScreen(Screen[None]):
         if fid not in self.errors:
             slot.update(Text(dx.description))
         return None
+
+    def _check_icd9(self, n: int, value: str, quiet: bool) -> str | None:
+        """An ICD-9-CM code (250.00): the CMS GEMs' ICD-10-CM choices; Enter again takes a sole choice."""
+        slot = self.query_one(f"#dxd-{n}", Slot)
+        if not icd9.icd9_ready():
+            slot.update(Text("loading the ICD-9-CM crosswalk…"))
+            self._warm_icd9()
+            return None if quiet else "loading the ICD-9-CM crosswalk… (a moment, then Enter again)"
+        hit = icd9.crosswalk(value)
+        if hit is None:
+            slot.update("")
+            return None if quiet else f"'{value}' is neither an ICD-9-CM code nor shaped like ICD-10-CM (e.g. E11.9)"
+        choices = [c if len(c) <= 3 else f"{c[:3]}.{c[3:]}" for c in hit.choices]
+        if not choices:
+            return None if quiet else f"{hit.code} is ICD-9-CM ({hit.description}); the GEMs give no ICD-10-CM code"
+        if quiet:
+            slot.update(Text(f"ICD-9 {hit.code} → {', '.join(choices)}"))
+            return None
+        if len(choices) == 1 and self._icd9_offer.get(n) == value:
+            self._icd9_offer.pop(n, None)
+            self._set(f"dx-{n}", choices[0])
+            return self._check_dx(n)
+        if len(choices) == 1:
+            self._icd9_offer[n] = value
+            return f"{hit.code} is ICD-9-CM ({hit.description}): ICD-10-CM {choices[0]}, Enter takes it"
+        return f"{hit.code} is ICD-9-CM ({hit.description}): ICD-10-CM {' or '.join(choices[:6])}; type one"
+
+    @work(thread=True, exclusive=True, group="icd9-warm", exit_on_error=False)
+    def _warm_icd9(self) -> None:
+        icd9.warm_icd9()  # the crosswalk loads on first use only: never on the start-up path
+        self.billing.call_from_thread(self._icd9_ready)
+
+    def _icd9_ready(self) -> None:
+        for n in range(1, DX_COUNT + 1):
+            if icd9.looks_like_icd9(self._val(f"dx-{n}")):
+                self._check_dx(n, quiet=True)
 
     def _line_used(self, i: int) -> bool:
         return any(self._val(f"l{i}-{p}") for p in ("code", "m1", "m2", "m3", "m4"))
@@ -745,15 +655,18 @@ class ChargeEntryScreen(Screen[None]):
                 return str(exc)
             return None
         if part == "units":
-            if not value or int(value) < 1:
+            if not value:
                 return "units must be at least 1"
+            try:
+                units_and_fee(value, "")
+            except ValueError as exc:
+                return str(exc)
             return None
         if part == "fee":
             try:
-                amount = parse_cents(value or "0")
-            except MoneyError as exc:
-                return str(exc)
-            units = int(self._val(f"l{i}-units") or "1") or 1
+                units, amount = units_and_fee(self._val(f"l{i}-units"), value)
+            except ValueError as exc:
+                return str(exc) if str(exc).startswith("fee") else None  # a bad units is said at units
             if amount % units:
                 return f"fee {format_cents(amount)} does not split into {units} equal units"
             return None
@@ -866,7 +779,7 @@ class ChargeEntryScreen(Screen[None]):
             return 0
 
     def _update_total(self) -> None:
-        total = sum(self._line_amount(i) for i in range(1, LINE_COUNT + 1))
+        total = sum(self._line_amount(i) for i in range(1, self._lines + 1))
         self.query_one("#total", Slot).update(Text(f"Total {format_cents(total)}"))
 
     # ------------------------------------------------------------------ save
@@ -883,7 +796,7 @@ class ChargeEntryScreen(Screen[None]):
             self._focus(bad[0])
             self._msg(f"Not saved: {self.errors[bad[0]]}", error=True)
             return
-        if self.batch is None:
+        if self.open_batch is None:
             self._msg("Not saved: no open charge batch (F8 opens one)", error=True)
             self._ask_batch()
             return
@@ -893,14 +806,14 @@ class ChargeEntryScreen(Screen[None]):
         self._post(form)
 
     def _build(self) -> EncounterForm:
-        diagnoses = [self._val(f"dx-{n}") for n in range(1, DX_COUNT + 1) if self._val(f"dx-{n}")]
+        filled = [n for n in range(1, DX_COUNT + 1) if self._val(f"dx-{n}")]
+        diagnoses = [self._val(f"dx-{n}") for n in filled]
         lines, where = [], []
-        for i in range(1, LINE_COUNT + 1):
+        for i in range(1, self._lines + 1):
             code = self._val(f"l{i}-code").upper()
             if not code:
                 continue
-            units = int(self._val(f"l{i}-units") or "1")
-            amount = parse_cents(self._val(f"l{i}-fee") or "0")
+            units, amount = units_and_fee(self._val(f"l{i}-units"), self._val(f"l{i}-fee"))  # checked above
             sched = self.schedule[code]
             fee = None if amount == sched.fee * units else amount // units
             mods = tuple(self._val(f"l{i}-m{m}").upper() for m in range(1, MOD_COUNT + 1) if self._val(f"l{i}-m{m}"))
@@ -911,58 +824,68 @@ class ChargeEntryScreen(Screen[None]):
         assert self.patient is not None and provider is not None  # checked above
         payer = self._payer_id()
         return EncounterForm(
-            patient_id=self.patient.id, provider_id=provider.id, payer_id=None if payer is False else payer,
+            patient_id=self.patient.id, provider_id=provider.id, payer_id=None if payer is False or payer is True else payer,
             dos=self._val("dos"), pos=self._val("pos"), diagnoses=diagnoses, lines=lines,
-            batch_id=self.batch.id if self.batch else None, line_fields=where,
-            posting_date=self.app.posting_date,  # type: ignore[attr-defined]
+            batch_id=self.open_batch.id if self.open_batch else None, line_fields=where,
+            posting_date=self.billing.posting_date, filled_dx=filled,
         )
 
     @work(thread=True, exclusive=True, group="charges-save", exit_on_error=False)
     def _post(self, form: EncounterForm) -> None:
+        # ``saving`` is cleared on the UI thread only (by _saved, _refused or _repeat_answer), after
+        # the form has been cleared: cleared here, a second Ctrl+S could post the same form again.
+        app = self.billing
+        if form.batch_id and not form.confirmed_repeat and repeats(form, batch_ops.encounter_keys(form.batch_id)):
+            app.call_from_thread(self._ask_repeat, form)
+            return
         try:
             posted = operations.post_encounter(
                 patient_id=form.patient_id, provider_id=form.provider_id, dos=form.dos, diagnoses=form.diagnoses,
                 lines=form.lines, pos=form.pos, payer_id=form.payer_id, batch_id=form.batch_id,
-                posting_date=form.posting_date, operator=self.app.operator,  # type: ignore[attr-defined]
+                posting_date=form.posting_date, operator=app.operator,
             )
         except BillingError as exc:
-            self.app.call_from_thread(self._refused, exc, form)
+            app.call_from_thread(self._refused, exc, form)
             return
-        finally:
-            self.saving = False
         batch = lookups.batch_figures(form.batch_id) if form.batch_id else None
         rows = lookups.batch_encounters(form.batch_id) if form.batch_id else []
-        self.app.call_from_thread(self._saved, posted, batch, rows)
+        app.call_from_thread(self._saved, posted, batch, rows)
+
+    def _ask_repeat(self, form: EncounterForm) -> None:
+        """The same patient, DOS and codes are already in the batch: a re-keyed superbill? Ask first."""
+        codes_ = ", ".join(form.key.codes)
+        where = self.focused
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                form.confirmed_repeat = True
+                self._msg("Saving…")
+                self._post(form)
+                return
+            self.saving = False
+            self._msg("Not saved: that encounter is already in the batch", error=True)
+            if where is not None and where.is_attached:
+                self.set_focus(where)
+
+        self.app.push_screen(ConfirmDialog(
+            f"This batch already has an encounter for this patient on {form.dos} with {codes_}. "
+            "Post this one as well?"), callback=answer)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # A save that failed outside the store's refusals still frees the form (the app shows why).
+        if event.worker.group == "charges-save" and event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
+            self.saving = False
 
     def _refused(self, exc: BillingError, form: EncounterForm) -> None:
-        fid = self._field_for(exc.field, form)
+        self.saving = False
+        fid = form_field_for(exc.field, form.filled_dx, form.line_fields)
         if fid:
             self._error(fid, exc.message)
             self._input(fid).focus()
         self._msg(f"Not saved: {exc.message}", error=True)
 
-    def _field_for(self, store_field: str | None, form: EncounterForm) -> str | None:
-        """Map the store's field name (``lines[2].code``) to the form field that caused it."""
-        if not store_field:
-            return None
-        if store_field in ("patient", "provider", "payer", "dos", "pos"):
-            return store_field
-        m = re.fullmatch(r"diagnoses\[(\d+)\]", store_field)
-        if m:
-            filled = [n for n in range(1, DX_COUNT + 1) if self._val(f"dx-{n}")]
-            k = int(m[1])
-            return f"dx-{filled[k]}" if k < len(filled) else "dx-1"
-        m = re.fullmatch(r"lines\[(\d+)\]\.(\w+)", store_field)
-        if m:
-            k = int(m[1])
-            i = form.line_fields[k] if k < len(form.line_fields) else 1
-            part = {"code": "code", "units": "units", "fee": "fee", "modifiers": "m1", "dx_pointers": "ptr"}[m[2]]
-            return f"l{i}-{part}"
-        if store_field.startswith("lines"):
-            return "l1-code"
-        return None
-
     def _saved(self, posted: operations.PostedEncounter, batch: OpenBatch | None, rows: list[BatchEncounter]) -> None:
+        self.saving = False
         self.saves += 1
         self.previous = {fid: self._input(fid).value for fid in self._field_ids()}
         self.previous_patient = self.patient
@@ -1000,9 +923,13 @@ class ChargeEntryScreen(Screen[None]):
         self._show_row2()
         for n in range(1, DX_COUNT + 1):
             self.query_one(f"#dxd-{n}", Slot).update("")
-        for i in range(1, LINE_COUNT + 1):
+        for i in range(1, self._lines + 1):
             self._show_line_desc(i)
         self._update_total()
+
+    def unsaved_work(self) -> str | None:
+        """For Ctrl+Q: the encounter typed and not saved, if any."""
+        return "the encounter typed on charge entry (F2)" if self._typed() else None
 
     def _typed(self) -> bool:
         return any(self._val(fid) for fid in self._field_ids() if fid not in STICKY)
@@ -1012,11 +939,15 @@ class ChargeEntryScreen(Screen[None]):
             self._reset_form(keep_sticky=True)
             return
 
+        where = self.focused
+
         def answer(yes: bool | None) -> None:
             if yes:
                 self._reset_form(keep_sticky=True)
                 self._msg("Form cleared")
-            self.query_one("#patient").focus()
+                self.query_one("#patient").focus()
+            elif where is not None and where.is_attached:
+                self.set_focus(where)  # "no": back where the clerk was
 
         self.app.push_screen(ConfirmDialog("Clear this encounter? What was typed is lost."), callback=answer)
 
@@ -1024,59 +955,16 @@ class ChargeEntryScreen(Screen[None]):
         """F6: copy the previous encounter's value of the focused field."""
         focused = self.focused
         fid = focused.id if isinstance(focused, Input) else None
-        if not fid or fid not in self.previous:
+        if not isinstance(focused, Input) or not fid or fid not in self.previous:
             self._msg("F6: nothing to copy here (save an encounter first)")
             return
         if fid == "patient" and self.previous_patient is not None:
             self._take_patient(self.previous_patient)
             return
-        focused.value = self.previous[fid]  # type: ignore[union-attr]
-        focused.cursor_position = len(focused.value)  # type: ignore[union-attr]
+        self._set(fid, self.previous[fid])
+        if fid.endswith("-code"):  # set without its Changed event: fill the line's defaults now
+            self._code_changed(int(fid[1:].split("-")[0]))
+            self._update_total()
         if isinstance(focused, LookupInput):
             focused.close_list()
         self._check(fid)
-
-    # ------------------------------------------------------------------ encounter list, void
-
-    def action_toggle_list(self) -> None:
-        table = self._table
-        if table is None:
-            return
-        if table.has_focus:
-            self.query_one("#patient").focus()
-        else:
-            table.focus()
-
-    def action_void(self) -> None:
-        table = self._table
-        if table is None or not table.has_focus or not self.encounters:
-            self._msg("Ctrl+D voids the highlighted encounter in the list (F5 goes to the list)")
-            return
-        row = self.encounters[table.cursor_row] if 0 <= table.cursor_row < len(self.encounters) else None
-        if row is None:
-            return
-        if row.voided or row.reverses_id:
-            self._msg(f"Encounter {row.id} is {'already voided' if row.voided else 'a reversal'}", error=True)
-            return
-
-        def answer(reason: str | None) -> None:
-            table.focus()
-            if reason:
-                self._void(row.id, reason)
-
-        self.app.push_screen(ReasonDialog(f"Void encounter {row.id} ({inert(row.patient_name)}, "
-                                          f"{format_cents(row.total)})? Why:"), callback=answer)
-
-    @work(thread=True, exclusive=True, group="charges-void", exit_on_error=False)
-    def _void(self, encounter_id: int, reason: str) -> None:
-        try:
-            new = operations.void("encounter", encounter_id, reason, posting_date=self.app.posting_date,  # type: ignore[attr-defined]
-                                  operator=self.app.operator)  # type: ignore[attr-defined]
-        except BillingError as exc:
-            self.app.call_from_thread(self._msg, str(exc), error=True)
-            return
-        bid = self.batch.id if self.batch else None
-        batch = lookups.batch_figures(bid) if bid else None
-        rows = lookups.batch_encounters(bid) if bid else []
-        self.app.call_from_thread(self._show_batch, batch, rows)
-        self.app.call_from_thread(self._msg, f"Encounter {encounter_id} voided by reversal {new}")

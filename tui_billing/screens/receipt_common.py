@@ -6,7 +6,6 @@ input, patient picker) without touching the screens' logic.
 
 from __future__ import annotations
 
-import datetime as dt
 
 from typing import TYPE_CHECKING, Iterator, cast
 
@@ -18,6 +17,8 @@ from textual.widgets import Input, Label, Static
 
 from ..money import MoneyError, format_cents, parse_cents
 from ..text import inert
+from ..widgets.parse import parse_day
+from .base import billing_app
 
 if TYPE_CHECKING:
     from textual.screen import Screen
@@ -52,20 +53,16 @@ def parse_money(text: str, *, allow_zero: bool = True, blank_is_zero: bool = Tru
 
 
 def parse_date(text: str) -> str | None:
-    """A received date: ``YYYY-MM-DD``, ``MM/DD/YYYY`` or ``MMDDYYYY``.
+    """A received date in the kit's one date grammar (``2026-11-26``, ``11/26``, ``1126``, ``t``, ``-3``).
 
     Blank is None: the store then takes the business day (never the wall clock, which a pinned
     or rolled-over posting day does not follow).
     """
-    t = text.strip()
-    if not t:
+    if not text.strip():
         return None
-    for fmt in ("%Y-%m-%d", "%m/%d/%Y", "%m%d%Y", "%m/%d/%y"):
-        try:
-            return dt.datetime.strptime(t, fmt).date().isoformat()
-        except ValueError:
-            continue
-    raise ValueError("date like 2026-11-26 or 11/26/2026")
+    from ..store.validate import today
+
+    return parse_day(text, today(), "received date").isoformat()
 
 
 def money(cents: int) -> str:
@@ -119,7 +116,7 @@ class FilterBar:
         screen.set_focus(screen.query_one(f"#{self.FILTER_TABLE}"))
         if not self._keys_held_for_list:
             self._keys_held_for_list = True
-            screen.app.hold_keys()  # type: ignore[attr-defined]
+            billing_app(screen).hold_keys()
 
     def _apply_filter(self) -> bool:
         raise NotImplementedError
@@ -127,7 +124,7 @@ class FilterBar:
     def _list_shown(self) -> None:
         if self._keys_held_for_list:
             self._keys_held_for_list = False
-            cast("Screen", self).app.release_keys()  # type: ignore[attr-defined]
+            billing_app(self).release_keys()
 
 
 class ReceiptField(Widget):

@@ -1,4 +1,4 @@
-"""The receipts queue's dialogs: receipt batch, new receipt, refund and void.
+"""The receipts queue's dialogs: new receipt, refund and void (the batch dialog is the kit's).
 
 Each is a ``ModalScreen`` that posts through one store operation in a thread worker and shows a
 refusal beside the field it names; it dismisses with a short result for the queue to show.
@@ -21,6 +21,8 @@ from ..store import operations as ops
 from ..store import receipts_queries as q
 from ..store.errors import BillingError
 from ..text import inert
+from ..widgets.dialogs import ConfirmDialog
+from ..widgets.store_error import field_path
 from .receipt_common import METHOD_HINT, after_pending_keys, ReceiptField, money, parse_date, parse_method, parse_money
 
 
@@ -84,13 +86,23 @@ class ReceiptForm(ModalScreen[Posted | None]):
     def _typed(self, event: Input.Changed) -> None:
         self._esc_armed = False
 
+    def unsaved_work(self) -> str | None:
+        """For Ctrl+Q: this form's typing, if any."""
+        typed = any(f.value.strip() for f in self.fields() if not f.has_class("prefilled"))
+        return f"the {self.TITLE_TEXT.split(':')[0].lower() or 'receipt form'} on receipts (F3)" if typed else None
+
     def action_leave(self) -> None:
         typed = any(f.value.strip() for f in self.fields() if not f.has_class("prefilled"))
-        if typed and not self._esc_armed:
-            self._esc_armed = True
-            self.status("Something is typed: Esc again discards it.")
+        if not typed:
+            self.dismiss(self.result_on_leave())
             return
-        self.dismiss(self.result_on_leave())
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.dismiss(self.result_on_leave())
+
+        # The kit's one way of asking before Esc discards (Enter means No; the cursor stays put).
+        self.app.push_screen(ConfirmDialog("Discard what is typed in this form?"), answer)
 
     def result_on_leave(self) -> Posted | None:
         """What the queue hears when the clerk leaves with Esc."""
@@ -99,15 +111,16 @@ class ReceiptForm(ModalScreen[Posted | None]):
     def show_error(self, exc: BillingError, fallback: str | None = None) -> None:
         """Put a store refusal beside its field (or on the status line)."""
         self._busy = False
-        name = (exc.field or "").split(".")[-1]
+        path = field_path(exc.field)
+        name = path.last if path else ""
         aliases = {"payer": "from", "patient": "from", "source": "from", "received_date": "received",
                    "control_count": "count", "control_total": "total", "id": fallback or "", "receipt": fallback or ""}
-        name = aliases.get(name, name).replace(" ", "_")
+        name = aliases.get(name, name)
         if fallback and not (name and self.query(f"#f-{name}")):
             name = fallback
-        matches = self.query(f"#f-{name}") if name else []
+        matches = list(self.query(f"#f-{name}").results(ReceiptField)) if name else []
         if matches:
-            box = matches.first(ReceiptField)
+            box = matches[0]
             box.error(str(exc))
             self.set_focus(box.input)
         else:
@@ -134,47 +147,6 @@ class ReceiptForm(ModalScreen[Posted | None]):
 
     def save(self) -> None:
         raise NotImplementedError
-
-
-class BatchDialog(ReceiptForm):
-    """Open a receipt batch with the control figures from the deposit tape."""
-
-    TITLE_TEXT = "New receipt batch: the control figures from the tape"
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="rcpt-dialog"):
-            yield from self.compose_title()
-            yield ReceiptField("Receipts", name="count", placeholder="how many", width=10)
-            yield ReceiptField("Control total", name="total", placeholder="0.00", width=14)
-            yield Static("", id="form-status", markup=False)
-            yield Static("Ctrl+S open the batch · Esc back", classes="hint", markup=False)
-
-    def save(self) -> None:
-        self.clear_errors()
-        count_text = self.field("count").value.strip()
-        ok = count_text.isdigit()
-        if not ok:
-            self.field("count").error("the number of receipts on the tape, e.g. 12")
-        try:
-            total = parse_money(self.field("total").value, blank_is_zero=False)
-        except ValueError as exc:  # said as well, so one Ctrl+S shows everything to fix
-            self.field("total").error(str(exc))
-            ok = False
-        if not ok:
-            self.focus_first_error()
-            return
-        self._busy = True
-        self._post(int(count_text), total)
-
-    @work(thread=True, exclusive=True, group="post", exit_on_error=False)
-    def _post(self, count: int, total: int) -> None:
-        try:
-            bid = ops.open_batch("receipt", count, total)
-        except BillingError as exc:
-            self.app.call_from_thread(self.show_error, exc)
-            return
-        self.app.call_from_thread(self.dismiss, Posted(f"Receipt batch {bid} opened: {count} for {money(total)}",
-                                                       batch_id=bid))
 
 
 class NewReceiptDialog(ReceiptForm):

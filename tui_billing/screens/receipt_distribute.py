@@ -11,7 +11,6 @@ Ctrl+S post every line in one operation, Esc back (asks first if lines were ente
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 
 from rich.text import Text
@@ -20,7 +19,6 @@ from textual.app import ComposeResult
 from textual.actions import SkipAction
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Input, Label, Static
 
@@ -28,6 +26,9 @@ from ..store import operations as ops
 from ..store import receipts_queries as q
 from ..store.errors import BillingError
 from ..text import inert
+from ..widgets.dialogs import ConfirmDialog
+from ..widgets.store_error import field_path
+from .base import BillingScreen
 from ..widgets.app_header import AppHeader
 from ..widgets.key_bar import KeyBar
 from .receipt_common import FilterBar, after_pending_keys, cell, filter_inputs, money, parse_money
@@ -35,9 +36,16 @@ from .receipt_dialogs import Posted
 
 FILTER_DELAY = 0.15
 MAX_LINES = 5000
-COLUMNS = (("DOS", 11, False), ("Patient", 13, False), ("Code", 6, False), ("Amount", 10, True),
+# "Owes": who owes the line now (a payer's code, or "pt" for the patient), so patient money is
+# never applied to an insurer's line by mistake.
+COLUMNS = (("DOS", 11, False), ("Patient", 8, False), ("Owes", 5, False), ("Code", 6, False), ("Amount", 10, True),
            ("Balance", 10, True), ("Applied", 10, True), ("Adj", 9, True), ("Rsn", 7, False), ("X", 2, False))
 EDIT_FIELDS = ("applied", "adjustment", "reason", "transfer")
+
+
+def owes(c: q.OpenCharge) -> str:
+    """Who owes the line now: the payer's code, or ``pt`` for the patient."""
+    return c.payer_code if c.payer_id is not None else "pt"
 
 
 @dataclass(frozen=True)
@@ -55,7 +63,7 @@ class LineEdit:
         return not (self.applied or self.adjustment or self.transfer)
 
 
-class DistributeScreen(FilterBar, Screen[Posted | None]):
+class DistributeScreen(FilterBar, BillingScreen[Posted | None]):
     """One receipt's distribution to charges."""
 
     FILTER_TABLE = "rd-table"
@@ -86,6 +94,7 @@ class DistributeScreen(FilterBar, Screen[Posted | None]):
         self._generation = 0  # bumped when the list is replaced: a late page for the old list is dropped
         self._esc_armed = False
         self._busy = False
+        self.last_reason = ""  # sticky: the adjustment reason of the last line kept offers itself again
 
     # ------------------------------------------------------------------ layout
 
@@ -194,7 +203,8 @@ class DistributeScreen(FilterBar, Screen[Posted | None]):
 
     def _cells(self, c: q.OpenCharge) -> list[Text]:
         e = self.edits.get(c.charge_id)
-        return [cell(c.dos), cell(f"{c.account} {c.patient_name}"), cell(c.code), cell(money(c.amount), right=True),
+        return [cell(c.dos), cell(f"{c.account} {c.patient_name}"), cell(owes(c)), cell(c.code),
+                cell(money(c.amount), right=True),
                 cell(money(c.balance), right=True), *self._edit_cells(e)]
 
     def _edit_cells(self, e: LineEdit | None) -> list[Text]:
@@ -209,7 +219,7 @@ class DistributeScreen(FilterBar, Screen[Posted | None]):
         key = str(charge_id)
         if key not in table.rows:
             return
-        for (label, _, _), value in zip(COLUMNS[5:], self._edit_cells(self.edits.get(charge_id))):
+        for (label, _, _), value in zip(COLUMNS[6:], self._edit_cells(self.edits.get(charge_id))):
             table.update_cell(key, label, value)
 
     # ------------------------------------------------------------------ filters
@@ -259,6 +269,10 @@ class DistributeScreen(FilterBar, Screen[Posted | None]):
             target = self.query_one(f"#{edit_ids[i + 1]}", Input) if i + 1 < len(edit_ids) \
                 else self.query_one("#rd-table", DataTable)
             self.set_focus(target)
+            if i + 1 == len(edit_ids):
+                # Keys typed ahead wait until the line is kept and the cursor is on the next one
+                # (released by _line_next): the cursor never moves under the clerk's fingers.
+                self.billing.hold_keys()
             after_pending_keys(list(self.query("#rd-edit Input")), self._line_next, focused)
         elif isinstance(focused, Input):
             self._filter_next(focused)
@@ -288,8 +302,12 @@ class DistributeScreen(FilterBar, Screen[Posted | None]):
                 inp = self.query_one(f"#rd-{name}", Input)
                 with inp.prevent(Input.Changed):
                     inp.value = values[name]
-        self.error(f"Line: {charge.dos} {charge.account} {charge.code} balance {money(charge.balance)} · "
-                   "Enter next · Esc cancel")
+        elif self.last_reason:
+            inp = self.query_one("#rd-reason", Input)
+            with inp.prevent(Input.Changed):
+                inp.value = self.last_reason  # sticky; it only counts when an adjustment is typed
+        self.error(f"Line: {charge.dos} {charge.account} {charge.code} owed by {owes(charge)} balance "
+                   f"{money(charge.balance)} · Enter next · Esc cancel")
         self._line_typed()
 
     def _typed_line(self) -> tuple[LineEdit | None, str, str]:
@@ -305,7 +323,7 @@ class DistributeScreen(FilterBar, Screen[Posted | None]):
             adjustment = parse_money(vals["adjustment"], allow_negative=True)
         except ValueError as exc:
             return None, f"Adj: {exc}", "adjustment"
-        reason = vals["reason"].strip().upper()
+        reason = vals["reason"].strip().upper() if adjustment else ""
         transfer = vals["transfer"].strip().lower() in ("y", "yes", "1", "x")
         edit = LineEdit(charge, applied, adjustment, reason, transfer)
         if applied + adjustment > charge.balance:
@@ -337,6 +355,14 @@ class DistributeScreen(FilterBar, Screen[Posted | None]):
                        f"{' · ' + edit.reason + ' ' + hint if hint else ''}")
 
     def _line_next(self, field: Input) -> None:
+        last = (field.id or "") == f"rd-{EDIT_FIELDS[-1]}"
+        try:
+            self._line_next_now(field)
+        finally:
+            if last:
+                self.billing.release_keys()
+
+    def _line_next_now(self, field: Input) -> None:
         if self._editing is None:
             return
         name = (field.id or "").removeprefix("rd-")
@@ -351,6 +377,19 @@ class DistributeScreen(FilterBar, Screen[Posted | None]):
             self.error(problem)
             self.set_focus(self.query_one(f"#rd-{where or name}", Input))
             return
+        if edit.applied and self.receipt.payer_id is None and edit.charge.payer_id is not None:
+            # The patient's money on a line an insurer owes: usually a slip of the cursor. Ask.
+            def answer(yes: bool | None) -> None:
+                if yes:
+                    self._keep(edit)
+                else:
+                    self.error(f"Not kept: {owes(edit.charge)} owes this line (Esc leaves it, or type 0 applied)")
+                    self.set_focus(self.query_one("#rd-applied", Input))
+
+            self.app.push_screen(ConfirmDialog(
+                f"{edit.charge.code} on {edit.charge.dos} is owed by {edit.charge.payer_code} now. Apply the "
+                f"patient's {money(edit.applied)} to it anyway?"), answer)
+            return
         self._keep(edit)
 
     def _keep(self, edit: LineEdit) -> None:
@@ -360,6 +399,8 @@ class DistributeScreen(FilterBar, Screen[Posted | None]):
             self.edits.pop(cid, None)
         else:
             self.edits[cid] = edit
+            if edit.reason:
+                self.last_reason = edit.reason
         self._refresh_line(cid)
         self._end_edit()
         table = self.query_one("#rd-table", DataTable)
@@ -384,6 +425,10 @@ class DistributeScreen(FilterBar, Screen[Posted | None]):
             self._refresh_line(charge.charge_id)
             self._show_left()
 
+    def unsaved_work(self) -> str | None:
+        """For Ctrl+Q: distribution lines entered and not posted, if any."""
+        return "distribution lines not posted (F3)" if any(not e.empty for e in self.edits.values()) else None
+
     def action_leave(self) -> None:
         if self._editing is not None:
             self._end_edit()
@@ -391,9 +436,13 @@ class DistributeScreen(FilterBar, Screen[Posted | None]):
         if isinstance(self.focused, Input):
             self.set_focus(self.query_one("#rd-table", DataTable))
             return
-        if any(not e.empty for e in self.edits.values()) and not self._esc_armed:
-            self._esc_armed = True
-            self.error("Lines are entered but not posted: Esc again discards them, Ctrl+S posts.")
+        if any(not e.empty for e in self.edits.values()):
+            def answer(yes: bool | None) -> None:
+                if yes:
+                    self.dismiss(None)
+
+            self.app.push_screen(ConfirmDialog("Lines are entered but not posted. Discard them? (Ctrl+S posts)"),
+                                 answer)
             return
         self.dismiss(None)
 
@@ -495,9 +544,9 @@ class DistributeScreen(FilterBar, Screen[Posted | None]):
             self.error(f"Refused: {exc}. Another clerk has just distributed or refunded this receipt; "
                        f"{money(fresh.unapplied)} is left. Adjust the lines or Esc.")
             return
-        m = re.match(r"lines\[(\d+)\]", exc.field or "")
-        if m and int(m.group(1)) < len(lines):
-            charge = lines[int(m.group(1))].charge
+        path = field_path(exc.field)
+        if path is not None and path.name == "lines" and path.index is not None and path.index < len(lines):
+            charge = lines[path.index].charge
             keys = [c.charge_id for c in self.rows]
             if charge.charge_id in keys:
                 self.query_one("#rd-table", DataTable).move_cursor(row=keys.index(charge.charge_id))

@@ -18,7 +18,6 @@ from textual.app import ComposeResult
 from textual.actions import SkipAction
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
 
@@ -30,7 +29,9 @@ from ..store.db import database
 from ..store.errors import BillingError
 from ..store.validate import current_posting_date, operator
 from .receipt_common import METHODS, FilterBar, cell, filter_inputs, money
-from .receipt_dialogs import BatchDialog, NewReceiptDialog, Posted, RefundDialog, VoidDialog
+from ..widgets.dialogs import BatchDialog, BatchFigures
+from .base import BillingScreen
+from .receipt_dialogs import NewReceiptDialog, Posted, RefundDialog, VoidDialog
 
 POLL_SECONDS = 1.0
 FILTER_DELAY = 0.15
@@ -38,7 +39,7 @@ COLUMNS = (("No.", 6, True), ("Received", 11, False), ("From", 21, False), ("Met
            ("Reference", 10, False), ("Amount", 11, True), ("Unapplied", 11, True))
 
 
-class ReceiptsScreen(FilterBar, Screen[None]):
+class ReceiptsScreen(FilterBar, BillingScreen[None]):
     """The receipts queue."""
 
     FILTER_TABLE = "rq-table"
@@ -51,6 +52,7 @@ class ReceiptsScreen(FilterBar, Screen[None]):
         Binding("r", "refund", "Refund", id="receipts.refund"),
         Binding("ctrl+d", "void", "Void", id="receipts.void"),
         Binding("u", "toggle_all", "All", id="receipts.all"),
+        Binding("o", "toggle_order", "Order", id="receipts.order", show=False),
         Binding("f5", "reload", "Reload", id="receipts.reload", show=False),
         Binding("slash", "filters", "Filter", id="receipts.filter", show=False),
         Binding("escape", "to_table", "Table", show=False),
@@ -157,7 +159,8 @@ class ReceiptsScreen(FilterBar, Screen[None]):
                     table.move_cursor(row=i)
                     break
         plural = "" if totals.count == 1 else "s"
-        what = f"receipt{plural} (all, newest first)" if f.everything else f"open receipt{plural}"
+        what = (f"receipt{plural} (all, newest first)" if f.everything else
+                f"open receipt{plural}{', newest first' if f.newest_first else ''}")
         self.query_one("#rq-totals", Static).update(
             f"{totals.count} {what} · amount {money(totals.amount)} · unapplied {money(totals.unapplied)}"
             + (" · more below" if self.more else ""))
@@ -231,14 +234,32 @@ class ReceiptsScreen(FilterBar, Screen[None]):
         box.update(f"Batch {status.id} {status.posting_date}: {status.entered_count} of {status.control_count} "
                    f"· {money(status.entered_total)} of {money(status.control_total)} {state} · C close")
 
-    def action_new_batch(self) -> None:
-        self.app.push_screen(BatchDialog(), self._after_batch)
+    def action_new_batch(self, then_receipt: bool = False, note: str = "") -> None:
+        """The kit's batch dialog (the same as charge entry's); the batch is opened here."""
 
-    def _after_batch(self, result: Posted | None) -> None:
+        def answer(figures: BatchFigures | None) -> None:
+            if figures is not None:
+                self._open_batch(figures, then_receipt)
+
+        self.app.push_screen(BatchDialog("receipt", self.billing.posting_date, note), answer)
+
+    @work(thread=True, exclusive=True, group="post", exit_on_error=False)
+    def _open_batch(self, figures: BatchFigures, then_receipt: bool) -> None:
+        try:
+            bid = ops.open_batch("receipt", figures.count, figures.total)
+        except BillingError as exc:
+            self.app.call_from_thread(self.action_new_batch, then_receipt, f"Not opened: {exc.message}")
+            return
+        self.app.call_from_thread(self._after_batch, Posted(
+            f"Receipt batch {bid} opened: {figures.count} for {money(figures.total)}", batch_id=bid), then_receipt)
+
+    def _after_batch(self, result: Posted | None, then_receipt: bool = False) -> None:
         if result is not None:
             self.batch_id = result.batch_id
             self.notify(result.message, markup=False)
             self._find_batch()
+            if then_receipt:
+                self.app.push_screen(NewReceiptDialog(result.batch_id), self._after_post)
 
     def action_close_batch(self) -> None:
         if self.batch_id is None:
@@ -271,7 +292,8 @@ class ReceiptsScreen(FilterBar, Screen[None]):
         self.filter = q.QueueFilter(
             payer=self.query_one("#rq-payer", Input).value, patient=self.query_one("#rq-patient", Input).value,
             method=matches[0] if len(matches) == 1 else (method if method else ""),
-            operator=self.query_one("#rq-operator", Input).value, everything=self.filter.everything)
+            operator=self.query_one("#rq-operator", Input).value, everything=self.filter.everything,
+            newest_first=self.filter.newest_first)
         self.reload()
         return True
 
@@ -292,7 +314,14 @@ class ReceiptsScreen(FilterBar, Screen[None]):
 
     def action_toggle_all(self) -> None:
         f = self.filter
-        self.filter = q.QueueFilter(f.payer, f.patient, f.method, f.operator, not f.everything)
+        self.filter = q.QueueFilter(f.payer, f.patient, f.method, f.operator, not f.everything, f.newest_first)
+        self.reload()
+
+    def action_toggle_order(self) -> None:
+        """O: the open queue newest received first, or oldest first again."""
+        f = self.filter
+        self.filter = q.QueueFilter(f.payer, f.patient, f.method, f.operator, f.everything, not f.newest_first)
+        self.notify("Newest first" if self.filter.newest_first else "Oldest first", timeout=2)
         self.reload()
 
     def action_reload(self) -> None:
@@ -309,14 +338,9 @@ class ReceiptsScreen(FilterBar, Screen[None]):
 
     def action_new_receipt(self) -> None:
         if self.batch_id is None:
-            self.app.push_screen(BatchDialog(), self._batch_then_receipt)
+            self.action_new_batch(then_receipt=True)
             return
         self.app.push_screen(NewReceiptDialog(self.batch_id), self._after_post)
-
-    def _batch_then_receipt(self, result: Posted | None) -> None:
-        self._after_batch(result)
-        if result is not None:
-            self.app.push_screen(NewReceiptDialog(result.batch_id), self._after_post)
 
     def _after_post(self, result: Posted | None) -> None:
         if result is None:

@@ -415,6 +415,43 @@ V5 = """
 CREATE INDEX audit_event_entity ON audit_event(entity, entity_id);
 """
 
+# Version 6 (batch corrections, store/batches.py): a batch's control figures are what the clerk
+# typed from the paper stack, and a typo there used to block the day's close for good. Each
+# correction is kept as its own append-only row (old and new figures, who, when, why), and the
+# batch row's two control columns may change only to the figures of the latest such row, only
+# while the batch and its day are open. Every other column of a batch stays unchangeable.
+V6 = """
+CREATE TABLE batch_correction (
+    id INTEGER PRIMARY KEY,
+    batch_id INTEGER NOT NULL REFERENCES batch(id),
+    kind TEXT NOT NULL CHECK (kind IN ('control', 'cancel')),
+    old_count INTEGER NOT NULL,
+    old_total INTEGER NOT NULL,
+    new_count INTEGER NOT NULL,
+    new_total INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX batch_correction_batch ON batch_correction(batch_id);
+CREATE TRIGGER batch_correction_no_update BEFORE UPDATE ON batch_correction BEGIN
+SELECT RAISE(ABORT, 'posted history is never changed: batch_correction rows cannot be updated; void with a reversing entry'); END;
+CREATE TRIGGER batch_correction_no_delete BEFORE DELETE ON batch_correction BEGIN
+SELECT RAISE(ABORT, 'posted history is never changed: batch_correction rows cannot be deleted; void with a reversing entry'); END;
+DROP TRIGGER batch_no_update;
+CREATE TRIGGER batch_no_update BEFORE UPDATE ON batch
+WHEN NEW.id IS NOT OLD.id OR NEW.kind IS NOT OLD.kind OR NEW.posting_date IS NOT OLD.posting_date
+  OR NEW.operator IS NOT OLD.operator OR NEW.opened_at IS NOT OLD.opened_at
+  OR EXISTS (SELECT 1 FROM batch_close WHERE batch_id = OLD.id)
+  OR EXISTS (SELECT 1 FROM day_close WHERE posting_date = OLD.posting_date)
+  OR NOT EXISTS (SELECT 1 FROM batch_correction c WHERE c.id = (SELECT MAX(id) FROM batch_correction
+                 WHERE batch_id = OLD.id) AND c.old_count = OLD.control_count AND c.old_total = OLD.control_total
+                 AND c.new_count = NEW.control_count AND c.new_total = NEW.control_total)
+BEGIN
+SELECT RAISE(ABORT, 'posted history is never changed: batch rows cannot be updated; void with a reversing entry'); END;
+"""
+
+
 # Version 7 (issue 15, roles): who may do what, kept in the books as versioned grants (a revoke is a
 # grant of 'none'; the newest grant of a user is their role), and the marker of a test book (made
 # by `demo` or a test; only a book without audit events can get it). An upgraded office's books
@@ -462,8 +499,7 @@ CREATE TABLE day_digest (
 V8 = _v8()
 # Version 9 (imports remembered, issue 15): each file imported, by the sha256 of its bytes and
 # its kind, in the same transaction as what it posted, so the same file imported twice (two
-# clerks, a re-run script) is refused unless --allow-duplicates. Versions 6-8 belong to other
-# issue-15 work: at the merge this sits at position 9 of MIGRATIONS, after theirs.
+# clerks, a re-run script) is refused unless --allow-duplicates.
 V9 = """
 CREATE TABLE import_file (
     id INTEGER PRIMARY KEY,
@@ -477,7 +513,7 @@ CREATE TABLE import_file (
 CREATE INDEX import_file_digest ON import_file(sha256, kind);
 """
 
-# Version 10 (accounts; renumbered by the lead at merge): what claims and the account screen need.
+# Version 10 (accounts): what claims and the account screen need.
 # Master data is versioned: ``master_version`` keeps every state a patient, coverage, payer,
 # provider or the practice had, with who and when (append-only); the entity tables hold the
 # current state for the posting code. Coverages lose UNIQUE(patient, priority): a terminated
@@ -598,7 +634,7 @@ BEGIN SELECT RAISE(ABORT, 'account notes are kept as written: add a new note'); 
 """
 
 # In number order: the position in this list is the schema version.
-MIGRATIONS: list[str] = [V1 + _history_triggers(), V2, V3, V4, V5, V7, V8, V9, V10]
+MIGRATIONS: list[str] = [V1 + _history_triggers(), V2, V3, V4, V5, V6, V7, V8, V9, V10]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

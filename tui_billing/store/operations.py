@@ -441,7 +441,7 @@ def post_encounter(
     pos: str = "11", payer_id: int | None | str = PRIMARY, batch_id: int | None = None,
     posting_date: object | None = None, operator: str | None = None,
 ) -> PostedEncounter:
-    """Post one encounter: its diagnoses and up to 6 charge lines, all or nothing."""
+    """Post one encounter: its diagnoses and up to 50 charge lines, all or nothing."""
     user = v.operator(operator)
     date = v.posting_date(posting_date)
     lines = list(lines)

@@ -54,6 +54,8 @@ class QueueFilter:
     method: str = ""
     operator: str = ""
     everything: bool = False
+    #: The open queue newest received first (the clerk looking for what just came in).
+    newest_first: bool = False
 
 
 @dataclass(frozen=True)
@@ -127,15 +129,16 @@ def queue_page(f: QueueFilter = QueueFilter(), after: tuple[Any, ...] | None = N
             where.append("r.id < ?")
             params.append(after[-1])
         else:
-            where.append("(r.received_date, r.id) > (?, ?)")
+            where.append(f"(r.received_date, r.id) {'<' if f.newest_first else '>'} (?, ?)")
             params.extend(after)
     base = "FROM receipt r" if f.everything else "FROM receipt_balance rb JOIN receipt r ON r.id = rb.receipt_id"
     join = " LEFT JOIN receipt_balance rb ON rb.receipt_id = r.id" if f.everything else ""
-    order = "r.id DESC" if f.everything else "r.received_date, r.id"
+    newest = " DESC" if f.newest_first else ""
+    order = "r.id DESC" if f.everything else f"r.received_date{newest}, r.id{newest}"
     # Sort only the keys of the open receipts (thousands on big books), then fetch the names
     # and flags for the one page that is shown.
     keys = f"SELECT r.id AS id, r.received_date AS rd {base}{join} WHERE {' AND '.join(where) or '1'} ORDER BY {order} LIMIT ?"
-    outer = "k.id DESC" if f.everything else "k.rd, k.id"
+    outer = "k.id DESC" if f.everything else f"k.rd{newest}, k.id{newest}"
     sql = (f"SELECT {_QUEUE_COLUMNS} FROM ({keys}) k JOIN receipt r ON r.id = k.id "
            f"LEFT JOIN receipt_balance rb ON rb.receipt_id = r.id LEFT JOIN patient p ON p.id = r.patient_id "
            f"LEFT JOIN payer y ON y.id = r.payer_id ORDER BY {outer}")
