@@ -332,11 +332,12 @@ def test_an_older_closed_day_rewritten(books, monkeypatch):
 def test_every_unique_key_of_every_history_table_has_a_replace_guard(db):
     """A new history table or unique key without its REPLACE guard fails here (schema read from the file)."""
     from tui_billing.store import database
-    from tui_billing.store.guards import HISTORY_KEYS, NEW_APPEND_ONLY
+    from tui_billing.store.guards import HISTORY_KEYS, LATER_HISTORY_KEYS, NEW_APPEND_ONLY
     from tui_billing.store.migrations import POSTED_TABLES
 
-    guarded = set(HISTORY_KEYS)
-    for table in (*POSTED_TABLES, *NEW_APPEND_ONLY, "charge_balance", "receipt_balance"):
+    guarded = set(HISTORY_KEYS) | set(LATER_HISTORY_KEYS)
+    later = {table for table, _ in LATER_HISTORY_KEYS}
+    for table in (*POSTED_TABLES, *NEW_APPEND_ONLY, *later, "charge_balance", "receipt_balance"):
         info = database.execute_sql(f"PRAGMA table_info({table})").fetchall()
         keys = [tuple(r[1] for r in sorted((r for r in info if r[5]), key=lambda r: r[5]))]
         for _, name, unique, *_ in database.execute_sql(f"PRAGMA index_list({table})").fetchall():
@@ -347,6 +348,27 @@ def test_every_unique_key_of_every_history_table_has_a_replace_guard(db):
         triggers = {r[0] for r in database.execute_sql(
             "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (table,))}
         assert {f"{table}_no_update", f"{table}_no_delete"} <= triggers or table.endswith("_balance"), table
+
+
+@pytest.mark.parametrize("insert, replace", [
+    ("INSERT INTO master_version (id, entity, entity_id, version, on_date, at, operator, data) "
+     "VALUES (900, 'payer', 1, 1, '2026-11-16', 'x', 'alice', '{}')",
+     "INSERT OR REPLACE INTO master_version (id, entity, entity_id, version, on_date, at, operator, data) "
+     "VALUES (900, 'payer', 1, 1, '2026-11-16', 'x', 'mallory', '{\"name\": \"forged\"}')"),
+    ("INSERT INTO import_file (id, sha256, kind, file_name, rows, imported_at, operator) "
+     "VALUES (900, '" + "a" * 64 + "', 'fees', 'f.csv', 1, 'x', 'alice')",
+     "INSERT OR REPLACE INTO import_file (id, sha256, kind, file_name, rows, imported_at, operator) "
+     "VALUES (900, '" + "b" * 64 + "', 'fees', 'f.csv', 1, 'x', 'alice')"),
+    ("INSERT INTO import_file (id, sha256, kind, file_name, rows, imported_at, operator) "
+     "VALUES (900, '" + "a" * 64 + "', 'fees', 'f.csv', 1, 'x', 'alice')",
+     "DELETE FROM import_file WHERE id = 900"),
+])
+def test_later_history_tables_are_never_replaced(books, insert, replace):
+    """Schema 11: master-data versions and the imported-files record get the same REPLACE guard."""
+    con = attacker(books["db"])
+    con.execute(insert)
+    refused_by_database(con, replace)
+    con.close()
 
 
 def test_month_close_deleted_to_reopen_the_month(books, monkeypatch):

@@ -35,12 +35,18 @@ HISTORY_KEYS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 #: History tables that schema 1 did not guard against UPDATE and DELETE.
 NEW_APPEND_ONLY = ("role_grant", "test_book", "day_digest")
+#: History tables added after schema 8 (batch corrections, imported files, master-data versions,
+#: dated fees, account notes): schema 11 gives them the same REPLACE guard.
+LATER_HISTORY_KEYS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("batch_correction", ("id",)), ("import_file", ("id",)), ("master_version", ("id",)),
+    ("master_version", ("entity", "entity_id", "version")), ("fee_schedule", ("id",)), ("account_note", ("id",)),
+)
 
 
-def replace_guards() -> str:
+def replace_guards(keys: tuple[tuple[str, tuple[str, ...]], ...] = HISTORY_KEYS) -> str:
     """BEFORE INSERT triggers refusing a key that exists (what INSERT OR REPLACE would delete)."""
     parts = []
-    for table, key in HISTORY_KEYS:
+    for table, key in keys:
         match = " AND ".join(f"{c} = NEW.{c}" for c in key)  # `= NULL` never matches: a new row passes
         parts.append(
             f"CREATE TRIGGER {table}_no_replace_{'_'.join(key)} BEFORE INSERT ON {table} "
@@ -50,13 +56,22 @@ def replace_guards() -> str:
     return "\n".join(parts)
 
 
+def append_only(tables: tuple[str, ...]) -> str:
+    """UPDATE and DELETE refused on each table."""
+    return "\n".join(
+        f"CREATE TRIGGER {table}_no_{event.lower()} BEFORE {event} ON {table} BEGIN "
+        f"SELECT RAISE(ABORT, 'history is never changed: {table} rows cannot be {verb}'); END;"
+        for table in tables for event, verb in (("UPDATE", "updated"), ("DELETE", "deleted")))
+
+
+def later_guards() -> str:
+    """Schema 11: the REPLACE guard for the later history tables; imported files become append-only too."""
+    return replace_guards(LATER_HISTORY_KEYS) + "\n" + append_only(("import_file",))
+
+
 def other_guards() -> str:
     """Update/delete guards for the newer history tables, closed periods for undated rows, balances' fixed columns."""
-    parts = []
-    for table in NEW_APPEND_ONLY:
-        for event, verb in (("UPDATE", "updated"), ("DELETE", "deleted")):
-            parts.append(f"CREATE TRIGGER {table}_no_{event.lower()} BEFORE {event} ON {table} BEGIN "
-                         f"SELECT RAISE(ABORT, 'history is never changed: {table} rows cannot be {verb}'); END;")
+    parts = [append_only(NEW_APPEND_ONLY)]
     for table, date_of in (
         ("encounter_diagnosis", "SELECT posting_date FROM encounter WHERE id = NEW.encounter_id"),
         ("batch_close", "SELECT posting_date FROM batch WHERE id = NEW.batch_id"),

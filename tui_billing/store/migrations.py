@@ -633,8 +633,17 @@ CREATE TRIGGER account_note_no_delete BEFORE DELETE ON account_note
 BEGIN SELECT RAISE(ABORT, 'account notes are kept as written: add a new note'); END;
 """
 
+def _v11() -> str:
+    """Version 11: the tables that carry history since schema 8 get the REPLACE guard (store/guards.py)."""
+    from .guards import later_guards
+
+    return later_guards()
+
+
+V11 = _v11()
+
 # In number order: the position in this list is the schema version.
-MIGRATIONS: list[str] = [V1 + _history_triggers(), V2, V3, V4, V5, V6, V7, V8, V9, V10]
+MIGRATIONS: list[str] = [V1 + _history_triggers(), V2, V3, V4, V5, V6, V7, V8, V9, V10, V11]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
