@@ -72,6 +72,21 @@ def test_another_clerks_batch(staff, practice):
     ops.close_batch(batch)
 
 
+def test_correcting_or_cancelling_another_clerks_batch(staff, practice):
+    from tui_billing.store import batches
+
+    staff("alice")
+    batch = ops.open_batch("charge", 2, 20000)
+    empty = ops.open_batch("charge", 1, 100)
+    batches.correct_control(batch, 3, 30000, "stack recounted")  # her own: a clerk may
+    staff("carol")
+    assert "correct or cancel alice's batch" in refused(batches.correct_control, batch, 1, 10000, "typo")
+    assert "correct or cancel alice's batch" in refused(batches.cancel_empty_batch, empty, "opened twice")
+    staff("sam")
+    batches.correct_control(batch, 1, 10000, "typo")
+    assert batches.cancel_empty_batch(empty, "opened twice").closed
+
+
 def test_voids(staff, practice):
     staff("alice")
     own = encounter(practice)

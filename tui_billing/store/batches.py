@@ -8,8 +8,7 @@ change. Only the two control columns of an open batch on an open day can change,
 the figures of the correction row written just before (a trigger checks it), so nothing but
 these operations can move them.
 
-Who may do it: for now any clerk may correct their own batch and any other open batch; the
-supervisor-only rules arrive with roles.
+Who may do it: a clerk their own batch; another clerk's batch needs a supervisor (store/roles.py).
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from ..money import format_cents
-from . import audit
+from . import audit, roles
 from . import validate as v
 from .db import database, write
 from .errors import BillingError
@@ -47,10 +46,11 @@ class BatchCorrection:
     at: str
 
 
-def _correctable(batch_id: object) -> BatchStatus:
+def _correctable(batch_id: object, user: str) -> BatchStatus:
     if isinstance(batch_id, bool) or not isinstance(batch_id, int):
         raise BillingError("batch must be a batch number", "batch")
     status = batch_status(batch_id)
+    roles.require("correct_batch", user, batch_id=batch_id, batch_operator=status.operator)
     if status.closed:
         raise BillingError(f"batch {batch_id} is closed: its figures are final", "batch")
     closed = v.closed_reason(status.posting_date)
@@ -86,7 +86,7 @@ def correct_control(batch_id: int, control_count: int, control_total: int, reaso
                     operator: str | None = None) -> BatchStatus:
     """Replace an open batch's control figures (a typo from the stack or the tape), with a reason."""
     user = v.operator(operator)
-    status = _correctable(batch_id)
+    status = _correctable(batch_id, user)
     count = _count(control_count)
     total = v.cents(control_total, "control total")
     why = _reason(reason)
@@ -108,7 +108,7 @@ def cancel_empty_batch(batch_id: int, reason: str, *, operator: str | None = Non
     Refused when anything was ever posted in it (a voided entry counts: its reversal is there).
     """
     user = v.operator(operator)
-    status = _correctable(batch_id)
+    status = _correctable(batch_id, user)
     why = _reason(reason)
     table = "encounter" if status.kind == "charge" else "receipt"
     if database.execute_sql(f"SELECT 1 FROM {table} WHERE batch_id = ? LIMIT 1", (status.id,)).fetchone():

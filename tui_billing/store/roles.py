@@ -45,6 +45,9 @@ def _rule(action: str, user: str, facts: dict[str, Any]) -> tuple[str, str]:
     if action == "close_batch":
         return ("supervisor" if _others(facts, user, "batch_operator") else "clerk",
                 f"close {facts.get('batch_operator')}'s batch {facts.get('batch_id')}")
+    if action == "correct_batch":
+        return ("supervisor" if _others(facts, user, "batch_operator") else "clerk",
+                f"correct or cancel {facts.get('batch_operator')}'s batch {facts.get('batch_id')}")
     if action == "batch_entry":
         return ("supervisor" if _others(facts, user, "batch_operator") else "clerk",
                 f"post into {facts.get('batch_operator')}'s batch {facts.get('batch_id')}")
