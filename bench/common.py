@@ -19,8 +19,8 @@ import subprocess
 import sys
 import termios
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -181,7 +181,7 @@ class PtyProcess:
         except OSError:
             pass
 
-    def __enter__(self) -> "PtyProcess":
+    def __enter__(self) -> PtyProcess:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -26,9 +26,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 if __package__ in (None, ""):  # run as a script: make `bench` and `tui_billing` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -51,8 +51,8 @@ def seed_practice(path: str | os.PathLike[str], patients: int = 8) -> dict[str, 
 
     Opens (and leaves open) the store on ``path`` in this process. Returns the ids a worker needs.
     """
-    from tui_billing.store import operations as ops
     from tui_billing.store import open_database
+    from tui_billing.store import operations as ops
 
     open_database(path, create=True)
     ops.seed_standard_reasons(operator="setup")
@@ -153,7 +153,7 @@ class ForkedWorker:
                 os.dup2(out_w, 1)
                 os.dup2(in_r, 0)
                 sys.stdout = open(1, "w", closefd=False)
-                sys.stdin = open(0, "r", closefd=False)
+                sys.stdin = open(0, closefd=False)
                 from tui_billing.store import database
 
                 database._state.reset()  # never touch the parent's connection
@@ -196,7 +196,7 @@ def run_workers(db: str, procs: int, cycles: int, setup: dict, timeout: float = 
                 for w in range(procs)]
     results = [WorkerResult(w) for w in range(procs)]
     try:
-        for child, res in zip(children, results):
+        for child, res in zip(children, results, strict=False):
             line = child.stdout.readline().strip()
             if line != "ready":
                 res.errors.append(f"worker did not start: {line!r}")
@@ -207,7 +207,7 @@ def run_workers(db: str, procs: int, cycles: int, setup: dict, timeout: float = 
         side = threading.Thread(target=during, name="during") if during else None
         if side:
             side.start()
-        open_fds = {child.stdout.fileno(): (child, res) for child, res in zip(children, results)}
+        open_fds = {child.stdout.fileno(): (child, res) for child, res in zip(children, results, strict=False)}
         while open_fds:
             if time.perf_counter() - start > timeout:
                 raise TimeoutError(f"workers still running after {timeout} s")
@@ -226,7 +226,7 @@ def run_workers(db: str, procs: int, cycles: int, setup: dict, timeout: float = 
         wall = time.perf_counter() - start
         if side:
             side.join(timeout)
-        for child, res in zip(children, results):
+        for child, res in zip(children, results, strict=False):
             res.returncode = child.wait(timeout=30)
             if res.returncode:
                 res.errors.append(f"exit status {res.returncode}")

@@ -169,8 +169,8 @@ def lookup_queries(db: Path, n: int, seed: int = 7) -> list[tuple[str, str]]:
     new work); the list is shown fresh each time, so the first hit's account is always painted.
     """
     from tui_billing.store import close_database, open_database
-    from tui_billing.store.lookups import find_patients
     from tui_billing.store.db import database
+    from tui_billing.store.lookups import find_patients
 
     open_database(db, migrate=False)
     total = database.execute_sql("SELECT MAX(id) FROM patient").fetchone()[0] or 0

@@ -76,8 +76,8 @@ def check(obj: Context, quick: bool) -> None:
 @pass_ctx
 def backup(obj: Context, dest: Path, force: bool) -> None:
     """Copy the database to DEST with SQLite's online backup (safe while clerks are posting)."""
-    from .store.backup import backup_to
     from .store import BillingError
+    from .store.backup import backup_to
 
     obj.open()
     try:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import csv
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from .money import MoneyError, parse_cents
 from .store import operations as ops
@@ -252,7 +252,7 @@ class _Progress:
 
             self.bar = click.progressbar(length=total, label="checking and posting", file=sys.stderr)
 
-    def __enter__(self) -> "_Progress":
+    def __enter__(self) -> _Progress:
         if self.bar is not None:
             self.bar.__enter__()
         return self

@@ -157,7 +157,7 @@ def _day_transactions(date: str, names: _Names, resp: _Responsibility) -> list[t
             parts = lines.get(did, {})
             postings: list[tuple[str, int]] = []
 
-            def transfers() -> None:
+            def transfers(parts: dict = parts, postings: list = postings) -> None:  # this distribution's
                 for cid, to_payer, amt in parts.get("xfer", []):
                     pid, payer = resp.get(cid)
                     postings.append((names.receivable(pid, to_payer), amt))

@@ -8,7 +8,7 @@ detail lists are set-based SQL over the ``posting_date`` indexes.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from ..money import format_cents
 from ..store.db import sql
@@ -214,7 +214,7 @@ def deposit(date: str) -> Report:
     totals = Section("Deposit totals", ["method", "deposit", "counted", "difference"], key="totals")
     closed = _one("SELECT counted_cash, counted_checks, counted_check_count, counted_card, counted_eft, operator "
                   "FROM day_close WHERE posting_date = ?", (date,))
-    counted = dict(zip(METHODS, (closed[0], closed[1], closed[3], closed[4]))) if closed else {}
+    counted = dict(zip(METHODS, (closed[0], closed[1], closed[3], closed[4]), strict=False)) if closed else {}
     for m in METHODS:
         want = summary.deposit[m]
         got = counted.get(m)

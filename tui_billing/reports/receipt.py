@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..money import format_cents
-from ..text import inert
+from ..store.clock import today
 from ..store.db import sql
 from ..store.errors import BillingError
-from ..store.clock import today
+from ..text import inert
 
 WIDTH = 64
 

@@ -410,7 +410,7 @@ class BalancingScreen(Screen[None]):
     def counted(self) -> Counted:
         """Parse the deposit inputs (an empty one counts as nothing)."""
         values: dict[str, int] = {}
-        for key, label, _ in DEPOSIT_FIELDS:
+        for key, _label, _ in DEPOSIT_FIELDS:
             raw = self.query_one(f"#dep-{key}", Input).value.strip()
             if not raw:
                 values[key] = 0

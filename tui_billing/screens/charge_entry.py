@@ -19,11 +19,10 @@ save leaves the form as typed.
 
 from __future__ import annotations
 
-from importlib import import_module
-
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from importlib import import_module
 
 from rich.text import Text
 from textual import on, work
@@ -35,20 +34,19 @@ from textual.widgets import Input, Static
 
 from .. import codes
 from ..money import MoneyError, format_cents, parse_cents
-from ..store import operations
-from ..store import lookups
+from ..store import lookups, operations
 from ..store.errors import BillingError
-from ..text import inert
 from ..store.lookups import BatchEncounter, OpenBatch, PatientHit, PayerRow, ProcedureRow, ProviderRow
+from ..text import inert
+from ..widgets.app_header import AppHeader
 from ..widgets.code_lookup import CodeInput, ProcedureLookup
 from ..widgets.dates import DateInput, parse_service_date
-from ..widgets.lookup import LookupInput, Match
-from ..widgets.money_input import MoneyInput
-from ..widgets.app_header import AppHeader
 from ..widgets.form_input import FormInput
 from ..widgets.key_bar import KeyBar
-from ..widgets.slot import Slot
+from ..widgets.lookup import LookupInput, Match
+from ..widgets.money_input import MoneyInput
 from ..widgets.patient_picker import PatientPicker
+from ..widgets.slot import Slot
 from .charge_dialogs import BatchDialog, ConfirmDialog, ReasonDialog, difference_text
 
 __all__ = ["ChargeEntryScreen", "EncounterForm", "parse_pointers"]

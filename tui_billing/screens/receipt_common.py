@@ -7,8 +7,8 @@ input, patient picker) without touching the screens' logic.
 from __future__ import annotations
 
 import datetime as dt
-
-from typing import TYPE_CHECKING, Iterator, cast
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -79,7 +79,8 @@ def cell(value: str, *, right: bool = False, style: str = "") -> Text:
     one-space gutter (right-aligned ones get it from the column being one wider).
     """
     value = inert(value)
-    return Text(value if right else " " + value, style=style, justify="right" if right else "left", no_wrap=True, overflow="ellipsis")
+    return Text(value if right else " " + value, style=style, justify="right" if right else "left", no_wrap=True,
+                overflow="ellipsis")
 
 
 def filter_inputs(prefix: str, specs: tuple[tuple[str, str, int], ...]) -> Iterator[Widget]:

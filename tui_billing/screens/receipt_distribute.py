@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 
 from rich.text import Text
 from textual import on, work
-from textual.app import ComposeResult
 from textual.actions import SkipAction
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
@@ -208,7 +208,7 @@ class DistributeScreen(FilterBar, Screen[Posted | None]):
         key = str(charge_id)
         if key not in table.rows:
             return
-        for (label, _, _), value in zip(COLUMNS[5:], self._edit_cells(self.edits.get(charge_id))):
+        for (label, _, _), value in zip(COLUMNS[5:], self._edit_cells(self.edits.get(charge_id)), strict=False):
             table.update_cell(key, label, value)
 
     # ------------------------------------------------------------------ filters

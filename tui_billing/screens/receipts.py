@@ -14,21 +14,21 @@ from pathlib import Path
 
 from rich.text import Text
 from textual import on, work
-from textual.app import ComposeResult
 from textual.actions import SkipAction
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
 
-from ..widgets.app_header import AppHeader
-from ..widgets.key_bar import KeyBar
 from ..store import operations as ops
 from ..store import receipts_queries as q
 from ..store.db import database
 from ..store.errors import BillingError
 from ..store.validate import current_posting_date, operator
+from ..widgets.app_header import AppHeader
+from ..widgets.key_bar import KeyBar
 from .receipt_common import METHODS, FilterBar, cell, filter_inputs, money
 from .receipt_dialogs import BatchDialog, NewReceiptDialog, Posted, RefundDialog, VoidDialog
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .db import database
 
@@ -128,7 +129,9 @@ def prepare(limit: int, dates: list[str] | None = None) -> OpenDayAudit:
                        {i for i, original in encounters if original is None})
     for eid, original in encounters:
         if original is None:
-            def test(d: Detail, mine=sorted(charges.get(eid, []))) -> str | None:
+            lines = sorted(charges.get(eid, []))
+
+            def test(d: Detail, mine: list = lines) -> str | None:  # bound now: eid moves on
                 recorded = sorted((line["code"], line["amount"]) for line in d.get("lines", []))
                 return _same("lines (code, amount)", recorded, mine) or _same("total", d.get("total"),
                                                                                 sum(a for _, a in mine))

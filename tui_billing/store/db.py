@@ -18,8 +18,9 @@ import sqlite3
 import stat
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from .errors import BillingError, DatabaseFileError
 
@@ -180,7 +181,8 @@ def open_database(given: str | os.PathLike[str] | None = None, *, create: bool =
 
     Raises :class:`DatabaseFileError` with a message that says what to do.
     """
-    from peewee import DatabaseError as PeeweeDatabaseError, OperationalError
+    from peewee import DatabaseError as PeeweeDatabaseError
+    from peewee import OperationalError
 
     from .migrations import migrate as run_migrations
 

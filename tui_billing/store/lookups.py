@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from .db import database
 from .errors import BillingError
 from .operations import BatchStatus, batch_status
-from .validate import current_posting_date, operator as resolve_operator
+from .validate import current_posting_date
+from .validate import operator as resolve_operator
 
 __all__ = [
     "BatchEncounter", "EncounterDetail", "OpenBatch", "PatientHit", "PayerRow", "ProcedureRow", "ProviderRow",

@@ -10,8 +10,9 @@ with tens of thousands of open charges costs one index range scan per page.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from .db import database
 from .operations import find_duplicate_receipts

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from .form_input import FormInput
-
 from ..money import MoneyError, format_cents, parse_cents
+from .form_input import FormInput
 
 __all__ = ["MoneyInput", "MoneyError"]
 

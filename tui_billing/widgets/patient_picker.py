@@ -7,7 +7,7 @@ that arrives for text no longer in the field is dropped.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from textual import work
 from textual.worker import get_current_worker
