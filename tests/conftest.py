@@ -33,8 +33,9 @@ from tui_billing.store import db as store_db
 import store_helpers
 from store_helpers import OPERATOR, TODAY
 
-#: pytest's own per-phase variable is the one change the environment may show.
-_PYTEST_OWN = {"PYTEST_CURRENT_TEST"}
+#: Changes the environment may show: pytest's own per-phase variable, and the repaint cap that
+#: tui_billing/app.py sets for the whole process when it is first imported (on purpose, not a test's).
+_PYTEST_OWN = {"PYTEST_CURRENT_TEST", "TEXTUAL_FPS"}
 _SESSION_ENV = {k: v for k, v in os.environ.items() if k not in _PYTEST_OWN}
 
 
