@@ -131,7 +131,10 @@ _tables: dict[str, dict[str, str]] = {}
 def _code_set_key() -> str:
     """Names the installed code-set release (its data files' names and sizes) without importing it."""
     spec = importlib.util.find_spec("simple_icd_10_cm")
-    folder = Path(next(iter(spec.submodule_search_locations))) / "data"  # type: ignore[union-attr]
+    locations = spec.submodule_search_locations if spec else None
+    if not locations:
+        raise ModuleNotFoundError("the ICD-10-CM code set (simple_icd_10_cm) is not installed", name="simple_icd_10_cm")
+    folder = Path(next(iter(locations))) / "data"
     files = sorted(f"{p.name}:{p.stat().st_size}" for p in folder.iterdir() if p.suffix in (".xml", ".txt"))
     return hashlib.sha256("|".join(files).encode()).hexdigest()[:16]
 

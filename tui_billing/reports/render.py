@@ -17,6 +17,7 @@ import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from ..money import cents_to_decimal, format_cents
 from ..text import inert
@@ -150,7 +151,7 @@ def report_dict(report: Report) -> dict:
     sections = []
     for section in report.sections:
         cols = list(section.columns)
-        item = {
+        item: dict[str, object] = {
             "key": section.key or section.title,
             "title": clean_text(section.title),
             "columns": cols,
@@ -263,10 +264,11 @@ def _column_text(column: Sequence[object]) -> list[str]:
     of thousands of cells, and one test per column is much cheaper than one per cell."""
     kinds = set(map(type, column))
     if kinds == {str}:
+        texts = cast("Sequence[str]", column)  # the kinds test above is the proof
         # one C-level test for the whole column; the rare column with a control character is cleaned
-        return list(column) if "".join(column).isprintable() else [clean_text(c) for c in column]
+        return list(texts) if "".join(texts).isprintable() else [clean_text(c) for c in texts]
     if kinds <= {Money, type(None)}:
-        return _amount_texts(column)
+        return _amount_texts(cast("Sequence[Money | None]", column))
     if kinds == {int}:
         return list(map(str, column))
     return [_display(c) for c in column]

@@ -18,9 +18,9 @@ import sqlite3
 import stat
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import BillingError, DatabaseFileError
 
@@ -74,7 +74,7 @@ def __getattr__(name: str):
 _reader: sqlite3.Connection | None = None
 
 
-def sql(query: str, params: Sequence = ()) -> sqlite3.Cursor:
+def sql(query: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> sqlite3.Cursor:
     """Run one read statement on the open books: the report connection, else the store's."""
     if _reader is not None:
         return _reader.execute(query, params)
