@@ -41,8 +41,8 @@ def prepare(db: Path, workdir: Path) -> dict:
     copy = workdir / "accounts-bench.db"
     shutil.copyfile(db, copy)
     copy.chmod(0o600)
-    from tui_billing.store import close_database, open_database
     from tui_billing.store import account_queries as aq
+    from tui_billing.store import close_database, open_database
     from tui_billing.store.accounts import fill_search_keys
     from tui_billing.store.db import database
 

@@ -31,6 +31,8 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import PtyProcess
+
 
 def _copy(db: Path, into: Path) -> Path:
     """Copy the database (and a leftover -wal, if any) so the original is never written."""
@@ -47,60 +49,18 @@ def _median(values: list[float]) -> float:
     return round(statistics.median(values), 1) if values else float("nan")
 
 
-class Terminal:
+def _terminal(argv: list[str], env: dict[str, str]) -> PtyProcess:
     """The real app in a pseudo-terminal at 80x24: keys in, the bytes it paints out."""
-
-    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
-        import fcntl
-        import os
-        import pty
-        import struct
-        import subprocess
-        import termios
-
-        self.os = os
-        self.master, slave = pty.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True)
-        os.close(slave)
-        self.buf = b""
-
-    def send(self, keys: bytes) -> float:
-        self.mark = len(self.buf)
-        self.os.write(self.master, keys)
-        return time.perf_counter()
-
-    def wait_for(self, marker: bytes, timeout: float = 30.0) -> float:
-        """Read until ``marker`` is painted after the last send; returns when it arrived."""
-        import select
-
-        deadline = time.monotonic() + timeout
-        start = max(0, getattr(self, "mark", 0) - len(marker))
-        while True:
-            if marker in self.buf[start:]:
-                return time.perf_counter()
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise RuntimeError(f"{marker!r} never appeared on the screen")
-            ready, _, _ = select.select([self.master], [], [], left)
-            if ready:
-                try:
-                    self.buf += self.os.read(self.master, 1 << 16)
-                except OSError:
-                    raise RuntimeError("the app exited") from None
-
-    def close(self) -> None:
-        import subprocess
-
-        try:
-            self.os.write(self.master, b"\x11")  # Ctrl+Q
-            self.proc.wait(timeout=10)
-        except (OSError, subprocess.TimeoutExpired):
-            self.proc.kill()  # only the process this benchmark started
-            self.proc.wait()
-        self.os.close(self.master)
+    return PtyProcess(argv, cols=80, rows=24, env=env)
 
 
+def _painted(term: PtyProcess, marker: bytes, since: int, timeout: float = 30.0) -> float:
+    """Read until ``marker`` is painted after offset ``since``; returns the moment it arrived."""
+    term.wait_for(marker, timeout=timeout, since=since)
+    return time.perf_counter()
+
+
+QUIT = b"\x11"  # Ctrl+Q
 F2, F4 = b"\x1bOQ", b"\x1bOS"
 
 
@@ -115,7 +75,7 @@ def _measure(path: Path, rounds: int) -> dict:
 
     patient = database.execute_sql("SELECT id FROM patient ORDER BY id LIMIT 1").fetchone()[0]
     env = dict(os.environ, TERM="xterm-256color", COLORTERM="", TUI_BILLING_OPERATOR="bench")
-    term = Terminal([sys.executable, "-m", "tui_billing", "--db", str(path)], env)
+    term = _terminal([sys.executable, "-m", "tui_billing", "--db", str(path)], env)
     cold, warm, refresh = [], [], []
     amount = 100
 
@@ -129,22 +89,25 @@ def _measure(path: Path, rounds: int) -> dict:
     try:
         term.wait_for(b"Charges", timeout=60)  # the app is up (footer painted)
         time.sleep(0.5)  # let start-up settle before timing keys
+        mark = term.mark()
         sent = term.send(F4)
-        cold.append((term.wait_for(b"proof") - sent) * 1000)
+        cold.append((_painted(term, b"proof", mark) - sent) * 1000)
         for _ in range(rounds):
+            mark = term.mark()
             term.send(F2)
-            term.wait_for(b"Charge")
+            _painted(term, b"Charge", mark)
             total = post()  # posted while the dashboard is hidden: F4 must show it
+            mark = term.mark()
             sent = term.send(F4)
-            warm.append((term.wait_for(total.encode()) - sent) * 1000)
+            warm.append((_painted(term, total.encode(), mark) - sent) * 1000)
         for _ in range(rounds):
-            term.mark = len(term.buf)
+            mark = term.mark()
             total = post()
             committed = time.perf_counter()
-            refresh.append((term.wait_for(total.encode()) - committed) * 1000)
+            refresh.append((_painted(term, total.encode(), mark) - committed) * 1000)
             time.sleep(0.05)
     finally:
-        term.close()
+        term.close(QUIT, grace=10)
     return {"f4_cold_ms": _median(cold), "f4_warm_ms": _median(warm), "refresh_ms": _median(refresh),
             "refresh_max_ms": round(max(refresh), 1) if refresh else float("nan")}
 
@@ -177,20 +140,23 @@ def _measure_floor(path: Path, rounds: int) -> dict:
     import os
 
     env = dict(os.environ, TERM="xterm-256color", COLORTERM="")
-    term = Terminal([sys.executable, str(Path(__file__).resolve()), "--floor-app", "--db", str(path)], env)
+    term = _terminal([sys.executable, str(Path(__file__).resolve()), "--floor-app", "--db", str(path)], env)
     cold, warm = [], []
     try:
         term.wait_for(b"Charges", timeout=60)
         time.sleep(0.5)
+        mark = term.mark()
         sent = term.send(F4)
-        cold.append((term.wait_for(b"proof") - sent) * 1000)
+        cold.append((_painted(term, b"proof", mark) - sent) * 1000)
         for _ in range(rounds):
+            mark = term.mark()
             term.send(F2)
-            term.wait_for(b"Charge")
+            _painted(term, b"Charge", mark)
+            mark = term.mark()
             sent = term.send(F4)
-            warm.append((term.wait_for(b"proof") - sent) * 1000)
+            warm.append((_painted(term, b"proof", mark) - sent) * 1000)
     finally:
-        term.close()
+        term.close(QUIT, grace=10)
     return {"floor_f4_cold_ms": _median(cold), "floor_f4_warm_ms": _median(warm)}
 
 

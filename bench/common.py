@@ -19,8 +19,8 @@ import subprocess
 import sys
 import termios
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -91,8 +91,11 @@ class PtyProcess:
     """A child process on a real pseudo-terminal of a fixed size, as a clerk's SSH session sees it.
 
     ``wait_for(text)`` reads output until ``text`` appears on screen (escape sequences
-    stripped) and returns the seconds it took; ``send`` writes keys. Use as a context manager:
-    leaving it kills the child if it is still running.
+    stripped) and returns the seconds it took; ``send`` writes keys and returns the moment it
+    did (``time.perf_counter()``); ``mark()`` is the output's length now, for a later
+    ``wait_for(..., since=mark)``. Use as a context manager: leaving it kills the child if it is
+    still running; ``close(quit_keys=b"\x11")`` asks the app to quit first. The one pseudo-terminal
+    driver of every benchmark (and of the reliability tests that drive a screen).
     """
 
     def __init__(self, argv: Sequence[str], *, cols: int = 80, rows: int = 24,
@@ -124,12 +127,17 @@ class PtyProcess:
         self.output += chunk
         return chunk
 
-    def wait_for(self, text: str | re.Pattern[str], timeout: float = 30.0, *, new_only: bool = True) -> float:
-        """Seconds until ``text`` shows in the output after the last wait; raise TimeoutError."""
+    def wait_for(self, text: str | bytes | re.Pattern[str], timeout: float = 30.0, *, new_only: bool = True,
+                 since: int | None = None) -> float:
+        """Seconds until ``text`` shows in the output after the last wait (or after offset
+        ``since``, or anywhere when not ``new_only``); raise TimeoutError."""
         start = time.perf_counter()
+        if isinstance(text, bytes):
+            text = text.decode()
         pattern = text if isinstance(text, re.Pattern) else re.compile(re.escape(text))
+        origin = since if since is not None else self._seen if new_only else 0
         while True:
-            view = screen_text(bytes(self.output[self._seen if new_only else 0:]))
+            view = screen_text(bytes(self.output[origin:]))
             if pattern.search(view):
                 self._seen = len(self.output)
                 return time.perf_counter() - start
@@ -150,14 +158,24 @@ class PtyProcess:
                 return time.perf_counter() - start
         raise TimeoutError(f"no echo for {keys!r} within {timeout} s")
 
-    def drain(self, quiet: float = 0.05) -> None:
-        """Read until the terminal has been quiet for ``quiet`` seconds."""
+    def drain(self, quiet: float = 0.05, limit: float | None = None) -> None:
+        """Read until the terminal has been quiet for ``quiet`` seconds (or ``limit`` s have passed:
+        an app with a blinking cursor is never quiet for long)."""
+        start = time.perf_counter()
         while self.read_some(quiet):
-            pass
+            if limit is not None and time.perf_counter() - start >= limit:
+                break
         self._seen = len(self.output)
 
-    def send(self, keys: bytes | str) -> None:
+    def mark(self) -> int:
+        """The output's length now: ``wait_for(..., since=mark)`` looks only at what comes after."""
+        return len(self.output)
+
+    def send(self, keys: bytes | str) -> float:
+        """Write keys; returns the moment they were written (``time.perf_counter()``)."""
+        sent = time.perf_counter()
         os.write(self.fd, keys.encode() if isinstance(keys, str) else keys)
+        return sent
 
     def alive(self) -> bool:
         try:
@@ -169,7 +187,17 @@ class PtyProcess:
     def peak_memory_kb(self) -> int:
         return vm_hwm_kb(self.pid)
 
-    def close(self) -> None:
+    def close(self, quit_keys: bytes | None = None, grace: float = 3.0) -> None:
+        """End the child: first ``quit_keys`` (Ctrl+Q for the app) and up to ``grace`` seconds for
+        it to exit on its own, if given; then SIGKILL."""
+        if quit_keys is not None and self.alive():
+            try:
+                os.write(self.fd, quit_keys)
+            except OSError:
+                pass
+            deadline = time.perf_counter() + grace
+            while self.alive() and time.perf_counter() < deadline:
+                self.read_some(0.1)  # keep reading: a child blocked on a full terminal never exits
         if self.alive():
             os.kill(self.pid, signal.SIGKILL)
             try:
@@ -181,7 +209,7 @@ class PtyProcess:
         except OSError:
             pass
 
-    def __enter__(self) -> "PtyProcess":
+    def __enter__(self) -> PtyProcess:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -26,9 +26,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 if __package__ in (None, ""):  # run as a script: make `bench` and `tui_billing` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -154,7 +154,7 @@ class ForkedWorker:
                 os.dup2(out_w, 1)
                 os.dup2(in_r, 0)
                 sys.stdout = open(1, "w", closefd=False)
-                sys.stdin = open(0, "r", closefd=False)
+                sys.stdin = open(0, closefd=False)
                 from tui_billing.store import database
 
                 database._state.reset()  # never touch the parent's connection

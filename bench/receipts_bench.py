@@ -48,7 +48,8 @@ def prepare(db: Path, workdir: Path) -> dict:
     shutil.copyfile(db, copy)
     copy.chmod(0o600)
     sys.path.insert(0, str(ROOT))
-    from tui_billing.store import close_database, open_database, operations as ops
+    from tui_billing.store import close_database, open_database
+    from tui_billing.store import operations as ops
     from tui_billing.store.db import database
 
     open_database(copy)
@@ -272,7 +273,8 @@ def make_books(path: Path, charges: int = 3000) -> None:
     import datetime as dt
 
     sys.path.insert(0, str(ROOT))
-    from tui_billing.store import close_database, open_database, operations as ops
+    from tui_billing.store import close_database, open_database
+    from tui_billing.store import operations as ops
 
     for old in path.parent.glob(path.name + "*"):
         old.unlink()

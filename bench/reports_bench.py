@@ -61,33 +61,45 @@ UNION ALL SELECT 'refund', f.id, f.operator, NULL, NULL, NULL, NULL, f.method, f
 #: the last closed day's checkpoint plus the movement since, and the open items the proof
 #: compares the closing balances with (the month floor below carries its period sums the same way).
 DAYSHEET_SUMS = """
-UNION ALL SELECT 'receipts', method, source, NULL, NULL, NULL, NULL, COUNT(*), SUM(amount) FROM receipt WHERE posting_date = :d GROUP BY method, source
-UNION ALL SELECT 'refunds', method, NULL, NULL, NULL, NULL, NULL, COUNT(*), SUM(amount) FROM refund WHERE posting_date = :d GROUP BY method
-UNION ALL SELECT 'adjustments', reason_code, NULL, NULL, NULL, NULL, NULL, COUNT(*), SUM(amount) FROM adjustment WHERE posting_date = :d GROUP BY reason_code
+UNION ALL SELECT 'receipts', method, source, NULL, NULL, NULL, NULL, COUNT(*), SUM(amount) FROM receipt
+    WHERE posting_date = :d GROUP BY method, source
+UNION ALL SELECT 'refunds', method, NULL, NULL, NULL, NULL, NULL, COUNT(*), SUM(amount) FROM refund
+    WHERE posting_date = :d GROUP BY method
+UNION ALL SELECT 'adjustments', reason_code, NULL, NULL, NULL, NULL, NULL, COUNT(*), SUM(amount) FROM adjustment
+    WHERE posting_date = :d GROUP BY reason_code
 UNION ALL SELECT 'charges', operator, pr.code, NULL, NULL, NULL, NULL, SUM(c.reverses_id IS NULL), SUM(c.amount)
 FROM charge c JOIN provider pr ON pr.id = c.provider_id WHERE c.posting_date = :d GROUP BY operator, pr.code
 UNION ALL SELECT 'transfers', NULL, NULL, NULL, NULL, NULL, NULL, COUNT(*), SUM(amount) FROM transfer WHERE posting_date = :d
 UNION ALL SELECT 'checkpoint', posting_date, totals, NULL, NULL, NULL, NULL, NULL, NULL FROM (
     SELECT posting_date, totals FROM day_close WHERE posting_date < :d ORDER BY posting_date DESC LIMIT 1)
 UNION ALL SELECT 'since checkpoint', t, NULL, NULL, NULL, NULL, NULL, NULL, s FROM (
-    SELECT 'charge' AS t, SUM(amount) AS s FROM charge WHERE posting_date > (SELECT MAX(posting_date) FROM day_close WHERE posting_date < :d) AND posting_date <= :d
-    UNION ALL SELECT 'application', SUM(amount) FROM application WHERE posting_date > (SELECT MAX(posting_date) FROM day_close WHERE posting_date < :d) AND posting_date <= :d
-    UNION ALL SELECT 'adjustment', SUM(amount) FROM adjustment WHERE posting_date > (SELECT MAX(posting_date) FROM day_close WHERE posting_date < :d) AND posting_date <= :d
-    UNION ALL SELECT 'receipt', SUM(amount) FROM receipt WHERE posting_date > (SELECT MAX(posting_date) FROM day_close WHERE posting_date < :d) AND posting_date <= :d
-    UNION ALL SELECT 'refund', SUM(amount) FROM refund WHERE posting_date > (SELECT MAX(posting_date) FROM day_close WHERE posting_date < :d) AND posting_date <= :d)
+    SELECT 'charge' AS t, SUM(amount) AS s FROM charge
+        WHERE posting_date > (SELECT MAX(posting_date) FROM day_close WHERE posting_date < :d) AND posting_date <= :d
+    UNION ALL SELECT 'application', SUM(amount) FROM application
+        WHERE posting_date > (SELECT MAX(posting_date) FROM day_close WHERE posting_date < :d) AND posting_date <= :d
+    UNION ALL SELECT 'adjustment', SUM(amount) FROM adjustment
+        WHERE posting_date > (SELECT MAX(posting_date) FROM day_close WHERE posting_date < :d) AND posting_date <= :d
+    UNION ALL SELECT 'receipt', SUM(amount) FROM receipt
+        WHERE posting_date > (SELECT MAX(posting_date) FROM day_close WHERE posting_date < :d) AND posting_date <= :d
+    UNION ALL SELECT 'refund', SUM(amount) FROM refund
+        WHERE posting_date > (SELECT MAX(posting_date) FROM day_close WHERE posting_date < :d) AND posting_date <= :d)
 UNION ALL SELECT 'open A/R', NULL, NULL, NULL, NULL, NULL, NULL, COUNT(*), SUM(balance) FROM charge_balance WHERE balance > 0
-UNION ALL SELECT 'unapplied', NULL, NULL, NULL, NULL, NULL, NULL, COUNT(*), SUM(unapplied) FROM receipt_balance WHERE unapplied > 0
+UNION ALL SELECT 'unapplied', NULL, NULL, NULL, NULL, NULL, NULL, COUNT(*), SUM(unapplied)
+    FROM receipt_balance WHERE unapplied > 0
 """
 
 
 #: The month's figures besides the movement by provider/payer/code: the period's sums the
 #: roll-forward prints (receipts and refunds by method, adjustments by reason, transfers, voids).
 MONTH_PERIOD_SUMS = """
-UNION ALL SELECT 'receipt', method, NULL, COUNT(*), SUM(amount), 0 FROM receipt WHERE posting_date BETWEEN :s AND :e GROUP BY method
+UNION ALL SELECT 'receipt', method, NULL, COUNT(*), SUM(amount), 0 FROM receipt
+    WHERE posting_date BETWEEN :s AND :e GROUP BY method
 UNION ALL SELECT 'refund', method, NULL, COUNT(*), SUM(amount), 0 FROM refund WHERE posting_date BETWEEN :s AND :e GROUP BY method
-UNION ALL SELECT 'adjustment', reason_code, NULL, COUNT(*), SUM(amount), 0 FROM adjustment WHERE posting_date BETWEEN :s AND :e GROUP BY reason_code
+UNION ALL SELECT 'adjustment', reason_code, NULL, COUNT(*), SUM(amount), 0 FROM adjustment
+    WHERE posting_date BETWEEN :s AND :e GROUP BY reason_code
 UNION ALL SELECT 'transfer', NULL, NULL, COUNT(*), SUM(amount), 0 FROM transfer WHERE posting_date BETWEEN :s AND :e
-UNION ALL SELECT 'receipts by payer', payer_id, NULL, COUNT(*), SUM(amount), 0 FROM receipt WHERE posting_date BETWEEN :s AND :e GROUP BY payer_id
+UNION ALL SELECT 'receipts by payer', payer_id, NULL, COUNT(*), SUM(amount), 0 FROM receipt
+    WHERE posting_date BETWEEN :s AND :e GROUP BY payer_id
 """
 
 
@@ -162,8 +174,9 @@ def run_bench(db: str | os.PathLike[str], *, repeats: int = 5) -> dict:
 
         open_database(path, create=False)
         try:
-            from tui_billing.reports.queries import aging_sql, month_bounds, month_movement  # noqa: F401
             import inspect
+
+            from tui_billing.reports.queries import aging_sql, month_bounds, month_movement  # noqa: F401
 
             aging_floor, aging_params = aging_sql(dates["today"], "payer", "service")
             past_floor, past_params = aging_sql(dates["past"], "payer", "service")
@@ -185,7 +198,7 @@ def run_bench(db: str | os.PathLike[str], *, repeats: int = 5) -> dict:
             "help": ([sys.executable, "-m", "tui_billing", "--help"], [sys.executable, "-c", "pass"]),
         }
         times: dict[str, dict[str, list[float]]] = {k: {"report": [], "floor": []} for k in cases}
-        for name, (cmd, floor) in cases.items():  # warm the page cache once
+        for cmd, floor in cases.values():  # warm the page cache once
             _time(cmd, env)
             _time(floor, env)
         for _ in range(repeats):

@@ -19,24 +19,21 @@ batch is added to the copy, so the screen starts on the form); the given file is
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import os
-import pty
 import random
-import re
-import select
 import shutil
-import signal
 import statistics
-import struct
 import sys
 import tempfile
-import termios
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+if __package__ in (None, ""):  # run as a script: make `bench` and `tui_billing` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import ROOT, PtyProcess
+
 COLS, ROWS = 80, 24
 OPERATOR = "bench"
 ECHO_CHAR = b"Q"
@@ -44,75 +41,11 @@ ECHO_CHAR = b"Q"
 READY_MARK = b"Total 0.00"
 #: The service-line header: painted once every field of the form is on screen.
 FULL_MARK = b"Mod Mod Mod Mod Un"  # not a final byte of any escape sequence Textual writes
+QUIT = b"\x11"  # Ctrl+Q
 
 
-_CSI = re.compile(rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]")
-
-
-class Term:
-    """A child process on a pty of a fixed size; output is read without buffering."""
-
-    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
-        self.started = time.perf_counter()
-        pid, fd = pty.fork()
-        if pid == 0:  # child
-            os.chdir(ROOT)
-            os.execve(argv[0], argv, env)
-        self.pid, self.fd = pid, fd
-        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
-        self.buffer = b""
-
-    def read(self, timeout: float) -> bytes:
-        ready, _, _ = select.select([self.fd], [], [], timeout)
-        if not ready:
-            return b""
-        try:
-            data = os.read(self.fd, 65536)
-        except OSError:
-            return b""
-        self.buffer += data
-        return data
-
-    def wait_for(self, needle: bytes, timeout: float = 30.0, since: int = 0) -> float:
-        """Seconds until ``needle`` appears in the output's text after offset ``since``.
-
-        Escape sequences are removed first: a style change can fall in the middle of a word.
-        """
-        start = time.perf_counter()
-        while needle not in _CSI.sub(b"", self.buffer[since:]):
-            if time.perf_counter() - start > timeout:
-                raise TimeoutError(f"{needle!r} did not appear within {timeout} s")
-            self.read(0.05)
-        return time.perf_counter() - start
-
-    def drain(self, quiet: float = 0.05, limit: float = 2.0) -> None:
-        """Read until the app has been silent for ``quiet`` seconds."""
-        start = time.perf_counter()
-        while time.perf_counter() - start < limit:
-            if not self.read(quiet):
-                return
-
-    def send(self, data: bytes) -> float:
-        t = time.perf_counter()
-        os.write(self.fd, data)
-        return t
-
-    def close(self) -> None:
-        try:
-            os.write(self.fd, b"\x11")  # Ctrl+Q
-            deadline = time.time() + 3
-            while time.time() < deadline:
-                self.read(0.1)
-                done, _ = os.waitpid(self.pid, os.WNOHANG)
-                if done:
-                    break
-            else:
-                os.kill(self.pid, signal.SIGTERM)
-                os.waitpid(self.pid, 0)
-        except (OSError, ChildProcessError):
-            pass
-        finally:
-            os.close(self.fd)
+def _term(argv: list[str], env: dict[str, str]) -> PtyProcess:
+    return PtyProcess(argv, cols=COLS, rows=ROWS, env=env, cwd=ROOT)
 
 
 def _env(extra: dict[str, str]) -> dict[str, str]:
@@ -129,19 +62,19 @@ def _pct(values: list[float], p: float) -> float:
     return ordered[k]
 
 
-def _echo_samples(term: Term, n: int) -> list[float]:
+def _echo_samples(term: PtyProcess, n: int) -> list[float]:
     """Type ECHO_CHAR into the focused field and time its echo; Backspace (untimed) between."""
     out = []
     for _ in range(n):
-        term.drain(0.03)
-        mark = len(term.buffer)
+        term.drain(0.03, limit=2.0)
+        mark = term.mark()
         t = term.send(ECHO_CHAR)
-        while ECHO_CHAR not in term.buffer[mark:]:
-            if not term.read(2.0):
+        while ECHO_CHAR not in term.output[mark:]:
+            if not term.read_some(2.0):
                 raise TimeoutError("no echo")
         out.append((time.perf_counter() - t) * 1000)
         term.send(b"\x7f")
-    term.drain(0.05)
+    term.drain(0.05, limit=2.0)
     return out
 
 
@@ -169,8 +102,8 @@ def lookup_queries(db: Path, n: int, seed: int = 7) -> list[tuple[str, str]]:
     new work); the list is shown fresh each time, so the first hit's account is always painted.
     """
     from tui_billing.store import close_database, open_database
-    from tui_billing.store.lookups import find_patients
     from tui_billing.store.db import database
+    from tui_billing.store.lookups import find_patients
 
     open_database(db, migrate=False)
     total = database.execute_sql("SELECT MAX(id) FROM patient").fetchone()[0] or 0
@@ -212,45 +145,45 @@ def measure(db: Path | str, *, echo_samples: int = 60, lookup_samples: int = 40,
         # Alternate the two so machine noise hits both alike.
         app_loaded, app_full = [], []
         for _ in range(ready_runs):
-            term = Term([python, "-m", "tui_billing", "--db", str(copy)], env)
-            app_ready.append(term.wait_for(READY_MARK))
-            app_loaded.append(app_ready[-1] + term.wait_for(b"control "))
-            app_full.append(app_ready[-1] + term.wait_for(FULL_MARK))
-            term.close()
-            term = Term([python, str(ROOT / "bench" / "bare_inputs.py"), str(inputs)], env)
-            bare_ready.append(term.wait_for(b"bare-ready"))
-            term.close()
+            term = _term([python, "-m", "tui_billing", "--db", str(copy)], env)
+            app_ready.append(term.wait_for(READY_MARK, new_only=False))
+            app_loaded.append(app_ready[-1] + term.wait_for(b"control ", new_only=False))
+            app_full.append(app_ready[-1] + term.wait_for(FULL_MARK, new_only=False))
+            term.close(QUIT)
+            term = _term([python, str(ROOT / "bench" / "bare_inputs.py"), str(inputs)], env)
+            bare_ready.append(term.wait_for(b"bare-ready", new_only=False))
+            term.close(QUIT)
 
         # Keystroke echo in the real form: Tab to diagnosis 1 (no database work per key).
-        term = Term([python, "-m", "tui_billing", "--db", str(copy)], env)
-        term.wait_for(b"control ")
+        term = _term([python, "-m", "tui_billing", "--db", str(copy)], env)
+        term.wait_for(b"control ", new_only=False)
         time.sleep(4.0)  # let the ICD-10 tables finish loading in their thread
-        term.drain(0.2)
+        term.drain(0.2, limit=2.0)
         term.send(b"\t" * 5)
-        term.drain(0.2)
+        term.drain(0.2, limit=2.0)
         app_echo = _echo_samples(term, echo_samples)
 
         # Patient lookup: Shift+Tab back to the patient field; each query typed, then timed to its hit.
         term.send(b"\x1b[Z" * 5)
-        term.drain(0.2)
+        term.drain(0.2, limit=2.0)
         lookup = []
         for prefix, account in queries:
             term.send(b"\x15")  # Ctrl+U clears the field, which hides the list
-            term.drain(0.08)
-            mark = len(term.buffer)
+            term.drain(0.08, limit=2.0)
+            mark = term.mark()
             # One bracketed paste: one change of the field, one search, and the list appears whole
             # (a terminal only repaints cells that changed, so a list that merely shifts would
             # not show the account we wait for).
             t = term.send(b"\x1b[200~" + prefix.encode() + b"\x1b[201~")
             term.wait_for(account.encode(), timeout=5.0, since=mark)
             lookup.append((time.perf_counter() - t) * 1000)
-        term.close()
+        term.close(QUIT)
 
-        term = Term([python, str(ROOT / "bench" / "bare_inputs.py"), str(inputs)], env)
-        term.wait_for(b"bare-ready")
-        term.drain(0.3)
+        term = _term([python, str(ROOT / "bench" / "bare_inputs.py"), str(inputs)], env)
+        term.wait_for(b"bare-ready", new_only=False)
+        term.drain(0.3, limit=2.0)
         bare_echo = _echo_samples(term, echo_samples)
-        term.close()
+        term.close(QUIT)
 
     med_app, med_bare = statistics.median(app_ready), statistics.median(bare_ready)
     return {

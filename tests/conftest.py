@@ -13,19 +13,59 @@ Keep these generic: a module that needs more builds it on top of them in its own
   yields its ids: ``practice.providers``, ``practice.payers``, ``practice.patients``
   (primary-only, primary+secondary, self-pay), ``practice.fees``.
 * ``dump`` is ``store_helpers.dump_database``: compare two calls to prove nothing changed.
+
+Every test leaves the process as it found it, whatever order they run in (pytest-randomly
+shuffles them): after each test's teardown the environment must equal what the session started
+with (a fixture of module or session scope that pins ``TUI_BILLING_TODAY`` fails the test it
+first ran in). The store's global database is then closed and reset to unopened, so a test that
+forgets to open its own books fails instead of reading whichever file the last test opened.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
-import store_helpers
 from tui_billing.store import close_database, identity, open_database
+from tui_billing.store import db as store_db
 
+import store_helpers
 from store_helpers import OPERATOR, TODAY
+
+#: Changes the environment may show: pytest's own per-phase variable, and the repaint cap that
+#: tui_billing/app.py sets for the whole process when it is first imported (on purpose, not a test's).
+_PYTEST_OWN = {"PYTEST_CURRENT_TEST", "TEXTUAL_FPS"}
+_SESSION_ENV = {k: v for k, v in os.environ.items() if k not in _PYTEST_OWN}
+
+
+def _leaked_environment() -> list[str]:
+    now = {k: v for k, v in os.environ.items() if k not in _PYTEST_OWN}
+    changed = sorted(k for k in now.keys() | _SESSION_ENV.keys() if now.get(k) != _SESSION_ENV.get(k))
+    return [f"{k}={now.get(k)!r} (the session started with {_SESSION_ENV.get(k)!r})" for k in changed]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
+    result = yield
+    problems = []
+    leaked = _leaked_environment()
+    if leaked:
+        for key in {entry.split("=", 1)[0] for entry in leaked}:  # put it back for the next test
+            if key in _SESSION_ENV:
+                os.environ[key] = _SESSION_ENV[key]
+            else:
+                os.environ.pop(key, None)
+        problems.append("left environment behind: " + "; ".join(leaked))
+    database = store_db._database
+    if database is not None:
+        close_database()
+        database.init(None)  # unopened: the next test must open its own books
+    if problems:
+        raise AssertionError(f"{item.nodeid} " + " and ".join(problems))
+    return result
 
 
 @pytest.fixture(autouse=True, scope="session")

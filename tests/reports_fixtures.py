@@ -22,8 +22,8 @@ def build(path: Path, monkeypatch) -> dict:
     """Create the practice at ``path``. Returns ids the tests use."""
     monkeypatch.setenv("TUI_BILLING_TODAY", TODAY)
     monkeypatch.setenv("TUI_BILLING_OPERATOR", "alice")
-    from tui_billing.store import operations as ops
     from tui_billing.store import open_database
+    from tui_billing.store import operations as ops
     from tui_billing.store.db import database
 
     open_database(path, create=True)

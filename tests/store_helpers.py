@@ -12,7 +12,8 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from tui_billing.store import database, operations as ops
+from tui_billing.store import database
+from tui_billing.store import operations as ops
 from tui_billing.store.migrations import POSTED_TABLES
 
 #: The business day and clerk the conftest fixtures pin (a Monday).
@@ -133,11 +134,11 @@ def compute_books() -> Books:
         by_date.setdefault(date, [0, 0, 0, 0, 0])[slot] += amount
 
     charges = _rows("SELECT id, amount, reverses_id, posting_date, payer_id FROM charge ORDER BY id")
-    for cid, amount, rev, date, payer in charges:
+    for cid, amount, rev, _date, payer in charges:
         if rev is None:
             charge_balance[cid] = amount
             charge_payer[cid] = payer
-    for cid, amount, rev, date, payer in charges:
+    for _cid, amount, rev, date, _payer in charges:
         if rev is not None:
             charge_balance[rev] += amount
         bump(date, 0, amount)
@@ -152,10 +153,10 @@ def compute_books() -> Books:
 
     unapplied: dict[int, int] = {}
     receipts = _rows("SELECT id, amount, reverses_id, posting_date, method FROM receipt ORDER BY id")
-    for rid, amount, rev, date, method in receipts:
+    for rid, amount, rev, _date, _method in receipts:
         if rev is None:
             unapplied[rid] = amount
-    for rid, amount, rev, date, method in receipts:
+    for _rid, amount, rev, date, method in receipts:
         if rev is not None:
             unapplied[rev] += amount
         bump(date, 3, amount)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from tui_billing.demo import build_demo
-from tui_billing.store import close_database, database, open_database, run_check
 from tui_billing.store import account_queries as aq
+from tui_billing.store import close_database, database, open_database, run_check
 from tui_billing.store.account_demo import fill_demo_accounts
 
 

@@ -7,12 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from tui_billing.store import database, open_database
-from tui_billing.store import account_queries as aq
-from tui_billing.store import operations as op
-
 from test_charge_entry import send, settle, type_text
+
+from tui_billing.store import account_queries as aq
+from tui_billing.store import database, open_database
+from tui_billing.store import operations as op
 
 TODAY = "2026-11-26"
 

@@ -10,12 +10,13 @@ import sqlite3
 
 import pytest
 
-from store_helpers import NPIS, OPERATOR
 from tui_billing.store import BillingError, database
-from tui_billing.store import accounts as acc
 from tui_billing.store import account_queries as aq
+from tui_billing.store import accounts as acc
 from tui_billing.store import operations as ops
 from tui_billing.store.accounts import CoverageDetails, PatientIn
+
+from store_helpers import NPIS, OPERATOR
 
 
 def _walk_in(**kw) -> PatientIn:

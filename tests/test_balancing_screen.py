@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-import balancing_support as bs  # noqa: E402
+from dataclasses import replace  # noqa: E402
 
 from tui_billing.app import BillingApp  # noqa: E402
 from tui_billing.money import format_cents  # noqa: E402
@@ -19,7 +19,8 @@ from tui_billing.screens.balancing_dialogs import CloseConfirm  # noqa: E402
 from tui_billing.store import BillingError, close_database, database, open_database  # noqa: E402
 from tui_billing.store import operations as ops  # noqa: E402
 from tui_billing.store.summary import day_close_record, day_snapshot, day_summary  # noqa: E402
-from dataclasses import replace  # noqa: E402
+
+import balancing_support as bs  # noqa: E402
 
 
 @pytest.fixture

@@ -10,19 +10,23 @@ import pytest
 from click.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).parent))
-import balancing_support as bs  # noqa: E402
-
 from tui_billing.cli import main  # noqa: E402
 from tui_billing.money import format_cents  # noqa: E402
 from tui_billing.store import BillingError, close_database, open_database  # noqa: E402
-from tui_billing.store import operations as ops  # noqa: E402
 from tui_billing.store import db as store_db  # noqa: E402
-from tui_billing.store.operations import DepositCount  # noqa: E402
+from tui_billing.store import operations as ops  # noqa: E402
 from tui_billing.store.closes import close_day_as_shown, month_close_problems  # noqa: E402
+from tui_billing.store.operations import DepositCount  # noqa: E402
 from tui_billing.store.summary import (  # noqa: E402
-    batches_for, day_close_record, day_snapshot, day_summary, period_summary,
+    batches_for,
+    day_close_record,
+    day_snapshot,
+    day_summary,
+    period_summary,
 )
 from tui_billing.store.validate import current_posting_date  # noqa: E402
+
+import balancing_support as bs  # noqa: E402
 
 COUNTED = DepositCount(cash=5000, checks=6000, check_count=1, card=2000, eft=5000)
 

@@ -11,12 +11,16 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from store_helpers import audit_chain_problems, seed_practice  # noqa: E402
-
-from tui_billing.store import BillingError, close_database, open_database  # noqa: E402
-from tui_billing.store import batches  # noqa: E402
+from tui_billing.store import (  # noqa: E402
+    BillingError,
+    batches,  # noqa: E402
+    close_database,
+    open_database,
+)
 from tui_billing.store import operations as ops  # noqa: E402
 from tui_billing.store.db import database  # noqa: E402
+
+from store_helpers import audit_chain_problems, seed_practice  # noqa: E402
 
 DAY = "2026-11-26"
 

@@ -508,24 +508,40 @@ async def test_a_save_behind_another_writers_lock_says_it_is_waiting_then_saves(
     monkeypatch.setitem(store_db.PRAGMAS, "busy_timeout", 100)
     open_database(db)
     with_batch()
-    holder = sqlite3.connect(db, isolation_level=None, check_same_thread=False)  # released by a timer
+    holder = sqlite3.connect(db, isolation_level=None, check_same_thread=False)  # released from another thread
+    released = threading.Lock()
+
+    def release() -> None:
+        if released.acquire(blocking=False):
+            holder.execute("ROLLBACK")
+
     app = make_app(db)
+    told = app._books_busy
+
+    def told_then_release(waited: float) -> None:
+        # The lock is let go once the clerk has been told, not after a fixed time: on a loaded
+        # machine the keys alone can take longer than any timer, and the save would never wait.
+        told(waited)
+        release()
+
+    app._books_busy = told_then_release  # what on_mount hands the store
+    fallback = threading.Timer(20, release)  # never told: release anyway, and the assert below says so
     try:
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot)
             s = screen(pilot)
             await send(pilot, *encounter_keys())  # keyed first: the lock is taken only for the save
             holder.execute("BEGIN IMMEDIATE")
-            release = threading.Timer(0.6, lambda: holder.execute("ROLLBACK"))
-            release.start()
+            fallback.start()
             await send(pilot, "ctrl+s")
             await settle(pilot)
-            release.join()
+            fallback.cancel()
             notes = [str(n.message) for n in app._notifications]
             assert any(n.startswith("Still saving: another clerk's work holds the books") for n in notes), notes
             assert s.saves == 1 and str(s.query_one("#msg").render()).startswith("Saved encounter")
         assert store_db._busy_listener is None  # the app let go of the store's hook on exit
     finally:
+        fallback.cancel()
         holder.close()
 
 

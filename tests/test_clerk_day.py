@@ -13,7 +13,18 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_charge_entry import (  # noqa: E402,F401  (fixtures and key helpers shared with charge entry)
-    TODAY, counts, db, encounter_keys, field, key_encounter, make_app, screen, send, settle, template, type_text,
+    TODAY,
+    counts,
+    db,
+    encounter_keys,
+    field,
+    key_encounter,
+    make_app,
+    screen,
+    send,
+    settle,
+    template,
+    type_text,
     with_batch,
 )
 

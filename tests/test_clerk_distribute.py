@@ -4,10 +4,11 @@ first, and the adjustment reason is sticky from line to line."""
 from __future__ import annotations
 
 import pytest
-
 from test_receipts_support import fresh_books, settle
+
 from tui_billing.app import BillingApp
-from tui_billing.store import database, operations as ops
+from tui_billing.store import database
+from tui_billing.store import operations as ops
 from tui_billing.store.db import close_database
 
 

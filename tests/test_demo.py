@@ -4,7 +4,6 @@ and is the same for the same seed."""
 from __future__ import annotations
 
 import json
-import os
 import stat
 
 import pytest
@@ -13,30 +12,27 @@ from click.testing import CliRunner
 from tui_billing import codes, demo
 from tui_billing.cli import main
 from tui_billing.demo import build_demo
+from tui_billing.ledger.vocab import month_bounds as _month_bounds
 from tui_billing.store import audit, database, day_summary, open_database, period_summary, run_check
 from tui_billing.store.db import close_database
 from tui_billing.store.errors import BillingError
-from tui_billing.ledger.vocab import month_bounds as _month_bounds
 
 TODAY = "2026-11-26"  # a Thursday
 CHARGES = 3000
 
 
-@pytest.fixture(scope="module", autouse=True)
-def pinned_today():
-    old = os.environ.get("TUI_BILLING_TODAY")
-    os.environ["TUI_BILLING_TODAY"] = TODAY
-    yield
-    if old is None:
-        os.environ.pop("TUI_BILLING_TODAY", None)
-    else:
-        os.environ["TUI_BILLING_TODAY"] = old
+@pytest.fixture(autouse=True)
+def pinned_today(monkeypatch):
+    """Each test pins the day for itself (a module-wide pin leaked into the tests after it)."""
+    monkeypatch.setenv("TUI_BILLING_TODAY", TODAY)
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, pinned_today):
+def built(tmp_path_factory):
     path = tmp_path_factory.mktemp("demo") / "demo.db"
-    stats = build_demo(path, charges=CHARGES, patients=400, days=70, seed=7, force=False, progress=False)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TUI_BILLING_TODAY", TODAY)
+        stats = build_demo(path, charges=CHARGES, patients=400, days=70, seed=7, force=False, progress=False)
     return path, stats
 
 

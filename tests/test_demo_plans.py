@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from tui_billing import demo
-from tui_billing.store import closes, operations as ops
+from tui_billing.store import closes
+from tui_billing.store import operations as ops
 from tui_billing.store.account_demo import fill_demo_accounts
 from tui_billing.store.db import close_database, database, open_database
 

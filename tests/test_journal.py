@@ -7,7 +7,6 @@ Checked with a small independent reader here; hledger and ledger are run too whe
 from __future__ import annotations
 
 import re
-import shutil
 import sqlite3
 import subprocess
 from collections import defaultdict

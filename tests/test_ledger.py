@@ -8,15 +8,28 @@ import subprocess
 import sys
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tui_billing.ledger import closes, voids
 from tui_billing.ledger.batches import plan_close_batch, plan_open_batch
 from tui_billing.ledger.distributions import DistributionFacts, plan_distribution
 from tui_billing.ledger.errors import BillingError
 from tui_billing.ledger.records import (
-    AdjustmentRow, ApplicationRow, BatchStatus, ChargeNow, ChargeState, DepositCount, DistributionLine,
-    DistributionParts, DistributionRow, IdBook, PeriodSummary, ReceiptState, TransferRow, Voidable,
+    AdjustmentRow,
+    ApplicationRow,
+    BatchStatus,
+    ChargeNow,
+    ChargeState,
+    DepositCount,
+    DistributionLine,
+    DistributionParts,
+    DistributionRow,
+    IdBook,
+    PeriodSummary,
+    ReceiptState,
+    TransferRow,
+    Voidable,
 )
 from tui_billing.ledger.vocab import METHODS, VOID_KINDS, month_bounds
 

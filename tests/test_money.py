@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tui_billing import money
 from tui_billing.money import (
@@ -271,7 +272,7 @@ def test_weighted_split_sums_and_is_proportional(total: int, weights: list[int])
     assert len(parts) == len(weights)
     assert sum(parts) == total
     w_sum = sum(weights)
-    for part, w in zip(parts, weights):
+    for part, w in zip(parts, weights, strict=False):
         # Each part is within one cent of its exact share.
         assert abs(part * w_sum - total * w) < w_sum
         if w == 0:

@@ -8,7 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from tui_billing.cli import main
-from tui_billing.store import close_database, operations as ops
+from tui_billing.store import close_database
+from tui_billing.store import operations as ops
 
 
 @pytest.fixture

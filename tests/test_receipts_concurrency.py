@@ -5,7 +5,9 @@ from __future__ import annotations
 import multiprocessing as mp
 
 from test_receipts_support import fresh_books, settle
-from tui_billing.store import database, operations as ops, run_check
+
+from tui_billing.store import database, run_check
+from tui_billing.store import operations as ops
 from tui_billing.store.db import close_database
 
 

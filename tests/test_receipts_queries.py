@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
 from test_receipts_support import days_ago, fresh_books
-from tui_billing.store import database, operations as ops
+
+from tui_billing.store import database
+from tui_billing.store import operations as ops
 from tui_billing.store import receipts_queries as q
 from tui_billing.store.db import close_database
 

@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 from click.testing import CliRunner
-
 from test_receipts_support import fresh_books
+
 from tui_billing.cli import main
 from tui_billing.store import operations as ops
 from tui_billing.store.db import close_database

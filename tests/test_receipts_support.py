@@ -57,7 +57,8 @@ def build_books(path: Path, *, payer_charges: int = 6) -> dict[str, int]:
     charges: dict[str, int] = {}
     for i in range(payer_charges):
         pid = ana if i % 2 == 0 else bob
-        enc = ops.post_encounter(patient_id=pid, provider_id=prov, dos=days_ago(30 + (payer_charges - i) // 3), diagnoses=["J06.9"],
+        enc = ops.post_encounter(patient_id=pid, provider_id=prov, dos=days_ago(30 + (payer_charges - i) // 3),
+                                 diagnoses=["J06.9"],
                                  lines=[ops.ChargeLine("99213")], operator="setup")
         charges[f"acme{i}"] = enc.charge_ids[0]
     enc = ops.post_encounter(patient_id=cy, provider_id=prov, dos=days_ago(10), diagnoses=["J06.9"],

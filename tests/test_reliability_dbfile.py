@@ -18,7 +18,8 @@ import pytest
 
 from bench.common import ROOT, child_env
 from bench.concurrency import post_cycle, seed_practice
-from tui_billing.store import BillingError, close_database, db, open_database, operations as ops
+from tui_billing.store import BillingError, close_database, db, open_database
+from tui_billing.store import operations as ops
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,8 @@ import pytest
 
 from bench.common import ROOT, child_env
 from bench.concurrency import PAID, post_cycle, seed_practice
-from tui_billing.store import close_database, operations as ops
+from tui_billing.store import close_database
+from tui_billing.store import operations as ops
 from tui_billing.store.migrations import DATED_TABLES, POSTED_TABLES
 
 CLOSED_DAY = "2026-10-30"
@@ -120,7 +121,8 @@ def test_check_detects_an_edited_audit_event_and_the_dropped_guard(books, tmp_pa
 
 def test_check_detects_an_edited_running_balance(books, tmp_path):
     proc = _tampered(books, tmp_path,
-                     "UPDATE charge_balance SET balance = balance + 1 WHERE charge_id = (SELECT MIN(charge_id) FROM charge_balance)")
+                     "UPDATE charge_balance SET balance = balance + 1 "
+                     "WHERE charge_id = (SELECT MIN(charge_id) FROM charge_balance)")
     assert "running balance" in proc.stderr
 
 

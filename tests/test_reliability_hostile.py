@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from bench.concurrency import post_cycle, seed_practice
 from tui_billing import codes
 from tui_billing.money import MAX_CENTS, MoneyError, format_cents, parse_cents
-from tui_billing.store import BillingError, close_database, open_database, operations as ops
+from tui_billing.store import BillingError, close_database, open_database
+from tui_billing.store import operations as ops
 from tui_billing.store import validate as v
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -73,7 +73,8 @@ def test_day_closed_while_clerks_post_keeps_every_entry_out_of_the_closed_day(tm
     """
 
     from tui_billing import codes
-    from tui_billing.store import BillingError, close_database, day_summary, open_database, operations as ops
+    from tui_billing.store import BillingError, close_database, day_summary, open_database
+    from tui_billing.store import operations as ops
 
     codes.validate_icd10("J06.9")
     path = str(tmp_path / "office.db")

@@ -263,9 +263,13 @@ def test_audit_filters(books):
     rows = section(doc, "events")["rows"]
     assert rows and {r["user"] for r in rows} == {"bob"}
     assert len(rows) == con.execute("SELECT COUNT(*) FROM audit_event WHERE user='bob'").fetchone()[0]
-    today = dt.date.today().isoformat()
-    doc = as_json(books, "report", "audit", "--from", today, "--to", today)
+    # the events' own (wall-clock) days, not today's: the books may have been built before midnight
+    first, last = (at[:10] for at in con.execute("SELECT MIN(at), MAX(at) FROM audit_event").fetchone())
+    doc = as_json(books, "report", "audit", "--from", first, "--to", last)
     assert len(section(doc, "events")["rows"]) == con.execute("SELECT COUNT(*) FROM audit_event").fetchone()[0]
+    doc = as_json(books, "report", "audit", "--from", first, "--to", first)
+    assert len(section(doc, "events")["rows"]) == con.execute(
+        "SELECT COUNT(*) FROM audit_event WHERE substr(at, 1, 10) = ?", (first,)).fetchone()[0]
     doc = as_json(books, "report", "audit", "--to", "2000-01-01")
     assert section(doc, "events")["rows"] == []
 

@@ -12,7 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from tui_billing.cli import main
-from tui_billing.store import BillingError, database, operations as ops, roles
+from tui_billing.store import BillingError, database, roles
+from tui_billing.store import operations as ops
 from tui_billing.store.operations import DepositCount
 from tui_billing.store.roles import REFUND_LIMIT_CENTS
 

@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
-import store_helpers
-from store_helpers import NPIS, OPERATOR, TODAY
-from tui_billing.store import close_database, open_database
 from tui_billing.money import MoneyError, parse_cents
-from tui_billing.store import BillingError
+from tui_billing.store import BillingError, close_database, open_database
 from tui_billing.store import operations as ops
 from tui_billing.store.operations import ChargeLine, CoverageIn, DepositCount, DistributionLine
+
+import store_helpers
+from store_helpers import NPIS, OPERATOR, TODAY
 
 # conftest pins today to 2026-11-16
 YESTERDAY = "2026-11-15"
@@ -135,7 +135,8 @@ CASES: list[tuple[str, Callable[[World], Callable[[], object]], str]] = [
     ("13 diagnoses", lambda w: _enc(w, diagnoses=["I10"] * 13), r"at most 12 diagnoses"),
     ("no diagnosis", lambda w: _enc(w, diagnoses=[]), r"at least one diagnosis"),
     ("invalid procedure code", lambda w: _enc(w, lines=[ChargeLine("ABCDE")]), r"ABCDE"),
-    ("procedure not in fee schedule", lambda w: _enc(w, lines=[ChargeLine("99215")]), r"99215 is not in the office's fee schedule"),
+    ("procedure not in fee schedule", lambda w: _enc(w, lines=[ChargeLine("99215")]),
+     r"99215 is not in the office's fee schedule"),
     ("fee with a third decimal (float)", lambda w: _enc(w, lines=[ChargeLine("99213", fee=100.005)]), r"whole number of cents"),
     ("negative fee", lambda w: _enc(w, lines=[ChargeLine("99213", fee=-1)]), r"cannot be negative"),
     ("huge fee", lambda w: _enc(w, lines=[ChargeLine("99213", fee=10**12)]), r"over the .* ceiling"),
@@ -197,7 +198,8 @@ CASES: list[tuple[str, Callable[[World], Callable[[], object]], str]] = [
      r"applied amount cannot be negative"),
     ("apply a voided receipt", lambda w: lambda: ops.distribute(w.voided_receipt, [DistributionLine(w.charge, 100)]),
      r"receipt \d+ was voided"),
-    ("unknown charge", lambda w: lambda: ops.distribute(w.receipt, [DistributionLine(55555, 100)]), r"charge 55555 does not exist"),
+    ("unknown charge", lambda w: lambda: ops.distribute(w.receipt, [DistributionLine(55555, 100)]),
+     r"charge 55555 does not exist"),
     ("empty distribution", lambda w: lambda: ops.distribute(w.receipt, [DistributionLine(w.charge)]), r"nothing to post"),
     ("distribute into a closed day", lambda w: lambda: ops.distribute(w.receipt, [DistributionLine(w.charge, 100)],
                                                                        posting_date=YESTERDAY), r"was closed"),
@@ -240,9 +242,11 @@ CASES: list[tuple[str, Callable[[World], Callable[[], object]], str]] = [
     ("huge batch id", lambda w: _enc(w, batch_id=2**64), r"batch \d+ does not exist"),
     ("huge coverage payer id", lambda w: _patient(coverages=[CoverageIn(2**64, "M1")]), r"payer \d+ does not exist"),
     # --- master data
-    ("control character in a last name", lambda w: _patient(last_name="Sm\x07ith"), r"last name contains a control character \(U\+0007\)"),
+    ("control character in a last name", lambda w: _patient(last_name="Sm\x07ith"),
+     r"last name contains a control character \(U\+0007\)"),
     ("newline in a first name", lambda w: _patient(first_name="An\nn"), r"first name contains a control character \(U\+000A\)"),
-    ("bidi override in a name", lambda w: _patient(last_name="\u202ehtimS"), r"last name contains a control character \(U\+202E\)"),
+    ("bidi override in a name", lambda w: _patient(last_name="\u202ehtimS"),
+     r"last name contains a control character \(U\+202E\)"),
     ("bidi isolate in a name", lambda w: _patient(first_name="A\u2066nn"), r"U\+2066"),
     ("10 KB last name", lambda w: _patient(last_name=TEN_KB), r"last name is too long \(10240 characters; at most 60\)"),
     ("10 KB address", lambda w: _patient(address=TEN_KB), r"address is too long"),
@@ -256,7 +260,8 @@ CASES: list[tuple[str, Callable[[World], Callable[[], object]], str]] = [
      r"priorities must be 1, 2 or 3, each used once"),
     ("provider with a bad NPI", lambda w: lambda: ops.add_provider("NEW", "New Doc", "1234567890"), r"(?i)npi"),
     ("provider name with a tab", lambda w: lambda: ops.add_provider("NEW", "New\tDoc", NPIS[2]), r"U\+0009"),
-    ("duplicate provider code", lambda w: lambda: ops.add_provider("smi", "Other", NPIS[2]), r"provider code SMI is already used"),
+    ("duplicate provider code", lambda w: lambda: ops.add_provider("smi", "Other", NPIS[2]),
+     r"provider code SMI is already used"),
     ("payer of unknown kind", lambda w: lambda: ops.add_payer("NEW", "New", "cash"), r"payer kind must be one of"),
     ("payer name with escape", lambda w: lambda: ops.add_payer("NEW", "New\x1b[31m", "other"), r"U\+001B"),
     ("negative fee schedule", lambda w: lambda: ops.set_procedure("99215", "Visit", -100), r"fee cannot be negative"),

@@ -10,14 +10,20 @@ from pathlib import Path
 
 import pytest
 
-import store_helpers
 from tui_billing.store import (
-    BillingError, DatabaseFileError, close_database, database, open_database, run_check,
+    BillingError,
+    DatabaseFileError,
+    close_database,
+    database,
+    migrations,
+    open_database,
+    run_check,
 )
 from tui_billing.store import db as store_db
-from tui_billing.store import migrations
 from tui_billing.store import operations as ops
 from tui_billing.store.operations import ChargeLine, DistributionLine
+
+import store_helpers
 
 
 def _mode(path: Path) -> int:
@@ -30,16 +36,19 @@ def _mode(path: Path) -> int:
 V1_ROWS = """
 INSERT INTO provider (id, code, name, npi) VALUES (1, 'SMI', 'Smith', '1234567893');
 INSERT INTO payer (id, code, name, kind) VALUES (1, 'ACME', 'Acme', 'commercial'), (2, 'MCR', 'Medicare', 'medicare');
-INSERT INTO patient (id, account, last_name, first_name, name_key, dob, sex) VALUES (1, 'A1', 'Doe', 'Jane', 'doe,jane', '1980-01-01', 'F');
+INSERT INTO patient (id, account, last_name, first_name, name_key, dob, sex)
+    VALUES (1, 'A1', 'Doe', 'Jane', 'doe,jane', '1980-01-01', 'F');
 INSERT INTO encounter (id, patient_id, provider_id, payer_id, dos, pos, posting_date, operator, created_at)
   VALUES (1, 1, 1, 1, '2026-11-02', '11', '2026-11-02', 'old', '2026-11-02T09:00:00');
-INSERT INTO charge (id, encounter_id, line_no, patient_id, provider_id, payer_id, dos, pos, code, units, fee, amount, posting_date, operator)
+INSERT INTO charge (id, encounter_id, line_no, patient_id, provider_id, payer_id, dos, pos, code, units, fee, amount,
+    posting_date, operator)
   VALUES (1, 1, 1, 1, 1, 1, '2026-11-02', '11', '99213', 1, 10000, 10000, '2026-11-02', 'old'),
          (2, 1, 2, 1, 1, 1, '2026-11-02', '11', '36415', 1, 1500, 1500, '2026-11-02', 'old');
 INSERT INTO receipt (id, source, payer_id, method, reference, amount, received_date, posting_date, operator, created_at)
   VALUES (1, 'payer', 1, 'check', '555', 9000, '2026-11-03', '2026-11-03', 'old', '2026-11-03T09:00:00');
 INSERT INTO adjustment_reason (code, description, kind) VALUES ('CO-45', 'Contractual', 'carc');
-INSERT INTO distribution (id, receipt_id, posting_date, operator, created_at) VALUES (1, 1, '2026-11-03', 'old', '2026-11-03T09:01:00');
+INSERT INTO distribution (id, receipt_id, posting_date, operator, created_at)
+    VALUES (1, 1, '2026-11-03', 'old', '2026-11-03T09:01:00');
 INSERT INTO application (id, distribution_id, receipt_id, charge_id, amount, posting_date, operator)
   VALUES (1, 1, 1, 1, 7000, '2026-11-03', 'old'), (2, 1, 1, 2, 1000, '2026-11-03', 'old');
 INSERT INTO adjustment (id, distribution_id, charge_id, reason_code, amount, posting_date, operator)
@@ -88,14 +97,16 @@ V1_REVERSALS = """
 INSERT INTO encounter (id, patient_id, provider_id, payer_id, dos, pos, posting_date, operator, created_at, reverses_id)
   VALUES (2, 1, 1, 1, '2026-11-02', '11', '2026-11-02', 'old', 'x', NULL),
          (3, 1, 1, 1, '2026-11-02', '11', '2026-11-04', 'old', 'x', 2);
-INSERT INTO charge (id, encounter_id, line_no, patient_id, provider_id, payer_id, dos, pos, code, units, fee, amount, posting_date, operator, reverses_id)
+INSERT INTO charge (id, encounter_id, line_no, patient_id, provider_id, payer_id, dos, pos, code, units, fee, amount,
+    posting_date, operator, reverses_id)
   VALUES (3, 2, 1, 1, 1, 1, '2026-11-02', '11', '99213', 1, 4000, 4000, '2026-11-02', 'old', NULL),
          (4, 3, 1, 1, 1, 1, '2026-11-02', '11', '99213', 1, 4000, -4000, '2026-11-04', 'old', 3);
 INSERT INTO receipt (id, source, patient_id, method, amount, received_date, posting_date, operator, created_at, reverses_id)
   VALUES (2, 'patient', 1, 'cash', 3000, '2026-11-03', '2026-11-03', 'old', 'x', NULL),
          (3, 'patient', 1, 'cash', -3000, '2026-11-03', '2026-11-04', 'old', 'x', 2),
          (4, 'patient', 1, 'card', 2500, '2026-11-04', '2026-11-04', 'old', 'x', NULL);
-INSERT INTO refund (id, receipt_id, method, amount, posting_date, operator, created_at) VALUES (1, 4, 'card', 1000, '2026-11-04', 'old', 'x');
+INSERT INTO refund (id, receipt_id, method, amount, posting_date, operator, created_at)
+    VALUES (1, 4, 'card', 1000, '2026-11-04', 'old', 'x');
 INSERT INTO distribution (id, receipt_id, posting_date, operator, created_at, reverses_id)
   VALUES (2, NULL, '2026-11-04', 'old', 'x', 1);
 INSERT INTO application (id, distribution_id, receipt_id, charge_id, amount, posting_date, operator, reverses_id)
@@ -319,7 +330,7 @@ class LockHolder:
         finally:
             self.done.set()
 
-    def __enter__(self) -> "LockHolder":
+    def __enter__(self) -> LockHolder:
         self.thread.start()
         assert self.locked.wait(10)
         assert self.error is None, self.error

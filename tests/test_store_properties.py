@@ -14,13 +14,16 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, event, settings, strategies as st
+import pytest
+from hypothesis import HealthCheck, event, settings
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-import store_helpers as sh
 from tui_billing.store import BillingError, close_database, open_database, run_check
 from tui_billing.store import operations as ops
 from tui_billing.store.operations import ChargeLine, DepositCount, DistributionLine
+
+import store_helpers as sh
 
 START = "2026-10-28"
 CODES = list(sh.FEES)
@@ -33,13 +36,18 @@ class Books(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.saved_env = {k: os.environ.get(k) for k in ("TUI_BILLING_TODAY", "TUI_BILLING_OPERATOR")}
-        os.environ["TUI_BILLING_TODAY"] = START
-        os.environ["TUI_BILLING_OPERATOR"] = "prop"
+        # pinned per example and undone in teardown (or here, if the example never starts)
+        self.env = pytest.MonkeyPatch()
+        self.env.setenv("TUI_BILLING_TODAY", START)
+        self.env.setenv("TUI_BILLING_OPERATOR", "prop")
         self.dir = Path(tempfile.mkdtemp(prefix="tui-billing-prop-"))
-        # store.database is a global deferred Peewee database: re-point it per example.
-        open_database(self.dir / "books.db")
-        self.p = sh.seed_practice()
+        try:
+            # store.database is a global deferred Peewee database: re-point it per example.
+            open_database(self.dir / "books.db")
+            self.p = sh.seed_practice()
+        except BaseException:
+            self.teardown()
+            raise
         self.encounters: list[int] = []
         self.charges: list[int] = []
         self.receipts: list[int] = []
@@ -54,11 +62,7 @@ class Books(RuleBasedStateMachine):
     def teardown(self) -> None:
         close_database()
         shutil.rmtree(self.dir, ignore_errors=True)
-        for k, val in self.saved_env.items():
-            if val is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = val
+        self.env.undo()
 
     # ------------------------------------------------------------------ helpers
 
@@ -364,7 +368,7 @@ class Books(RuleBasedStateMachine):
 
     @rule(days=st.integers(1, 4))
     def advance_today(self, days):
-        os.environ["TUI_BILLING_TODAY"] = (dt.date.fromisoformat(self.today) + dt.timedelta(days=days)).isoformat()
+        self.env.setenv("TUI_BILLING_TODAY", (dt.date.fromisoformat(self.today) + dt.timedelta(days=days)).isoformat())
 
     def _open_dates(self) -> list[str]:
         dates = {r[0] for t in sh.DATED for r in self.rows(f"SELECT DISTINCT posting_date FROM {t}")}

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-import store_helpers
-from tui_billing.store import BillingError, ChargeLine, DistributionLine, operations as ops, run_check
+from tui_billing.store import BillingError, ChargeLine, DistributionLine, run_check
+from tui_billing.store import operations as ops
 from tui_billing.store.db import database
+
+import store_helpers
 
 
 def _owner(charge_id: int) -> tuple[int | None, int]:

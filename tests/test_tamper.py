@@ -14,7 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from tui_billing.cli import main
-from tui_billing.store import BillingError, audit, digests, operations as ops, run_check
+from tui_billing.store import BillingError, audit, digests, run_check
+from tui_billing.store import operations as ops
 from tui_billing.store.operations import DepositCount
 
 CLOSED = "2026-11-16"  # the conftest's TODAY: closed in the fixture below

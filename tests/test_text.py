@@ -1,6 +1,7 @@
 """text.inert: what a terminal or printer receives from user data."""
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tui_billing.text import BIDI_CONTROLS, inert
 

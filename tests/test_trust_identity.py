@@ -12,7 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from tui_billing.cli import main
-from tui_billing.store import BillingError, close_database, identity, open_database, operations as ops, run_check
+from tui_billing.store import BillingError, close_database, identity, open_database, run_check
+from tui_billing.store import operations as ops
 from tui_billing.store.validate import today
 
 ME = pwd.getpwuid(os.getuid()).pw_name

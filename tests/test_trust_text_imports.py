@@ -88,8 +88,10 @@ def test_an_import_row_error_never_echoes_a_cell_raw(books, tmp_path):
 
 async def test_distribute_screen_header_shows_a_hostile_name_inert(tmp_path, monkeypatch):
     from test_receipts_support import fresh_books, settle
+
     from tui_billing.app import BillingApp
-    from tui_billing.store import database, operations as ops
+    from tui_billing.store import database
+    from tui_billing.store import operations as ops
     from tui_billing.store.db import close_database
 
     path, ids = fresh_books(tmp_path, monkeypatch)

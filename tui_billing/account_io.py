@@ -14,8 +14,8 @@ import io
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .store import accounts as acc
 from .store.errors import BillingError

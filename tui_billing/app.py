@@ -32,7 +32,7 @@ from pathlib import Path
 # The cap only matters while something changes: an idle screen (no blinking cursor) sends
 # nothing. Read once when Textual is imported, so set it first; the environment still wins.
 os.environ.setdefault("TEXTUAL_FPS", "240")
-from typing import Iterable
+from collections.abc import Iterable
 
 from textual import events
 from textual.app import App, ComposeResult, SystemCommand

@@ -6,42 +6,16 @@ them, so `--help` and the report commands start fast and never load Textual.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
+from .cli_context import Context, fail, pass_ctx
+from .reports.cli import register as register_headless
+
 DB_HELP = "Database file (or sqlite:///path). Default: $TUI_BILLING_DB, else the user data directory."
 
 
-class Context:
-    """What the group passes to its subcommands."""
-
-    def __init__(self, db: str | None) -> None:
-        self.db = db
-
-    def open(self, *, create: bool = False, reader: bool = False) -> Path:
-        """Open the database or exit 1 with the store's one-line reason (``reader``: for
-        reading only, on a plain sqlite3 connection, as the reports do)."""
-        from .store.db import open_database, open_reader
-        from .store.errors import DatabaseFileError
-
-        try:
-            return open_reader(self.db) if reader else open_database(self.db, create=create)
-        except DatabaseFileError as exc:
-            fail(str(exc))
-
-
-def fail(message: str, code: int = 1) -> None:
-    """One line on stderr and a non-zero exit: never a traceback for a user's mistake. The message
-    may quote a file's or a user's text: inert, so it can never drive the terminal."""
-    from .text import inert
-
-    click.echo(f"tui-billing: {inert(message)}", err=True)
-    sys.exit(code)
-
-
-pass_ctx = click.make_pass_decorator(Context)
 
 
 class DbAnywhere(click.Group):
@@ -77,7 +51,8 @@ def main(ctx: click.Context, db: str | None) -> None:
 
     Run with no command to open the billing screens.
     """
-    ctx.obj = Context(db)
+    obj = ctx.ensure_object(Context)  # run() hands down a standalone one; a test gets a fresh one
+    obj.db = db
     if ctx.invoked_subcommand is None:
         _confirm_new_book(db)
         path = ctx.obj.open(create=True)
@@ -159,8 +134,8 @@ def check(obj: Context, quick: bool, witness: Path | None) -> None:
 @pass_ctx
 def backup(obj: Context, dest: Path, force: bool) -> None:
     """Copy the database to DEST with SQLite's online backup (safe while clerks are posting)."""
-    from .store.backup import backup_to
     from .store import BillingError
+    from .store.backup import backup_to
 
     obj.open()
     try:
@@ -237,7 +212,6 @@ def _money_option(value: str | None, name: str) -> int:
         return parse_cents(value, allow_zero=True)
     except MoneyError as exc:
         fail(f"--{name} {value!r}: {exc}", 2)
-        raise AssertionError("unreachable")
 
 
 @main.group()
@@ -356,23 +330,10 @@ def users_revoke(obj: Context, name: str) -> None:
     _users_write(obj, name, "none")
 
 
-#: True when this process is the program itself (the console script or ``python -m``), not a
-#: test calling :func:`main` in its own process: only then may commands tune the interpreter.
-STANDALONE = False
-
-
 def run() -> None:
-    """The ``tui-billing`` program's entry point."""
-    global STANDALONE
-    STANDALONE = True
-    main()
+    """The ``tui-billing`` program's entry point (this process is the program, not a test)."""
+    main(obj=Context(standalone=True))
 
 
-def _register_headless() -> None:
-    """The report, export and import groups live in tui_billing.reports (click only at import)."""
-    from .reports.cli import register
-
-    register(main)
-
-
-_register_headless()
+# The report, export and import groups live in tui_billing.reports (click only at import).
+register_headless(main)

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import csv
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
+from .account_io import ACCOUNT_COLUMNS, NEW_COLUMNS, import_fee_row, import_patient_row
 from .money import MoneyError, parse_cents
 from .store import operations as ops
 from .store.db import database, write
 from .store.errors import BillingError
-from .account_io import ACCOUNT_COLUMNS, NEW_COLUMNS, import_fee_row, import_patient_row
 from .text import inert
 
 #: Columns each kind of file must have (others are optional; unknown columns are refused).
@@ -280,7 +280,7 @@ class _Progress:
 
             self.bar = click.progressbar(length=total, label="checking and posting", file=sys.stderr)
 
-    def __enter__(self) -> "_Progress":
+    def __enter__(self) -> _Progress:
         if self.bar is not None:
             self.bar.__enter__()
         return self

@@ -14,10 +14,13 @@ import datetime as dt
 import functools
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import click
+
+from ..cli_context import Context, current, fail
 
 if TYPE_CHECKING:
     from .render import Report
@@ -127,14 +130,6 @@ class TableFormat(click.ParamType):
 DATE = IsoDate()
 
 
-def fail(message: str, code: int = 1) -> None:
-    """One line on stderr and a non-zero exit (inert: it may quote a file's text)."""
-    from ..text import inert
-
-    click.echo(f"tui-billing: {inert(message)}", err=True)
-    sys.exit(code)
-
-
 def output_options(fn: Callable) -> Callable:
     """--format, --output and --page-length, shared by every report (and by `report receipt`)."""
     fn = click.option("--page-length", type=click.IntRange(10, 1000), default=None, metavar="N",
@@ -189,10 +184,9 @@ def write_text(text: str, output: Path | None) -> None:
         write(text)
 
 
-def open_books(ctx: click.Context, *, reader: bool = False) -> None:
+def open_books(*, reader: bool = False) -> None:
     """Open the database given to the top-level command (exit 1 if it is missing)."""
-    obj = ctx.find_root().obj
-    obj.open(create=False, reader=reader)
+    current().open(create=False, reader=reader)
 
 
 def run_report(fn: Callable | None = None, *, snapshot: bool = True) -> Callable:
@@ -212,7 +206,7 @@ def run_report(fn: Callable | None = None, *, snapshot: bool = True) -> Callable
         from .queries import ReportError
 
         # a report reads on its own plain connection (no Peewee to load); an import writes
-        open_books(click.get_current_context(), reader=snapshot)
+        open_books(reader=snapshot)
         try:
             record_read(click.get_current_context().command_path, kwargs)  # patient data: audited before shown
             with read_snapshot() if snapshot else contextlib.nullcontext():
@@ -244,9 +238,8 @@ def _short_lived_gc(ctx: click.Context) -> None:
     program's own process, never in a test's."""
     import gc
 
-    from .. import cli
-
-    if not cli.STANDALONE:
+    obj = ctx.find_object(Context)
+    if obj is None or not obj.standalone:
         return
     gc.freeze()
     gc.set_threshold(100_000, 50, 50)  # a young-object pass per 100,000 new objects, not per 700

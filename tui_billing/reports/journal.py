@@ -77,6 +77,7 @@ class _Names:
     def unapplied(self, patient_id: int | None, payer_id: int | None) -> str:
         if payer_id is not None:
             return f"liabilities:unapplied:payers:{self.payer.get(payer_id, payer_id)}"
+        assert patient_id is not None, "a receipt is a patient's or a payer's (the schema's CHECK)"
         return f"liabilities:unapplied:patients:{self.patient(patient_id)}"
 
 
@@ -135,8 +136,8 @@ def _day_transactions(date: str, names: _Names, resp: _Responsibility) -> list[t
         else:
             owner = resp.get(rev)
             what = f"Void of charge {rev} {acct} {code}"
-        postings = [(names.receivable(*owner), amt), (f"income:fees:{names.provider.get(prov, prov)}", -amt),
-                    (CONTROL_AR, amt)]
+        postings: list[tuple[str, int]] = [
+            (names.receivable(*owner), amt), (f"income:fees:{names.provider.get(prov, prov)}", -amt), (CONTROL_AR, amt)]
         out.append(((created, 0, cid), _txn(date, what, postings, f"C{cid}")))
     for rid, rev, pid, payer, method, ref, amt, created in q(
         "SELECT id, reverses_id, patient_id, payer_id, method, reference, amount, created_at FROM receipt "
@@ -161,9 +162,9 @@ def _day_transactions(date: str, names: _Names, resp: _Responsibility) -> list[t
             lines.setdefault(did, {}).setdefault("xfer", []).append((cid, to_payer, amt))
         for did, rev, rid, created, rpat, rpayer in dists:
             parts = lines.get(did, {})
-            postings: list[tuple[str, int]] = []
+            postings = []
 
-            def transfers() -> None:
+            def transfers(parts: dict = parts, postings: list = postings) -> None:  # this distribution's
                 for cid, to_payer, amt in parts.get("xfer", []):
                     pid, payer = resp.get(cid)
                     postings.append((names.receivable(pid, to_payer), amt))

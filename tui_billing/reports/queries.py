@@ -8,11 +8,12 @@ detail lists are set-based SQL over the ``posting_date`` indexes.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
+from ..ledger.vocab import METHODS, month_bounds
 from ..money import format_cents
 from ..store.db import sql
-from ..ledger.vocab import METHODS, month_bounds
 from ..store.digests import sealed_line
 from ..store.summary import PeriodSummary, day_summary, period_summary
 from .render import Money, Report, Section
@@ -26,12 +27,22 @@ class ReportError(Exception):
     """A report cannot run for what was asked (unknown patient, receipt...): exit 1."""
 
 
-def _rows(query: str, params: Sequence = ()) -> list[tuple]:
+Params = Sequence[Any] | Mapping[str, Any]
+
+
+def _rows(query: str, params: Params = ()) -> list[tuple[Any, ...]]:
     return sql(query, params).fetchall()
 
 
-def _one(query: str, params: Sequence = ()) -> tuple | None:
+def _one(query: str, params: Params = ()) -> tuple[Any, ...] | None:
     return sql(query, params).fetchone()
+
+
+def _value(query: str, params: Params = ()) -> Any:
+    """The one value of an aggregate query (without GROUP BY it always returns one row)."""
+    row = sql(query, params).fetchone()
+    assert row is not None, query
+    return row[0]
 
 
 def practice_name() -> str:
@@ -226,7 +237,7 @@ def deposit(date: str) -> Report:
     totals = Section("Deposit totals", ["method", "deposit", "counted", "difference"], key="totals")
     closed = _one("SELECT counted_cash, counted_checks, counted_check_count, counted_card, counted_eft, operator "
                   "FROM day_close WHERE posting_date = ?", (date,))
-    counted = dict(zip(METHODS, (closed[0], closed[1], closed[3], closed[4]))) if closed else {}
+    counted = dict(zip(METHODS, (closed[0], closed[1], closed[3], closed[4]), strict=False)) if closed else {}
     for m in METHODS:
         want = summary.deposit[m]
         got = counted.get(m)
@@ -294,8 +305,8 @@ FROM ({rows}) GROUP BY {group}
 
 
 def _latest_posting() -> str:
-    dates = [r[0] for t in ("charge", "receipt", "application", "adjustment", "transfer", "refund")
-             for r in [_one(f"SELECT MAX(posting_date) FROM {t}")] if r[0]]
+    dates = [r for t in ("charge", "receipt", "application", "adjustment", "transfer", "refund")
+             for r in [_value(f"SELECT MAX(posting_date) FROM {t}")] if r]
     return max(dates) if dates else "0000-01-01"
 
 
@@ -436,8 +447,9 @@ def month(month: str) -> Report:
         report.sections.append(sec)
     rec = Section("Receipts by payer", ["payer", "name", "count", "receipts", "refunds", "net"], key="receipts_by_payer")
     p = {"s": start, "e": end}
-    refunds = dict(_rows("SELECT x.payer_id, SUM(f.amount) FROM refund f JOIN receipt x ON x.id = f.receipt_id "
-                         "WHERE f.posting_date BETWEEN :s AND :e GROUP BY x.payer_id", p))
+    refunds: dict[int | None, int] = dict(_rows(
+        "SELECT x.payer_id, SUM(f.amount) FROM refund f JOIN receipt x ON x.id = f.receipt_id "
+        "WHERE f.posting_date BETWEEN :s AND :e GROUP BY x.payer_id", p))
     received = {pid: (count, amount) for pid, count, amount in _rows(
         "SELECT payer_id, SUM(CASE WHEN reverses_id IS NULL THEN 1 ELSE -1 END), SUM(amount) FROM receipt "
         "WHERE posting_date BETWEEN :s AND :e GROUP BY payer_id", p)}
@@ -547,8 +559,8 @@ def statement_sections(patient: tuple, as_of: str, procs: dict[str, str] | None 
         else:
             pending += balance
     items.total = ["total", "", "", "", *(Money(sum(int(r[i]) for r in items.rows)) for i in (4, 5, 6, 7)), ""]
-    credit = _one("SELECT COALESCE(SUM(rb.unapplied), 0) FROM receipt_balance rb JOIN receipt r ON r.id = rb.receipt_id "
-                  "WHERE r.patient_id = ? AND r.source = 'patient' AND rb.unapplied > 0", (pid,))[0]
+    credit = _value("SELECT COALESCE(SUM(rb.unapplied), 0) FROM receipt_balance rb JOIN receipt r ON r.id = rb.receipt_id "
+                  "WHERE r.patient_id = ? AND r.source = 'patient' AND rb.unapplied > 0", (pid,))
     ages = Section("Your balance by age (days since service)", list(BUCKETS) + ["total"], key=f"aging:{acct}")
     ages.rows = [[*map(Money, buckets), Money(due_patient)]]
     due = Section("Amount due", ["", "amount"], key=f"due:{acct}")

@@ -9,12 +9,13 @@ Never imports Textual.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ..money import format_cents
-from ..text import inert
+from ..store.clock import today
 from ..store.db import sql
 from ..store.errors import BillingError
-from ..store.clock import today
+from ..text import inert
 
 WIDTH = 64
 
@@ -56,8 +57,15 @@ class ReceiptPrint:
     as_of: str
 
 
-def _one(query: str, params: tuple = ()) -> tuple | None:
+def _one(query: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
     return sql(query, params).fetchone()
+
+
+def _value(query: str, params: tuple[Any, ...] = ()) -> Any:
+    """The one value of an aggregate query (without GROUP BY it always returns one row)."""
+    row = sql(query, params).fetchone()
+    assert row is not None, query
+    return row[0]
 
 
 def receipt_rows(receipt_id: int) -> ReceiptPrint:
@@ -82,10 +90,10 @@ def receipt_rows(receipt_id: int) -> ReceiptPrint:
         "  WHERE d.receipt_id = ?1) GROUP BY charge_id) x "
         "JOIN charge c ON c.id = x.charge_id JOIN charge_balance cb ON cb.charge_id = x.charge_id "
         "WHERE x.paid <> 0 OR x.adjusted <> 0 ORDER BY c.dos, c.id", (receipt_id,)).fetchall()
-    refunded = _one("SELECT COALESCE(SUM(amount), 0) FROM refund WHERE receipt_id = ?", (receipt_id,))[0]
+    refunded = _value("SELECT COALESCE(SUM(amount), 0) FROM refund WHERE receipt_id = ?", (receipt_id,))
     balance = None
     if row[11] is not None:
-        balance = _one("SELECT COALESCE(SUM(balance), 0) FROM charge_balance WHERE patient_id = ?", (row[11],))[0]
+        balance = _value("SELECT COALESCE(SUM(balance), 0) FROM charge_balance WHERE patient_id = ?", (row[11],))
     return ReceiptPrint(
         practice_name=practice[0], practice_address=practice[1], practice_phone=practice[2],
         practice_tax_id=practice[3], receipt_id=row[0], received_date=row[1], posting_date=row[2], operator=row[3],

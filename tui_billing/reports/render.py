@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import cast
 
 from ..money import cents_to_decimal, format_cents
 from ..text import inert
@@ -34,7 +35,7 @@ class Money(int):
 
     __slots__ = ()
 
-    def __add__(self, other: int) -> "Money":  # keep the type through sums
+    def __add__(self, other: int) -> Money:  # keep the type through sums
         return Money(int(self) + int(other))
 
     __radd__ = __add__
@@ -152,14 +153,14 @@ def report_dict(report: Report) -> dict:
     sections = []
     for section in report.sections:
         cols = list(section.columns)
-        item = {
+        item: dict[str, object] = {
             "key": section.key or section.title,
             "title": clean_text(section.title),
             "columns": cols,
-            "rows": [{c: _json_value(v) for c, v in zip(cols, row)} for row in section.rows],
+            "rows": [{c: _json_value(v) for c, v in zip(cols, row, strict=False)} for row in section.rows],
         }
         if section.total:
-            item["total"] = {c: _json_value(v) for c, v in zip(cols, section.total)}
+            item["total"] = {c: _json_value(v) for c, v in zip(cols, section.total, strict=False)}
         if section.notes:
             item["notes"] = [clean_text(n) for n in section.notes]
         sections.append(item)
@@ -251,7 +252,7 @@ def _fast_table(shown: list[list[str]], heads: list[str], fmt: str, align: list[
         else:
             padded.append([_pad(c, w, right) for c in column])
     template = "{}".join(p.replace("{", "{{").replace("}", "}}") for p in pieces).format
-    body = [template(*cells) for cells in zip(*padded)]
+    body = [template(*cells) for cells in zip(*padded, strict=False)]
     if not pieces[-1].strip():  # tabulate strips trailing blanks from lines that end in a cell
         body = [line.rstrip() for line in body]
     if between:
@@ -265,10 +266,11 @@ def _column_text(column: Sequence[object]) -> list[str]:
     of thousands of cells, and one test per column is much cheaper than one per cell."""
     kinds = set(map(type, column))
     if kinds == {str}:
+        texts = cast("Sequence[str]", column)  # the kinds test above is the proof
         # one C-level test for the whole column; the rare column with a control character is cleaned
-        return list(column) if "".join(column).isprintable() else [clean_text(c) for c in column]
+        return list(texts) if "".join(texts).isprintable() else [clean_text(c) for c in texts]
     if kinds <= {Money, type(None)}:
-        return _amount_texts(column)
+        return _amount_texts(cast("Sequence[Money | None]", column))
     if kinds == {int}:
         return list(map(str, column))
     return [_display(c) for c in column]
@@ -319,7 +321,7 @@ def _simple_table(columns: list[list[str]], heads: list[str], align: list[str], 
     lines = ["  ".join(_pad(h, widths[i], align[i] == "right") for i, h in enumerate(heads)).rstrip()]
     if rule:
         lines.append("  ".join("-" * w for w in widths))
-    lines.extend(template(*cells).rstrip() for cells in zip(*columns))
+    lines.extend(template(*cells).rstrip() for cells in zip(*columns, strict=False))
     return "\n".join(lines)
 
 
@@ -337,7 +339,7 @@ def _table(section: Section, rows: Sequence[Sequence[object]], fmt: str, widths:
         heads = [_pad(h, widths[i], align[i] == "right") for i, h in enumerate(heads)]
     if fmt in ("simple", "plain"):
         return _simple_table(columns, heads, align, rule=fmt == "simple")
-    shown = [list(cells) for cells in zip(*columns)]
+    shown = [list(cells) for cells in zip(*columns, strict=False)]
     if fmt in FAST_FORMATS:  # also for short tables: our widths, not tabulate's, for wide characters
         fast = _fast_table(shown, heads, fmt, align)
         if fast is not None:

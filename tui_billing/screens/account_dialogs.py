@@ -8,8 +8,9 @@ from the store is shown beside the field it names, focus goes there, and nothing
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from rich.text import Text
 from textual import work

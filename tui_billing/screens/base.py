@@ -19,16 +19,16 @@ __all__ = ["BillingModal", "BillingScreen", "billing_app"]
 T = TypeVar("T")
 
 
-def billing_app(node: object) -> "BillingApp":
+def billing_app(node: object) -> BillingApp:
     """The BillingApp a mounted widget or screen belongs to."""
-    return cast("BillingApp", getattr(node, "app"))
+    return cast("BillingApp", node.app)
 
 
 class BillingScreen(Screen[T], Generic[T]):
     """A full screen of the billing app."""
 
     @property
-    def billing(self) -> "BillingApp":
+    def billing(self) -> BillingApp:
         return cast("BillingApp", self.app)
 
 
@@ -36,5 +36,5 @@ class BillingModal(ModalScreen[T], Generic[T]):
     """A dialog of the billing app."""
 
     @property
-    def billing(self) -> "BillingApp":
+    def billing(self) -> BillingApp:
         return cast("BillingApp", self.app)

@@ -20,9 +20,8 @@ save leaves the form as typed.
 
 from __future__ import annotations
 
-from importlib import import_module
-
 import datetime as dt
+from importlib import import_module
 
 from rich.text import Text
 from textual import on, work
@@ -35,24 +34,38 @@ from textual.worker import Worker, WorkerState
 from .. import codes, icd9
 from ..money import MoneyError, format_cents, parse_cents
 from ..store import batches as batch_ops
-from ..store import operations
-from ..store import lookups
+from ..store import lookups, operations
 from ..store.errors import BillingError
-from ..text import inert
 from ..store.lookups import BatchEncounter, OpenBatch, PatientHit, PayerRow, ProcedureRow, ProviderRow
+from ..text import inert
+from ..widgets.app_header import AppHeader
 from ..widgets.code_lookup import CodeInput, ProcedureLookup
 from ..widgets.dates import DateInput, parse_service_date
 from ..widgets.dialogs import ConfirmDialog
 from ..widgets.fields import CountInput, MoneyInput
-from ..widgets.lookup import LookupInput, Match
-from ..widgets.app_header import AppHeader
 from ..widgets.form_input import FormInput
 from ..widgets.key_bar import KeyBar
-from ..widgets.slot import Slot
+from ..widgets.lookup import LookupInput, Match
 from ..widgets.patient_picker import PatientPicker
+from ..widgets.slot import Slot
 from .charge_batch import BatchWork
-from .charge_model import (DX_COUNT, FIELD_IDS, FIRST_LINES, LINE_BLOCK, LINE_COUNT, MOD_COUNT, SELF_PAY, STICKY, EncounterForm, form_field_for,
-                           line_part, next_field, parse_pointers, repeats, units_and_fee)
+from .charge_model import (
+    DX_COUNT,
+    FIELD_IDS,
+    FIRST_LINES,
+    LINE_BLOCK,
+    LINE_COUNT,
+    MOD_COUNT,
+    SELF_PAY,
+    STICKY,
+    EncounterForm,
+    form_field_for,
+    line_part,
+    next_field,
+    parse_pointers,
+    repeats,
+    units_and_fee,
+)
 from .charge_panels import BatchPanel, EncounterList
 
 __all__ = ["ChargeEntryScreen", "EncounterForm", "parse_pointers"]

@@ -9,8 +9,8 @@ already in the batch.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 from ..store.operations import ChargeLine
 from ..widgets.parse import parse_amount, parse_count

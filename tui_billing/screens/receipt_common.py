@@ -6,8 +6,8 @@ input, patient picker) without touching the screens' logic.
 
 from __future__ import annotations
 
-
-from typing import TYPE_CHECKING, Iterator, cast
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from textual.screen import Screen
 
 from ..ledger.vocab import METHODS
+
 METHOD_HINT = "cash, check, card or eft (1-4)"
 
 

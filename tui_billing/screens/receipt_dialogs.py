@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from textual import on, work
-from textual.app import ComposeResult
 from textual.actions import SkipAction
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
@@ -23,7 +23,7 @@ from ..store.errors import BillingError
 from ..text import inert
 from ..widgets.dialogs import ConfirmDialog
 from ..widgets.store_error import field_path
-from .receipt_common import METHOD_HINT, after_pending_keys, ReceiptField, money, parse_date, parse_method, parse_money
+from .receipt_common import METHOD_HINT, ReceiptField, after_pending_keys, money, parse_date, parse_method, parse_money
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from dataclasses import dataclass, replace
 
 from rich.text import Text
 from textual import on, work
-from textual.app import ComposeResult
 from textual.actions import SkipAction
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.timer import Timer
@@ -26,11 +26,11 @@ from ..store import operations as ops
 from ..store import receipts_queries as q
 from ..store.errors import BillingError
 from ..text import inert
+from ..widgets.app_header import AppHeader
 from ..widgets.dialogs import ConfirmDialog
+from ..widgets.key_bar import KeyBar
 from ..widgets.store_error import field_path
 from .base import BillingScreen
-from ..widgets.app_header import AppHeader
-from ..widgets.key_bar import KeyBar
 from .receipt_common import FilterBar, after_pending_keys, cell, filter_inputs, money, parse_money
 from .receipt_dialogs import Posted
 

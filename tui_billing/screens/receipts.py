@@ -14,23 +14,23 @@ from pathlib import Path
 
 from rich.text import Text
 from textual import on, work
-from textual.app import ComposeResult
 from textual.actions import SkipAction
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
 
-from ..widgets.app_header import AppHeader
-from ..widgets.key_bar import KeyBar
 from ..store import operations as ops
 from ..store import receipts_queries as q
 from ..store.db import database
 from ..store.errors import BillingError
 from ..store.validate import current_posting_date, operator
-from .receipt_common import METHODS, FilterBar, cell, filter_inputs, money
+from ..widgets.app_header import AppHeader
 from ..widgets.dialogs import BatchDialog, BatchFigures
+from ..widgets.key_bar import KeyBar
 from .base import BillingScreen
+from .receipt_common import METHODS, FilterBar, cell, filter_inputs, money
 from .receipt_dialogs import NewReceiptDialog, Posted, RefundDialog, VoidDialog
 
 POLL_SECONDS = 1.0

@@ -26,7 +26,7 @@ def record_read(action: str, detail: dict[str, Any]) -> None:
     from .audit import GENESIS, canonical, event_hash
 
     user = identity.operator_name()
-    at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     text = canonical(detail)
     con = db._reader
     try:

@@ -23,7 +23,7 @@ import datetime as dt
 import random
 
 from . import audit
-from .clock import today
+from .clock import today as business_today
 from .db import database, write
 from .search_keys import account_key, name_search_key, phone_key
 
@@ -57,7 +57,7 @@ def fill_demo_accounts(seed: int = 1, *, operator: str = "setup") -> dict[str, i
     q = database.execute_sql
     conn = database.connection()
     counts = {"patients": 0, "dependents": 0, "spouses": 0, "medigap": 0, "terminated": 0}
-    first_dos = q("SELECT MIN(dos) FROM charge").fetchone()[0] or today().isoformat()
+    first_dos = q("SELECT MIN(dos) FROM charge").fetchone()[0] or business_today().isoformat()
     start = dt.date.fromisoformat(first_dos)
     today = dt.date.today()
 

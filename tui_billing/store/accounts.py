@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields, replace
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from . import audit
 from . import validate as v
@@ -316,7 +317,7 @@ def _next_account() -> str:
 
 
 @write
-def register_patient(patient: PatientIn, coverages: Iterable["CoverageDetails"] = (), *, account: str | None = None,
+def register_patient(patient: PatientIn, coverages: Iterable[CoverageDetails] = (), *, account: str | None = None,
                      allow_duplicate: bool = False, operator: str | None = None) -> int:
     """Register a new patient (and coverages) in one transaction. Returns the patient id.
 

@@ -119,7 +119,7 @@ def seal_day(date: str, user: str, *, send: bool = True) -> str:
         raise RuntimeError(f"day {date} has no close event to seal")  # the close writes it first
     rows = rows_digest(date)
     digest = chain_digest(prev, date, rows, event[0], event[1])
-    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     _execute("INSERT INTO day_digest (posting_date, prev_digest, rows_digest, audit_id, audit_hash, digest, "
                          "sealed_at) VALUES (?,?,?,?,?,?,?)", (date, prev, rows, event[0], event[1], digest, now))
     from . import audit

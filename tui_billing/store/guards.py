@@ -15,8 +15,8 @@ touch ours).
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable, Sequence
 from functools import lru_cache
-from typing import Callable, Sequence
 
 #: Every unique key of every table that carries history: (table, key columns).
 HISTORY_KEYS: tuple[tuple[str, tuple[str, ...]], ...] = (

@@ -18,7 +18,7 @@ import datetime as dt
 import os
 import pwd
 import threading
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 #: Whether the books open in this process honour the hooks (read when they are opened).
 _honours: bool = False
@@ -97,7 +97,7 @@ def mark_test_book(reason: str = "test") -> None:
 
     @write
     def _mark() -> None:
-        now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         database.execute_sql("INSERT INTO test_book (id, marked_by, marked_at, reason) VALUES (1, ?, ?, ?)",
                              (os_user(), now, reason))
         # the books' first event: a marker added by hand later cannot have it (see problems())

@@ -16,8 +16,8 @@ from typing import Any
 
 from .db import database
 from .errors import BillingError
-from .operations import BatchStatus, batch_status
 from .identity import operator_name as resolve_operator
+from .operations import BatchStatus, batch_status
 from .validate import current_posting_date
 
 __all__ = [

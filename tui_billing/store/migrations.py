@@ -386,9 +386,10 @@ def _closed_period_messages() -> str:
 # V3 also: batch_status (every batch close, every day close with an open batch) summed a batch's
 # charges and receipts by scanning the whole table; partial indexes on batch_id fix that.
 # The day's voids and the month close's list of days with postings read encounter and
-# distribution by posting date, which had no index. And: Σ open charge balances and Σ unapplied are part of every day's A/R proof (the balancing
-# screen recomputes them on each posting). Partial covering indexes make them a walk over the open
-# items only instead of a scan of every charge ever posted.
+# distribution by posting date, which had no index. And: Σ open charge balances and Σ unapplied
+# are part of every day's A/R proof (the balancing screen recomputes them on each posting).
+# Partial covering indexes make them a walk over the open items only instead of a scan of
+# every charge ever posted.
 V3 = _closed_period_messages() + """
 CREATE INDEX charge_balance_open_amount ON charge_balance(balance) WHERE balance > 0;
 CREATE INDEX receipt_balance_open_amount ON receipt_balance(unapplied) WHERE unapplied > 0;

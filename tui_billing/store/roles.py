@@ -126,7 +126,7 @@ def _record_refusal(user: str, detail: dict[str, Any]) -> None:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def require(action: str, user: str, **facts: Any) -> None:

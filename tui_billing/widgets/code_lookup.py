@@ -6,7 +6,7 @@ hundred rows, cached by the screen) in memory, so it costs nothing per keystroke
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from ..money import format_cents
 from ..store.lookups import ProcedureRow

@@ -9,7 +9,7 @@ Cells are plain text (never markup).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from rich.text import Text
 from textual.binding import Binding
@@ -41,14 +41,14 @@ class LedgerView(Widget, can_focus=True):
     class Selected(Message):
         """Enter on a row: its index and key."""
 
-        def __init__(self, view: "LedgerView", index: int, key: str) -> None:
+        def __init__(self, view: LedgerView, index: int, key: str) -> None:
             super().__init__()
             self.view = view
             self.index = index
             self.key = key
 
         @property
-        def control(self) -> "LedgerView":
+        def control(self) -> LedgerView:
             return self.view
 
     def __init__(self, columns: Sequence[tuple[str, int, bool]], **kwargs) -> None:

@@ -7,8 +7,9 @@ around, and every label is plain text (user data is never markup).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from rich.text import Text
 from textual.actions import SkipAction
@@ -108,13 +109,13 @@ class LookupInput(FormInput):
     class Picked(Message):
         """The clerk took a match (Enter on a highlighted one)."""
 
-        def __init__(self, lookup: "LookupInput", match: Match) -> None:
+        def __init__(self, lookup: LookupInput, match: Match) -> None:
             super().__init__()
             self.lookup = lookup
             self.match = match
 
         @property
-        def control(self) -> "LookupInput":
+        def control(self) -> LookupInput:
             return self.lookup
 
     def __init__(self, value: str = "", *, list_id: str | None = None, **kwargs) -> None:

@@ -13,7 +13,7 @@ with Up/Down and Enter. One match, or a row the clerk moved to, is taken at once
 from __future__ import annotations
 
 import time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from rich.text import Text
 from textual import work
