@@ -197,7 +197,7 @@ def run_workers(db: str, procs: int, cycles: int, setup: dict, timeout: float = 
                 for w in range(procs)]
     results = [WorkerResult(w) for w in range(procs)]
     try:
-        for child, res in zip(children, results):
+        for child, res in zip(children, results, strict=False):
             line = child.stdout.readline().strip()
             if line != "ready":
                 res.errors.append(f"worker did not start: {line!r}")
@@ -208,7 +208,7 @@ def run_workers(db: str, procs: int, cycles: int, setup: dict, timeout: float = 
         side = threading.Thread(target=during, name="during") if during else None
         if side:
             side.start()
-        open_fds = {child.stdout.fileno(): (child, res) for child, res in zip(children, results)}
+        open_fds = {child.stdout.fileno(): (child, res) for child, res in zip(children, results, strict=False)}
         while open_fds:
             if time.perf_counter() - start > timeout:
                 raise TimeoutError(f"workers still running after {timeout} s")
@@ -227,7 +227,7 @@ def run_workers(db: str, procs: int, cycles: int, setup: dict, timeout: float = 
         wall = time.perf_counter() - start
         if side:
             side.join(timeout)
-        for child, res in zip(children, results):
+        for child, res in zip(children, results, strict=False):
             res.returncode = child.wait(timeout=30)
             if res.returncode:
                 res.errors.append(f"exit status {res.returncode}")

@@ -107,10 +107,10 @@ def books_ok(path: Path) -> str:
 
 def build_books(path: Path) -> None:
     """The small practice the report tests use (several days, every kind of entry)."""
-    code = ("import pytest, sys; sys.path.insert(0, %r)\n"
+    code = (f"import pytest, sys; sys.path.insert(0, {str(ROOT)!r})\n"
             "from tests.reports_fixtures import build\n"
-            "with pytest.MonkeyPatch.context() as mp:\n    build(__import__('pathlib').Path(%r), mp)\n"
-            "from tui_billing.store import close_database; close_database()\n") % (str(ROOT), str(path))
+            f"with pytest.MonkeyPatch.context() as mp:\n    build(__import__('pathlib').Path({str(path)!r}), mp)\n"
+            "from tui_billing.store import close_database; close_database()\n")
     subprocess.run([sys.executable, "-c", code], check=True, env=env(), cwd=ROOT, timeout=300)
 
 
@@ -230,9 +230,9 @@ def make_reference(books: Path, work: Path) -> dict:
     con = sqlite3.connect(live)
     con.execute("PRAGMA journal_mode = WAL")
     con.close()
-    code = ("import sqlite3, os\ncon = sqlite3.connect(%r)\ncon.execute('PRAGMA wal_autocheckpoint = 0')\n"
+    code = (f"import sqlite3, os\ncon = sqlite3.connect({str(live)!r})\ncon.execute('PRAGMA wal_autocheckpoint = 0')\n"
             "con.execute('CREATE TABLE late_work (x)')\ncon.execute('INSERT INTO late_work VALUES (1)')\n"
-            "con.commit()\nos._exit(0)\n") % str(live)
+            "con.commit()\nos._exit(0)\n")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
     assert Path(f"{live}-wal").stat().st_size > 0
     ref["books_with_wal"] = live

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 
+import peewee
 import pytest
 
 from tui_billing.store import BillingError, database
@@ -49,7 +50,7 @@ def test_register_with_spouse_coverage_and_versions(practice, monkeypatch):
     events = database.execute_sql("SELECT action, user FROM audit_event WHERE entity = 'patient' AND entity_id = ? "
                                   "ORDER BY id", (pid,)).fetchall()
     assert events == [("register_patient", OPERATOR), ("update_patient", OPERATOR)]
-    with pytest.raises(Exception):
+    with pytest.raises(peewee.IntegrityError):
         database.execute_sql("UPDATE master_version SET data = '{}'")
 
 
@@ -73,7 +74,7 @@ def test_primary_owes_the_charge_and_ended_coverage_is_skipped(practice):
     ops.post_encounter(patient_id=pid, provider_id=practice.providers[0], dos="2026-11-16", diagnoses=["I10"],
                        lines=[ops.ChargeLine("99213")])
     ledger = aq.account_ledger(pid)
-    assert [(l.code, l.owed_by, l.balance) for l in ledger.lines] == [("99213", "ACME", 10000)]
+    assert [(line.code, line.owed_by, line.balance) for line in ledger.lines] == [("99213", "ACME", 10000)]
     assert ledger.by_party == (("ACME", 10000),)
     covs = aq.coverages(pid)
     assert [(c.member_id, c.in_force("2026-11-16")) for c in covs] == [("NEW1", True), ("SEC1", True), ("OLD1", False)]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_charge_entry import (  # noqa: E402,F401  (fixtures and key helpers shared with charge entry)
+from test_charge_entry import (  # noqa: E402,F401,F811  (fixtures and key helpers shared with charge entry)
     TODAY,
     counts,
     db,

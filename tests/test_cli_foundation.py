@@ -74,7 +74,7 @@ def test_check_tampered_database_exits_1_with_problems(cli, tmp_path, quick):
     assert any("audit_event_no_update" in line for line in lines)
     assert any("audit event 2" in line and "altered" in line for line in lines)
     assert all(line.startswith(("problem: ", "note: ", "tui-billing: ")) for line in lines)
-    assert lines[-1] == f"tui-billing: {sum(l.startswith('problem: ') for l in lines)} problem(s) found"
+    assert lines[-1] == f"tui-billing: {sum(line.startswith('problem: ') for line in lines)} problem(s) found"
 
 
 def test_check_missing_database_does_not_create_it(cli, tmp_path):

@@ -81,5 +81,5 @@ def test_bulk_rows_equal_the_operations_rows(tmp_path, pinned):
 
     for table in TABLES:
         assert len(bulk[table]) == len(posted[table]), table
-        for mine, theirs in zip(bulk[table], posted[table]):
+        for mine, theirs in zip(bulk[table], posted[table], strict=False):
             assert mine == theirs, table

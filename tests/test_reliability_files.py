@@ -35,7 +35,7 @@ def disk_full(setup):
     disk = fc.SmallDisk(work / "disk")
     if disk.kind != "tmpfs":
         warnings.warn(f"no tmpfs ({disk.why_not_tmpfs}): the disk-full runs use RLIMIT_FSIZE (EFBIG) instead",
-                      pytest.PytestWarning)
+                      pytest.PytestWarning, stacklevel=2)
     try:
         yield disk.kind, fc.run_disk_full(books, disk, ref)
     finally:

@@ -14,8 +14,8 @@ The same seed and the same business day (``TUI_BILLING_TODAY``) give the same ro
 from __future__ import annotations
 
 import bisect
-import gc
 import datetime as dt
+import gc
 import itertools
 import os
 import random
@@ -404,7 +404,7 @@ class _Builder:
         self.total_charges = charges
         self.patient_count = patient_count
         self.provider_ids = provider_ids
-        self.provider_codes = {pid: code for pid, (code, _) in zip(provider_ids, PROVIDERS)}
+        self.provider_codes = {pid: code for pid, (code, _) in zip(provider_ids, PROVIDERS, strict=False)}
         self.payers = payers  # id -> (code, kind, allowed %, method, lag)
         self.diagnoses = diagnoses
         self.rows: dict[str, list[tuple]] = defaultdict(list)
@@ -860,7 +860,7 @@ class _Builder:
                     (plan.of(RefundRow)[0], rec))
 
     def refund_voids_due(self, index: int) -> None:
-        for row, rec in self.void_refunds.pop(index, []):
+        for row, _rec in self.void_refunds.pop(index, []):
             self.void("refund", row.id, "refund check returned undeliverable", MANAGER,
                       VoidFacts(original=Voidable(row, False)))
             self.stats["voided refunds"] += 1

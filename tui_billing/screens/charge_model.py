@@ -17,7 +17,8 @@ from ..widgets.parse import parse_amount, parse_count
 from ..widgets.store_error import field_path
 
 __all__ = [
-    "DX_COUNT", "FIRST_LINES", "LINE_BLOCK", "LINE_COUNT", "MOD_COUNT", "SELF_PAY", "STICKY", "EncounterForm", "EncounterKey", "field_ids",
+    "DX_COUNT", "FIRST_LINES", "LINE_BLOCK", "LINE_COUNT", "MOD_COUNT", "SELF_PAY", "STICKY", "EncounterForm",
+    "EncounterKey", "field_ids",
     "form_field_for", "line_part", "next_field", "parse_pointers", "repeats", "units_and_fee",
 ]
 

@@ -77,7 +77,8 @@ def cell(value: str, *, right: bool = False, style: str = "") -> Text:
     one-space gutter (right-aligned ones get it from the column being one wider).
     """
     value = inert(value)
-    return Text(value if right else " " + value, style=style, justify="right" if right else "left", no_wrap=True, overflow="ellipsis")
+    return Text(value if right else " " + value, style=style, justify="right" if right else "left", no_wrap=True,
+                overflow="ellipsis")
 
 
 def filter_inputs(prefix: str, specs: tuple[tuple[str, str, int], ...]) -> Iterator[Widget]:

@@ -219,7 +219,7 @@ class DistributeScreen(FilterBar, BillingScreen[Posted | None]):
         key = str(charge_id)
         if key not in table.rows:
             return
-        for (label, _, _), value in zip(COLUMNS[6:], self._edit_cells(self.edits.get(charge_id))):
+        for (label, _, _), value in zip(COLUMNS[6:], self._edit_cells(self.edits.get(charge_id)), strict=False):
             table.update_cell(key, label, value)
 
     # ------------------------------------------------------------------ filters

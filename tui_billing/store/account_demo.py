@@ -59,7 +59,7 @@ def fill_demo_accounts(seed: int = 1, *, operator: str = "setup") -> dict[str, i
     counts = {"patients": 0, "dependents": 0, "spouses": 0, "medigap": 0, "terminated": 0}
     first_dos = q("SELECT MIN(dos) FROM charge").fetchone()[0] or business_today().isoformat()
     start = dt.date.fromisoformat(first_dos)
-    today = dt.date.today()
+    today = business_today()
 
     # --- payers, providers, practice
     for code, (filing, street, city, state, zipc, receiver, days) in PAYER_DETAILS.items():
@@ -119,7 +119,7 @@ def fill_demo_accounts(seed: int = 1, *, operator: str = "setup") -> dict[str, i
     covs = q("SELECT id, patient_id, payer_id, priority, member_id FROM coverage ORDER BY patient_id, priority"
              ).fetchall()
     primaries = {}
-    for cid, pid, payer, priority, member in covs:
+    for cid, pid, payer, priority, _member in covs:
         last, first, dob, age, parent, address, city, state, zip9 = by_id[pid]
         began = start - dt.timedelta(days=rng.randrange(30, 2000))
         began = max(began, dt.date.fromisoformat(dob))

@@ -19,7 +19,8 @@ from .search_keys import account_key, fold, phone_key
 
 __all__ = [
     "AccountLedger", "CoverageView", "LedgerLine", "NoteView", "PatientView", "SearchHit", "SearchPage",
-    "VersionView", "Activity", "account_ledger", "encounter_activity", "patient_receipts", "classify", "coverages", "export_patients", "fee_on", "history", "notes",
+    "VersionView", "Activity", "account_ledger", "encounter_activity", "patient_receipts", "classify", "coverages",
+    "export_patients", "fee_on", "history", "notes",
     "patient_view", "payer_list", "provider_list", "practice_view", "record_as_of", "search_patients",
 ]
 
@@ -372,12 +373,12 @@ def payer_list() -> list[dict]:
                        "CASE WHEN filing_code <> '' THEN filing_code WHEN kind = 'medicare' THEN 'MB' "
                        "WHEN kind = 'medicaid' THEN 'MC' WHEN kind = 'commercial' THEN 'CI' ELSE 'ZZ' END"
                        for c in cols)
-    return [dict(zip(cols, r)) for r in _rows(f"SELECT {select} FROM payer ORDER BY code")]
+    return [dict(zip(cols, r, strict=False)) for r in _rows(f"SELECT {select} FROM payer ORDER BY code")]
 
 
 def provider_list() -> list[dict]:
     cols = ("id", "code", "name", "last_name", "first_name", "npi", "taxonomy", "active")
-    return [dict(zip(cols, r)) for r in _rows(f"SELECT {', '.join(cols)} FROM provider ORDER BY code")]
+    return [dict(zip(cols, r, strict=False)) for r in _rows(f"SELECT {', '.join(cols)} FROM provider ORDER BY code")]
 
 
 def practice_view() -> dict | None:

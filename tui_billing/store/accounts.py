@@ -206,7 +206,7 @@ def snapshot(entity: str, entity_id: int) -> dict[str, Any] | None:
     """The entity's current row as a dict of its versioned columns."""
     cols = _SNAPSHOT_COLUMNS[entity]
     row = _one(f"SELECT {', '.join(cols)} FROM {entity} WHERE id = ?", (entity_id,))
-    return dict(zip(cols, row)) if row else None
+    return dict(zip(cols, row, strict=False)) if row else None
 
 
 def _record_version(entity: str, entity_id: int, user: str, now: str, *, before: dict | None = None) -> dict:
@@ -553,9 +553,9 @@ def reorder_coverages(patient_id: int, coverage_ids: Sequence[int], *, operator:
         befores.append(before)
     # Park them outside 1-3 is impossible (CHECK); the overlap rule is checked on the final order.
     now = _now()
-    for n, (cid, before) in enumerate(zip(ids, befores), start=1):
+    for n, cid in enumerate(ids, start=1):
         database.execute_sql("UPDATE coverage SET priority = ? WHERE id = ?", (n, cid))
-    for n, (cid, before) in enumerate(zip(ids, befores), start=1):
+    for n, (cid, before) in enumerate(zip(ids, befores, strict=False), start=1):
         row = {**before, "priority": n}
         _overlap(patient_id, row, "", skip_id=cid)
         if before["priority"] != n:

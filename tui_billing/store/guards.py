@@ -82,7 +82,8 @@ def other_guards() -> str:
             f"OR EXISTS (SELECT 1 FROM month_close WHERE month = substr(({date_of}), 1, 7)) BEGIN "
             f"SELECT RAISE(ABORT, 'posting date is closed: nothing can be added to an entry of a closed day or month'); END;")
     parts.append("CREATE TRIGGER charge_balance_fixed BEFORE UPDATE OF charge_id, patient_id, dos ON charge_balance BEGIN "
-                 "SELECT RAISE(ABORT, 'a running balance belongs to its charge: its charge, patient and date never change'); END;")
+                 "SELECT RAISE(ABORT, 'a running balance belongs to its charge: its charge, patient and date never change'); "
+                 "END;")
     parts.append("CREATE TRIGGER receipt_balance_fixed BEFORE UPDATE OF receipt_id ON receipt_balance BEGIN "
                  "SELECT RAISE(ABORT, 'a running balance belongs to its receipt'); END;")
     parts.append("CREATE TRIGGER day_digest_needs_close BEFORE INSERT ON day_digest "

@@ -124,7 +124,8 @@ def _ids() -> IdBook:
 
 
 @write
-def set_practice(name: str, npi: str = "", tax_id: str = "", address: str = "", phone: str = "", *, operator: str | None = None) -> None:
+def set_practice(name: str, npi: str = "", tax_id: str = "", address: str = "", phone: str = "", *,
+                 operator: str | None = None) -> None:
     """Set the practice's header details (used on reports and claims)."""
     user = v.operator(operator)
     roles.require("set_practice", user)

@@ -73,7 +73,8 @@ def posting_date(value: object | None, *, closing: bool = False) -> str:
         raise BillingError(f"posting date {date} is in the future; the current posting date is {current}", "posting_date")
     why = closed_reason(date)
     if why:
-        raise BillingError(f"{why}: nothing more can be posted to it. Post to the current open day {current} instead", "posting_date")
+        raise BillingError(f"{why}: nothing more can be posted to it. Post to the current open day {current} instead",
+                           "posting_date")
     # A later close stored the roll-forward through this date: a late entry here would change
     # that closed day's (or month's) closing A/R and break every later day's proof.
     later = None if closing else database.execute_sql(

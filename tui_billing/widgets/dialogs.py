@@ -76,7 +76,6 @@ class BatchDialog(ModalScreen["BatchFigures | None"]):
         return self.batch_id is not None
 
     def compose(self) -> ComposeResult:
-        stack = "encounters in the stack" if self.kind == "charge" else "receipts on the tape"
         title = (f"Correct {self.kind} batch {self.batch_id}'s control figures" if self.correcting else
                  f"Open a {self.kind} batch for posting date {self.posting_date}")
         with Vertical(classes="dialog"):

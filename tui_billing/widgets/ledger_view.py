@@ -105,7 +105,7 @@ class LedgerView(Widget, can_focus=True):
 
     def _line(self, cells: Sequence[str]) -> str:
         out = []
-        for (_, width, right), cell in zip(self.columns, cells):
+        for (_, width, right), cell in zip(self.columns, cells, strict=False):
             cell = inert(str(cell))[:width - 1]
             out.append((cell.rjust(width - 1) if right else cell.ljust(width - 1)) + " ")
         return "".join(out)
