@@ -57,3 +57,23 @@ def test_secondary_then_patient(practice):
     with pytest.raises(BillingError, match="nothing to post"):
         ops.transfer_to_patient([charge])
     assert run_check(integrity=False).ok
+
+
+def test_void_of_a_payment_with_a_negative_adjustment_on_a_paid_charge(practice):
+    """Found by the planner's property test: a paid-off charge raised by a negative adjustment and
+    paid again in one distribution. Its void puts the payment back before taking the raise out,
+    so the balance never dips below zero (the database refuses that) and the charge is paid again."""
+    medicare = practice.payers[1]
+    enc = ops.post_encounter(patient_id=practice.patients[1], provider_id=practice.providers[0],
+                             dos=store_helpers.TODAY, diagnoses=["I10"], lines=[ChargeLine("99213")])
+    charge = enc.charge_ids[0]
+    first = ops.record_receipt(amount=10000, method="eft", payer_id=medicare, reference="TRN1").receipt_id
+    ops.distribute(first, [DistributionLine(charge, applied=10000)])
+    assert _owner(charge) == (medicare, 0)
+    late = ops.record_receipt(amount=100, method="eft", payer_id=medicare, reference="TRN2").receipt_id
+    did = ops.distribute(late, [DistributionLine(charge, applied=100, adjustment=-100, reason="CO-45")])
+    assert _owner(charge) == (medicare, 0)
+    ops.void("distribution", did, "posted to the wrong claim")
+    assert _owner(charge) == (medicare, 0)
+    assert run_check(integrity=False).ok
+    assert not store_helpers.invariant_problems()

@@ -141,13 +141,18 @@ def plan_distribution(
     adjustments: list[list[object]] = []
     moved: list[list[object]] = []
     for cid, applied, adjustment, reason, _ in plan:
+        # Rows are written in this order and the database keeps every balance >= 0 row by row: an
+        # adjustment that raises the balance goes in before the money that pays it.
+        line: list[Row] = []
         if applied:
-            rows.append(ApplicationRow(ids("application"), did, rid, cid, applied, posting_date, user))
+            line.append(ApplicationRow(ids("application"), did, rid, cid, applied, posting_date, user))
             applications.append([cid, applied])
         if adjustment:
             assert reason is not None
-            rows.append(AdjustmentRow(ids("adjustment"), did, cid, reason, adjustment, posting_date, user))
+            adjusted = AdjustmentRow(ids("adjustment"), did, cid, reason, adjustment, posting_date, user)
+            line.insert(0 if adjustment < 0 else len(line), adjusted)
             adjustments.append([cid, reason, adjustment])
+        rows.extend(line)
     for cid, from_payer, remaining, to_payer in transfers:
         rows.append(TransferRow(ids("transfer"), did, cid, from_payer, to_payer, remaining, posting_date, user))
         move: list[object] = [cid, from_payer, remaining]

@@ -77,7 +77,11 @@ class _Reversal:
         self.charges = dict(charges_now)
 
     def distribution(self, parts: DistributionParts) -> int:
-        """Reverse one distribution: transfers newest first, then adjustments, then applications."""
+        """Reverse one distribution: transfers newest first, then applications, then adjustments.
+
+        Applications go back before adjustments: a negative adjustment (one that raised the
+        balance) can only be taken back out of a balance its applications have been put back into.
+        """
         d = parts.row
         new = self.ids("distribution")
         self.rows.append(DistributionRow(new, d.receipt_id, self.date, self.user, self.now, d.id, self.reason))
@@ -89,6 +93,11 @@ class _Reversal:
             self.rows.append(TransferRow(self.ids("transfer"), new, t.charge_id, t.to_payer_id, t.from_payer_id,
                                          t.amount, self.date, self.user, t.id))
             self.charges[t.charge_id] = now._replace(payer_id=t.from_payer_id)
+        for p in parts.applications:
+            self.rows.append(ApplicationRow(self.ids("application"), new, p.receipt_id, p.charge_id, -p.amount,
+                                            self.date, self.user, p.id))
+            now = self.charges[p.charge_id]
+            self.charges[p.charge_id] = now._replace(balance=now.balance + p.amount)
         for a in parts.adjustments:
             now = self.charges[a.charge_id]
             if a.amount < 0 and now.balance < -a.amount:
@@ -97,11 +106,6 @@ class _Reversal:
             self.rows.append(AdjustmentRow(self.ids("adjustment"), new, a.charge_id, a.reason_code, -a.amount,
                                            self.date, self.user, a.id))
             self.charges[a.charge_id] = now._replace(balance=now.balance + a.amount)
-        for p in parts.applications:
-            self.rows.append(ApplicationRow(self.ids("application"), new, p.receipt_id, p.charge_id, -p.amount,
-                                            self.date, self.user, p.id))
-            now = self.charges[p.charge_id]
-            self.charges[p.charge_id] = now._replace(balance=now.balance + p.amount)
         return new
 
 
