@@ -250,7 +250,7 @@ async def test_f7_corrects_a_batch_typo_and_it_closes(db):
         await send(pilot, "ctrl+s")
         await settle(pilot)
         assert not s.open_batch.balanced
-        await send(pilot, "ctrl+e")
+        await send(pilot, "ctrl+o")
         await settle(pilot)
         dialog = app.screen
         assert type(dialog).__name__ == "BatchDialog" and dialog.correcting
@@ -276,7 +276,7 @@ async def test_f7_cancels_an_empty_batch(db):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         s = screen(pilot)
-        await send(pilot, "ctrl+e")
+        await send(pilot, "ctrl+o")
         await settle(pilot)
         dialog = app.screen
         dialog.query_one("#control-count").value = "0"
@@ -464,7 +464,7 @@ def test_f1_lists_the_new_keys():
     from tui_billing.screens.help import KEYMAP
 
     keys = dict(KEYMAP)
-    assert "Ctrl+E" in keys and "Ctrl+G" in keys and "F7" in keys
+    assert "Ctrl+O" in keys and "Ctrl+G" in keys and "F7" in keys
 
 
 # --------------------------------------------------------------------------- deposit slip

@@ -28,11 +28,14 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "tui_billing"
 
 #: Module cycles known today, each a sorted pair. Keep this list short and say who removes a line.
-CYCLES_ALLOWED: set[frozenset[str]] = {
-    frozenset({"tui_billing.store.operations", "tui_billing.store.summary"}),  # removed by the kernel branch
+CYCLES_ALLOWED: set[frozenset[str]] = set()
+#: Cycles closed only by a deferred (function-local) import that are judged harmless.
+DEFERRED_CYCLES_ALLOWED: set[frozenset[str]] = {
+    # Opening a file (db) asks identity whether it is a test book; in a test process identity
+    # marks a brand-new book, and the mark is the book's first audit event (audit writes through
+    # db). The call runs only after the connection is up, never at import.
+    frozenset({"tui_billing.store.audit", "tui_billing.store.db", "tui_billing.store.identity"}),
 }
-#: Cycles closed only by a deferred (function-local) import that are judged harmless. None today.
-DEFERRED_CYCLES_ALLOWED: set[frozenset[str]] = set()
 
 #: The UI: Textual itself and our modules built on it.
 UI = ("textual", "tui_billing.app", "tui_billing.screens", "tui_billing.widgets")

@@ -1,6 +1,6 @@
 """Charge entry's batch and encounter-list work: the part of the screen that is about the batch.
 
-Opening, correcting (Ctrl+E), cancelling and closing (F9) the clerk's charge batch, following the
+Opening, correcting (Ctrl+O), cancelling and closing (F9) the clerk's charge batch, following the
 posting date after a day close, and the batch's encounter list (F5) with its void (Ctrl+D). The
 screen (``charge_entry.py``) inherits this and owns the encounter form; every store call here runs
 in a thread worker and comes back on the UI thread.
@@ -127,7 +127,7 @@ class BatchWork(BillingScreen[None]):
         self._ask_batch()
 
     def action_fix_batch(self) -> None:
-        """Ctrl+E: correct the open batch's control figures (a typo from the stack), or cancel it if empty."""
+        """Ctrl+O: correct the open batch's control figures (a typo from the stack), or cancel it if empty."""
         batch = self.open_batch
         if batch is None:
             self._msg("No open batch to fix (F8 opens one)", error=True)

@@ -84,7 +84,7 @@ class ChargeEntryScreen(BatchWork):
         Binding("f6", "key('ditto')", "Ditto", id="charges.ditto", priority=True),
         Binding("f5", "toggle_list", "List/Form", id="charges.list"),
         Binding("escape", "clear", "Clear", id="charges.clear"),
-        Binding("ctrl+e", "fix_batch", "Fix batch", id="charges.fix_batch", show=False),
+        Binding("ctrl+o", "fix_batch", "Fix batch", id="charges.fix_batch", show=False),
         Binding("f8", "new_batch", "New batch", id="charges.new_batch", show=False),
         Binding("f9", "close_batch", "Close batch", id="charges.close_batch"),
         Binding("ctrl+d", "void", "Void", id="charges.void", show=False),

@@ -19,10 +19,10 @@ def batch_line(batch: OpenBatch | None) -> str:
     if batch is None:
         return "No open charge batch: F8 opens one (control count and total from the stack)"
     diff = difference_text(batch.count_difference, batch.total_difference)
-    # Single spaces: with "^E fixes" it must fit 80 columns for totals in the thousands.
+    # Single spaces: with "^O fixes" it must fit 80 columns for totals in the thousands.
     return (f"Batch {batch.id} control {batch.control_count} / {format_cents(batch.control_total)}"
             f" entered {batch.entered_count} / {format_cents(batch.entered_total)} diff {diff}"
-            + (" balanced" if batch.balanced else " ^E fixes"))
+            + (" balanced" if batch.balanced else " ^O fixes"))
 
 
 class BatchPanel(Slot):

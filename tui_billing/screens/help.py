@@ -30,7 +30,7 @@ KEYMAP: tuple[tuple[str, str], ...] = (
     ("Up / Down", "move in a lookup's list; Enter takes the highlighted match"),
     ("F5", "charges: the batch's encounter list and back; balancing: refresh"),
     ("Ctrl+D", "void (asks why): the highlighted encounter (F2), receipt or distribution (F3)"),
-    ("Ctrl+E", "charges: correct the open batch's control figures (with a reason); 0 and 0 cancel an empty batch"),
+    ("Ctrl+O", "charges: correct the open batch's control figures (with a reason); 0 and 0 cancel an empty batch"),
     ("F8", "charges: open a new charge batch"),
     ("F9", "close: the charge batch (F2, only if it balances); the day shown (F4)"),
     ("F10", "balancing: close the month of the day shown"),

@@ -15,10 +15,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from ..ledger.vocab import PAYER_KINDS
 from . import audit
 from . import validate as v
 from .db import database, write
 from .errors import BillingError
+from .patient_keys import refresh_search_keys
 from .search_keys import account_key, name_search_key, phone_key
 
 __all__ = [
@@ -347,19 +349,6 @@ def register_patient(patient: PatientIn, coverages: Iterable[CoverageDetails] = 
     return pid
 
 
-def refresh_search_keys(patient_id: int | None = None) -> int:
-    """Fill the folded search keys of one patient, or of every patient whose keys are empty
-    (rows written by a bulk load). Runs inside the caller's write transaction."""
-    where, params = ("id = ?", (patient_id,)) if patient_id is not None else ("search_key = ''", ())
-    rows = database.execute_sql(f"SELECT id, account, last_name, first_name, phone FROM patient WHERE {where}",
-                                params).fetchall()
-    database.connection().executemany(
-        "UPDATE patient SET search_key = ?, phone_key = ?, account_key = ? WHERE id = ?",
-        [(name_search_key(last, first), phone_key(ph), account_key(acct), pid) for pid, acct, last, first, ph in rows],
-    )
-    return len(rows)
-
-
 @write
 def update_patient(patient_id: int, *, operator: str | None = None, **changes: Any) -> dict:
     """Change demographics; returns {field: [old, new]} of what changed (nothing: no version)."""
@@ -585,8 +574,6 @@ _DEFAULT_FILING = {"medicare": "MB", "medicaid": "MC", "commercial": "CI"}
 
 
 def _payer_row(p: PayerIn) -> dict[str, Any]:
-    from .operations import PAYER_KINDS
-
     kind = (p.kind or "").strip().lower()
     if kind not in PAYER_KINDS:
         raise BillingError(f"payer kind must be one of {', '.join(PAYER_KINDS)}", "kind")

@@ -5,7 +5,7 @@ Schema 1 guarded posted tables against UPDATE and DELETE only. With ``recursive_
 DELETE trigger, so schema 8 adds a BEFORE INSERT trigger per unique key of every history table
 that refuses a key that is already there (:func:`replace_guards`), guards the tables that had none
 (an encounter's diagnoses and a batch's close in a closed period, the running balances' fixed
-columns, the role grants, the test-book marker, the day digests) and :func:`schema_problems`
+columns, the role grants, the test-book marker, the day digests), and ``migrations.schema_problems``
 compares every trigger, table and index, in full SQL, with what a fresh database made by the
 same migrations holds: a dropped guard, a same-named guard that does nothing, a table rebuilt
 without its CHECKs, or an extra trigger are each named (an extra table or index is not: it cannot
@@ -13,10 +13,6 @@ touch ours).
 """
 
 from __future__ import annotations
-
-import sqlite3
-from collections.abc import Callable, Sequence
-from functools import lru_cache
 
 #: Every unique key of every table that carries history: (table, key columns).
 HISTORY_KEYS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -90,40 +86,3 @@ def other_guards() -> str:
                  "WHEN NOT EXISTS (SELECT 1 FROM day_close WHERE posting_date = NEW.posting_date) BEGIN "
                  "SELECT RAISE(ABORT, 'a day digest seals a closed day'); END;")
     return "\n".join(parts)
-
-
-@lru_cache(maxsize=1)
-def expected_schema() -> dict[tuple[str, str], str]:
-    """(type, name) -> SQL of every table, index and trigger a fresh database of this version holds."""
-    from .migrations import MIGRATIONS, _register_functions, _split_sql
-
-    con = sqlite3.connect(":memory:")
-    try:
-        _register_functions(con)
-        for script in MIGRATIONS:
-            for statement in _split_sql(script):
-                con.execute(statement)
-        return {(t, n): sql for t, n, sql in con.execute(
-            "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'")}
-    finally:
-        con.close()
-
-
-def schema_problems(execute: Callable[[str, Sequence], object], limit: int = 10) -> list[str]:
-    """Every table, index and trigger whose SQL differs from this schema version's (or is missing, or extra)."""
-    have = {(t, n): sql for t, n, sql in execute(
-        "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'", ()).fetchall()}
-    want = expected_schema()
-    problems = []
-    missing = sorted(n for (t, n) in want if (t, n) not in have)
-    if missing:
-        problems.append(f"history guards are missing (someone dropped triggers, tables or indexes): {', '.join(missing[:limit])}")
-    changed = sorted(n for k, n in ((k, k[1]) for k in want) if k in have and have[k] != want[k])
-    if changed:
-        problems.append("these triggers, tables or indexes were replaced by ones with different SQL (a guard that "
-                        f"no longer guards?): {', '.join(changed[:limit])}")
-    # An extra trigger can rewrite history as it is posted; an extra table or index cannot touch ours.
-    extra = sorted(n for (t, n) in have if (t, n) not in want and t == "trigger")
-    if extra:
-        problems.append(f"triggers this schema version does not have were added: {', '.join(extra[:limit])}")
-    return problems

@@ -7,6 +7,9 @@ older version upgrades step by step on open. A database from a newer version is 
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from .errors import DatabaseFileError
@@ -711,3 +714,41 @@ def _split_sql(script: str) -> list[str]:
     if buf.strip():
         out.append(buf.strip())
     return out
+
+
+# --------------------------------------------------------------------------- the schema check
+
+
+@lru_cache(maxsize=1)
+def expected_schema() -> dict[tuple[str, str], str]:
+    """(type, name) -> SQL of every table, index and trigger a fresh database of this version holds."""
+    con = sqlite3.connect(":memory:")
+    try:
+        _register_functions(con)
+        for script in MIGRATIONS:
+            for statement in _split_sql(script):
+                con.execute(statement)
+        return {(t, n): sql for t, n, sql in con.execute(
+            "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'")}
+    finally:
+        con.close()
+
+
+def schema_problems(execute: Callable[[str, Sequence], object], limit: int = 10) -> list[str]:
+    """Every table, index and trigger whose SQL differs from this schema version's (or is missing, or extra)."""
+    have = {(t, n): sql for t, n, sql in execute(
+        "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'", ()).fetchall()}
+    want = expected_schema()
+    problems = []
+    missing = sorted(n for (t, n) in want if (t, n) not in have)
+    if missing:
+        problems.append(f"history guards are missing (someone dropped triggers, tables or indexes): {', '.join(missing[:limit])}")
+    changed = sorted(n for k, n in ((k, k[1]) for k in want) if k in have and have[k] != want[k])
+    if changed:
+        problems.append("these triggers, tables or indexes were replaced by ones with different SQL (a guard that "
+                        f"no longer guards?): {', '.join(changed[:limit])}")
+    # An extra trigger can rewrite history as it is posted; an extra table or index cannot touch ours.
+    extra = sorted(n for (t, n) in have if (t, n) not in want and t == "trigger")
+    if extra:
+        problems.append(f"triggers this schema version does not have were added: {', '.join(extra[:limit])}")
+    return problems

@@ -223,7 +223,7 @@ def add_patient(
         "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
         (account, last, first, name_key(last, first), birth, sex, *fields.values()),
     )
-    from .accounts import refresh_search_keys  # the folded keys the account search reads
+    from .patient_keys import refresh_search_keys  # the folded keys the account search reads
 
     refresh_search_keys(pid)
     for cov in covs:

@@ -20,6 +20,7 @@ import datetime as dt
 import pwd
 from typing import Any
 
+from ..ledger.checks import text
 from . import audit, identity
 from .db import database, write
 from .errors import BillingError
@@ -143,6 +144,13 @@ def require(action: str, user: str, **facts: Any) -> None:
                           f"ask {_who_may(needed)}", detail, user)
 
 
+def acting_user(value: str | None = None) -> str:
+    """The clerk who writes: the real uid's account (see store/identity.py), who must hold a role here."""
+    name = text(identity.operator_name(value), "operator", max_len=64)
+    require_member(name)
+    return name
+
+
 def require_member(user: str) -> None:
     """Any write needs a role in these books (cheap: one indexed read).
 
@@ -171,8 +179,6 @@ def entry_facts(kind: str, entry_id: object) -> dict[str, Any]:
 
 
 def _account(name: str) -> str:
-    from .validate import text
-
     name = text(name, "user", max_len=64)
     if not identity.honours_hooks():
         try:
@@ -185,9 +191,7 @@ def _account(name: str) -> str:
 @write
 def grant(name: str, role: str, *, operator: str | None = None, new: bool = False) -> str:
     """Give ``name`` a role (a new, audited grant row). ``new``: refuse a user who already has one."""
-    from .validate import operator as resolve
-
-    user = resolve(operator)
+    user = acting_user(operator)
     require("users", user)
     name = _account(name)
     if role not in (*ROLES, "none"):

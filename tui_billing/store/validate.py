@@ -29,13 +29,10 @@ __all__ = ["cents", "closed_reason", "current_posting_date", "icd10", "iso_date"
 
 
 def operator(value: str | None = None) -> str:
-    """The clerk who writes: the real uid's account (see store/identity.py), who must hold a role here."""
-    from . import roles
-    from .identity import operator_name
+    """The clerk who writes: the real uid's account, who must hold a role here (store/roles.py)."""
+    from .roles import acting_user
 
-    name = text(operator_name(value), "operator", max_len=64)
-    roles.require_member(name)
-    return name
+    return acting_user(value)
 
 
 def closed_reason(posting_date: str) -> str | None:
