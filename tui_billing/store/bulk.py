@@ -44,8 +44,6 @@ class BulkLoad:
         conn.execute("PRAGMA synchronous = OFF")
         conn.execute("PRAGMA cache_size = -262144")
         conn.execute("PRAGMA temp_store = MEMORY")  # the index rebuild's sorts
-        # The rebuild runs after the simulation process is done: its sorts may use the other core.
-        conn.execute("PRAGMA threads = 2")
         self.saved: list[tuple[str, str, str]] = []
 
     def begin(self) -> None:
