@@ -198,3 +198,14 @@ def test_check_finds_a_running_balance_that_drifted(built, tmp_path):
         close_database()
     assert any(p.startswith(f"charge {cid}: running balance") for p in problems), problems
     assert any(p.startswith(f"receipt {rid}: unapplied") for p in problems), problems
+
+
+def test_days_hashed_during_the_load_match_the_books_read_whole(demo_db):
+    """The load hashes each closed day from its fresh rows (bounded by rowid: no indexes yet);
+    the finished books, read in full as `check` reads them, give every day the same digest."""
+    from tui_billing.store import digests
+
+    sealed = rows("SELECT posting_date, rows_digest FROM day_digest ORDER BY posting_date")
+    assert [d for d, _ in sealed] == [r[0] for r in rows("SELECT posting_date FROM day_close ORDER BY 1")]
+    assert all(digests.rows_digest(date) == digest for date, digest in sealed)
+    assert digests.problems() == []

@@ -13,7 +13,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..ledger.records import TABLE_OF
+from . import digests
 from .db import database
+from .migrations import DATED_TABLES
 from .writer import INSERTS
 
 #: Tables the load writes that are not postings (master data, the audit trail, running balances).
@@ -38,9 +40,10 @@ class BulkLoad:
         conn: sqlite3.Connection = database.connection()
         self.conn = conn
         # A throw-away file until the rename: durability buys nothing here, speed does.
-        conn.execute("PRAGMA journal_mode = MEMORY")
+        conn.execute("PRAGMA journal_mode = OFF")  # a failed build deletes the file: nothing to roll back into
         conn.execute("PRAGMA synchronous = OFF")
         conn.execute("PRAGMA cache_size = -262144")
+        conn.execute("PRAGMA temp_store = MEMORY")  # the index rebuild's sorts
         self.saved: list[tuple[str, str, str]] = []
 
     def begin(self) -> None:
@@ -70,6 +73,17 @@ class BulkLoad:
             self.conn.execute(sql)
         database.execute_sql("COMMIT")
         self.conn.execute("PRAGMA foreign_keys = ON")
+
+    def marks(self) -> dict[str, int]:
+        """Each digested table's highest rowid now: taken before a day's rows go in, it bounds
+        :meth:`rows_digest` to that day's rows (the tables have no posting-date index during the load)."""
+        return {t: self.conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {t}").fetchone()[0]
+                for t in (*DATED_TABLES, "day_close")}
+
+    def rows_digest(self, date: str, since: dict[str, int]) -> str:
+        """The day's rows digest, hashed as soon as the day is written (its pages are still in the
+        cache, and the hashing overlaps the simulation instead of following the whole load)."""
+        return digests.rows_digest(date, since)
 
     def count(self, table_and_where: str) -> int:
         found: int = self.conn.execute(f"SELECT COUNT(*) FROM {table_and_where}").fetchone()[0]
