@@ -15,8 +15,11 @@ touch ours).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
 from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .db import Execute
 
 #: Every unique key of every table that carries history: (table, key columns).
 HISTORY_KEYS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -109,7 +112,7 @@ def expected_schema() -> dict[tuple[str, str], str]:
         con.close()
 
 
-def schema_problems(execute: Callable[[str, Sequence], object], limit: int = 10) -> list[str]:
+def schema_problems(execute: Execute, limit: int = 10) -> list[str]:
     """Every table, index and trigger whose SQL differs from this schema version's (or is missing, or extra)."""
     have = {(t, n): sql for t, n, sql in execute(
         "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'", ()).fetchall()}

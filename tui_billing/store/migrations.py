@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 from .errors import DatabaseFileError
 
 if TYPE_CHECKING:  # a report checks the version without loading Peewee
+    import sqlite3
+
     from peewee import SqliteDatabase
 
 # Tables whose rows are posted history: never updated, never deleted.
@@ -688,7 +690,7 @@ def migrate(db: SqliteDatabase, target: int = SCHEMA_VERSION) -> int:
     return max(current, target)
 
 
-def _register_functions(conn) -> None:
+def _register_functions(conn: sqlite3.Connection) -> None:
     """Python functions a migration's SQL calls (the folded search keys of V10)."""
     from . import search_keys
 
