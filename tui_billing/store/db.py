@@ -18,7 +18,7 @@ import sqlite3
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -107,8 +107,10 @@ def __getattr__(name: str) -> Any:
 _reader: sqlite3.Connection | None = None
 
 
-def sql(query: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
-    """Run one read statement on the open books: the report connection, else the store's."""
+def sql(query: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> sqlite3.Cursor:
+    """Run one read statement on the open books: the report connection, else the store's.
+
+    ``params``: positional (``?``), or a mapping for named (``:name``) placeholders."""
     if _reader is not None:
         return _reader.execute(query, params)
     cursor: sqlite3.Cursor = _db().execute_sql(query, params)  # type: ignore[no-untyped-call]  # Peewee has no types
