@@ -16,6 +16,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from .store import accounts as acc
 from .store.errors import BillingError
@@ -45,9 +46,10 @@ def import_patient_row(row: dict[str, str], payer: Callable[[str], int]) -> int:
             if any(row.get(f"{c}{n}") for c in COVERAGE_COLUMNS):
                 raise BillingError(f"coverage {n}: payer{n} is required with its other columns", f"payer{n}")
             continue
-        values = {c: row.get(f"{c}{n}", "") for c in COVERAGE_COLUMNS[1:]}
-        values["relationship"] = values["relationship"] or "self"
-        covs.append(acc.CoverageDetails(payer_id=payer(code), priority=n, **values))
+        # the file's text for each CoverageDetails field its columns name (the fields check it)
+        cov_values: dict[str, Any] = {c: row.get(f"{c}{n}", "") for c in COVERAGE_COLUMNS[1:]}
+        cov_values["relationship"] = cov_values["relationship"] or "self"
+        covs.append(acc.CoverageDetails(payer_id=payer(code), priority=n, **cov_values))
     # an office moving its files in may well hold two people of one name and birth date
     acc.register_patient(patient, covs, account=row["account"], allow_duplicate=True)
     return len(covs)

@@ -33,6 +33,7 @@ from pathlib import Path
 # nothing. Read once when Textual is imported, so set it first; the environment still wins.
 os.environ.setdefault("TEXTUAL_FPS", "240")
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from textual import events
 from textual.app import App, ComposeResult, SystemCommand
@@ -46,6 +47,9 @@ from textual.worker import Worker, WorkerState
 from .screens.charge_entry import ChargeEntryScreen
 from .screens.help import HelpScreen
 from .store.errors import BillingError
+
+if TYPE_CHECKING:
+    from .screens.lock import IdleLock
 
 # Worker state changes do not bubble by default; letting them reach the App gives the whole UI
 # one failure handler instead of one per screen (no Textual internals handle this message).
@@ -117,7 +121,7 @@ class BillingApp(App[None]):
         self._draining = False
         self._held: list[events.Key] = []
         self.lock_checker = None  # the idle lock's password check (None: PAM); tests inject one
-        self.idle_lock = None
+        self.idle_lock: IdleLock | None = None
         self.refresh_context()
 
     def refresh_context(self) -> None:

@@ -21,10 +21,10 @@ import os
 import random
 import sys
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from . import codes
 from .ledger.audit import canonical, event_hash
@@ -469,7 +469,7 @@ class _Builder:
             elif kind is TransferRow:
                 self.charge_by_id[row.charge_id].payer = row.to_payer_id  # type: ignore[union-attr]
             elif kind is RefundRow:
-                self.receipt_by_id[row.receipt_id].unapplied -= row.amount  # type: ignore[union-attr]
+                self.receipt_by_id[row.receipt_id].unapplied -= row.amount  # type: ignore[union-attr,index]
         self.events.append(plan.event)
         return plan
 
@@ -620,7 +620,7 @@ class _Builder:
         return rec
 
     def distribute(self, receipt: _Receipt | None, user: str,
-                   lines: list[tuple[_Charge, int, int, str | None, bool]]) -> Plan:
+                   lines: Sequence[tuple[_Charge, int, int, str | None, bool]]) -> Plan:
         """One distribution: (charge, applied, adjustment, reason, transfer to patient) per line."""
         keyed = [DistributionLine(ch.id, applied, adjustment, reason, move)
                  for ch, applied, adjustment, reason, move in lines]
@@ -644,7 +644,9 @@ class _Builder:
     def charges_now(self, parts: Iterable[DistributionParts]) -> dict[int, ChargeNow]:
         found = {}
         for p in parts:
-            for line in (*p.applications, *p.adjustments, *p.transfers):
+            lines: tuple[ApplicationRow | AdjustmentRow | TransferRow, ...] = (
+                *p.applications, *p.adjustments, *p.transfers)
+            for line in lines:
                 ch = self.charge_by_id[line.charge_id]
                 found[ch.id] = ChargeNow(ch.balance, ch.payer)
         return found
@@ -734,10 +736,10 @@ class _Builder:
                 # Now and then a clerk voids a distribution and posts it again; at least once in
                 # any demo, so the screens have one with transfers to show.
                 if rng.random() < 0.004 or (not self.stats["voided distributions"] and posted.of(TransferRow)):
-                    parts = _parts(posted)
+                    voided = _parts(posted)
                     if rec:
                         rec.distributions.pop()
-                    self.void_distribution(parts, "keyed against the wrong remittance line; reposted", user)
+                    self.void_distribution(voided, "keyed against the wrong remittance line; reposted", user)
                     self.stats["voided distributions"] += 1
                     self.distribute(rec, user, chunk)
             for ch, _, _, _, move in plan:
@@ -981,7 +983,7 @@ def _patients(rng: random.Random, count: int, today: dt.date, payers: dict[int, 
             covs.append(by_kind["medicaid"][0])
         elif r < 0.84:
             covs.append(rng.choice(commercial) if rng.random() < 0.95 else rng.choice(by_kind["other"]))
-        detail_covs = []
+        detail_covs: list[dict[str, Any]] = []  # the audit event's detail (JSON) and the test's log
         for priority, payer in enumerate(covs, start=1):
             cov_id += 1
             member = f"{payers[payer][0][:2]}{rng.randrange(10**9):09d}"
@@ -997,6 +999,13 @@ def _patients(rng: random.Random, count: int, today: dt.date, payers: dict[int, 
         events.append((at, ADMIN, "add_patient", "patient", pid,
                        {"account": account, "last": last, "first": first, "coverages": detail_covs}))
     return patients, coverages, events, primary
+
+
+#: The simulation's stream: ("rows", one day's [(table, rows), ...] in insert order), then
+#: ("final", (charge balances, receipt balances, the builder's counts)). Typed loosely (object)
+#: because it crosses a process queue; the reader casts by the tag.
+_DayRows = list[tuple[str, list[tuple[Any, ...]]]]
+_Final = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], dict[str, int]]
 
 
 def _simulate(rng: random.Random, business_days: list[dt.date], charges: int, patients: int,
@@ -1177,7 +1186,7 @@ def build_demo(path: str | os.PathLike[str], *, charges: int = 20_000, patients:
         gc.disable()
         for kind, payload in (simulation if log is not None else _stream(simulation, charges)):
             if kind == "final":
-                charge_balances, receipt_balances, builder_stats = payload
+                charge_balances, receipt_balances, builder_stats = cast(_Final, payload)
                 break
             tables: list[tuple[str, list[tuple[Any, ...]]]] = payload  # type: ignore[assignment]
             closing = [row[_CLOSE_DATE] for table, rows in tables if table == "day_close" for row in rows]

@@ -21,7 +21,7 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from .store.errors import BillingError
 
@@ -166,7 +166,7 @@ def atomic_output(path: str | os.PathLike[str], *, binary: bool = False, replace
     done = False
     try:
         os.fchmod(fd, mode)  # the umask must neither widen nor narrow what we chose
-        fh = os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": encoding, "newline": newline}))
+        fh = os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding=encoding, newline=newline)
         with fh:
             yield fh
             fh.flush()
@@ -185,7 +185,7 @@ def atomic_output(path: str | os.PathLike[str], *, binary: bool = False, replace
 @contextlib.contextmanager
 def _open_special(path: Path, binary: bool, encoding: str, newline: str | None) -> Iterator[IO]:
     try:
-        fh = open(path, "wb" if binary else "w", **({} if binary else {"encoding": encoding, "newline": newline}))
+        fh: IO[Any] = open(path, "wb") if binary else open(path, "w", encoding=encoding, newline=newline)
     except OSError as exc:
         raise _refusal(path, exc) from exc
     try:

@@ -143,16 +143,16 @@ def plan_distribution(
     for cid, applied, adjustment, reason, _ in plan:
         # Rows are written in this order and the database keeps every balance >= 0 row by row: an
         # adjustment that raises the balance goes in before the money that pays it.
-        line: list[Row] = []
+        written: list[Row] = []
         if applied:
-            line.append(ApplicationRow(ids("application"), did, rid, cid, applied, posting_date, user))
+            written.append(ApplicationRow(ids("application"), did, rid, cid, applied, posting_date, user))
             applications.append([cid, applied])
         if adjustment:
             assert reason is not None
             adjusted = AdjustmentRow(ids("adjustment"), did, cid, reason, adjustment, posting_date, user)
-            line.insert(0 if adjustment < 0 else len(line), adjusted)
+            written.insert(0 if adjustment < 0 else len(written), adjusted)
             adjustments.append([cid, reason, adjustment])
-        rows.extend(line)
+        rows.extend(written)
     for cid, from_payer, remaining, to_payer in transfers:
         rows.append(TransferRow(ids("transfer"), did, cid, from_payer, to_payer, remaining, posting_date, user))
         move: list[object] = [cid, from_payer, remaining]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from typing import TextIO
+from typing import IO
 
 from ..store.db import sql
 
@@ -267,7 +267,7 @@ def _declarations(names: _Names, end: str) -> str:
     return "\n".join(lines) + "\n\n"
 
 
-def write_journal(out: TextIO, start: str | None, end: str) -> int:
+def write_journal(out: IO[str], start: str | None, end: str) -> int:
     """Write the journal for posting dates start..end; returns the number of transactions."""
     names = _Names()
     resp = _Responsibility(start)

@@ -463,16 +463,20 @@ def _neutralised(report: Report) -> Report:
     CSV cell is; amounts and counts stay numbers."""
     from dataclasses import replace
 
-    def text(value: object) -> object:
-        return neutralise_csv(clean_text(value)) if isinstance(value, str) else value
+    def text(value: str) -> str:
+        return neutralise_csv(clean_text(value))
 
-    def row(cells: Sequence[object] | None) -> list | None:
-        return None if cells is None else [text(c) for c in cells]
+    def cell(value: object) -> object:
+        return text(value) if isinstance(value, str) else value
 
-    sections = [replace(sec, title=text(sec.title), columns=row(sec.columns), rows=[row(r) for r in sec.rows],
-                        total=row(sec.total), notes=[text(n) for n in sec.notes]) for sec in report.sections]
+    def row(cells: Sequence[object]) -> list[object]:
+        return [cell(c) for c in cells]
+
+    sections = [replace(sec, title=text(sec.title), columns=[text(c) for c in sec.columns],
+                        rows=[row(r) for r in sec.rows], total=None if sec.total is None else row(sec.total),
+                        notes=[text(n) for n in sec.notes]) for sec in report.sections]
     return replace(report, title=text(report.title), practice=text(report.practice),
-                   params={k: text(v) for k, v in report.params.items()}, sections=sections)
+                   params={k: cell(v) for k, v in report.params.items()}, sections=sections)
 
 
 def render(report: Report, fmt: str = "simple", *, page_length: int | None = None,

@@ -115,7 +115,7 @@ class FormDialog(ModalScreen["Any | None"]):
         if isinstance(focused, FormInput) and focused.id == f"f-{self.fields[-1].name}":
             self.action_save()
             return
-        if self.lookup is not None and isinstance(focused, FormInput) and focused.value.strip():
+        if self.lookup is not None and isinstance(focused, FormInput) and focused.id and focused.value.strip():
             self._lookup(focused.id[2:], focused.value.strip())
         self.focus_next()
 

@@ -16,6 +16,7 @@ Every store call runs in a thread worker.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
@@ -23,7 +24,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import Static
 
 from ..money import format_cents
@@ -39,6 +39,7 @@ from ..widgets.ledger_view import LedgerView
 from ..widgets.lookup import LookupInput
 from ..widgets.patient_picker import PatientPicker
 from .account_dialogs import Field, FormDialog, TextDialog
+from .base import BillingScreen
 
 __all__ = ["AccountScreen", "AccountData", "load_account"]
 
@@ -57,7 +58,10 @@ class AccountData:
         self.patient_id = patient_id
         self.as_of = as_of
         self.view = aq.patient_view(patient_id, as_of)
-        self.current = aq.patient_view(patient_id) if as_of else self.view
+        current = aq.patient_view(patient_id) if as_of else self.view
+        if current is None:  # patients are never removed: an id from the list exists
+            raise BillingError(f"patient {patient_id} is not in these books", "patient")
+        self.current: aq.PatientView = current
         self.coverages = aq.coverages(patient_id, as_of)
         self.ledger = aq.account_ledger(patient_id)
         self.notes = aq.notes(patient_id)
@@ -86,9 +90,9 @@ def _coverage_in(values: dict[str, str]) -> acc.CoverageDetails:
     yes = lambda s: (s or "y").strip().lower() not in ("n", "no", "0")  # noqa: E731
     assignment = yes(values.pop("assignment", "y"))
     signature = yes(values.pop("signature_on_file", "y"))
-    values["effective"] = values.get("effective", "").strip() or None  # blank: from today
+    effective = values.pop("effective", "").strip() or None  # blank: from today
     return acc.CoverageDetails(payer_id=payer["id"], priority=int(prio), assignment=assignment,
-                               signature_on_file=signature, **values)
+                               signature_on_file=signature, effective=effective, **values)
 
 
 PATIENT_FIELDS = (
@@ -114,7 +118,7 @@ HINTS = {"dob": "01/02/1980", "sex": "F", "zip": "12345-6789", "relationship": "
          "effective": "blank = today", "subscriber_dob": "01/02/1980"}
 
 
-class AccountScreen(Screen[None]):
+class AccountScreen(BillingScreen[None]):
     """One patient's account, found by any of the ways a caller identifies themself."""
 
     DEFAULT_CSS = """
@@ -307,11 +311,12 @@ class AccountScreen(Screen[None]):
         picker = self._find()
         picker.focus()
 
-    def _need_patient(self) -> bool:
+    def _need_patient(self) -> AccountData | None:
+        """The account on screen (an action works on it), or None with the clerk told to find one."""
         if self.data is None or self.patient_id is None:
             self._status("find a patient first (/)")
-            return False
-        return True
+            return None
+        return self.data
 
     def action_new_patient(self) -> None:
         fields = [Field(n, lbl, w, "self" if n == "guarantor_relationship" else "", HINTS.get(n, ""))
@@ -321,7 +326,7 @@ class AccountScreen(Screen[None]):
         self.app.push_screen(dialog, self._registered)
 
     def _register(self, values: dict[str, str], override: bool) -> int:
-        return acc.register_patient(_patient_in(values), allow_duplicate=override, operator=self.app.operator or None)
+        return acc.register_patient(_patient_in(values), allow_duplicate=override, operator=self.billing.operator or None)
 
     def _registered(self, pid: Any) -> None:
         if isinstance(pid, int):
@@ -329,13 +334,14 @@ class AccountScreen(Screen[None]):
             self._open(pid)
 
     def action_edit(self) -> None:
-        if not self._need_patient():
+        data = self._need_patient()
+        if data is None:
             return
-        cur = self.data.current
+        cur = data.current
         fields = [Field(n, lbl, w, str(cur.data.get(n, "")), HINTS.get(n, "")) for n, lbl, w in PATIENT_FIELDS]
-        pid = self.patient_id
+        pid = data.patient_id  # the patient whose record the form shows
         self.app.push_screen(FormDialog(f"Edit {cur.account} (the old version is kept)", fields,
-                                        lambda values, _o: acc.update_patient(pid, operator=self.app.operator or None,
+                                        lambda values, _o: acc.update_patient(pid, operator=self.billing.operator or None,
                                                                               **values)),
                              self._changed)
 
@@ -344,21 +350,22 @@ class AccountScreen(Screen[None]):
             self.reload()
 
     def action_add_coverage(self) -> None:
-        if not self._need_patient():
+        data = self._need_patient()
+        if data is None:
             return
-        taken = {c.priority for c in self.data.coverages if c.in_force(today().isoformat())}
+        taken = {c.priority for c in data.coverages if c.in_force(today().isoformat())}
         prio = next((str(n) for n in (1, 2, 3) if n not in taken), "3")
-        cur = self.data.current
+        cur = data.current
         start = {"priority": prio, "relationship": "self", "assignment": "Y", "signature_on_file": "Y",
                  # a spouse or parent usually lives at the patient's address: typed over if not
                  "subscriber_address": cur.address, "subscriber_city": cur.city, "subscriber_state": cur.state,
                  "subscriber_zip": cur.zip, "subscriber_last": cur.last_name}
         fields = [Field(n, lbl, w, str(start.get(n, "")), HINTS.get(n, "")) for n, lbl, w in COVERAGE_FIELDS]
-        pid = self.patient_id
-        codes = "Payers: " + " ".join(self.data.payer_codes) if self.data.payer_codes else ""
+        pid = data.patient_id
+        codes = "Payers: " + " ".join(data.payer_codes) if data.payer_codes else ""
         self.app.push_screen(FormDialog("Add insurance", fields,
                                         lambda values, _o: acc.add_coverage(pid, _coverage_in(dict(values)),
-                                                                            operator=self.app.operator or None),
+                                                                            operator=self.billing.operator or None),
                                         note=codes or "Subscriber fields only when the patient is not the subscriber."),
                              self._changed)
 
@@ -386,8 +393,8 @@ class AccountScreen(Screen[None]):
         data = aq.record_as_of("coverage", coverage_id)[0]
         self.app.call_from_thread(self._coverage_form, coverage_id, data)
 
-    def _coverage_form(self, coverage_id: int, data: dict | None) -> None:
-        if data is None:
+    def _coverage_form(self, coverage_id: int, data: dict[str, Any] | None) -> None:
+        if data is None or self.data is None:
             return
         codes = {p_id: code for p_id, code in self.data.payer_ids.items()}
         start = {**{k: str(v or "") for k, v in data.items()}, "payer": codes.get(data["payer_id"], ""),
@@ -400,12 +407,14 @@ class AccountScreen(Screen[None]):
             changes = {f: getattr(cov, f) for f in cov.__dataclass_fields__}
             if changes["effective"] is None:
                 changes["effective"] = data["effective"]
-            return acc.update_coverage(coverage_id, operator=self.app.operator or None, **changes) or True
+            return acc.update_coverage(coverage_id, operator=self.billing.operator or None, **changes) or True
 
         self.app.push_screen(FormDialog("Correct the coverage (the old version is kept)", fields, save),
                              self._changed)
 
     def _coverage_by_priority(self, text: str) -> aq.CoverageView | None:
+        if self.data is None:
+            return None
         day = self.as_of or today().isoformat()
         return next((c for c in self.data.coverages if str(c.priority) == text.strip() and c.in_force(day)), None)
 
@@ -421,25 +430,27 @@ class AccountScreen(Screen[None]):
                 raise BillingError("no coverage in force has that priority", "priority")
             if not values["end_date"].strip():
                 raise BillingError("type the last day the plan covered", "end_date")
-            return acc.end_coverage(cov.id, values["end_date"], operator=self.app.operator or None)
+            return acc.end_coverage(cov.id, values["end_date"], operator=self.billing.operator or None)
 
         self.app.push_screen(FormDialog("End a coverage (it stays on the account as history)", fields, end),
                              self._changed)
 
     def action_swap_coverages(self) -> None:
-        if not self._need_patient():
+        data = self._need_patient()
+        if data is None:
             return
         day = today().isoformat()
-        live = [c for c in self.data.coverages if c.in_force(day)]
+        live = [c for c in data.coverages if c.in_force(day)]
         if len(live) < 2:
             self._status("swap needs two coverages in force")
             return
         order = [live[1].id, live[0].id] + [c.id for c in live[2:]]
-        self._write(lambda: acc.reorder_coverages(self.patient_id, order, operator=self.app.operator or None),
+        pid = data.patient_id
+        self._write(lambda: acc.reorder_coverages(pid, order, operator=self.billing.operator or None),
                     f"{live[1].payer_code} is now primary")
 
     @work(thread=True, group="account-write", exit_on_error=False)
-    def _write(self, fn, done: str) -> None:
+    def _write(self, fn: Callable[[], object], done: str) -> None:
         try:
             fn()
         except BillingError as exc:
@@ -449,21 +460,23 @@ class AccountScreen(Screen[None]):
         self.app.call_from_thread(self.reload)
 
     def action_note(self) -> None:
-        if not self._need_patient():
+        data = self._need_patient()
+        if data is None:
             return
-        pid = self.patient_id
+        pid = data.patient_id
         self.app.push_screen(FormDialog("Account note (dated, by you; never edited)", [Field("note", "Note", 56)],
                                         lambda values, _o: acc.add_note(pid, values["note"],
-                                                                        operator=self.app.operator or None)),
+                                                                        operator=self.billing.operator or None)),
                              self._changed)
 
     def action_as_of(self) -> None:
         self.query_one("#acct-asof", FormInput).focus()
 
     def action_history(self) -> None:
-        if not self._need_patient():
+        data = self._need_patient()
+        if data is None:
             return
-        self._history(self.patient_id)
+        self._history(data.patient_id)
 
     @work(thread=True, group="account-read", exit_on_error=False)
     def _history(self, pid: int) -> None:
@@ -486,9 +499,10 @@ class AccountScreen(Screen[None]):
         self.app.call_from_thread(self.app.push_screen, TextDialog("History of the account", "\n".join(out)))
 
     def action_statement(self) -> None:
-        if not self._need_patient():
+        data = self._need_patient()
+        if data is None:
             return
-        self._statement(self.data.current.account)
+        self._statement(data.current.account)
 
     @work(thread=True, group="account-read", exit_on_error=False)
     def _statement(self, account: str) -> None:
@@ -501,9 +515,10 @@ class AccountScreen(Screen[None]):
 
     def action_receipts(self) -> None:
         """Reprint the patient's receipts (the latest ten, newest first)."""
-        if not self._need_patient():
+        data = self._need_patient()
+        if data is None:
             return
-        self._receipts(self.patient_id)
+        self._receipts(data.patient_id)
 
     @work(thread=True, group="account-read", exit_on_error=False)
     def _receipts(self, pid: int) -> None:
@@ -517,9 +532,10 @@ class AccountScreen(Screen[None]):
 
     def action_payment(self) -> None:
         """F3 with a new receipt whose From is this patient (when a receipt batch is open)."""
-        if not self._need_patient():
+        data = self._need_patient()
+        if data is None:
             return
-        account = self.data.current.account
+        account = data.current.account
         self.app.switch_mode("receipts")
         self.app.call_after_refresh(self._open_receipt, account)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
+from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ __all__ = ["BillingModal", "BillingScreen", "billing_app"]
 T = TypeVar("T")
 
 
-def billing_app(node: object) -> BillingApp:
+def billing_app(node: DOMNode) -> BillingApp:
     """The BillingApp a mounted widget or screen belongs to."""
     return cast("BillingApp", node.app)
 

@@ -126,7 +126,7 @@ class FilterBar:
     def _list_shown(self) -> None:
         if self._keys_held_for_list:
             self._keys_held_for_list = False
-            billing_app(self).release_keys()
+            billing_app(cast("Screen", self)).release_keys()  # mixed into a screen (see the class)
 
 
 class ReceiptField(Widget):

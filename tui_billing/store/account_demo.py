@@ -118,7 +118,7 @@ def fill_demo_accounts(seed: int = 1, *, operator: str = "setup") -> dict[str, i
     cov_updates, new_covs = [], []
     covs = q("SELECT id, patient_id, payer_id, priority, member_id FROM coverage ORDER BY patient_id, priority"
              ).fetchall()
-    primaries = {}
+    primaries: dict[int, int] = {}
     for cid, pid, payer, priority, _member in covs:
         last, first, dob, age, parent, address, city, state, zip9 = by_id[pid]
         began = start - dt.timedelta(days=rng.randrange(30, 2000))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,8 +26,9 @@ __all__ = [
 ]
 
 
-def _rows(sql: str, params: tuple = ()) -> list[tuple]:
-    return database.execute_sql(sql, params).fetchall()
+def _rows(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = database.execute_sql(sql, params).fetchall()
+    return rows
 
 
 def _after(prefix: str) -> str:
@@ -126,7 +128,9 @@ def search_patients(text: str, *, limit: int = 50, offset: int = 0) -> SearchPag
     else:
         upper = key.upper()
         digits = account_key(upper)
-        prefix = re.match(r"[A-Z]*", upper).group(0)
+        letters = re.match(r"[A-Z]*", upper)
+        assert letters is not None  # `*` matches the empty string: match() always finds it
+        prefix = letters.group(0)
         # exact account first (typed whole, zeros or not), then accounts starting with what was typed
         rows = _rows(
             f"SELECT {_HIT_COLS} WHERE p.account_key = ? AND p.account LIKE ? || '%' "
@@ -174,7 +178,7 @@ class PatientView:
     """A patient's record as it read on ``as_of`` (None: now); ``version`` counts the changes."""
 
     id: int
-    data: dict
+    data: dict[str, Any]
     version: int
     changed_on: str
     changed_by: str
@@ -187,7 +191,7 @@ class PatientView:
         raise AttributeError(item)
 
 
-def record_as_of(entity: str, entity_id: int, day: str | None = None) -> tuple[dict | None, int, str, str]:
+def record_as_of(entity: str, entity_id: int, day: str | None = None) -> tuple[dict[str, Any] | None, int, str, str]:
     """(data, version, on_date, operator) of an entity as it read at the end of ``day``.
 
     A record never changed since versions were kept reads as its current row. ``day`` before
@@ -245,7 +249,7 @@ class VersionView:
     on_date: str
     at: str
     operator: str
-    data: dict
+    data: dict[str, Any]
 
 
 def history(entity: str, entity_id: int) -> list[VersionView]:
@@ -306,7 +310,9 @@ def account_ledger(patient_id: int) -> AccountLedger:
             "JOIN charge c ON c.id = t.charge_id LEFT JOIN payer f ON f.id = t.from_payer_id "
             "LEFT JOIN payer g ON g.id = t.to_payer_id WHERE c.patient_id = ? ORDER BY t.id", (patient_id,)):
         trail.setdefault(charge_id, []).append(f"{frm}>{to} {amount / 100:.2f}")
-    lines = tuple(LedgerLine(*r[:11], " ".join(trail.get(r[1], [])), bool(r[11])) for r in rows)
+    lines = tuple(LedgerLine(enc, cid, dos, pd, code, prov, amount, applied, adjusted, balance, owed_by,
+                             " ".join(trail.get(cid, [])), bool(voided))
+                  for enc, cid, dos, pd, code, prov, amount, applied, adjusted, balance, owed_by, voided in rows)
     parties: dict[str, int] = {}
     for line in lines:
         if line.balance:
@@ -364,7 +370,7 @@ def patient_receipts(patient_id: int, limit: int = 10) -> list[int]:
 # --------------------------------------------------------------------------- master data lists
 
 
-def payer_list() -> list[dict]:
+def payer_list() -> list[dict[str, Any]]:
     """Every payer; a claim filing indicator never set (a payer added by ``add_payer`` or an
     import) reads as its kind's default (MB Medicare, MC Medicaid, CI commercial, else ZZ)."""
     cols = ("id", "code", "name", "kind", "edi_payer_id", "filing_code", "address", "city", "state", "zip",
@@ -376,12 +382,12 @@ def payer_list() -> list[dict]:
     return [dict(zip(cols, r, strict=False)) for r in _rows(f"SELECT {select} FROM payer ORDER BY code")]
 
 
-def provider_list() -> list[dict]:
+def provider_list() -> list[dict[str, Any]]:
     cols = ("id", "code", "name", "last_name", "first_name", "npi", "taxonomy", "active")
     return [dict(zip(cols, r, strict=False)) for r in _rows(f"SELECT {', '.join(cols)} FROM provider ORDER BY code")]
 
 
-def practice_view() -> dict | None:
+def practice_view() -> dict[str, Any] | None:
     return snapshot("practice", 1)
 
 
@@ -390,10 +396,12 @@ def fee_on(code: str, dos: str, payer_id: int | None = None) -> int | None:
     row = _rows("SELECT amount FROM fee_schedule WHERE code = ? AND payer_id IS ? AND effective <= ? "
                 "ORDER BY effective DESC, id DESC LIMIT 1", (code.upper(), payer_id, dos))
     if row:
-        return row[0][0]
+        fee: int = row[0][0]
+        return fee
     if payer_id is None:
         cur = _rows("SELECT fee FROM procedure WHERE code = ?", (code.upper(),))
-        return cur[0][0] if cur else None
+        current: int | None = cur[0][0] if cur else None
+        return current
     return None
 
 
@@ -406,11 +414,11 @@ COVERAGE_EXPORT = ("payer", "member_id", "group_no", "relationship", "subscriber
                    "subscriber_dob", "subscriber_sex", "effective", "end_date")
 
 
-def export_patients():
+def export_patients() -> Iterator[list[Any]]:
     """Rows for ``export patients``: demographics and up to three coverages in force (payer code)."""
     header = list(EXPORT_COLUMNS) + [f"{c}{n}" for n in (1, 2, 3) for c in COVERAGE_EXPORT]
     yield header
-    covs: dict[int, list[tuple]] = {}
+    covs: dict[int, list[tuple[Any, ...]]] = {}
     for r in sql("SELECT c.patient_id, y.code, c.member_id, c.group_no, c.relationship, c.subscriber_last, "
                    "c.subscriber_first, c.subscriber_dob, c.subscriber_sex, c.effective, c.end_date "
                    "FROM coverage c JOIN payer y ON y.id = c.payer_id WHERE c.end_date = '' "

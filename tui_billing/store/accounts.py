@@ -18,7 +18,7 @@ from typing import Any
 from ..ledger.vocab import PAYER_KINDS
 from . import audit
 from . import validate as v
-from .db import database, write
+from .db import database, inserted_id, write
 from .errors import BillingError
 from .patient_keys import refresh_search_keys
 from .search_keys import account_key, name_search_key, phone_key
@@ -48,11 +48,23 @@ def _now() -> str:
     return dt.datetime.now().astimezone().isoformat(timespec="seconds")
 
 
-def _one(sql: str, params: Sequence[Any] = ()) -> tuple | None:
+def _one(sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
     try:
-        return database.execute_sql(sql, params).fetchone()
+        row: tuple[Any, ...] | None = database.execute_sql(sql, params).fetchone()
+        return row
     except OverflowError:
         return None
+
+
+def _value(sql: str, params: Sequence[Any] = ()) -> Any:
+    """The one value of a query that always yields a row (an aggregate, or a row this transaction wrote)."""
+    row = _one(sql, params)
+    assert row is not None, "the query always yields a row"
+    return row[0]
+
+
+def _insert(sql: str, params: Sequence[Any]) -> int:
+    return inserted_id(database.execute_sql(sql, params))
 
 
 # --------------------------------------------------------------------------- field checks
@@ -211,16 +223,18 @@ def snapshot(entity: str, entity_id: int) -> dict[str, Any] | None:
     return dict(zip(cols, row, strict=False)) if row else None
 
 
-def _record_version(entity: str, entity_id: int, user: str, now: str, *, before: dict | None = None) -> dict:
+def _record_version(entity: str, entity_id: int, user: str, now: str, *,
+                    before: dict[str, Any] | None = None) -> dict[str, Any]:
     """Append the entity's state as it now reads. A record kept from before versions existed
     (imported, or an older file) first gets its earlier state as version 1 (dated '': always)."""
-    last = _one("SELECT MAX(version) FROM master_version WHERE entity = ? AND entity_id = ?", (entity, entity_id))[0]
+    last = _value("SELECT MAX(version) FROM master_version WHERE entity = ? AND entity_id = ?", (entity, entity_id))
     if last is None and before is not None:
         database.execute_sql(
             "INSERT INTO master_version (entity, entity_id, version, on_date, at, operator, data) "
             "VALUES (?,?,?,?,?,?,?)", (entity, entity_id, 1, "", "", "", audit.canonical(before)))
         last = 1
     data = snapshot(entity, entity_id)
+    assert data is not None, "the entity's row was written in this transaction"
     database.execute_sql(
         "INSERT INTO master_version (entity, entity_id, version, on_date, at, operator, data) VALUES (?,?,?,?,?,?,?)",
         (entity, entity_id, (last or 0) + 1, v.today().isoformat(), now, user, audit.canonical(data)),
@@ -228,7 +242,7 @@ def _record_version(entity: str, entity_id: int, user: str, now: str, *, before:
     return data
 
 
-def _changed(before: dict, after: dict) -> dict:
+def _changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
     return {k: [before.get(k), after[k]] for k in after if before.get(k) != after[k]}
 
 
@@ -312,7 +326,7 @@ def duplicates(last: str, first: str, dob: str) -> list[str]:
 
 
 def _next_account() -> str:
-    n = (_one("SELECT MAX(id) FROM patient")[0] or 0) + 1
+    n = (_value("SELECT MAX(id) FROM patient") or 0) + 1
     while _one("SELECT 1 FROM patient WHERE account = ?", (f"A{n:06d}",)):
         n += 1
     return f"A{n:06d}"
@@ -338,9 +352,7 @@ def register_patient(patient: PatientIn, coverages: Iterable[CoverageDetails] = 
             raise DuplicatePatient(same)
     keys = _keys(row, acct)
     cols = {"account": acct, **row, "name_key": f"{row['last_name'].lower()},{row['first_name'].lower()}", **keys}
-    pid = database.execute_sql(
-        f"INSERT INTO patient ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", tuple(cols.values())
-    ).lastrowid
+    pid = _insert(f"INSERT INTO patient ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", tuple(cols.values()))
     now = _now()
     _record_version("patient", pid, user, now)
     audit.record(now, user, "register_patient", "patient", pid, {"account": acct, **row})
@@ -350,7 +362,7 @@ def register_patient(patient: PatientIn, coverages: Iterable[CoverageDetails] = 
 
 
 @write
-def update_patient(patient_id: int, *, operator: str | None = None, **changes: Any) -> dict:
+def update_patient(patient_id: int, *, operator: str | None = None, **changes: Any) -> dict[str, list[Any]]:
     """Change demographics; returns {field: [old, new]} of what changed (nothing: no version)."""
     user = v.operator(operator)
     before = snapshot("patient", patient_id) if isinstance(patient_id, int) else None
@@ -383,8 +395,8 @@ def add_note(patient_id: int, note: str, *, operator: str | None = None) -> int:
         raise BillingError(f"patient {patient_id} does not exist", "patient")
     body = text(note, "note", max_len=500, required=True)
     now = _now()
-    nid = database.execute_sql("INSERT INTO account_note (patient_id, on_date, at, operator, text) VALUES (?,?,?,?,?)",
-                               (patient_id, v.today().isoformat(), now, user, body)).lastrowid
+    nid = _insert("INSERT INTO account_note (patient_id, on_date, at, operator, text) VALUES (?,?,?,?,?)",
+                  (patient_id, v.today().isoformat(), now, user, body))
     audit.record(now, user, "add_note", "account_note", nid, {"patient_id": patient_id, "text": body})
     return nid
 
@@ -416,7 +428,9 @@ class CoverageDetails:
 
 
 def _coverage_row(cov: CoverageDetails, prefix: str) -> dict[str, Any]:
-    f = lambda n: prefix + n  # noqa: E731 - the field name a form shows the message beside
+    def f(n: str) -> str:  # the field name a form shows the message beside
+        return prefix + n
+
     if isinstance(cov.payer_id, bool) or not isinstance(cov.payer_id, int):
         raise BillingError("choose a payer", f("payer_id"))
     payer = _one("SELECT kind FROM payer WHERE id = ?", (cov.payer_id,))
@@ -458,7 +472,7 @@ def _coverage_row(cov: CoverageDetails, prefix: str) -> dict[str, Any]:
     return row
 
 
-def _overlap(patient_id: int, row: dict, prefix: str, skip_id: int | None = None) -> None:
+def _overlap(patient_id: int, row: dict[str, Any], prefix: str, skip_id: int | None = None) -> None:
     """Refuse a coverage whose dates overlap another of the patient's with the same priority."""
     end = row["end_date"] or "9999-12-31"
     clash = _one(
@@ -477,8 +491,8 @@ def _add_coverage(patient_id: int, cov: CoverageDetails, user: str, now: str, fi
     row = _coverage_row(cov, field_prefix)
     _overlap(patient_id, row, field_prefix)
     cols = {"patient_id": patient_id, **row}
-    cid = database.execute_sql(f"INSERT INTO coverage ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                               tuple(cols.values())).lastrowid
+    cid = _insert(f"INSERT INTO coverage ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                  tuple(cols.values()))
     _record_version("coverage", cid, user, now)
     audit.record(now, user, "add_coverage", "coverage", cid, cols)
     return cid
@@ -492,7 +506,7 @@ def add_coverage(patient_id: int, coverage: CoverageDetails, *, operator: str | 
     return _add_coverage(patient_id, coverage, user, _now())
 
 
-def _coverage(coverage_id: object) -> dict:
+def _coverage(coverage_id: object) -> dict[str, Any]:
     before = snapshot("coverage", coverage_id) if isinstance(coverage_id, int) else None
     if before is None:
         raise BillingError(f"coverage {coverage_id} does not exist", "coverage")
@@ -500,7 +514,7 @@ def _coverage(coverage_id: object) -> dict:
 
 
 @write
-def update_coverage(coverage_id: int, *, operator: str | None = None, **changes: Any) -> dict:
+def update_coverage(coverage_id: int, *, operator: str | None = None, **changes: Any) -> dict[str, list[Any]]:
     """Correct a coverage (a mistyped member id, say); returns what changed."""
     user = v.operator(operator)
     before = _coverage(coverage_id)
@@ -522,7 +536,7 @@ def update_coverage(coverage_id: int, *, operator: str | None = None, **changes:
     return diff
 
 
-def end_coverage(coverage_id: int, end_date: object, *, operator: str | None = None) -> dict:
+def end_coverage(coverage_id: int, end_date: object, *, operator: str | None = None) -> dict[str, list[Any]]:
     """End a coverage on a date (the plan terminated); it stays on the account as history."""
     return update_coverage(coverage_id, end_date=end_date, operator=operator)
 
@@ -606,8 +620,8 @@ def save_payer(payer: PayerIn, payer_id: int | None = None, *, operator: str | N
         raise BillingError(f"payer code {row['code']} is already used", "code")
     now = _now()
     if payer_id is None:
-        pid = database.execute_sql(f"INSERT INTO payer ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-                                   tuple(row.values())).lastrowid
+        pid = _insert(f"INSERT INTO payer ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                      tuple(row.values()))
         _record_version("payer", pid, user, now)
         audit.record(now, user, "add_payer", "payer", pid, row)
         return pid
@@ -648,8 +662,8 @@ def save_provider(provider: ProviderIn, provider_id: int | None = None, *, opera
         raise BillingError(f"provider code {row['code']} is already used", "code")
     now = _now()
     if provider_id is None:
-        pid = database.execute_sql(f"INSERT INTO provider ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-                                   tuple(row.values())).lastrowid
+        pid = _insert(f"INSERT INTO provider ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                      tuple(row.values()))
         _record_version("provider", pid, user, now)
         audit.record(now, user, "add_provider", "provider", pid, row)
         return pid
@@ -684,7 +698,7 @@ class PracticeIn:
 
 
 @write
-def save_practice(practice: PracticeIn, *, operator: str | None = None) -> dict:
+def save_practice(practice: PracticeIn, *, operator: str | None = None) -> dict[str, list[Any]]:
     """The billing provider as claims print it: a street address (no PO box) with ZIP+4."""
     user = v.operator(operator)
     ein = "".join(ch for ch in (practice.tax_id or "") if ch.isdigit())
@@ -759,8 +773,9 @@ def set_fee(code: str, fee: int, effective: object = None, *, description: str |
     database.execute_sql("INSERT INTO fee_schedule (code, payer_id, effective, amount, at, operator) VALUES (?,?,?,?,?,?)",
                          (code, payer_id, day, amount, now, user))
     if payer_id is None and day <= v.today().isoformat():
-        current = _one("SELECT amount FROM fee_schedule WHERE code = ? AND payer_id IS NULL AND effective <= ? "
-                       "ORDER BY effective DESC, id DESC LIMIT 1", (code, v.today().isoformat()))[0]
+        # the row inserted just above is in force today at the latest
+        current = _value("SELECT amount FROM fee_schedule WHERE code = ? AND payer_id IS NULL AND effective <= ? "
+                         "ORDER BY effective DESC, id DESC LIMIT 1", (code, v.today().isoformat()))
         database.execute_sql("UPDATE procedure SET fee = ? WHERE code = ?", (current, code))
     audit.record(now, user, "set_fee", "procedure", None, {"code": code, "fee": amount, "effective": day,
                                                             "payer_id": payer_id, "description": desc})

@@ -18,6 +18,7 @@ import datetime as dt
 import errno
 import os
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 from ..files import DiskFullError, atomic_path, creation_mode, disk_full_message, fsync_directory, is_disk_full
@@ -49,7 +50,8 @@ def _verify(con: sqlite3.Connection, what: str) -> int:
     missing = CORE_TABLES - tables
     if version < 1 or version > SCHEMA_VERSION or missing:
         raise BillingError(f"{what} is not a tui-billing database (missing {', '.join(sorted(missing)) or 'a schema'})")
-    return con.execute("PRAGMA page_count").fetchone()[0]
+    pages: int = con.execute("PRAGMA page_count").fetchone()[0]
+    return pages
 
 
 def backup_to(dest: Path, *, force: bool = False) -> int:
@@ -100,7 +102,7 @@ def _lock_range(fd: int, start: int, length: int) -> bool:
 
 
 @contextlib.contextmanager
-def _nobody_else(path: Path):
+def _nobody_else(path: Path) -> Iterator[None]:
     """Hold SQLite's locks on ``path`` exclusively for the swap, or refuse if anyone holds them.
 
     SQLite (unix VFS) takes POSIX locks: a connection that has read the books holds a shared lock

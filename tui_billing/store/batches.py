@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from ..money import format_cents
 from . import audit, roles
 from . import validate as v
-from .db import database, write
+from .db import database, inserted_id, write
 from .errors import BillingError
 from .operations import BatchStatus, batch_status
 
@@ -72,11 +72,11 @@ def _count(value: object) -> int:
 
 
 def _change(status: BatchStatus, kind: str, count: int, total: int, reason: str, user: str, now: str) -> int:
-    cid = database.execute_sql(
+    cid = inserted_id(database.execute_sql(
         "INSERT INTO batch_correction (batch_id, kind, old_count, old_total, new_count, new_total, reason, operator, at) "
         "VALUES (?,?,?,?,?,?,?,?,?)",
         (status.id, kind, status.control_count, status.control_total, count, total, reason, user, now),
-    ).lastrowid
+    ))
     database.execute_sql("UPDATE batch SET control_count = ?, control_total = ? WHERE id = ?", (count, total, status.id))
     return cid
 

@@ -18,9 +18,10 @@ import sqlite3
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .errors import BillingError, DatabaseFileError
 
@@ -44,7 +45,37 @@ PRAGMAS = {
     "temp_store": "memory",
 }
 
+
+
+class StoreDatabase(Protocol):
+    """What the store's modules use of Peewee's database, typed: Peewee's own stubs leave
+    ``execute_sql`` and ``connection`` untyped (a Peewee ``SqliteDatabase`` is one, see :func:`_db`)."""
+
+    database: Any  # the file's path once opened (None before); Peewee leaves it untyped
+
+    def execute_sql(self, sql: str, params: Sequence[Any] | None = None) -> sqlite3.Cursor: ...
+    def connection(self) -> sqlite3.Connection: ...
+    def in_transaction(self) -> bool: ...
+    def atomic(self, lock_type: str | None = None) -> AbstractContextManager[object]: ...
+    def close(self) -> bool: ...
+
+
+#: A function that runs one statement on the open books (``database.execute_sql``, or a report's
+#: ``sqlite3.Connection.execute``): what the checks that work on either take.
+Execute = Callable[[str, Sequence[Any]], sqlite3.Cursor]
+
+
+def inserted_id(cursor: sqlite3.Cursor) -> int:
+    """The rowid an INSERT just wrote (sqlite3 types ``lastrowid`` Optional: it is None only before any INSERT)."""
+    rowid = cursor.lastrowid
+    assert rowid is not None, "inserted_id() reads the cursor of an INSERT"
+    return rowid
+
+
 _database: SqliteDatabase | None = None
+if TYPE_CHECKING:
+    #: made on first use by the module's ``__getattr__`` (below); declared so importers see its type
+    database: StoreDatabase
 _database_lock = threading.Lock()
 
 
@@ -60,6 +91,8 @@ def _db() -> SqliteDatabase:
                 # writes can fail at once with SQLITE_BUSY under a concurrent writer, and cannot
                 # be retried by waiting.
                 _database = SqliteDatabase(None, lock_type="IMMEDIATE", check_same_thread=False)
+                if TYPE_CHECKING:  # the type checker proves Peewee's database is a StoreDatabase
+                    _typed: StoreDatabase = _database
                 globals()["database"] = _database  # later lookups are a plain attribute
     return _database
 
@@ -74,8 +107,10 @@ def __getattr__(name: str) -> Any:
 _reader: sqlite3.Connection | None = None
 
 
-def sql(query: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
-    """Run one read statement on the open books: the report connection, else the store's."""
+def sql(query: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> sqlite3.Cursor:
+    """Run one read statement on the open books: the report connection, else the store's.
+
+    ``params``: positional (``?``), or a mapping for named (``:name``) placeholders."""
     if _reader is not None:
         return _reader.execute(query, params)
     cursor: sqlite3.Cursor = _db().execute_sql(query, params)  # type: ignore[no-untyped-call]  # Peewee has no types
@@ -328,7 +363,7 @@ def _file_error(path: Path, exc: Exception) -> DatabaseFileError:
     return DiskFullDatabaseError(message) if is_disk_full(exc, path) else DatabaseFileError(message)
 
 
-def _disk_full_database_error():
+def _disk_full_database_error() -> type[DatabaseFileError]:
     from ..files import DiskFullError
 
     class DiskFullDatabaseError(DatabaseFileError, DiskFullError):

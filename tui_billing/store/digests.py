@@ -21,14 +21,20 @@ import datetime as dt
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 from . import identity
 from .migrations import DATED_TABLES
 
+if TYPE_CHECKING:
+    import sqlite3
 
-def _execute(query: str, params: tuple = ()):
+    from .db import Execute
+
+
+def _execute(query: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
     """The store's connection (imported late: the day sheet reads a sealed line without loading Peewee)."""
     from .db import database
 
@@ -38,8 +44,9 @@ GENESIS = "0" * 64
 LINE = re.compile(r"tui-billing day-digest book=([0-9a-f]{12}) date=(\d{4}-\d\d-\d\d) digest=([0-9a-f]{64})")
 
 
-def _rows(sql: str, params: tuple = ()) -> list[tuple]:
-    return _execute(sql, params).fetchall()
+def _rows(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = _execute(sql, params).fetchall()
+    return rows
 
 
 @lru_cache(maxsize=1)
@@ -111,17 +118,17 @@ def _close_event(date: str) -> tuple[int, str] | None:
     return None
 
 
-def book_id(execute=None) -> str:
+def book_id(execute: Execute | None = None) -> str:
     """Names the books in witness lines: the start of their first audit event's hash."""
     row = (execute or _execute)("SELECT hash FROM audit_event ORDER BY id LIMIT 1", ()).fetchone()
     return (row[0] if row else GENESIS)[:12]
 
 
-def witness_line(date: str, digest: str, execute=None) -> str:
+def witness_line(date: str, digest: str, execute: Execute | None = None) -> str:
     return f"tui-billing day-digest book={book_id(execute)} date={date} digest={digest}"
 
 
-def sealed_line(date: str, execute) -> str | None:
+def sealed_line(date: str, execute: Execute) -> str | None:
     """The witness line of a sealed day, for the day sheet (``execute``: the report's connection)."""
     row = execute("SELECT digest FROM day_digest WHERE posting_date = ?", (date,)).fetchone()
     return witness_line(date, row[0], execute) if row else None

@@ -18,7 +18,11 @@ import datetime as dt
 import os
 import pwd
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .db import Execute
 
 #: Whether the books open in this process honour the hooks (read when they are opened).
 _honours: bool = False
@@ -54,7 +58,7 @@ def pinned_today() -> dt.date | None:
     return dt.date.fromisoformat(pinned) if pinned else None
 
 
-def books_opened(execute: Callable[[str, Sequence], object], *, fresh_marker: Callable[[], None] | None = None) -> None:
+def books_opened(execute: Execute, *, fresh_marker: Callable[[], None] | None = None) -> None:
     """Read the open books' marker (called by the store each time it opens a file).
 
     ``fresh_marker`` marks a brand-new book as a test book when a test process asked for that.
@@ -108,7 +112,7 @@ def mark_test_book(reason: str = "test") -> None:
     _honours = True
 
 
-def describe(execute: Callable[[str, Sequence], object]) -> str | None:
+def describe(execute: Execute) -> str | None:
     """A line for ``check`` when the books honour the test hooks, else None."""
     try:
         row = execute("SELECT marked_by, marked_at, reason FROM test_book", ()).fetchone()
@@ -120,7 +124,7 @@ def describe(execute: Callable[[str, Sequence], object]) -> str | None:
             "and TUI_BILLING_OPERATOR and make every user without a role an admin; never use them for an office")
 
 
-def problems(execute: Callable[[str, Sequence], object]) -> list[str]:
+def problems(execute: Execute) -> list[str]:
     """A test-book marker that was not there from the books' first event was added by hand."""
     try:
         marked = execute("SELECT 1 FROM test_book", ()).fetchone()

@@ -8,7 +8,6 @@ older version upgrades step by step on open. A database from a newer version is 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -16,6 +15,8 @@ from .errors import DatabaseFileError
 
 if TYPE_CHECKING:  # a report checks the version without loading Peewee
     from peewee import SqliteDatabase
+
+    from .db import Execute
 
 # Tables whose rows are posted history: never updated, never deleted.
 POSTED_TABLES = (
@@ -691,7 +692,7 @@ def migrate(db: SqliteDatabase, target: int = SCHEMA_VERSION) -> int:
     return max(current, target)
 
 
-def _register_functions(conn) -> None:
+def _register_functions(conn: sqlite3.Connection) -> None:
     """Python functions a migration's SQL calls (the folded search keys of V10)."""
     from . import search_keys
 
@@ -734,7 +735,7 @@ def expected_schema() -> dict[tuple[str, str], str]:
         con.close()
 
 
-def schema_problems(execute: Callable[[str, Sequence], object], limit: int = 10) -> list[str]:
+def schema_problems(execute: Execute, limit: int = 10) -> list[str]:
     """Every table, index and trigger whose SQL differs from this schema version's (or is missing, or extra)."""
     have = {(t, n): sql for t, n, sql in execute(
         "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'", ()).fetchall()}

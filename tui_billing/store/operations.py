@@ -66,7 +66,7 @@ from .closes import (
     close_month,
     posting_dates_in,
 )
-from .db import database, write
+from .db import database, inserted_id, write
 from .errors import BillingError
 from .writer import write_plan
 
@@ -101,8 +101,7 @@ def _all(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
 
 
 def _insert(sql: str, params: Sequence[Any]) -> int:
-    rowid: int = database.execute_sql(sql, params).lastrowid
-    return rowid
+    return inserted_id(database.execute_sql(sql, params))
 
 
 def _exists(sql: str, key: object) -> bool:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import pwd
+from collections.abc import Iterable
 from typing import Any
 
 from ..ledger.checks import text
@@ -75,7 +76,7 @@ def _rule(action: str, user: str, facts: dict[str, Any]) -> tuple[str, str]:
     raise ValueError(f"no role rule for {action!r}")  # a new action needs its rule here
 
 
-def _write_offs(reasons) -> list[str]:
+def _write_offs(reasons: Iterable[str | None]) -> list[str]:
     """The office reasons among adjustment reason codes (bad debt, courtesy, small balance...)."""
     codes = sorted({r for r in reasons if r})
     if not codes:
@@ -91,7 +92,8 @@ def role_of(user: str) -> str:
     row = database.execute_sql("SELECT role FROM role_grant WHERE user = ? ORDER BY id DESC LIMIT 1",
                                (user,)).fetchone()
     if row:
-        return row[0]
+        role: str = row[0]
+        return role
     return "admin" if identity.honours_hooks() else "none"
 
 

@@ -92,6 +92,8 @@ class PatientPicker(LookupInput):
 
     DEFAULT_CSS = "PatientPicker { width: 22; }"
 
+    match_list: ScrollingMatchList  # set in __init__, in place of LookupInput's plain list
+
     def __init__(self, value: str = "", **kwargs) -> None:
         kwargs.setdefault("placeholder", "account, last,first, DOB or phone")
         kwargs.setdefault("max_length", 60)
@@ -126,7 +128,7 @@ class PatientPicker(LookupInput):
 
     HINT = "account, last,first, birth date (01/02/1980) or phone"
 
-    def show_matches(self, matches, *, more: bool = False) -> None:  # type: ignore[override]
+    def show_matches(self, matches: Sequence[Match], *, more: bool = False) -> None:
         """Every match is kept (not only five); the first is highlighted.
 
         The list stays open (with a hint) while this field has focus: showing or hiding it

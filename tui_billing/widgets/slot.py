@@ -22,7 +22,7 @@ class Slot(Static):
         super().__init__(text, **kwargs)
         self._shown: str | None = text
 
-    def update(self, content: object = "", *, layout: bool = False) -> None:  # type: ignore[override]
+    def update(self, content: object = "", *, layout: bool = False) -> None:
         plain = content.plain if isinstance(content, Text) else str(content)
         if plain == self._shown:
             return
