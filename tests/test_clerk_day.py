@@ -492,7 +492,9 @@ async def test_refund_checks_are_not_counted_against_the_check_tape(db):
         await pilot.press("6", "0", "enter", "1", "enter")
         await pilot.pause()
         assert "0.00 ✓" in str(bal.differences["checks"]), bal.differences["checks"]
-        assert "25.00 refund chk out" in str(bal.query_one("#bal-dep-diffs").render())
+        diffs = str(bal.query_one("#bal-dep-diffs").render())
+        assert "25.00 paid out" in diffs
+        assert all(len(line) <= 50 for line in diffs.splitlines())  # one line per label, never wrapped
         await pilot.press("f9")
         for _ in range(300):
             if type(app.screen).__name__ == "CloseConfirm":
@@ -536,7 +538,8 @@ async def test_an_icd9_diagnosis_offers_its_icd10_choice(db):
             await send(pilot, "enter")
             await settle(pilot)
         said = s.errors["dx-1"]
-        assert "250.00 is ICD-9-CM (Diabetes mellitus" in said and "ICD-10-CM E11.9, Enter takes it" in said
+        # what to do leads (the status line is 80 columns); the description follows
+        assert said.startswith("ICD-9-CM 250.00 → ICD-10-CM E11.9: Enter takes it (Diabetes mellitus")
         assert app.focused.id == "dx-1"
         await send(pilot, "enter")
         assert s.query_one("#dx-1").value == "E11.9" and app.focused.id == "dx-2"

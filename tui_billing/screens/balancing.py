@@ -439,15 +439,16 @@ class BalancingScreen(BillingScreen[None]):
         if self.snapshot is None:
             return
         out = Text(no_wrap=True, overflow="ellipsis")
-        out.append(f"{'in the bag':>21}  difference\n", style="bold underline")
+        # Narrow columns: a line that wraps at 80 columns pushes every figure below it onto the wrong label.
+        out.append(f"{'in the bag':>12}  difference\n", style="bold underline")
         for key, _, _ in DEPOSIT_FIELDS:
             want = self._expected(key)
-            out.append(f"{str(want) if key == 'count' else format_cents(want):>21}  ")
+            out.append(f"{str(want) if key == 'count' else format_cents(want):>12}  ")
             self.differences[key] = diff = self._difference(key, want)
             out.append_text(diff)
             paid = refund_checks(self.snapshot.summary)
             if key == "checks" and paid:  # money out is not money deposited: shown apart, never netted
-                out.append(f" · {format_cents(paid)} refund chk out", style="italic")
+                out.append(f" · {format_cents(paid)} paid out", style="italic")
             out.append("\n")
         self.query_one("#bal-dep-diffs", Static).update(out)
 

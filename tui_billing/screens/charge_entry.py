@@ -614,7 +614,7 @@ class ChargeEntryScreen(BatchWork):
             return None if quiet else f"'{value}' is neither an ICD-9-CM code nor shaped like ICD-10-CM (e.g. E11.9)"
         choices = [c if len(c) <= 3 else f"{c[:3]}.{c[3:]}" for c in hit.choices]
         if not choices:
-            return None if quiet else f"{hit.code} is ICD-9-CM ({hit.description}); the GEMs give no ICD-10-CM code"
+            return None if quiet else f"ICD-9-CM {hit.code} has no ICD-10-CM code in the GEMs ({hit.description})"
         if quiet:
             slot.update(Text(f"ICD-9 {hit.code} → {', '.join(choices)}"))
             return None
@@ -624,8 +624,9 @@ class ChargeEntryScreen(BatchWork):
             return self._check_dx(n)
         if len(choices) == 1:
             self._icd9_offer[n] = value
-            return f"{hit.code} is ICD-9-CM ({hit.description}): ICD-10-CM {choices[0]}, Enter takes it"
-        return f"{hit.code} is ICD-9-CM ({hit.description}): ICD-10-CM {' or '.join(choices[:6])}; type one"
+            # What to do comes first: the status line is 80 columns and the description is long.
+            return f"ICD-9-CM {hit.code} → ICD-10-CM {choices[0]}: Enter takes it ({hit.description})"
+        return f"ICD-9-CM {hit.code} → ICD-10-CM {' or '.join(choices[:6])}: type one ({hit.description})"
 
     @work(thread=True, exclusive=True, group="icd9-warm", exit_on_error=False)
     def _warm_icd9(self) -> None:
