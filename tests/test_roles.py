@@ -196,3 +196,22 @@ def test_office_books_take_only_real_accounts_and_the_os_user(tmp_path, office_b
     assert run("users", "add", "nobody").exit_code == 0
     me_too = run("users", "grant", me, "clerk")
     assert me_too.exit_code == 1 and "only admin" in me_too.stderr  # the books keep an admin
+
+
+def test_a_supervisor_closes_a_balanced_batch_another_clerk_left_open(staff, practice, db):
+    """The day's close names the batch and the command; a clerk is refused it, a supervisor runs it."""
+    staff("alice")
+    batch = ops.open_batch("charge", 1, 10000)
+    encounter(practice, batch)
+    staff("sam")
+    problems = ops.close_day_problems(ops.v.current_posting_date(), None)
+    assert f"charge batch {batch} (alice) is still open (balanced: `tui-billing close batch {batch}`)" in problems
+    runner = CliRunner()
+    staff("carol")
+    refused_run = runner.invoke(main, ["--db", str(db), "close", "batch", str(batch)])
+    assert refused_run.exit_code == 1 and "close alice's batch" in refused_run.output
+    staff("sam")
+    closed = runner.invoke(main, ["--db", str(db), "close", "batch", str(batch)])
+    assert closed.exit_code == 0, closed.output
+    assert f"charge batch {batch} (alice) closed: 1 / 100.00" in closed.output
+    assert ops.batch_status(batch).closed

@@ -258,6 +258,23 @@ def close_day_cmd(obj: Context, date: str | None, cash: str | None, checks: str 
         click.echo(digests.witness_line(totals["start"], sealed))
 
 
+@close.command("batch")
+@click.argument("batch_id", metavar="BATCH", type=int)
+@pass_ctx
+def close_batch_cmd(obj: Context, batch_id: int) -> None:
+    """Close a balanced batch: your own, or (a supervisor) one another clerk left open."""
+    from .money import format_cents
+    from .store import BillingError, operations
+
+    obj.open()
+    try:
+        status = operations.close_batch(batch_id)
+    except BillingError as exc:
+        fail(str(exc))
+    click.echo(f"{status.kind} batch {status.id} ({status.operator}) closed: {status.entered_count} / "
+               f"{format_cents(status.entered_total)}")
+
+
 @close.command("month")
 @click.argument("month", metavar="YYYY-MM")
 @pass_ctx

@@ -48,7 +48,9 @@ def open_batches(facts: DayCloseFacts, counted: DepositCount | None) -> list[str
     """Every batch of the day must be closed (and so balanced)."""
     problems = []
     for status in facts.open_batches:
-        extra = "" if status.balanced else (
+        # A balanced batch left open (its clerk went home) is closed by a supervisor; one off its
+        # figures is corrected first (Ctrl+O on F2, or by its clerk).
+        extra = f" (balanced: `tui-billing close batch {status.id}`)" if status.balanced else (
             f", off by {status.count_difference:+d} / {format_cents(status.total_difference)}")
         problems.append(f"{status.kind} batch {status.id} ({status.operator}) is still open{extra}")
     return problems
