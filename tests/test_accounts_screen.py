@@ -55,6 +55,19 @@ def screen(pilot):
     return s
 
 
+async def shown(pilot, account: str, timeout: float = 10.0) -> None:
+    """Wait (by wall time) until the account screen shows ``account``."""
+    import asyncio
+    import time
+
+    s = screen(pilot)
+    deadline = time.monotonic() + timeout
+    while not (s.data is not None and s.data.current.account == account):
+        assert time.monotonic() < deadline, f"account {account} never showed"
+        await asyncio.sleep(0.02)
+        await pilot.pause()
+
+
 async def fill(pilot, values: dict[str, str]) -> None:
     """Type into a FormDialog's fields by name (Tab order is the form's order)."""
     dialog = pilot.app.screen
@@ -145,6 +158,11 @@ async def test_several_matches_wait_for_the_clerk(db):
         await send(pilot, "down", "enter")
         await settle(pilot)
         assert s.data.current.first_name == "John"  # obrien,ann / o'brien,john / obrien,zed
+    # the look at John's account is in the audit trail (the list of three matches is not an account)
+    from tui_billing.store import database
+
+    reads = database.execute_sql("SELECT detail FROM audit_event WHERE action = 'read_account'").fetchall()
+    assert reads == [(f'{{"as_of":null,"patient_id":{s.patient_id}}}',)]
 
 
 async def test_refusal_beside_its_field_saves_nothing(db):
@@ -179,6 +197,7 @@ async def test_payment_jumps_to_receipts_with_the_patient(db):
         await type_text(pilot, "a1002")
         await send(pilot, "enter")
         await settle(pilot)
+        await shown(pilot, "A1002")  # P acts on the account on screen: wait for it, as the clerk does
         await send(pilot, "p")
         await settle(pilot)
         dialog = app.screen

@@ -29,6 +29,7 @@ from textual.widgets import Static
 from ..money import format_cents
 from ..store import account_queries as aq
 from ..store import accounts as acc
+from ..store.access import record_read
 from ..store.clock import today
 from ..store.errors import BillingError
 from ..text import inert
@@ -71,6 +72,8 @@ class AccountData:
 
 
 def load_account(patient_id: int, as_of: str | None = None) -> AccountData:
+    """The account, once its reading is in the audit trail (HIPAA: who looked at which account, when)."""
+    record_read("read_account", {"patient_id": patient_id, "as_of": as_of})
     return AccountData(patient_id, as_of)
 
 
