@@ -131,6 +131,21 @@ def test_master_data_and_fees(staff, practice):
     ops.set_procedure("99213", "Office visit", 12000)
 
 
+def test_master_data_through_the_account_screens_store_is_a_supervisors_too(staff, practice):
+    """The F7 master-data forms (store/accounts.py) ask the same rules as the operations."""
+    from tui_billing.store import accounts as acc
+
+    staff("alice")
+    assert "ask a supervisor" in refused(acc.save_payer, acc.PayerIn("NP", "New Payer", "commercial"))
+    refused(acc.save_provider, acc.ProviderIn("NEW", "Doc", "New", "1234567893"))
+    refused(acc.set_fee, "99213", 99999, "2026-12-01")
+    refused(acc.set_reason_active, "CO-45", False)
+    staff("sam")
+    payer = acc.save_payer(acc.PayerIn("NP", "New Payer", "commercial"))
+    acc.save_payer(acc.PayerIn("NP", "New Payer Inc", "commercial"), payer)
+    acc.set_fee("99213", 12500, "2026-12-01")
+
+
 def test_users_are_managed_by_an_admin_with_versioned_audited_grants(staff, practice, db):
     staff("sam")
     assert "ask an admin" in refused(roles.grant, "alice", "supervisor")

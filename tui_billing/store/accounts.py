@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from ..ledger.vocab import PAYER_KINDS
-from . import audit
+from . import audit, roles
 from . import validate as v
 from .db import database, inserted_id, write
 from .errors import BillingError
@@ -614,27 +614,32 @@ def _payer_row(p: PayerIn) -> dict[str, Any]:
 def save_payer(payer: PayerIn, payer_id: int | None = None, *, operator: str | None = None) -> int:
     """Add a payer (``payer_id`` None) or change one; returns its id."""
     user = v.operator(operator)
-    row = _payer_row(payer)
-    clash = _one("SELECT id FROM payer WHERE code = ?", (row["code"],))
-    if clash and clash[0] != payer_id:
-        raise BillingError(f"payer code {row['code']} is already used", "code")
+    roles.require("add_payer", user)
+    return _save_coded("payer", _payer_row(payer), payer_id, user)
+
+
+def _save_coded(entity: str, row: dict[str, Any], record_id: int | None, user: str) -> int:
+    """Add (``record_id`` None) or change a payer or provider row, versioned and audited; its id."""
+    clash = _one(f"SELECT id FROM {entity} WHERE code = ?", (row["code"],))
+    if clash and clash[0] != record_id:
+        raise BillingError(f"{entity} code {row['code']} is already used", "code")
     now = _now()
-    if payer_id is None:
-        pid = _insert(f"INSERT INTO payer ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-                      tuple(row.values()))
-        _record_version("payer", pid, user, now)
-        audit.record(now, user, "add_payer", "payer", pid, row)
-        return pid
-    before = snapshot("payer", payer_id) if isinstance(payer_id, int) else None
+    if record_id is None:
+        new_id = _insert(f"INSERT INTO {entity} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                         tuple(row.values()))
+        _record_version(entity, new_id, user, now)
+        audit.record(now, user, f"add_{entity}", entity, new_id, row)
+        return new_id
+    before = snapshot(entity, record_id) if isinstance(record_id, int) else None
     if before is None:
-        raise BillingError(f"payer {payer_id} does not exist", "payer")
+        raise BillingError(f"{entity} {record_id} does not exist", entity)
     diff = _changed(before, row)
     if diff:
-        database.execute_sql(f"UPDATE payer SET {', '.join(f'{k} = ?' for k in row)} WHERE id = ?",
-                             (*row.values(), payer_id))
-        _record_version("payer", payer_id, user, now, before=before)
-        audit.record(now, user, "update_payer", "payer", payer_id, {"changed": diff})
-    return payer_id
+        database.execute_sql(f"UPDATE {entity} SET {', '.join(f'{k} = ?' for k in row)} WHERE id = ?",
+                             (*row.values(), record_id))
+        _record_version(entity, record_id, user, now, before=before)
+        audit.record(now, user, f"update_{entity}", entity, record_id, {"changed": diff})
+    return record_id
 
 
 @dataclass(frozen=True)
@@ -650,6 +655,7 @@ class ProviderIn:
 @write
 def save_provider(provider: ProviderIn, provider_id: int | None = None, *, operator: str | None = None) -> int:
     user = v.operator(operator)
+    roles.require("add_provider", user)  # master data: a supervisor's
     row = {
         "code": text(provider.code, "code", max_len=10, required=True).upper(),
         "last_name": name(provider.last_name, "last_name"), "first_name": name(provider.first_name, "first_name"),
@@ -657,26 +663,7 @@ def save_provider(provider: ProviderIn, provider_id: int | None = None, *, opera
         "active": 1 if provider.active else 0,
     }
     row["name"] = f"{row['first_name']} {row['last_name']}"
-    clash = _one("SELECT id FROM provider WHERE code = ?", (row["code"],))
-    if clash and clash[0] != provider_id:
-        raise BillingError(f"provider code {row['code']} is already used", "code")
-    now = _now()
-    if provider_id is None:
-        pid = _insert(f"INSERT INTO provider ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-                      tuple(row.values()))
-        _record_version("provider", pid, user, now)
-        audit.record(now, user, "add_provider", "provider", pid, row)
-        return pid
-    before = snapshot("provider", provider_id) if isinstance(provider_id, int) else None
-    if before is None:
-        raise BillingError(f"provider {provider_id} does not exist", "provider")
-    diff = _changed(before, row)
-    if diff:
-        database.execute_sql(f"UPDATE provider SET {', '.join(f'{k} = ?' for k in row)} WHERE id = ?",
-                             (*row.values(), provider_id))
-        _record_version("provider", provider_id, user, now, before=before)
-        audit.record(now, user, "update_provider", "provider", provider_id, {"changed": diff})
-    return provider_id
+    return _save_coded("provider", row, provider_id, user)
 
 
 @dataclass(frozen=True)
@@ -701,6 +688,7 @@ class PracticeIn:
 def save_practice(practice: PracticeIn, *, operator: str | None = None) -> dict[str, list[Any]]:
     """The billing provider as claims print it: a street address (no PO box) with ZIP+4."""
     user = v.operator(operator)
+    roles.require("set_practice", user)  # master data: a supervisor's
     ein = "".join(ch for ch in (practice.tax_id or "") if ch.isdigit())
     if len(ein) != 9 or not (practice.tax_id or "").replace("-", "").strip().isdigit():
         raise BillingError("EIN must be 9 digits, like 12-3456789", "tax_id")
@@ -747,6 +735,7 @@ def set_fee(code: str, fee: int, effective: object = None, *, description: str |
     schedule's current fee (what charge entry fills in) follows a change dated today or earlier.
     """
     user = v.operator(operator)
+    roles.require("set_procedure", user)  # master data: a supervisor's
     code = v.procedure_code(code, "code")
     amount = v.cents(fee, "fee")
     day = date_field(effective, "effective", required=False) or v.today().isoformat()
@@ -786,6 +775,7 @@ def set_fee(code: str, fee: int, effective: object = None, *, description: str |
 def set_reason_active(code: str, active: bool, *, operator: str | None = None) -> None:
     """Retire an adjustment reason from the pick lists (or bring it back); posted rows keep it."""
     user = v.operator(operator)
+    roles.require("add_adjustment_reason", user)  # master data: a supervisor's
     if not _one("SELECT 1 FROM adjustment_reason WHERE code = ?", (code,)):
         raise BillingError(f"adjustment reason {code} does not exist", "code")
     database.execute_sql("UPDATE adjustment_reason SET active = ? WHERE code = ?", (1 if active else 0, code))
