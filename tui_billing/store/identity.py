@@ -112,12 +112,15 @@ def mark_test_book(reason: str = "test") -> None:
     _honours = True
 
 
+def _has_marker_table(execute: Execute) -> bool:
+    return bool(execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'test_book'", ()).fetchone())
+
+
 def describe(execute: Execute) -> str | None:
     """A line for ``check`` when the books honour the test hooks, else None."""
-    try:
-        row = execute("SELECT marked_by, marked_at, reason FROM test_book", ()).fetchone()
-    except Exception:
+    if not _has_marker_table(execute):  # books older than schema 7
         return None
+    row = execute("SELECT marked_by, marked_at, reason FROM test_book", ()).fetchone()
     if not row:
         return None
     return (f"these are TEST books ({row[2]}, marked by {row[0]} at {row[1]}): they honour TUI_BILLING_TODAY "
@@ -126,10 +129,9 @@ def describe(execute: Execute) -> str | None:
 
 def problems(execute: Execute) -> list[str]:
     """A test-book marker that was not there from the books' first event was added by hand."""
-    try:
-        marked = execute("SELECT 1 FROM test_book", ()).fetchone()
-    except Exception:
+    if not _has_marker_table(execute):
         return []
+    marked = execute("SELECT 1 FROM test_book", ()).fetchone()
     if not marked:
         return []
     first = execute("SELECT action FROM audit_event ORDER BY id LIMIT 1", ()).fetchone()
