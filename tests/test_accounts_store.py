@@ -210,6 +210,24 @@ def test_fee_from_a_date_onward(practice, monkeypatch):
     assert aq.fee_on("99999", "2026-11-16") == 1000
 
 
+def test_a_dated_fee_change_takes_effect_on_its_date(practice, monkeypatch):
+    """Charge entry's schedule and a posting use the fee in force (a change counts from its date)."""
+    from tui_billing.store import lookups
+
+    acc.set_fee("99213", 11000, "2026-11-17")  # tomorrow, as TODAY is 2026-11-16
+    assert lookups.procedure("99213").fee == 10000 and lookups.procedures()["99213"].fee == 10000
+    monkeypatch.setenv("TUI_BILLING_TODAY", "2026-11-17")
+    assert lookups.procedure("99213").fee == 11000 and lookups.procedures()["99213"].fee == 11000
+
+    def posted(dos: str) -> int:
+        enc = ops.post_encounter(patient_id=practice.patients[0], provider_id=practice.providers[0], dos=dos,
+                                 diagnoses=["J06.9"], lines=[ops.ChargeLine("99213")])
+        return enc.total
+
+    assert posted("2026-11-17") == 11000
+    assert posted("2026-11-16") == 10000  # a visit before the change keeps the fee of its day
+
+
 @pytest.fixture
 def people(practice):
     ids = {}

@@ -542,11 +542,16 @@ class AccountScreen(BillingScreen[None]):
         self.app.switch_mode("receipts")
         self.app.call_after_refresh(self._open_receipt, account)
 
-    def _open_receipt(self, account: str) -> None:
+    def _open_receipt(self, account: str, tries: int = 0) -> None:
         from .receipt_dialogs import NewReceiptDialog
 
         receipts = self.app.screen
         if not hasattr(receipts, "action_new_receipt"):
+            return
+        if not getattr(receipts, "batch_known", True) and tries < 100:
+            # F3 just mounted: its open batch is still being looked up (a worker). Asking now would
+            # offer to open a batch when one is open.
+            self.app.set_timer(0.05, lambda: self._open_receipt(account, tries + 1))
             return
         receipts.action_new_receipt()
 

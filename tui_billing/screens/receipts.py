@@ -66,6 +66,8 @@ class ReceiptsScreen(FilterBar, BillingScreen[None]):
         self.rows: list[q.QueueRow] = []
         self.more = False
         self.batch_id: int | None = None
+        #: whether the open batch has been looked up once (an account's P waits for it)
+        self.batch_known = False
         self._poll_conn: sqlite3.Connection | None = None
         self._version: int | None = None
         self._filter_timer: Timer | None = None
@@ -223,6 +225,7 @@ class ReceiptsScreen(FilterBar, BillingScreen[None]):
         self.app.call_from_thread(self._show_batch, status)
 
     def _show_batch(self, status: ops.BatchStatus | None) -> None:
+        self.batch_known = True
         box = self.query_one("#rq-batch", Static)
         if status is None or status.closed:
             self.batch_id = None

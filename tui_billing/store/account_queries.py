@@ -16,6 +16,7 @@ from typing import Any
 
 from .accounts import clerk_date, snapshot
 from .db import database, sql
+from .fees import fees_on
 from .search_keys import account_key, fold, phone_key
 
 __all__ = [
@@ -393,16 +394,12 @@ def practice_view() -> dict[str, Any] | None:
 
 def fee_on(code: str, dos: str, payer_id: int | None = None) -> int | None:
     """The office fee (or a payer's allowed amount) for a code on a date of service."""
-    row = _rows("SELECT amount FROM fee_schedule WHERE code = ? AND payer_id IS ? AND effective <= ? "
-                "ORDER BY effective DESC, id DESC LIMIT 1", (code.upper(), payer_id, dos))
-    if row:
-        fee: int = row[0][0]
-        return fee
     if payer_id is None:
-        cur = _rows("SELECT fee FROM procedure WHERE code = ?", (code.upper(),))
-        current: int | None = cur[0][0] if cur else None
-        return current
-    return None
+        return fees_on([code.upper()], dos).get(code.upper())
+    row = _rows("SELECT amount FROM fee_schedule WHERE code = ? AND payer_id = ? AND effective <= ? "
+                "ORDER BY effective DESC, id DESC LIMIT 1", (code.upper(), payer_id, dos))
+    allowed: int | None = row[0][0] if row else None
+    return allowed
 
 
 EXPORT_COLUMNS = (

@@ -14,8 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .clock import today
 from .db import database
 from .errors import BillingError
+from .fees import FEE_IN_FORCE
 from .identity import operator_name as resolve_operator
 from .operations import BatchStatus, batch_status
 from .validate import current_posting_date
@@ -183,13 +185,16 @@ def payers() -> list[PayerRow]:
 
 
 def procedure(code: str) -> ProcedureRow | None:
-    rows = _rows("SELECT code, description, fee, default_units FROM procedure WHERE code = ?", (code.strip().upper(),))
+    """A code on the schedule with the fee in force today (a dated change counts from its date)."""
+    rows = _rows(f"SELECT p.code, p.description, {FEE_IN_FORCE}, p.default_units FROM procedure p WHERE p.code = ?",
+                 (today().isoformat(), code.strip().upper()))
     return ProcedureRow(*rows[0]) if rows else None
 
 
 def procedures() -> dict[str, ProcedureRow]:
-    """The whole fee schedule keyed by code (hundreds of rows: the screen caches it)."""
-    return {r[0]: ProcedureRow(*r) for r in _rows("SELECT code, description, fee, default_units FROM procedure")}
+    """The whole fee schedule keyed by code, fees in force today (hundreds of rows: the screen caches it)."""
+    return {r[0]: ProcedureRow(*r) for r in _rows(
+        f"SELECT p.code, p.description, {FEE_IN_FORCE}, p.default_units FROM procedure p", (today().isoformat(),))}
 
 
 def practice_name() -> str:

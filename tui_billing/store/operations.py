@@ -68,6 +68,7 @@ from .closes import (
 )
 from .db import database, inserted_id, write
 from .errors import BillingError
+from .fees import fees_on
 from .writer import write_plan
 
 __all__ = [
@@ -446,7 +447,8 @@ def post_encounter(
     date = v.posting_date(posting_date)
     lines = list(lines)
     codes = {code for code in (c.procedure_code_or_none(line.code) for line in lines) if code}
-    fees = {code: row[0] for code in codes if (row := _one("SELECT fee FROM procedure WHERE code = ?", (code,)))}
+    # The fee in force on the date of service (a dated change counts from its date; store/fees.py).
+    fees = fees_on(codes, _day_or_none(dos) or v.today().isoformat())
     facts = EncounterFacts(
         patient_exists=_exists("SELECT 1 FROM patient WHERE id = ?", patient_id),
         provider_active=_exists("SELECT 1 FROM provider WHERE id = ? AND active", provider_id),
