@@ -248,6 +248,11 @@ def test_reason_added_and_retired(db):
     save_reason({"code": "HARDSHIP", "description": "", "kind": "", "active": "N"})
     assert database.execute_sql("SELECT description, active FROM adjustment_reason WHERE code = 'HARDSHIP'"
                                 ).fetchone() == ("Hardship write-off", 0)
+    from tui_billing.store import receipts_queries
+
+    save_reason({"code": "courtesy", "description": "Courtesy", "kind": "office", "active": "Y"})
+    offered = [r.code for r in receipts_queries.adjustment_reasons()]  # what distribution offers
+    assert "HARDSHIP" not in offered and "COURTESY" in offered
 
 
 async def test_payer_loaded_by_code_and_changed(db):
@@ -328,3 +333,18 @@ async def test_swap_and_end_coverages_from_the_screen(db):
         assert [(c.payer_code, c.end_date) for c in s.data.coverages] == [("MCR", ""), ("BCBS", "2026-11-25")]
         assert "ENDED 2026-11-25" in str(s.query_one("#acct-cov").render())
     assert op.primary_payer_id(pid) == 1
+
+
+async def test_f7_reaches_the_accounts_over_a_dialog(db):
+    """A modal stops the app's own keys; the dialogs' screen keys include F7 like F1-F4."""
+    from tui_billing.widgets.dialogs import BatchDialog
+
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.push_screen(BatchDialog("charge", "2026-11-16"))  # charge entry's new-batch dialog
+        await settle(pilot)
+        assert isinstance(app.screen, BatchDialog)
+        await send(pilot, "f7")
+        await settle(pilot)
+        screen(pilot)  # the account screen, the dialog left waiting on F2

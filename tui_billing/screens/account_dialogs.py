@@ -22,17 +22,11 @@ from textual.widgets import Static
 
 from ..store.errors import BillingError
 from ..text import inert
+from ..widgets.dialogs import SCREEN_KEYS
 from ..widgets.form_input import FormInput
 
 __all__ = ["Field", "FormDialog", "TextDialog", "SCREEN_KEYS"]
 
-#: Global screen keys keep working over a dialog (a modal screen stops the app's own bindings).
-SCREEN_KEYS = [
-    Binding("f1", "app.help", "Help", show=False),
-    Binding("f2", "app.switch_mode('charges')", "Charges", show=False),
-    Binding("f3", "app.switch_mode('receipts')", "Receipts", show=False),
-    Binding("f4", "app.switch_mode('balancing')", "Balancing", show=False),
-]
 
 
 @dataclass(frozen=True)

@@ -346,9 +346,9 @@ class Reason:
 
 
 def adjustment_reasons() -> list[Reason]:
-    """Every adjustment reason, CARC codes first then the office's own."""
+    """The reasons offered for new adjustments (a retired one is not), CARC codes first then the office's own."""
     return [Reason(*r) for r in _rows(
-        "SELECT code, description, kind FROM adjustment_reason ORDER BY kind = 'office', code")]
+        "SELECT code, description, kind FROM adjustment_reason WHERE active ORDER BY kind = 'office', code")]
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ SCREEN_KEYS = [
     Binding("f2", "app.switch_mode('charges')", "Charges", show=False),
     Binding("f3", "app.switch_mode('receipts')", "Receipts", show=False),
     Binding("f4", "app.switch_mode('balancing')", "Balancing", show=False),
+    Binding("f7", "app.switch_mode('accounts')", "Accounts", show=False),
 ]
 
 
