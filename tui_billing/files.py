@@ -128,6 +128,17 @@ def temporary_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.part")
 
 
+def _create_temporary(path: Path) -> tuple[Path, int, int]:
+    """A new temporary file beside ``path``, created with the mode ``path`` will have: (its path, fd, mode)."""
+    mode = creation_mode(path.parent)
+    temp = temporary_path(path)
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), mode)
+    except OSError as exc:
+        raise _refusal(path, exc, "create") from exc
+    return temp, fd, mode
+
+
 def _special(path: Path) -> bool:
     """An existing FIFO, device or socket (``-o /dev/stdout``, a pipe): written in place, never
     replaced by a rename (which would swap /dev/null for a regular file)."""
@@ -157,12 +168,7 @@ def atomic_output(path: str | os.PathLike[str], *, binary: bool = False, replace
             yield fh
         return
     directory = path.parent
-    mode = creation_mode(directory)
-    temp = temporary_path(path)
-    try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), mode)
-    except OSError as exc:
-        raise _refusal(path, exc, "create") from exc
+    temp, fd, mode = _create_temporary(path)
     done = False
     try:
         os.fchmod(fd, mode)  # the umask must neither widen nor narrow what we chose
@@ -225,12 +231,7 @@ def atomic_path(path: str | os.PathLike[str], *, replace: bool = True) -> Iterat
     if not replace and path.exists():
         raise BillingError(f"{path} already exists: choose another name or pass --force")
     directory = path.parent
-    mode = creation_mode(directory)
-    temp = temporary_path(path)
-    try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), mode)
-    except OSError as exc:
-        raise _refusal(path, exc, "create") from exc
+    temp, fd, mode = _create_temporary(path)
     done = False
     try:
         try:

@@ -387,12 +387,16 @@ def update_patient(patient_id: int, *, operator: str | None = None, **changes: A
     return diff
 
 
+def _existing_patient(patient_id: object) -> None:
+    if not isinstance(patient_id, int) or not _one("SELECT 1 FROM patient WHERE id = ?", (patient_id,)):
+        raise BillingError(f"patient {patient_id} does not exist", "patient")
+
+
 @write
 def add_note(patient_id: int, note: str, *, operator: str | None = None) -> int:
     """A dated account note by the operator (the collection trail); notes are never edited."""
     user = v.operator(operator)
-    if not isinstance(patient_id, int) or not _one("SELECT 1 FROM patient WHERE id = ?", (patient_id,)):
-        raise BillingError(f"patient {patient_id} does not exist", "patient")
+    _existing_patient(patient_id)
     body = text(note, "note", max_len=500, required=True)
     now = _now()
     nid = _insert("INSERT INTO account_note (patient_id, on_date, at, operator, text) VALUES (?,?,?,?,?)",
@@ -501,8 +505,7 @@ def _add_coverage(patient_id: int, cov: CoverageDetails, user: str, now: str, fi
 @write
 def add_coverage(patient_id: int, coverage: CoverageDetails, *, operator: str | None = None) -> int:
     user = v.operator(operator)
-    if not isinstance(patient_id, int) or not _one("SELECT 1 FROM patient WHERE id = ?", (patient_id,)):
-        raise BillingError(f"patient {patient_id} does not exist", "patient")
+    _existing_patient(patient_id)
     return _add_coverage(patient_id, coverage, user, _now())
 
 
