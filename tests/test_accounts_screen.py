@@ -348,3 +348,22 @@ async def test_f7_reaches_the_accounts_over_a_dialog(db):
         await send(pilot, "f7")
         await settle(pilot)
         screen(pilot)  # the account screen, the dialog left waiting on F2
+
+
+async def test_ctrl_q_asks_before_losing_a_typed_account_form(db):
+    """Seen in tmux: Ctrl+Q over a half-typed registration quit at once and lost it."""
+    from tui_billing.widgets.dialogs import ConfirmDialog
+
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await send(pilot, "f7", "tab", "tab", "n")
+        await settle(pilot)
+        await type_text(pilot, "Doe")
+        await send(pilot, "ctrl+q")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmDialog)
+        assert "Register a new patient" in app.screen.question
+        await send(pilot, "n")  # No: back to the form, the typing kept
+        await settle(pilot)
+        assert app.screen.values()["last_name"] == "Doe"

@@ -104,6 +104,11 @@ class FormDialog(ModalScreen["Any | None"]):
     def values(self) -> dict[str, str]:
         return {f.name: self.query_one(f"#f-{f.name}", FormInput).value for f in self.fields}
 
+    def unsaved_work(self) -> str | None:
+        """For Ctrl+Q: this form, when anything in it differs from what it opened with."""
+        changed = any(value != f.value for f, value in zip(self.fields, self.values().values(), strict=True))
+        return f"the form '{self.title_text}' on accounts (F7)" if changed else None
+
     def action_next(self) -> None:
         focused = self.focused
         if isinstance(focused, FormInput) and focused.id == f"f-{self.fields[-1].name}":
