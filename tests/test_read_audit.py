@@ -63,3 +63,25 @@ def test_a_read_that_cannot_be_recorded_is_refused(books, monkeypatch):
     assert result.exit_code == 1 and "cannot be recorded in the audit trail" in result.stderr
     assert "Doe" not in result.stdout
     assert reads(db) == []
+
+
+def test_a_passing_failure_of_the_audit_write_is_tried_once_more(books, monkeypatch):
+    """SQLite may cancel a whole short transaction itself (busy, I/O); the read is audited on a second try."""
+    from tui_billing.store import access
+
+    db, _ = books
+    real, tries = access._append_read_event, []
+
+    def cancelled_once(con, *args):
+        tries.append(1)
+        if len(tries) == 1:
+            con.execute("BEGIN IMMEDIATE")
+            con.execute("ROLLBACK")  # as SQLite does on its own for SQLITE_IOERR mid-statement
+            raise sqlite3.OperationalError("disk I/O error")
+        return real(con, *args)
+
+    monkeypatch.setattr(access, "_append_read_event", cancelled_once)
+    result = run(db, "report", "statement", "--patient", "A001")
+    assert result.exit_code == 0, result.output
+    assert len(tries) == 2 and [a for _, a, _ in reads(db)] == ["read_statement"]
+    assert run(db, "check", "--quick").exit_code == 0
