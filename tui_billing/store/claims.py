@@ -740,9 +740,10 @@ def _rescrub_new(ids: list[int], user: str, now: str, day: str) -> str:
 
 
 @write
-def correct(claim: int | str, *, payer_claim_number: str = "", reason: str = "",
+def correct(claim: int | str, *, encounter: int | None = None, payer_claim_number: str = "", reason: str = "",
             operator: str | None = None) -> tuple[int, str]:
-    """Replace a claim: the encounter's lines now owed by its payer go out on a new claim.
+    """Replace a claim: the lines its payer owes now on its encounter (or on ``encounter``, the
+    patient's re-keyed visit after the first was voided) go out on a new claim.
 
     A claim the payer has (sent, accepted, rejected, paid, denied...) is replaced by frequency 7
     with the payer's claim number (the one an acknowledgement or remittance gave, or
@@ -750,11 +751,17 @@ def correct(claim: int | str, *, payer_claim_number: str = "", reason: str = "",
     gets a ``replaced`` event. Returns (new claim row, its status: ready or held)."""
     user = v.operator(operator)
     roles.require("correct_claim", user)
-    rid, number, encounter, payer, frequency, status, known_pcn, _ = _claim_head(claim)
+    rid, number, own_encounter, payer, frequency, status, known_pcn, _ = _claim_head(claim)
     if status in CLOSED:
         raise BillingError(f"claim {number} is already {status}", "claim")
     if frequency == m.VOID:
         raise BillingError(f"claim {number} is a void: it cannot be corrected", "claim")
+    if encounter is None:
+        encounter = own_encounter
+    elif _rows("SELECT patient_id FROM encounter WHERE id = ?", (encounter,)) != _rows(
+            "SELECT patient_id FROM encounter WHERE id = ?", (own_encounter,)):
+        raise BillingError(f"encounter {encounter} is another patient's (or none): claim {number} cannot take it",
+                           "encounter")
     pcn = v.text(payer_claim_number, "payer claim number", max_len=50, required=False) or known_pcn or ""
     note = v.text(reason, "reason", max_len=200, required=False)
     lines = [(ch, amount, dos) for ch, _e, _p, amount, _pt, dos in _rows(
