@@ -354,3 +354,8 @@ def run() -> None:
 
 # The report, export and import groups live in tui_billing.reports (click only at import).
 register_headless(main)
+
+# CMS-1500 printing (issue 13), added to the `claims` group; keep this after every other group.
+from .claims_print_cli import register as register_claims_print  # noqa: E402
+
+register_claims_print(main)
