@@ -228,3 +228,21 @@ def test_the_cli_imports_an_ack_and_prints_forms(books, tmp_path: Path, db: Path
     assert calibration.exit_code == 0 and "1A#####" in calibration.output and "\f" in calibration.output
     assert bad.exit_code == 1 and "a PDF needs --output FILE" in bad.output
     open_database(db)
+
+
+def test_the_demos_sample_acknowledgements_import_into_accepted_and_rejected_claims(books, tmp_path: Path):
+    from x12_check import assert_valid_x12
+
+    batch, claims = _sent_batch(books, tmp_path)
+    out = tmp_path / "acks"
+    out.mkdir()
+    files = paper.write_sample_acks(out, reject_claim_every=2, on_date="2026-11-17")
+    assert sorted(p.name.split("-")[0] for p in files) == ["277CA", "999"]  # one 837P file, one of each
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files)
+    for path in sorted(files, key=lambda p: p.name.startswith("277CA")):  # the 999s first, as they come
+        assert_valid_x12(path.read_text(encoding="ascii"))
+        paper.import_ack(path)
+    statuses = sorted(_status(c) for c in claims)
+    assert statuses == ["accepted", "accepted", "rejected"]  # the second claim of the run is rejected
+    rejected = [c for c in claims if _status(c) == "rejected"]
+    assert _last_event(rejected[0])[1] == "277CA: A7:562:85"

@@ -369,3 +369,60 @@ def _events_277(ack: acks.Ack277) -> tuple[list[Event], list[str]]:
             codes = ", ".join(str(s) for s in claim.statuses)
             events.append((row, outcome, f"277CA: {codes}", claim.payer_claim_number))
     return events, unknown
+
+
+# --------------------------------------------------------------------------- the demo's sample acknowledgements
+
+
+def write_sample_acks(output_dir: str | os.PathLike[str], *, reject_claim_every: int = 7, reject_file_every: int = 0,
+                      on_date: str | None = None) -> list[Path]:
+    """For every 837P file in the books, the 999 (and unless the file is rejected, the 277CA) a
+    clearinghouse would send back, written to ``output_dir`` (private files) for `import ack`.
+
+    Deterministic, for the demo: every ``reject_claim_every``-th claim is rejected by the 277CA
+    (A7:562:85), every ``reject_file_every``-th file by its 999 (0: none). Nothing is recorded."""
+    from ..files import atomic_output
+
+    out = Path(output_dir)
+    day = on_date or v.today().isoformat()
+    practice = _rows("SELECT submitter_id, name, npi FROM practice WHERE id = 1") or [("", "", "")]
+    submitter, name, npi = (_x12_name(str(value or "")) for value in practice[0])
+    files = _rows("SELECT id, receiver, interchange_number, group_number, path, sha256 FROM claim_file "
+                  "WHERE kind = '837P' ORDER BY id")
+    written: list[Path] = []
+    n_claim = 0
+    for n_file, (file_id, receiver, interchange, group, path, digest) in enumerate(files, start=1):
+        sets = _sets_of(path, digest) or {}
+        set_control = next(iter(sets), "0001")
+        members = _claims_in(file_id)
+        heads = {row[0]: row[1:] for row in _rows(
+            "SELECT k.claim_id, k.total, p.last_name, p.first_name, COALESCE(c.member_id, '') FROM claim k "
+            "JOIN patient p ON p.id = k.patient_id LEFT JOIN coverage c ON c.id = k.coverage_id "
+            f"WHERE k.id IN ({','.join('?' * len(members))})", members)} if members else {}
+        sample: list[acks.SampleClaim] = []
+        for claim_id in sets.get(set_control, sorted(heads)):
+            if claim_id not in heads:
+                continue
+            n_claim += 1
+            total, last, first, member = heads[claim_id]
+            sample.append(acks.SampleClaim(claim_id, int(total), _x12_name(last), _x12_name(first),
+                                           _x12_name(member) or "UNKNOWN",
+                                           accept=not reject_claim_every or n_claim % reject_claim_every != 0))
+        sent = acks.SampleFile(int(interchange), int(group), set_control, sample,
+                               reject_file=bool(reject_file_every) and n_file % reject_file_every == 0)
+        env = acks.Envelope(_x12_name(receiver)[:15] or "CLEARINGHOUSE", submitter[:15] or "PRACTICE", day,
+                            control=2 * int(interchange) - 1)
+        for kind, text in acks.sample_acks(sent, env, submitter=name or "PRACTICE", submitter_id=submitter or "PRACTICE",
+                                           billing=name or "PRACTICE", billing_npi=npi or "1234567893").items():
+            target = out / f"{kind}-{_x12_name(receiver) or 'receiver'}-{int(interchange):09d}.x12"
+            with atomic_output(target, binary=True, replace=False) as fh:
+                fh.write(text.encode("ascii"))
+            written.append(target)
+    return written
+
+
+def _x12_name(value: str) -> str:
+    """Only what every delimiter choice leaves alone, for names put into a sample file."""
+    from ..claims.cms1500 import printable
+
+    return "".join(ch for ch in printable(value) if ch.isalnum() or ch in " -.,'").strip()
