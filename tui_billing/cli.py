@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from .claims_cli import register as register_claims
+from .claims_print_cli import register as register_claims_print
 from .cli_context import Context, fail, pass_ctx
 from .reports.cli import register as register_headless
 
@@ -354,8 +356,7 @@ def run() -> None:
 
 # The report, export and import groups live in tui_billing.reports (click only at import).
 register_headless(main)
-
-# CMS-1500 printing (issue 13), added to the `claims` group; keep this after every other group.
-from .claims_print_cli import register as register_claims_print  # noqa: E402
-
+# The claims group (issue 13) lives in tui_billing.claims_cli (click only at import).
+register_claims(main)
+# CMS-1500 printing (issue 13) joins that group: after it, or the group made there replaces it.
 register_claims_print(main)
