@@ -375,20 +375,21 @@ def _events_277(ack: acks.Ack277) -> tuple[list[Event], list[str]]:
 
 
 def write_sample_acks(output_dir: str | os.PathLike[str], *, reject_claim_every: int = 7, reject_file_every: int = 0,
-                      on_date: str | None = None) -> list[Path]:
+                      on_date: str | None = None, file_ids: Sequence[int] | None = None) -> list[Path]:
     """For every 837P file in the books, the 999 (and unless the file is rejected, the 277CA) a
     clearinghouse would send back, written to ``output_dir`` (private files) for `import ack`.
 
     Deterministic, for the demo: every ``reject_claim_every``-th claim is rejected by the 277CA
-    (A7:562:85), every ``reject_file_every``-th file by its 999 (0: none). Nothing is recorded."""
+    (A7:562:85), every ``reject_file_every``-th file by its 999 (0: none); ``file_ids``: only these
+    837P files. Nothing is recorded."""
     from ..files import atomic_output
 
     out = Path(output_dir)
     day = on_date or v.today().isoformat()
     practice = _rows("SELECT submitter_id, name, npi FROM practice WHERE id = 1") or [("", "", "")]
     submitter, name, npi = (_x12_name(str(value or "")) for value in practice[0])
-    files = _rows("SELECT id, receiver, interchange_number, group_number, path, sha256 FROM claim_file "
-                  "WHERE kind = '837P' ORDER BY id")
+    files = [f for f in _rows("SELECT id, receiver, interchange_number, group_number, path, sha256 FROM claim_file "
+                              "WHERE kind = '837P' ORDER BY id") if file_ids is None or f[0] in file_ids]
     written: list[Path] = []
     n_claim = 0
     for n_file, (file_id, receiver, interchange, group, path, digest) in enumerate(files, start=1):
@@ -426,3 +427,24 @@ def _x12_name(value: str) -> str:
     from ..claims.cms1500 import printable
 
     return "".join(ch for ch in printable(value) if ch.isalnum() or ch in " -.,'").strip()
+
+
+def demo_acks(output_dir: str | os.PathLike[str], *, operator: str | None = None) -> dict[str, int]:
+    """The demo's acknowledgements, in ``output_dir``/acks: those of every 837P file but the last
+    day's are imported (their claims accepted, every ninth rejected); the last day's wait there for
+    `tui-billing import ack`, so the 'sent, awaiting acknowledgement' queue keeps its claims."""
+    folder = Path(output_dir) / "acks"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for old in [*folder.glob("999-*.x12"), *folder.glob("277CA-*.x12")]:  # a rebuilt demo starts again
+        old.unlink()
+    built = _rows("SELECT id, substr(at, 1, 10) FROM claim_file WHERE kind = '837P' ORDER BY id")
+    if not built:
+        return {}
+    last_day = max(day for _, day in built)
+    older = [fid for fid, day in built if day < last_day]
+    newest = [fid for fid, day in built if day == last_day]
+    imported = write_sample_acks(folder, reject_claim_every=9, file_ids=older) if older else []
+    for path in sorted(imported, key=lambda p: p.name.startswith("277CA")):  # a 999 comes before its 277CA
+        import_ack(path, operator=operator)
+    waiting = write_sample_acks(folder, reject_claim_every=9, file_ids=newest)
+    return {"acknowledgements imported": len(imported), "acknowledgements waiting": len(waiting)}
