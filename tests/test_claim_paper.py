@@ -58,6 +58,9 @@ def test_printing_batches_the_paper_payers_ready_claims_in_a_private_recorded_fi
     cl.create_claims()
     (paper_claim,) = _claims_of(books.payers[-1])
     (edi_claim,) = _claims_of(books.payers[0])
+    # an 837P build leaves the paper payer's claim alone (its receiver is PAPER: printed, never sent)
+    (built,) = cl.build_batch(output_dir=tmp_path).files
+    assert built.claims == (edi_claim,) and _status(paper_claim) == "ready"
     out = tmp_path / "forms.txt"
     result = paper.print_claims(fmt="text", output=out)
     assert result.claims == result.batched == (paper_claim,)
@@ -70,7 +73,7 @@ def test_printing_batches_the_paper_payers_ready_claims_in_a_private_recorded_fi
     kind, path, digest, claims = database.execute_sql(
         "SELECT kind, path, sha256, claims FROM claim_file WHERE id = ?", (result.file_id,)).fetchone()
     assert (kind, path, digest, claims) == ("cms1500", str(out), hashlib.sha256(data).hexdigest(), 1)
-    assert _status(paper_claim) == "batched" and _status(edi_claim) == "ready"
+    assert _status(paper_claim) == "batched" and _status(edi_claim) == "batched"
     assert cl.mark_sent(result.file_id) == 1 and _status(paper_claim) == "sent"
     with pytest.raises(BillingError, match="no ready claims for paper payers"):
         paper.print_claims(fmt="text", output=tmp_path / "again.txt")
