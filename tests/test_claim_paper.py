@@ -95,7 +95,7 @@ def test_a_claim_named_is_printed_as_a_copy_when_it_is_not_ready(books, tmp_path
     finally:
         doc.close()
     assert "QUILL, PENNY" in text and "COUNTY PAPER PLAN" in text
-    with pytest.raises(BillingError, match="never|already exists"):  # a printout never overwrites another
+    with pytest.raises(BillingError, match="a printout never replaces another"):
         paper.print_claims([claim_id], fmt="pdf", output=out)
 
 
@@ -163,12 +163,14 @@ def test_an_accepting_999_then_a_277ca_accepts_and_rejects_claim_by_claim(books,
     files = acks.sample_acks(sent, ENV, with_ta1=True)
     ok = paper.import_ack(_write(tmp_path, "999.x12", files["999"]))
     assert ok.events == () and ok.unchanged == tuple(sorted(claims))  # sent already: a 999 acceptance changes nothing
-    result = paper.import_ack(_write(tmp_path, "277.x12", files["277CA"]))
+    # the payer's free text (STC12) comes in with a control character: kept as plain text
+    text = files["277CA"].replace("*U*100~", "*U*100********NPI\x1b[2J NOT ON FILE~")
+    result = paper.import_ack(_write(tmp_path, "277.x12", text))
     assert result.counts() == {"accepted": 2, "rejected": 1}
     status, reason, number = _last_event(claims[0])
     assert status == "accepted" and number == "PCN" + claims[0].replace("-", "")[-14:]
     rejected = _last_event(claims[1])
-    assert rejected == ("rejected", "277CA: A7:562:85", "")
+    assert rejected == ("rejected", "277CA: A7:562:85 (NPI [2J NOT ON FILE)", "")
     # the payer's claim number is kept on the event, for a correction to quote (REF*F8, box 22)
     kept = database.execute_sql("SELECT e.payer_claim_number FROM claim_event e JOIN claim k ON k.id = e.claim_id "
                                 "WHERE k.claim_id = ? AND e.status = 'accepted'", (claims[0],)).fetchone()[0]

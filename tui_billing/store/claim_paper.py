@@ -130,6 +130,8 @@ def _write_file(path: Path, data: bytes, written: list[Path] | None = None) -> N
 
     # a printout is PHI: private, and never written over another (a printer device is written to)
     regular = not path.exists() or path.is_file()
+    if regular and path.exists():
+        raise BillingError(f"{path} already exists: a printout never replaces another, choose a new name", "output")
     with atomic_output(path, binary=True, replace=not regular) as fh:
         fh.write(data)
     if written is not None and regular:
@@ -350,6 +352,11 @@ def _events_999(ack: acks.Ack999, sender: str) -> tuple[list[Event], list[str]]:
     return events, unknown
 
 
+def _plain(text: str, limit: int = 200) -> str:
+    """A payer's free text as the books keep it: printable, one line, not too long."""
+    return "".join(ch if ch.isprintable() else " " for ch in text)[:limit].strip()
+
+
 def _events_277(ack: acks.Ack277) -> tuple[list[Event], list[str]]:
     rows = cl.claim_row_ids(c.claim_id for c in ack.claims)
     events: list[Event] = []
@@ -361,7 +368,7 @@ def _events_277(ack: acks.Ack277) -> tuple[list[Event], list[str]]:
             continue
         outcome = claim.outcome
         if outcome == "rejected":
-            reason = "277CA: " + claim.reason + (f" ({claim.message})" if claim.message else "")
+            reason = "277CA: " + claim.reason + (f" ({_plain(claim.message)})" if claim.message else "")
             if claim.line_controls:
                 reason += "; lines " + ", ".join(f"{control} {status}" for control, status in claim.line_controls)
             events.append((row, "rejected", reason, claim.payer_claim_number))
