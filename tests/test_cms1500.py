@@ -152,7 +152,11 @@ def test_the_calibration_page_names_every_box_in_the_box():
     grid = _pdf_grid(pdf)
     for box in cms1500.BOXES.values():
         cells = grid[box.line - 1][box.col - 1: box.col - 1 + box.width]
-        assert cells == ("X" if box.width == 1 else (box.name.upper() + "#" * box.width)[: box.width]), box.name
+        assert cells == cms1500.calibration_label(box), box.name
+    # the labels say which box they are in: 24B of line 3 and the insured's id
+    assert cms1500.calibration_label(cms1500.BOXES["24B.3"]) == "B3"
+    assert cms1500.calibration_label(cms1500.BOXES["1a"]).startswith("1A###")
+    assert cms1500.calibration_label(cms1500.BOXES["24A.from.6"]) == "24AFROM6"
     text = cms1500.text_pages([calibration])
     assert text.split("\f")[0].split("\n") == grid
 
