@@ -60,10 +60,16 @@ def outside_basic(text: str) -> str:
                            and not ch.isspace() and not unicodedata.combining(ch)}))
 
 
+# Letters of names that NFKD leaves whole (they are letters of their own, not accented ones),
+# spelled the way passports and payers write them in plain Latin.
+_LETTERS = str.maketrans({"Æ": "AE", "æ": "ae", "Ø": "O", "ø": "o", "ß": "ss", "Ł": "L", "ł": "l", "Đ": "D",
+                          "đ": "d", "Þ": "TH", "þ": "th", "Œ": "OE", "œ": "oe", "ı": "i", "Ð": "D", "ð": "d"})
+
+
 def _fold(text: str) -> str:
     # NFKD splits an accented letter into its base and a combining mark (é -> e + ´) and maps
     # compatibility forms (ﬁ -> fi, full-width letters -> ASCII); upper() then gives the X12 case.
-    return unicodedata.normalize("NFKD", text).upper()
+    return unicodedata.normalize("NFKD", text.translate(_LETTERS)).upper()
 
 
 def basic_text(value: str, field: str, *, max_len: int = 0) -> str:
