@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .. import codes
 from .model import ORIGINAL, REPLACEMENT, VOID, Address, Claim, Person
-from .x12 import BASIC_CHARACTERS, DELIMITERS, basic_text, outside_basic
+from .x12 import BASIC_CHARACTERS, DELIMITERS, basic_text, is_plain, outside_basic
 
 __all__ = ["FIX_AT", "MAX_DIAGNOSES", "MAX_LINES", "RULES", "Problem", "icd10_release", "ready", "scrub"]
 
@@ -83,11 +83,23 @@ def ready(problems: Iterable[Problem]) -> bool:
 # --- the practice and its providers ---------------------------------------------------------------
 
 
-def _npi(value: str, field: str, fix_at: str) -> Iterator[Problem]:
+@lru_cache(maxsize=8192)
+def _code_error(check: Callable[[str], object], value: str) -> str:
+    """Why ``check`` (a validator of tui_billing.codes) refuses ``value``, '' when it accepts it.
+    Cached: a day's claims repeat the same few NPIs, codes and modifiers thousands of times."""
     try:
-        codes.validate_npi(value)
+        result = check(value)
     except codes.CodeError as exc:
-        yield Problem(field, str(exc), fix_at)
+        return str(exc)
+    if isinstance(result, str) and result != value:
+        return f"{value!r}: send it as {result!r} (capitals, no spaces)"
+    return ""
+
+
+def _npi(value: str, field: str, fix_at: str) -> Iterator[Problem]:
+    error = _code_error(codes.validate_npi, value)
+    if error:
+        yield Problem(field, error, fix_at)
 
 
 def npis(claim: Claim, _: _Context) -> Iterator[Problem]:
@@ -236,10 +248,9 @@ def diagnoses(claim: Claim, _: _Context) -> Iterator[Problem]:
     external-cause code (V00-Y99) never first, neither as the principal diagnosis nor as a line's
     first pointer."""
     for n, code in enumerate(claim.diagnoses, start=1):
-        try:
-            codes.validate_icd10(code)
-        except codes.CodeError as exc:
-            yield Problem(f"diagnoses[{n}]", str(exc), "charge")
+        error = _code_error(codes.validate_icd10, code)
+        if error:
+            yield Problem(f"diagnoses[{n}]", error, "charge")
     if claim.diagnoses and claim.diagnoses[0][:1].upper() in "VWXY":
         yield Problem("diagnoses[1]", f"{claim.diagnoses[0]} is an external-cause code: it can never be the principal "
                                       "diagnosis; put the injury or condition first", "charge")
@@ -262,34 +273,28 @@ def diagnoses(claim: Claim, _: _Context) -> Iterator[Problem]:
 def procedures(claim: Claim, context: _Context) -> Iterator[Problem]:
     """CPT/HCPCS shape, up to 4 two-character modifiers, units, place of service, and a date of
     service that is a real day, not in the future."""
-    try:
-        codes.validate_pos(claim.place_of_service)
-    except codes.CodeError as exc:
-        yield Problem("place_of_service", str(exc), "charge")
+    error = _code_error(codes.validate_pos, claim.place_of_service)
+    if error:
+        yield Problem("place_of_service", error, "charge")
     for ln in claim.lines:
         field = f"lines[{ln.line_no}]"
-        try:
-            if codes.validate_procedure_code(ln.code) != ln.code:
-                yield Problem(f"{field}.code", f"{ln.code!r}: send the code upper-case with no spaces", "fee schedule")
-        except codes.CodeError as exc:
-            yield Problem(f"{field}.code", str(exc), "fee schedule")
+        error = _code_error(codes.validate_procedure_code, ln.code)
+        if error:
+            yield Problem(f"{field}.code", error, "fee schedule")
         if len(ln.modifiers) > 4:
             yield Problem(f"{field}.modifiers", f"line {ln.line_no} has {len(ln.modifiers)} modifiers; at most 4", "charge")
         for mod in ln.modifiers:
-            try:
-                if codes.validate_modifier(mod) != mod:
-                    yield Problem(f"{field}.modifiers", f"modifier {mod!r}: two capital letters or digits", "charge")
-            except codes.CodeError as exc:
-                yield Problem(f"{field}.modifiers", str(exc), "charge")
+            error = _code_error(codes.validate_modifier, mod)
+            if error:
+                yield Problem(f"{field}.modifiers", error, "charge")
         if len(set(ln.modifiers)) != len(ln.modifiers):
             yield Problem(f"{field}.modifiers", f"line {ln.line_no} repeats a modifier", "charge")
         if not 1 <= ln.units <= 9999:
             yield Problem(f"{field}.units", f"line {ln.line_no} has {ln.units} units; 1 to 9999", "charge")
         if ln.place_of_service != claim.place_of_service:
-            try:
-                codes.validate_pos(ln.place_of_service)
-            except codes.CodeError as exc:
-                yield Problem(f"{field}.place_of_service", str(exc), "charge")
+            error = _code_error(codes.validate_pos, ln.place_of_service)
+            if error:
+                yield Problem(f"{field}.place_of_service", error, "charge")
         if not _is_date(ln.dos):
             yield Problem(f"{field}.dos", f"line {ln.line_no}: {ln.dos!r} is not a date", "charge")
         elif ln.dos > context.today:
@@ -350,6 +355,10 @@ def timely_filing(claim: Claim, context: _Context) -> Iterator[Problem]:
 def _name(value: str, field: str, fix_at: str, *, required: bool, optional: bool = False) -> Iterator[Problem]:
     """``required``: must be there; neither: may be empty, but if given must survive (a first name);
     ``optional``: may be lost with a warning (a middle name, a second street line)."""
+    if is_plain(value):  # the usual case, and the fast one: nothing to transliterate or refuse
+        if required and not value.strip():
+            yield Problem(field, "this name is missing", fix_at)
+        return
     delimiters = "".join(sorted({ch for ch in value if ch in DELIMITERS}))
     if delimiters:
         yield Problem(field, f"{value!r} has {delimiters!r}, which X12 uses to separate data: remove it", fix_at)

@@ -33,6 +33,7 @@ __all__ = [
     "digits",
     "identifier",
     "interchange",
+    "is_plain",
     "outside_basic",
     "segment",
 ]
@@ -49,7 +50,13 @@ Element = str | Sequence[str]
 #: The basic character set less the four delimiters (``*`` and ``:`` are basic but ours): what data may hold.
 BASIC_CHARACTERS = _BASIC_DATA = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 !\"&'()+,-./;?=")
 _FAST_OK = re.compile(r"[A-Za-z0-9 !\"&'()+,\-./;?=]*")
+_ID_OK = re.compile(r"[A-Z0-9 !\"&'()+,\-./;?=]*")
 _SPACES = re.compile(r" {2,}")
+
+
+def is_plain(text: str) -> bool:
+    """True when ``text`` is already X12 basic data but for its case: sent as ``text.upper()``."""
+    return _FAST_OK.fullmatch(text) is not None
 
 
 def outside_basic(text: str) -> str:
@@ -107,9 +114,9 @@ def identifier(value: str, field: str, *, max_len: int, min_len: int = 1) -> str
     text = value.strip().upper()
     if not min_len <= len(text) <= max_len:
         raise ValueError(f"{field}: {text!r} must be {min_len} to {max_len} characters")
-    bad = {ch for ch in text if ch not in _BASIC_DATA}
-    if bad:
-        raise ValueError(f"{field}: {text!r} has characters X12 cannot carry: {''.join(sorted(bad))!r}")
+    if _ID_OK.fullmatch(text) is None:
+        bad = "".join(sorted({ch for ch in text if ch not in _BASIC_DATA}))
+        raise ValueError(f"{field}: {text!r} has characters X12 cannot carry: {bad!r}")
     return text
 
 
@@ -134,19 +141,10 @@ def date8(iso: str) -> str:
 
 def segment(seg_id: str, *elements: Element) -> str:
     """One segment with its terminator; trailing empty elements and components are left off
-    (X12 forbids sending them)."""
-    parts = [seg_id]
-    for element in elements:
-        if isinstance(element, str):
-            parts.append(element)
-        else:
-            components = list(element)
-            while components and not components[-1]:
-                components.pop()
-            parts.append(COMPONENT.join(components))
-    while len(parts) > 1 and not parts[-1]:
-        parts.pop()
-    return ELEMENT.join(parts) + SEGMENT_END
+    (X12 forbids sending them). Data never holds a delimiter (see :func:`basic_text`), so a
+    trailing run of separators can only be empty elements."""
+    text = ELEMENT.join([seg_id, *(e if e.__class__ is str else COMPONENT.join(e).rstrip(COMPONENT) for e in elements)])
+    return text.rstrip(ELEMENT) + SEGMENT_END
 
 
 class Transaction:
