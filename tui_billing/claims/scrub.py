@@ -167,8 +167,6 @@ def totals(claim: Claim, _: _Context) -> Iterator[Problem]:
         if ln.charge <= 0:
             yield Problem(f"lines[{ln.line_no}].charge", f"line {ln.line_no} charges {ln.charge} cents: a claim line "
                                                          "must charge more than zero", "charge")
-    if claim.lines and claim.total <= 0:
-        yield Problem("total", "the claim's total is not positive", "claim")
     charges = {ln.line_no: ln.charge for ln in claim.lines}
     for n, other in enumerate(claim.other_payers, start=1):
         field = f"other_payers[{n}]"
