@@ -18,12 +18,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tui_billing.claims import x12
-from tui_billing.claims.model import Claim
+from tui_billing.claims.model import Address, Claim
 from tui_billing.claims.scrub import ready, scrub
 from tui_billing.claims.x837 import write_837p
+from tui_billing.codes import COMMON_ICD10
 
 from claim_samples import (
+    ACME,
     ENVELOPE,
+    MEDICARE,
     PRACTICE,
     TODAY,
     dependent_claim,
@@ -179,6 +182,31 @@ def test_secondary_claim_carries_the_other_payers_adjudication():
     assert ["SVD", "ACME1", "80", "HC:99213:25", "", "1"] in segs
     assert ["CAS", "CO", "45", "25"] in segs and ["DTP", "573", "D8", "20260227"] in segs
     assert ["NM1", "PR", "2", "ACME HEALTH PLAN", "", "", "", "", "PI", "ACME1"] in segs
+
+
+def test_every_optional_part_at_once_is_clean():
+    """Pay-to address, 12 diagnoses, 4 modifiers and 4 pointers, a line's own place of service and
+    units, no assignment or signature, 50 lines, and a tertiary claim after two earlier payers
+    (one with claim-level adjustments): all of it pyx12-clean."""
+    base = secondary_claim()
+    acme = base.other_payers[0]
+    lines = tuple(replace(line(n, "99213" if n % 2 else "J1100", 1000 + n, modifiers=("25", "59", "LT", "RT")[: n % 5],
+                               pointers=(1, 2, 3, 12)[: 1 + n % 4], units=1 + n % 3),
+                          place_of_service="22" if n == 3 else "11") for n in range(1, 51))
+    second = replace(acme, payer=MEDICARE, responsibility="S", paid=sum(ln.charge for ln in lines) - 500,
+                     claim_adjustments=(("CO", "45", 300), ("OA", "23", 200)), lines=())
+    claim = replace(base, responsibility="T", lines=lines, diagnoses=tuple(COMMON_ICD10[:12]), assignment=False,
+                    signature_on_file=False,
+                    billing=replace(PRACTICE, pay_to=Address("PO Box 77", "Springfield", "IL", "627010077")),
+                    other_payers=(replace(acme, lines=()), second), payer=replace(ACME, name="Third Plan",
+                                                                                  edi_id="THIRD"))
+    text = write_837p([claim], **ENVELOPE)
+    assert_valid_x12(text)
+    segs = _segments(text)
+    assert ["NM1", "87", "2"] in segs and ["CAS", "CO", "45", "3", "", "OA", "23", "2"] not in segs
+    assert ["CAS", "OA", "23", "2"] in segs
+    assert next(s for s in segs if s[0] == "CLM")[6:10] == ["Y", "C", "N", "I"]
+    assert ["SV1", "HC:99213:25:59:LT", "10.03", "UN", "1", "22", "", "1:2:3:12"] in segs
 
 
 def test_amounts_are_exact_decimals():
