@@ -175,6 +175,8 @@ CASES: dict[str, tuple[Callable[[], Claim], Callable[[], Claim], str, str, bool]
                              "account", False),
     "city present": (lambda: _home(city=" "), lambda: _home(city="Springfield"), "subscriber.address.city",
                      "account", False),
+    "city of 2 letters as sent": (lambda: _home(city="Y王"), lambda: _home(city="Yü"), "subscriber.address.city",
+                                  "account", False),
     "state of two capitals": (lambda: _payer_state("Ill"), lambda: _payer_state("IL"), "payer.address.state",
                               "payer", False),
     "claim filing code": (lambda: _payer(filing_code="XX"), lambda: _payer(filing_code="BL"), "payer.filing_code",

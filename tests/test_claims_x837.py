@@ -227,8 +227,10 @@ _hostile = st.one_of(
 @st.composite
 def _claims(draw) -> Claim:
     base = draw(st.sampled_from([primary_claim, dependent_claim, replacement_claim, void_claim, secondary_claim]))()
+    home = replace(base.patient.address, street=draw(st.one_of(st.just("12 Elm Road"), _hostile)),
+                   city=draw(st.one_of(st.just("Springfield"), _hostile)))
     patient = replace(base.patient, last=draw(_hostile), first=draw(_hostile),
-                      middle=draw(st.one_of(st.just(""), _hostile)))
+                      middle=draw(st.one_of(st.just(""), _hostile)), address=home)
     subscriber = base.subscriber
     if subscriber.relationship == "self":
         subscriber = replace(subscriber, person=patient)

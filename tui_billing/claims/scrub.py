@@ -147,8 +147,9 @@ def addresses(claim: Claim, _: _Context) -> Iterator[Problem]:
             continue
         if not address.street.strip():
             yield Problem(f"{field}.street", "the street is missing", fix_at)
-        if len(address.city.strip()) < 2:
-            yield Problem(f"{field}.city", "the city is missing", fix_at)
+        if len(_sent(address.city)) < 2:
+            yield Problem(f"{field}.city", f"the city {address.city!r} is missing or too short (2 letters at least)",
+                          fix_at)
         if not _STATE.fullmatch(address.state):
             yield Problem(f"{field}.state", f"the state {address.state!r} must be two capital letters (e.g. IL)", fix_at)
         if not _ZIP.fullmatch(address.zip):
@@ -441,6 +442,12 @@ def claim_identity(claim: Claim, context: _Context) -> Iterator[Problem]:
     if context.duplicate_of:
         yield Problem("claim_id", f"the same lines were already claimed as {context.duplicate_of}: send a replacement "
                                   "(7) of that claim instead", "claim")
+
+
+def _sent(value: str) -> str:
+    """``value`` as the 837P carries it (or as given when it holds a delimiter, which
+    :func:`character_set` reports)."""
+    return value if any(ch in DELIMITERS for ch in value) else basic_text(value, "")
 
 
 def _is_date(value: str) -> bool:

@@ -91,6 +91,8 @@ def _address(address: Address, field: str, *, zip9: bool = False) -> list[str]:
     street = _required(address.street, f"{field}.street", _STREET)
     street2 = basic_text(address.street2, f"{field}.street2", max_len=_STREET)
     city = _required(address.city, f"{field}.city", _CITY)
+    if len(city) < 2:  # N401 is 2 to 30 characters
+        raise ValueError(f"{field}.city: {address.city!r} is sent as {city!r}; a city needs 2 characters")
     state = identifier(address.state, f"{field}.state", max_len=2, min_len=2)
     zip_code = digits(address.zip)
     if len(zip_code) not in ((9,) if zip9 else (5, 9)) or zip_code != address.zip.strip():
