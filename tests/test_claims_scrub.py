@@ -198,6 +198,13 @@ CASES: dict[str, tuple[Callable[[], Claim], Callable[[], Claim], str, str, bool]
                                    "lines[1].dos", "charge", False),
     "adjustment group code": (lambda: _secondary_group("XX"), lambda: _secondary_group("OA"),
                               "other_payers[1].adjustments", "claim", False),
+    "lines numbered 1..n": (lambda: replace(primary_claim(), lines=(line(1), line(3))),
+                            lambda: replace(primary_claim(), lines=(line(1), line(2))), "lines", "claim", False),
+    "each diagnosis once": (lambda: _diagnoses("E11.9", "I10", "E119"), lambda: _diagnoses("E11.9", "I10", "E11.65"),
+                            "diagnoses[3]", "charge", False),
+    "self means the patient is the subscriber": (
+        lambda: _subscriber(person=replace(primary_claim().patient, first="Janet")),
+        lambda: _subscriber(person=primary_claim().patient), "subscriber.relationship", "account", False),
     "claim id at most 17": (lambda: replace(primary_claim(), claim_id="C" * 18),
                             lambda: replace(primary_claim(), claim_id="C" * 17), "claim_id", "claim", False),
 }

@@ -169,6 +169,11 @@ def test_a_name_with_nothing_basic_left_is_refused():
                    **ENVELOPE)
 
 
+def test_lines_out_of_sequence_are_refused():
+    with pytest.raises(ValueError, match="LX01"):
+        write_837p([replace(primary_claim(), lines=(line(1), line(3)))], **ENVELOPE)
+
+
 def test_no_claims_is_refused():
     with pytest.raises(ValueError, match="at least one claim"):
         write_837p([], **ENVELOPE)

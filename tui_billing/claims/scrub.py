@@ -205,6 +205,8 @@ def counts(claim: Claim, _: _Context) -> Iterator[Problem]:
     if len(claim.lines) > MAX_LINES:
         yield Problem("lines", f"{len(claim.lines)} lines: a claim carries at most {MAX_LINES}; split the encounter",
                       "claim")
+    if [ln.line_no for ln in claim.lines] != list(range(1, len(claim.lines) + 1)):
+        yield Problem("lines", "the lines must be numbered 1, 2, 3 ... in order (LX01)", "claim")
     if not claim.diagnoses:
         yield Problem("diagnoses", "the claim has no diagnosis", "charge")
     if len(claim.diagnoses) > MAX_DIAGNOSES:
@@ -250,6 +252,11 @@ def diagnoses(claim: Claim, _: _Context) -> Iterator[Problem]:
         error = _code_error(codes.validate_icd10, code)
         if error:
             yield Problem(f"diagnoses[{n}]", error, "charge")
+    flat = [code.replace(".", "").strip().upper() for code in claim.diagnoses]
+    for n, code in enumerate(flat, start=1):
+        if code in flat[: n - 1]:
+            yield Problem(f"diagnoses[{n}]", f"{claim.diagnoses[n - 1]} is already diagnosis {flat.index(code) + 1}: "
+                                             "list each code once", "charge")
     if claim.diagnoses and claim.diagnoses[0][:1].upper() in "VWXY":
         yield Problem("diagnoses[1]", f"{claim.diagnoses[0]} is an external-cause code: it can never be the principal "
                                       "diagnosis; put the injury or condition first", "charge")
@@ -317,6 +324,11 @@ def coverage(claim: Claim, _: _Context) -> Iterator[Problem]:
     if sub.relationship not in ("self", "spouse", "child", "other"):
         yield Problem("subscriber.relationship", f"{sub.relationship!r}: the patient is the subscriber's self, spouse, "
                                                  "child or other", "account")
+    elif sub.relationship == "self" and (sub.person.last, sub.person.first, sub.person.dob) != \
+            (claim.patient.last, claim.patient.first, claim.patient.dob):
+        # the 837P names only the subscriber when the patient is the subscriber: another name would be lost
+        yield Problem("subscriber.relationship", "the coverage says the patient is the subscriber, but the subscriber "
+                      f"is {sub.person.first} {sub.person.last} born {sub.person.dob}", "account")
     if claim.responsibility not in ("P", "S", "T"):
         yield Problem("responsibility", f"{claim.responsibility!r} must be P, S or T", "claim")
     for ln in claim.lines:

@@ -207,6 +207,8 @@ def _claim_information(claim: Claim) -> list[str]:
                                identifier(rendering.taxonomy, "rendering.taxonomy", max_len=10, min_len=10)))
     for n, other in enumerate(claim.other_payers, start=1):
         out.extend(_other_payer(other, claim, f"other_payers[{n}]"))
+    if [line.line_no for line in claim.lines] != list(range(1, len(claim.lines) + 1)):
+        raise ValueError("lines: LX01 must number the lines 1, 2, 3 ... in order")
     procedures = {}
     for line in claim.lines:
         field = f"lines[{line.line_no}]"
