@@ -325,3 +325,18 @@ def test_store_reads_no_environment_for_its_files(books, tmp_path: Path) -> None
         cl.build_batch(output_dir=tmp_path / "missing")
     assert not os.path.exists(tmp_path / "missing")
     assert _status(1) == "ready"
+
+
+def test_check_proves_claim_totals_and_statuses(books, tmp_path: Path) -> None:
+    from tui_billing.store import run_check
+
+    visit(books.patients[0], provider=books.providers[0])
+    (row,) = cl.create_claims().created
+    assert run_check(integrity=False).ok
+    conn = database.connection()
+    # someone with sqlite3 drops the guards and edits a total: check names the claim
+    conn.execute("DROP TRIGGER claim_no_update")
+    conn.execute("UPDATE claim SET total = total + 1 WHERE id = ?", (row,))
+    problems = run_check(integrity=False).problems
+    assert any(f"claim {cl.claim_number(row)}: total 125.01 but its lines add up to 125.00" in p for p in problems)
+    assert any("claim_no_update" in p for p in problems)
