@@ -340,3 +340,23 @@ def test_check_proves_claim_totals_and_statuses(books, tmp_path: Path) -> None:
     problems = run_check(integrity=False).problems
     assert any(f"claim {cl.claim_number(row)}: total 125.01 but its lines add up to 125.00" in p for p in problems)
     assert any("claim_no_update" in p for p in problems)
+
+
+def test_a_secondary_claim_says_what_the_primary_did(books) -> None:
+    enc = visit(books.patients[2], provider=books.providers[1])  # Medicare primary, Acme secondary
+    medicare, acme = books.payers[1], books.payers[0]
+    (primary,) = cl.create_claims().created
+    first, lab = enc.charge_ids
+    receipt = ops.record_receipt(amount=6000, method="eft", payer_id=medicare, reference="EFT1").receipt_id
+    ops.distribute(receipt, [
+        ops.DistributionLine(first, applied=5000, adjustment=3000, reason="CO-45", transfer_to_payer=acme),
+        ops.DistributionLine(lab, applied=1000, adjustment=500, reason="CO-45", transfer_to_payer=acme)])
+    (secondary,) = cl.create_claims().created
+    (claim,) = cl.load_claims([secondary])
+    assert claim.responsibility == "S" and claim.payer.id == acme
+    (other,) = claim.other_payers
+    assert other.payer.id == medicare and other.responsibility == "P" and other.paid == 6000
+    assert other.subscriber.member_id == "1EG4TE5MK72" and other.subscriber.person.last == "Roe"
+    assert [(p.line_no, p.paid, p.adjustments) for p in other.lines] == [
+        (1, 5000, (("CO", "45", 3000),)), (2, 1000, (("CO", "45", 500),))]
+    assert cl.load_claims([primary])[0].other_payers == ()

@@ -23,7 +23,7 @@ import json
 import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -451,6 +451,7 @@ def load_claims(ids: Sequence[int]) -> list[m.Claim]:
     practice_rows = _table("practice", _PRACTICE, [1])
     practice = _AsOf("practice", practice_rows, {1: min(filter(None, (h[11] for h in heads.values())), default=None)}
                      if practice_rows else {})
+    earlier = _earlier_payers(heads, lines, coverages)
     out = []
     for cid in ids:
         (_, number, patient_id, coverage_id, payer_id, encounter, frequency, pcn, responsibility, provider_id, pos,
@@ -494,7 +495,77 @@ def load_claims(ids: Sequence[int]) -> list[m.Claim]:
             claim_id=number, frequency=frequency, responsibility=responsibility, patient=person,
             account=pat["account"], subscriber=subscriber, payer=payer, billing=billing, rendering=rendering,
             diagnoses=tuple(diagnoses[encounter]), lines=claim_lines, place_of_service=pos,
-            payer_claim_number=pcn, assignment=assignment, signature_on_file=signature, id=cid))
+            payer_claim_number=pcn, assignment=assignment, signature_on_file=signature, id=cid,
+            other_payers=tuple(_insured(o, person) for o in earlier.get(cid, ()))))
+    return out
+
+
+def _insured(other: m.OtherPayer, patient: m.Person) -> m.OtherPayer:
+    """An earlier coverage of the patient's own: its subscriber is the patient."""
+    if other.subscriber.relationship != "self":
+        return other
+    return replace(other, subscriber=replace(other.subscriber, person=patient))
+
+
+def _earlier_payers(heads: dict[int, tuple[Any, ...]], lines: dict[int, list[tuple[Any, ...]]],
+                    coverages: _AsOf) -> dict[int, tuple[m.OtherPayer, ...]]:
+    """For a secondary (or tertiary) claim: what each payer before it did with its lines (loops 2320/2430).
+
+    The earlier payers are the patient's coverages of a lower priority in force on the date of
+    service; what each paid and adjusted is read from the applications and adjustments of that
+    payer's receipts on these charges."""
+    later = {cid: h for cid, h in heads.items() if h[8] in ("S", "T")}
+    if not later:
+        return {}
+    patients = sorted({h[2] for h in later.values()})
+    options: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    for row in _rows_in("SELECT id, patient_id, payer_id, priority, effective, end_date FROM coverage "
+                        "WHERE patient_id IN ({ids}) ORDER BY priority, id", patients):
+        options[row[1]].append(row)
+    charges = sorted({ln[2] for cid in later for ln in lines[cid]})
+    paid: dict[tuple[int, int], tuple[int, str]] = {}
+    for charge, payer, amount, day in _rows_in(
+            "SELECT a.charge_id, r.payer_id, SUM(a.amount), MAX(a.posting_date) FROM application a "
+            "JOIN receipt r ON r.id = a.receipt_id WHERE r.source = 'payer' AND a.charge_id IN ({ids}) "
+            "GROUP BY a.charge_id, r.payer_id", charges):
+        paid[(charge, payer)] = (amount, day)
+    adjusted: dict[tuple[int, int], list[tuple[str, str, int]]] = defaultdict(list)
+    for charge, payer, code, amount in _rows_in(
+            "SELECT j.charge_id, r.payer_id, j.reason_code, SUM(j.amount) FROM adjustment j "
+            "JOIN distribution d ON d.id = j.distribution_id JOIN receipt r ON r.id = d.receipt_id "
+            "JOIN adjustment_reason w ON w.code = j.reason_code AND w.kind = 'carc' "
+            "WHERE j.charge_id IN ({ids}) GROUP BY j.charge_id, r.payer_id, j.reason_code", charges):
+        group, _, carc = code.partition("-")
+        if amount:
+            adjusted[(charge, payer)].append((group, carc, amount))
+    payer_rows = _table("payer", _PAYER, {row[2] for rows in options.values() for row in rows})
+    cover_rows = _table("coverage", _COVERAGE, {row[0] for rows in options.values() for row in rows})
+    out: dict[int, tuple[m.OtherPayer, ...]] = {}
+    for cid, head in later.items():
+        own = coverages.rows.get(head[3]) if head[3] is not None else None
+        own_priority = own["priority"] if own else {"S": 2, "T": 3}[head[8]]
+        dos = min(ln[7] for ln in lines[cid])
+        found = []
+        for cov_id, _patient, payer, priority, effective, end in options[head[2]]:
+            if priority >= own_priority or payer == head[4] or (effective and effective > dos) or (end and end < dos):
+                continue
+            pay, cov = payer_rows[payer], cover_rows[cov_id]
+            payer_record = m.Payer(payer, pay["name"], pay["edi_payer_id"], pay["filing_code"],
+                                   _address(pay["address"], pay["city"], pay["state"], pay["zip"])
+                                   if pay["address"] else None, pay["receiver"] or pay["edi_payer_id"],
+                                   int(pay["timely_filing_days"]))
+            insured = m.Person(cov["subscriber_last"], cov["subscriber_first"], cov["subscriber_dob"],
+                               _sex(cov["subscriber_sex"]), _address(cov["subscriber_address"], cov["subscriber_city"],
+                                                                     cov["subscriber_state"], cov["subscriber_zip"]))
+            subscriber = m.Subscriber(cov["member_id"], cov["group_no"], cov["relationship"], insured, cov_id,
+                                      cov["effective"], cov["end_date"])
+            done = tuple(m.OtherPayment(ln[0], paid.get((ln[2], payer), (0, ""))[0],
+                                        tuple(adjusted.get((ln[2], payer), ())),
+                                        paid.get((ln[2], payer), (0, ""))[1] or dos)
+                         for ln in lines[cid])
+            found.append(m.OtherPayer(payer_record, subscriber, m.RESPONSIBILITY.get(priority, "P"),
+                                      sum(p.paid for p in done), (), done))
+        out[cid] = tuple(found)
     return out
 
 
