@@ -107,8 +107,9 @@ def run_bench(db: Path, days: int = 5, *, backlog: bool = True, today: str | Non
         latest = [r[0] for r in con.execute(
             "SELECT DISTINCT c.posting_date FROM charge_balance cb JOIN charge c ON c.id = cb.charge_id "
             "WHERE cb.payer_id IS NOT NULL AND cb.balance > 0 AND NOT EXISTS (SELECT 1 FROM claim_line l "
-            "WHERE l.charge_id = c.id) ORDER BY 1 DESC LIMIT ?", (days,))]
+            "WHERE l.charge_id = c.id) ORDER BY 1 DESC LIMIT ?", (days + 2,))]
         con.close()
+        latest, pair = latest[:days], latest[days:]
         result: dict = {"db": str(db), "days": [], "target_day_s": DAY_TARGET}
         for day in latest:
             out = work / f"day-{day}"
@@ -134,6 +135,19 @@ def run_bench(db: Path, days: int = 5, *, backlog: bool = True, today: str | Non
                 f"SELECT COUNT(DISTINCT encounter_id) FROM charge WHERE posting_date IN "
                 f"({','.join('?' * len(latest))})", latest).fetchone()[0]
             result["day_encounters_mean"] = round(encounters / len(latest))
+        if len(pair) == 2:
+            # the "about 3,500 encounters" a day: two of the demo's days (~2,000 claims each) at once
+            out = work / "two-days"
+            out.mkdir()
+            floor_s, rows = _run([sys.executable, "-c", FLOOR_SCRIPT, str(copy),
+                                  FLOOR_SQL.format(where="AND c.posting_date IN (?, ?)"), str(out / "floor.txt"),
+                                  *pair], env)
+            scrub_s, scrub_out = _run(_cli(copy, "claims", "scrub", "--posted", pair[0], "--posted", pair[1]), env)
+            build_s, _ = _run(_cli(copy, "claims", "build", "--output", str(out)), env)
+            result["two_days"] = {"days": pair, "rows": int(rows), "floor_s": round(floor_s, 3),
+                                  "scrub_s": round(scrub_s, 3), "build_s": round(build_s, 3),
+                                  "claims_s": round(scrub_s + build_s, 3), "scrub": scrub_out.strip().splitlines()[-1]}
+            print(json.dumps(result["two_days"]), file=sys.stderr)
         if backlog:
             out = work / "backlog"
             out.mkdir()

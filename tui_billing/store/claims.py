@@ -123,10 +123,12 @@ def unbilled_sql(where: str = "") -> str:
     )
 
 
-def unbilled(posted_on: str | None = None) -> list[tuple[int, int, int, int, int, str]]:
-    """(charge, encounter, payer, amount, patient, dos) of every charge waiting for a claim."""
+def unbilled(posted_on: str | Sequence[str] | None = None) -> list[tuple[int, int, int, int, int, str]]:
+    """(charge, encounter, payer, amount, patient, dos) of every charge waiting for a claim
+    (``posted_on``: only those posted on that day, or on those days)."""
     if posted_on:
-        return _rows(unbilled_sql("AND c.posting_date = ?"), (posted_on,))
+        days = [posted_on] if isinstance(posted_on, str) else list(posted_on)
+        return _rows(unbilled_sql(f"AND c.posting_date IN ({_in(days)})"), days)
     return _rows(unbilled_sql())
 
 
@@ -264,7 +266,7 @@ def _statuses(ids: Sequence[int]) -> dict[int, tuple[str, str]]:
 
 
 @write
-def create_claims(*, posted_on: str | None = None, operator: str | None = None) -> ScrubResult:
+def create_claims(*, posted_on: str | Sequence[str] | None = None, operator: str | None = None) -> ScrubResult:
     """Make a claim for every encounter's lines owed by a payer and not yet on a live claim for it
     (``posted_on``: only charges posted that day), and scrub each: ``ready``, or ``held`` with reasons."""
     user = v.operator(operator)
@@ -280,7 +282,7 @@ def create_claims(*, posted_on: str | None = None, operator: str | None = None) 
     _events(events, user=user, now=now, day=day)
     audit.record(now, user, "create_claims", "claim", ids[0], {
         "claims": len(ids), "first": claim_number(ids[0]), "last": claim_number(ids[-1]), "held": len(held),
-        "posted_on": posted_on})
+        "posted_on": posted_on if posted_on is None or isinstance(posted_on, str) else sorted(posted_on)})
     return ScrubResult(tuple(ids), tuple(good), held)
 
 
@@ -301,7 +303,7 @@ def rescrub_held(*, operator: str | None = None) -> ScrubResult:
     return ScrubResult((), tuple(good), held)
 
 
-def scrub_claims(*, posted_on: str | None = None, operator: str | None = None) -> ScrubResult:
+def scrub_claims(*, posted_on: str | Sequence[str] | None = None, operator: str | None = None) -> ScrubResult:
     """`claims scrub`: held claims scrubbed again, then new claims for what is unbilled."""
     again = rescrub_held(operator=operator)
     new = create_claims(posted_on=posted_on, operator=operator)
