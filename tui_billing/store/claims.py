@@ -21,9 +21,11 @@ import hashlib
 import importlib
 import json
 import os
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -348,8 +350,23 @@ def _dotted(code: str) -> str:
     return code if len(code) <= 3 else f"{code[:3]}.{code[3:]}"
 
 
+_NOT_DIGITS = re.compile(r"\D+")
+
+
 def _zip(value: str) -> str:
-    return "".join(ch for ch in value or "" if ch.isdigit())
+    """Digits only (ZIP+4 and EIN as the claim records keep them)."""
+    return _NOT_DIGITS.sub("", value or "")
+
+
+@lru_cache(maxsize=4096)
+def _parts(text: str) -> tuple[str, ...]:
+    """'25,59' -> ('25', '59'): modifiers and pointers as the charge keeps them (a few shapes, many lines)."""
+    return tuple(x for x in text.split(",") if x)
+
+
+@lru_cache(maxsize=1024)
+def _pointers(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in _parts(text))
 
 
 def _address(street: str, city: str, state: str, zip_code: str, street2: str = "") -> m.Address:
@@ -490,8 +507,8 @@ def load_claims(ids: Sequence[int]) -> list[m.Claim]:
         last, first = (prov["last_name"], prov["first_name"]) if prov["last_name"] else _split_name(prov["name"])
         rendering = m.RenderingProvider(last, first, prov["npi"], prov["taxonomy"])
         claim_lines = tuple(
-            m.ClaimLine(line_no, control, charge_id, code, tuple(x for x in mods.split(",") if x), units, charge,
-                        dos, tuple(int(p) for p in pointers.split(",") if p), line_pos)
+            m.ClaimLine(line_no, control, charge_id, code, _parts(mods), units, charge, dos, _pointers(pointers),
+                        line_pos)
             for line_no, control, charge_id, code, mods, units, charge, dos, pointers, line_pos in lines[cid])
         out.append(m.Claim(
             claim_id=number, frequency=frequency, responsibility=responsibility, patient=person,
