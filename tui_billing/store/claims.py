@@ -97,8 +97,13 @@ def _scrubber() -> tuple[Callable[..., list[Any]], Callable[[list[Any]], bool]]:
 
 
 def describe(problem: object) -> str:
-    """One line for a scrubber problem: its own text, naming the field and where to fix it."""
-    return str(problem).replace("\n", " ").strip()
+    """One line for a scrubber problem: the field, what is wrong, and where to fix it."""
+    message = getattr(problem, "message", None)
+    if message is None:
+        return str(problem).replace("\n", " ").strip()
+    where = getattr(problem, "fix_at", "")
+    text = f"{getattr(problem, 'field', '')}: {message}" + (f" (fix on {where})" if where else "")
+    return ("warning: " if getattr(problem, "warning", False) else "") + text.replace("\n", " ").strip()
 
 
 # --------------------------------------------------------------------------- making claims
@@ -707,8 +712,8 @@ class _suppress:
 def _render(claims: list[m.Claim], rcv: Receiver, sender: str, interchange: int, group: int, created: str) -> str:
     write_837p = importlib.import_module("tui_billing.claims.x837").write_837p  # the segment builder
     return str(write_837p(claims, sender_id=sender, receiver_id=rcv.id, receiver_name=rcv.name,
-                      interchange_number=interchange, group_number=group, production=rcv.production,
-                      created=created))
+                          interchange_number=interchange, group_number=group, production=rcv.production,
+                          created=dt.datetime.fromisoformat(created)))
 
 
 def _scrubbed(by_receiver: dict[str, list[m.Claim]]) -> tuple[dict[str, list[m.Claim]], dict[int, str]]:
