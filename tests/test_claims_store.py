@@ -360,3 +360,29 @@ def test_a_secondary_claim_says_what_the_primary_did(books) -> None:
     assert [(p.line_no, p.paid, p.adjustments) for p in other.lines] == [
         (1, 5000, (("CO", "45", 3000),)), (2, 1000, (("CO", "45", 500),))]
     assert cl.load_claims([primary])[0].other_payers == ()
+
+
+def test_a_claim_awaiting_its_answer_is_neither_corrected_nor_voided(books, tmp_path: Path) -> None:
+    visit(books.patients[0], provider=books.providers[0])
+    (row,) = cl.create_claims().created
+    (f,) = cl.build_batch(output_dir=tmp_path).files
+    for step in ("batched", "sent"):
+        with pytest.raises(BillingError, match="acknowledgement" if step == "sent" else "mark the file sent"):
+            cl.correct(row)
+        with pytest.raises(BillingError, match="acknowledgement" if step == "sent" else "mark the file sent"):
+            cl.void(row)
+        assert _status(row) == step
+        if step == "batched":
+            cl.mark_sent(f.file_id)
+
+
+def test_a_rejected_claim_is_corrected_by_a_new_original(books, tmp_path: Path) -> None:
+    visit(books.patients[0], provider=books.providers[0])
+    (row,) = cl.create_claims().created
+    (f,) = cl.build_batch(output_dir=tmp_path).files
+    cl.mark_sent(f.file_id)
+    cl.record_events([(row, "rejected", "A7:33 subscriber not found")])
+    new, verdict = cl.correct(row)
+    (claim,) = cl.load_claims([new])
+    assert claim.frequency == m.ORIGINAL and claim.payer_claim_number == "" and verdict == "ready"
+    assert _status(row) == "replaced"

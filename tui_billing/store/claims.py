@@ -46,8 +46,10 @@ __all__ = [
 CLOSED = ("voided", "replaced")
 #: Every status but those: a charge on such a claim is billed to that payer.
 LIVE = tuple(s for s in CLAIM_STATUSES if s not in CLOSED)
-#: Statuses of a claim the payer has (it was sent): correcting or voiding it needs a frequency 7/8 claim.
-SENT = ("sent", "accepted", "rejected", "paid", "partly_paid", "denied", "forwarded")
+#: Statuses of a claim the payer has taken in: correcting or voiding it needs a frequency 7/8 claim.
+PAYER_HAS = ("accepted", "paid", "partly_paid", "denied", "forwarded")
+#: Statuses of a claim in a file whose answer has not come: it is neither corrected nor voided until it does.
+IN_FLIGHT = ("batched", "sent")
 #: X12 ISA13 and GS06 run 1..999,999,999.
 MAX_CONTROL = 999_999_999
 _CHUNK = 900  # ids per IN (...) list: under SQLite's default variable limit
@@ -836,21 +838,32 @@ def _rescrub_new(ids: list[int], user: str, now: str, day: str) -> str:
     return "held" if held else "ready"
 
 
+def _refuse_in_flight(number: str, status: str, verb: str) -> None:
+    if status == "batched":
+        raise BillingError(f"claim {number} is in a file built for sending: mark the file sent, and once the payer "
+                           f"answers the claim can be {verb}", "claim")
+    if status == "sent":
+        raise BillingError(f"claim {number} was sent and awaits its acknowledgement: it can be {verb} once the payer "
+                           "accepts or rejects it", "claim")
+
+
 @write
 def correct(claim: int | str, *, encounter: int | None = None, payer_claim_number: str = "", reason: str = "",
             operator: str | None = None) -> tuple[int, str]:
     """Replace a claim: the lines its payer owes now on its encounter (or on ``encounter``, the
     patient's re-keyed visit after the first was voided) go out on a new claim.
 
-    A claim the payer has (sent, accepted, rejected, paid, denied...) is replaced by frequency 7
-    with the payer's claim number (the one an acknowledgement or remittance gave, or
-    ``payer_claim_number``); one never sent is simply replaced by a new original. The old claim
-    gets a ``replaced`` event. Returns (new claim row, its status: ready or held)."""
+    A claim the payer has taken in (accepted, paid, denied...) is replaced by frequency 7 with the
+    payer's claim number (the one an acknowledgement or remittance gave, or ``payer_claim_number``);
+    one the payer never took (held, ready, rejected, its file rejected) by a new original. One in
+    a file still awaiting its answer (batched, sent) is refused: the payer may yet take it in.
+    The old claim gets a ``replaced`` event. Returns (new claim row, its status: ready or held)."""
     user = v.operator(operator)
     roles.require("correct_claim", user)
     rid, number, own_encounter, payer, frequency, status, known_pcn, _ = _claim_head(claim)
     if status in CLOSED:
         raise BillingError(f"claim {number} is already {status}", "claim")
+    _refuse_in_flight(number, status, "corrected")
     if frequency == m.VOID:
         raise BillingError(f"claim {number} is a void: it cannot be corrected", "claim")
     if encounter is None:
@@ -868,7 +881,7 @@ def correct(claim: int | str, *, encounter: int | None = None, payer_claim_numbe
         raise BillingError(f"encounter of claim {number} has nothing owed by its payer now: void the claim instead",
                            "claim")
     now, day = _now(), _today()
-    sent = status in SENT
+    sent = status in PAYER_HAS
     new = _insert_claims({(encounter, payer): lines}, user=user, now=now, day=day,
                          frequency=m.REPLACEMENT if sent else m.ORIGINAL, replaces=rid,
                          payer_claim_number=pcn if sent else "")
@@ -883,15 +896,17 @@ def correct(claim: int | str, *, encounter: int | None = None, payer_claim_numbe
 @write
 def void(claim: int | str, *, reason: str = "", payer_claim_number: str = "",
          operator: str | None = None) -> int | None:
-    """Void a claim. One the payer has gets a frequency 8 claim (its lines, the payer's claim number)
-    to cancel it there (a supervisor's); one never sent is only marked ``voided`` (its charges can
-    be claimed again). Returns the void claim's row, or None."""
+    """Void a claim. One the payer has taken in gets a frequency 8 claim (its lines, the payer's
+    claim number) to cancel it there (a supervisor's); one the payer never took (held, ready,
+    rejected) is only marked ``voided`` (its charges can be claimed again); one in a file awaiting
+    its answer is refused. Returns the void claim's row, or None."""
     user = v.operator(operator)
     rid, number, encounter, payer, frequency, status, known_pcn, _ = _claim_head(claim)
-    sent = status in SENT
+    sent = status in PAYER_HAS
     roles.require("void_claim", user, claim=number, sent=sent)
     if status in CLOSED:
         raise BillingError(f"claim {number} is already {status}", "claim")
+    _refuse_in_flight(number, status, "voided")
     if frequency == m.VOID:
         raise BillingError(f"claim {number} is itself a void", "claim")
     note = v.text(reason, "reason", max_len=200, required=False)
@@ -904,7 +919,7 @@ def void(claim: int | str, *, reason: str = "", payer_claim_number: str = "",
         _events([(rid, "voided", note or f"voided by {claim_number(new)}", None, "")], user=user, now=now, day=day)
         _rescrub_new([new], user, now, day)
     else:
-        _events([(rid, "voided", note or "voided before it was sent", None, "")], user=user, now=now, day=day)
+        _events([(rid, "voided", note or "voided before the payer took it", None, "")], user=user, now=now, day=day)
     audit.record(now, user, "void_claim", "claim", rid, {
         "claim": number, "by": claim_number(new) if new else None, "reason": note})
     return new
