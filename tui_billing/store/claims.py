@@ -564,6 +564,15 @@ def _earlier_payers(heads: dict[int, tuple[Any, ...]], lines: dict[int, list[tup
         group, _, carc = code.partition("-")
         if amount:
             adjusted[(charge, payer)].append((group, carc, amount))
+    # What the payer left to the patient or the next payer moved on as a transfer: the patient's
+    # responsibility it assigned. The books keep no CARC on a transfer, so it is reported as PR-2
+    # (coinsurance), the usual remainder a secondary plan picks up.
+    for charge, payer, amount in _rows_in(
+            "SELECT t.charge_id, t.from_payer_id, SUM(t.amount) FROM transfer t WHERE t.reverses_id IS NULL "
+            "AND t.from_payer_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM transfer x WHERE x.reverses_id = t.id) "
+            "AND t.charge_id IN ({ids}) GROUP BY t.charge_id, t.from_payer_id", charges):
+        if amount:
+            adjusted[(charge, payer)].append(("PR", "2", amount))
     payer_rows = _table("payer", _PAYER, {row[2] for rows in options.values() for row in rows})
     cover_rows = _table("coverage", _COVERAGE, {row[0] for rows in options.values() for row in rows})
     out: dict[int, tuple[m.OtherPayer, ...]] = {}
@@ -664,6 +673,12 @@ def _ready_claims(receiver: str | None) -> dict[str, list[m.Claim]]:
     return by_receiver
 
 
+def _peek_numbers(receiver: str) -> tuple[int, int]:
+    """The receiver's next ISA13 and GS06, only looked at (a validate-only run)."""
+    row = _rows("SELECT interchange, grp FROM claim_counter WHERE receiver = ?", (receiver,))
+    return (min(row[0][0] + 1, MAX_CONTROL), min(row[0][1] + 1, MAX_CONTROL)) if row else (1, 1)
+
+
 def _next_numbers(receiver: str) -> tuple[int, int]:
     """The receiver's next ISA13 and GS06, taken for good (the counter only moves forward)."""
     row = _rows("SELECT interchange, grp FROM claim_counter WHERE receiver = ?", (receiver,))
@@ -686,9 +701,9 @@ def build_batch(*, output_dir: str | os.PathLike[str] | None, receiver: str | No
                 validate_only: bool = False, operator: str | None = None, at: str | None = None) -> BatchResult:
     """One 837P file per receiver for every ready claim (re-scrubbed first: a claim that fails now is held).
 
-    ``validate_only``: the files are made in memory with control number 0 and nothing is written,
-    to the books or the disk. ``at``: the time the files say they were made (the demo's fixed
-    times; default now)."""
+    ``validate_only``: the files are made in memory with the control numbers a build would take
+    next, which stay untaken, and nothing is written, to the books or the disk. ``at``: the time
+    the files say they were made (the demo's fixed times; default now)."""
     written: list[Path] = []
     try:
         if validate_only:
@@ -741,8 +756,10 @@ def _validate(receiver: str | None, operator: str | None, at: str | None) -> Bat
     sender = _sender() if by_receiver else ""
     files = []
     for rid, claims in sorted(by_receiver.items()):
-        text = _render(claims, _receiver(rid, claims[0].payer.name), sender, 0, 0, created)
-        files.append(BatchFile(rid, "", tuple(c.claim_id for c in claims), sum(c.total for c in claims), text=text))
+        interchange, group = _peek_numbers(rid)  # what a real build would take now; nothing is taken
+        text = _render(claims, _receiver(rid, claims[0].payer.name), sender, interchange, group, created)
+        files.append(BatchFile(rid, "", tuple(c.claim_id for c in claims), sum(c.total for c in claims),
+                               interchange, group, text=text))
     return BatchResult(tuple(files), {names[i]: r for i, r in held.items()}, True)
 
 
