@@ -522,7 +522,7 @@ def import_ack(file: Path) -> None:
 
     result = record(file)
     for claim_id, status, reason in result.events:
-        click.echo(inert(f"{claim_id}\t{status}\t{reason}"))
+        click.echo(inert(f"{claim_id}  {status}  {reason}"))  # inert turns a tab into U+FFFD: spaces
     for what in result.unknown:  # the file's own text: inert
         click.echo(inert(f"{file}: not in the books: {what}"), err=True)
     if result.unchanged:
