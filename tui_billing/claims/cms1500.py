@@ -139,6 +139,8 @@ _LETTERS = str.maketrans({"Æ": "AE", "æ": "ae", "Ø": "O", "ø": "o", "Ł": "L
 
 def printable(value: str) -> str:
     """``value`` as the form prints it: upper case ASCII, accents dropped, anything else a space."""
+    if value.isascii() and value.isprintable():  # nearly every value: nothing to fold
+        return value.upper()
     decomposed = unicodedata.normalize("NFKD", value.translate(_LETTERS))
     plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     plain = "".join(ch if ch.isascii() else " " for ch in plain)
