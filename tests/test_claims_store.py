@@ -412,3 +412,33 @@ def test_a_rejected_claim_is_corrected_by_a_new_original(books, tmp_path: Path) 
     (claim,) = cl.load_claims([new])
     assert claim.frequency == m.ORIGINAL and claim.payer_claim_number == "" and verdict == "ready"
     assert _status(row) == "replaced"
+
+
+def test_a_claim_whose_data_changed_after_its_scrub_is_scrubbed_again_at_build(books, tmp_path: Path) -> None:
+    visit(books.patients[0], provider=books.providers[0])
+    visit(books.patients[2], provider=books.providers[1])
+    made = cl.create_claims()
+    assert len(made.ready) == 2
+    cov = database.execute_sql("SELECT id FROM coverage WHERE patient_id = ? AND priority = 1",
+                               (books.patients[0],)).fetchone()[0]
+    acc.update_coverage(cov, effective="2026-11-12")  # keyed wrong after the scrub: now after the visit
+    result = cl.build_batch(output_dir=tmp_path)
+    (jane,) = [r for r in made.created if cl.load_claims([r])[0].account == "A001"]
+    assert list(result.held) == [cl.claim_number(jane)] and _status(jane) == "held"
+    assert [f.receiver for f in result.files] == ["MCR01"]  # Rick's claim went out as scrubbed
+
+
+def test_more_claims_than_one_transaction_carries_go_in_more_files(books, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from tui_billing.claims import x837
+
+    monkeypatch.setattr(x837, "MAX_CLAIMS", 2)  # the guide's 5,000, made small
+    for day in ("2026-11-02", "2026-11-03", "2026-11-04"):
+        visit(books.patients[0], provider=books.providers[0], dos=day)
+    cl.create_claims()
+    dry = cl.build_batch(output_dir=None, validate_only=True).files
+    assert [(len(f.claims), f.interchange_number) for f in dry] == [(2, 1), (1, 2)]
+    built = cl.build_batch(output_dir=tmp_path).files
+    assert [(len(f.claims), f.interchange_number) for f in built] == [(2, 1), (1, 2)]
+    for f in built:
+        assert_valid_x12(Path(f.path).read_text())
