@@ -125,8 +125,8 @@ def billing_address(claim: Claim, _: _Context) -> Iterator[Problem]:
                                  "(put the PO box in the pay-to address)", "practice")
 
 
-def tax_id(claim: Claim, _: _Context) -> Iterator[Problem]:
-    """The EIN: 9 digits, no dash."""
+def practice_ids(claim: Claim, _: _Context) -> Iterator[Problem]:
+    """The EIN of 9 digits (no dash), a 10-digit phone and the clearinghouse's submitter id."""
     if not _DIGITS9.fullmatch(claim.billing.ein):
         yield Problem("billing.ein", f"the tax id (EIN) {claim.billing.ein!r} must be 9 digits, no dash", "practice")
     if len("".join(ch for ch in claim.billing.phone if ch.isdigit())) != 10:
@@ -471,5 +471,5 @@ def _is_date(value: str) -> bool:
 
 #: Every rule, in the order its problems are listed (the practice's first: one fix there clears
 #: many claims).
-RULES: tuple[Rule, ...] = (npis, billing_address, tax_id, addresses, totals, counts, pointers, diagnoses, procedures,
+RULES: tuple[Rule, ...] = (npis, billing_address, practice_ids, addresses, totals, counts, pointers, diagnoses, procedures,
                            coverage, timely_filing, character_set, claim_identity)
