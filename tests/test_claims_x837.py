@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -271,5 +270,4 @@ def write_golden_files() -> None:
 
 
 if __name__ == "__main__":  # python tests/test_claims_x837.py: rewrite the golden files
-    sys.path.insert(0, str(Path(__file__).parent))
     write_golden_files()

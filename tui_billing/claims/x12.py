@@ -25,10 +25,10 @@ __all__ = [
     "ELEMENT",
     "REPETITION",
     "SEGMENT",
-    "Element",
     "Transaction",
     "amount",
     "basic_text",
+    "composite",
     "date8",
     "digits",
     "identifier",
@@ -44,8 +44,6 @@ DELIMITERS = SEGMENT + ELEMENT + COMPONENT + REPETITION
 #: target, pyx12 included, skips it); it is not part of the segment and is never counted.
 SEGMENT_END = SEGMENT + "\n"
 
-#: An element is text, or a composite: a sequence of component texts.
-Element = str | Sequence[str]
 
 #: The basic character set less the four delimiters (``*`` and ``:`` are basic but ours): what data may hold.
 BASIC_CHARACTERS = _BASIC_DATA = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 !\"&'()+,-./;?=")
@@ -139,12 +137,16 @@ def date8(iso: str) -> str:
     return iso[0:4] + iso[5:7] + iso[8:10]
 
 
-def segment(seg_id: str, *elements: Element) -> str:
-    """One segment with its terminator; trailing empty elements and components are left off
-    (X12 forbids sending them). Data never holds a delimiter (see :func:`basic_text`), so a
-    trailing run of separators can only be empty elements."""
-    text = ELEMENT.join([seg_id, *(e if e.__class__ is str else COMPONENT.join(e).rstrip(COMPONENT) for e in elements)])
-    return text.rstrip(ELEMENT) + SEGMENT_END
+def composite(*components: str) -> str:
+    """A composite element (``HC:99213:25``), trailing empty components left off."""
+    return COMPONENT.join(components).rstrip(COMPONENT)
+
+
+def segment(seg_id: str, *elements: str) -> str:
+    """One segment with its terminator; trailing empty elements are left off (X12 forbids
+    sending them). Data never holds a delimiter (see :func:`basic_text`), so a trailing run of
+    separators can only be empty elements."""
+    return ELEMENT.join((seg_id, *elements)).rstrip(ELEMENT) + SEGMENT_END
 
 
 class Transaction:
@@ -155,7 +157,7 @@ class Transaction:
         self.segments: list[str] = []
         self.add("ST", kind, control, guide)
 
-    def add(self, seg_id: str, *elements: Element) -> None:
+    def add(self, seg_id: str, *elements: str) -> None:
         self.segments.append(segment(seg_id, *elements))
 
     def extend(self, segments: Iterable[str]) -> None:
