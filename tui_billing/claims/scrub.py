@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .. import codes
 from .model import ORIGINAL, REPLACEMENT, VOID, Address, Claim, Person
-from .x12 import BASIC_CHARACTERS, DELIMITERS, basic_text, is_plain, outside_basic
+from .x12 import BASIC_CHARACTERS, basic_text, delimiters_in, is_plain, outside_basic
 
 __all__ = ["FIX_AT", "MAX_DIAGNOSES", "MAX_LINES", "RULES", "Problem", "icd10_release", "ready", "scrub"]
 
@@ -370,7 +370,7 @@ def _name(value: str, field: str, fix_at: str, *, required: bool, optional: bool
         if required and not value.strip():
             yield Problem(field, "this name is missing", fix_at)
         return
-    delimiters = "".join(sorted({ch for ch in value if ch in DELIMITERS}))
+    delimiters = delimiters_in(value)
     if delimiters:
         yield Problem(field, f"{value!r} has {delimiters!r}, which X12 uses to separate data: remove it", fix_at)
         return
@@ -459,7 +459,7 @@ def claim_identity(claim: Claim, context: _Context) -> Iterator[Problem]:
 def _sent(value: str) -> str:
     """``value`` as the 837P carries it (or as given when it holds a delimiter, which
     :func:`character_set` reports)."""
-    return value if any(ch in DELIMITERS for ch in value) else basic_text(value, "")
+    return value if delimiters_in(value) else basic_text(value, "")
 
 
 def _is_date(value: str) -> bool:

@@ -30,6 +30,7 @@ __all__ = [
     "basic_text",
     "composite",
     "date8",
+    "delimiters_in",
     "digits",
     "identifier",
     "interchange",
@@ -50,6 +51,14 @@ BASIC_CHARACTERS = _BASIC_DATA = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789
 _FAST_OK = re.compile(r"[A-Za-z0-9 !\"&'()+,\-./;?=]*")
 _ID_OK = re.compile(r"[A-Z0-9 !\"&'()+,\-./;?=]*")
 _SPACES = re.compile(r" {2,}")
+
+
+def delimiters_in(text: str) -> str:
+    """The delimiters ``text`` holds, or folds onto (a full-width ＊ is a ``*`` once
+    transliterated); '' when none."""
+    if not any(ch in DELIMITERS for ch in text) and text.isascii():
+        return ""
+    return "".join(sorted({ch for ch in _fold(text) if ch in DELIMITERS}))
 
 
 def is_plain(text: str) -> bool:
@@ -87,13 +96,11 @@ def basic_text(value: str, field: str, *, max_len: int = 0) -> str:
     if _FAST_OK.fullmatch(value):  # the usual case: plain ASCII already
         text = value.upper()
     else:
-        for ch in value:
-            if ch in DELIMITERS:
-                raise ValueError(f"{field}: the character {ch!r} is an X12 delimiter and cannot be sent")
-        text = "".join(ch if ch in _BASIC_DATA else (" " if ch.isspace() else "") for ch in _fold(value))
-        for ch in text:  # a compatibility form can fold onto a delimiter (full-width ＊ -> *)
-            if ch in DELIMITERS:  # pragma: no cover - _BASIC_DATA has no delimiter; kept as a guard
-                raise ValueError(f"{field}: the character {ch!r} is an X12 delimiter and cannot be sent")
+        folded = _fold(value)
+        found = delimiters_in(folded)
+        if found:
+            raise ValueError(f"{field}: {found!r} is an X12 delimiter and cannot be sent")
+        text = "".join(ch if ch in _BASIC_DATA else (" " if ch.isspace() else "") for ch in folded)
     if "  " in text or text[:1] == " " or text[-1:] == " ":
         text = _SPACES.sub(" ", text).strip()
     if max_len and len(text) > max_len:
