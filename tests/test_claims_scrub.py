@@ -152,6 +152,8 @@ CASES: dict[str, tuple[Callable[[], Claim], Callable[[], Claim], str, str, bool]
                                   "lines", "claim", True),
     "delimiter in a name": (lambda: _patient_name(last="Smith*Jones"), lambda: _patient_name(last="Smith-Jones"),
                             "patient.last", "account", False),
+    "full-width delimiter in a name": (lambda: _patient_name(last="Smith＊Jones"), lambda: _patient_name(last="Smith Jones"),
+                                       "patient.last", "account", False),
     "name with nothing X12 can carry": (lambda: _patient_name(last="王"), lambda: _patient_name(last="Wang"),
                                         "patient.last", "account", False),
     "character with no plain form (a warning)": (lambda: _patient_name(first="Li 王"), lambda: _patient_name(first="Li"),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -152,7 +151,7 @@ def test_accents_are_transliterated_and_names_upper_cased():
 def test_a_delimiter_in_data_is_refused_naming_the_field(bad):
     claim = primary_claim()
     person = replace(claim.patient, last=bad)
-    with pytest.raises(ValueError, match=r"claim 'C0000001': subscriber\.last: the character"):
+    with pytest.raises(ValueError, match=r"claim 'C0000001': subscriber\.last: '.' is an X12 delimiter"):
         write_837p([replace(claim, subscriber=replace(claim.subscriber, person=person))], **ENVELOPE)
 
 
@@ -214,6 +213,36 @@ def test_every_optional_part_at_once_is_clean():
     assert ["SV1", "HC:99213:25:59:LT", "10.03", "UN", "1", "22", "", "1:2:3:12"] in segs
 
 
+def test_segment_builder_leaves_off_trailing_empties_and_counts():
+    assert x12.segment("NM1", "87", "2", "", "") == "NM1*87*2~\n"
+    assert x12.segment("REF", "", "X") == "REF**X~\n"
+    assert x12.composite("HC", "99213", "", "") == "HC:99213"
+    st = x12.Transaction("837", "0042", "005010X222A1")
+    st.add("BHT", "0019")
+    st.add("LX", "1")
+    assert st.close().endswith("SE*4*0042~\n")
+
+
+@pytest.mark.parametrize(("given", "sent"), [("Zoë O'Neil", "ZOE O'NEIL"), ("ﬁnn", "FINN"), ("Ｊｏｅ", "JOE"),
+                                             ("a\tb\n c", "A B C"), ("  x  ", "X"), ("Bob\x1b[31m", "BOB31M"),
+                                             ("Straße", "STRASSE"), ("李", "")])
+def test_basic_text(given, sent):
+    assert x12.basic_text(given, "f") == sent
+
+
+@pytest.mark.parametrize("bad", ["a~b", "a*b", "a:b", "a^b", "ａ＊ｂ"])
+def test_basic_text_refuses_delimiters(bad):
+    with pytest.raises(ValueError, match="delimiter"):
+        x12.basic_text(bad, "patient.last")
+
+
+def test_ids_are_never_transliterated():
+    assert x12.identifier(" xjd-12 ", "member id", max_len=80) == "XJD-12"
+    for bad in ("XJÉ12", "X*1", ""):
+        with pytest.raises(ValueError, match="member id"):
+            x12.identifier(bad, "member id", max_len=80)
+
+
 def test_amounts_are_exact_decimals():
     assert [x12.amount(c) for c in (12500, 12550, 12555, 5, 0, -1999)] == ["125", "125.5", "125.55", "0.05", "0",
                                                                             "-19.99"]
@@ -271,5 +300,4 @@ def write_golden_files() -> None:
 
 
 if __name__ == "__main__":  # python tests/test_claims_x837.py: rewrite the golden files
-    sys.path.insert(0, str(Path(__file__).parent))
     write_golden_files()

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .. import codes
 from .model import ORIGINAL, REPLACEMENT, VOID, Address, Claim, Person
-from .x12 import BASIC_CHARACTERS, DELIMITERS, basic_text, is_plain, outside_basic
+from .x12 import BASIC_CHARACTERS, basic_text, delimiters_in, is_plain, outside_basic
 
 __all__ = ["FIX_AT", "MAX_DIAGNOSES", "MAX_LINES", "RULES", "Problem", "icd10_release", "ready", "scrub"]
 
@@ -125,8 +125,8 @@ def billing_address(claim: Claim, _: _Context) -> Iterator[Problem]:
                                  "(put the PO box in the pay-to address)", "practice")
 
 
-def tax_id(claim: Claim, _: _Context) -> Iterator[Problem]:
-    """The EIN: 9 digits, no dash."""
+def practice_ids(claim: Claim, _: _Context) -> Iterator[Problem]:
+    """The EIN of 9 digits (no dash), a 10-digit phone and the clearinghouse's submitter id."""
     if not _DIGITS9.fullmatch(claim.billing.ein):
         yield Problem("billing.ein", f"the tax id (EIN) {claim.billing.ein!r} must be 9 digits, no dash", "practice")
     if len("".join(ch for ch in claim.billing.phone if ch.isdigit())) != 10:
@@ -370,7 +370,7 @@ def _name(value: str, field: str, fix_at: str, *, required: bool, optional: bool
         if required and not value.strip():
             yield Problem(field, "this name is missing", fix_at)
         return
-    delimiters = "".join(sorted({ch for ch in value if ch in DELIMITERS}))
+    delimiters = delimiters_in(value)
     if delimiters:
         yield Problem(field, f"{value!r} has {delimiters!r}, which X12 uses to separate data: remove it", fix_at)
         return
@@ -459,7 +459,7 @@ def claim_identity(claim: Claim, context: _Context) -> Iterator[Problem]:
 def _sent(value: str) -> str:
     """``value`` as the 837P carries it (or as given when it holds a delimiter, which
     :func:`character_set` reports)."""
-    return value if any(ch in DELIMITERS for ch in value) else basic_text(value, "")
+    return value if delimiters_in(value) else basic_text(value, "")
 
 
 def _is_date(value: str) -> bool:
@@ -471,5 +471,5 @@ def _is_date(value: str) -> bool:
 
 #: Every rule, in the order its problems are listed (the practice's first: one fix there clears
 #: many claims).
-RULES: tuple[Rule, ...] = (npis, billing_address, tax_id, addresses, totals, counts, pointers, diagnoses, procedures,
+RULES: tuple[Rule, ...] = (npis, billing_address, practice_ids, addresses, totals, counts, pointers, diagnoses, procedures,
                            coverage, timely_filing, character_set, claim_identity)
