@@ -91,9 +91,12 @@ def headless_chrome(browser: str, driver: str):
 def _can_run_us(name: str) -> None:
     """The app runs as the account: it must be able to run this interpreter and import the project."""
     entry = pwd.getpwnam(name)
-    probe = subprocess.run(["setpriv", f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--init-groups",
-                            sys.executable, "-c", "import textual, textual_serve, tui_billing.app"],
-                           capture_output=True, text=True, cwd="/")
+    try:  # started the way the server starts the app (tui_billing/web/server.py), not through setpriv
+        probe = subprocess.run([sys.executable, "-c", "import textual, textual_serve, tui_billing.app"],
+                               capture_output=True, text=True, cwd="/", user=entry.pw_uid, group=entry.pw_gid,
+                               extra_groups=os.getgrouplist(name, entry.pw_gid))
+    except PermissionError as exc:
+        probe = subprocess.CompletedProcess([], 126, "", str(exc))
     if probe.returncode != 0:
         _cannot(f"another OS account cannot run {sys.executable} with the project (a virtual environment in a "
                 f"private directory such as /root?): the browser was NOT tested ({probe.stderr.strip()[-200:]})")
