@@ -1,11 +1,11 @@
 """A real headless Chromium and a throwaway OS account for the browser tests (issue 18).
 
-Chromium and its driver come from Debian (`apt-get install chromium chromium-driver`), installed
-here when missing (CI runs as root); Selenium drives them through the system chromedriver, so
-nothing is downloaded at test time. Where that cannot be done (no root, no apt-get) the tests skip
-with a reason that says the browser was NOT tested, and a warning in the summary says so too;
-with ``TUI_BILLING_REQUIRE_BROWSER=1`` (set by .ci/run) they fail instead, so CI never passes
-without them.
+Chromium and its driver come from Debian (`apt-get install chromium chromium-driver`, with nginx
+and openssl for the TLS proxy example), installed here when missing (CI runs as root); Selenium
+drives them through the system chromedriver, so nothing is downloaded at test time. Where that
+cannot be done (no root, no apt-get) the tests skip with a reason that says the browser was NOT
+tested, and a warning in the summary says so too; with ``TUI_BILLING_REQUIRE_BROWSER=1`` (set by
+.ci/run) they fail instead, so CI never passes without them.
 
 The OS account is made with useradd + chpasswd (root only) and removed afterwards: sign-in goes
 through the real PAM stack, and the server really starts the app as that account.
@@ -26,7 +26,9 @@ from contextlib import contextmanager
 import pytest
 
 _tried: dict[str, str] = {}
-PACKAGES = ("chromium", "chromium-driver")
+PACKAGES = ("chromium", "chromium-driver", "nginx-light", "openssl")
+#: The host name the TLS proxy test serves (mapped to 127.0.0.1 inside the test browser only).
+PROXY_NAME = "billing.test"
 
 
 def _cannot(message: str) -> None:
@@ -59,6 +61,18 @@ def _install() -> str:
     return why
 
 
+def tool(name: str) -> str:
+    """The path of a system tool from PACKAGES (nginx, openssl), installing them when missing."""
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
+    if not found:
+        why = _install()
+        found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
+        if not found:
+            _cannot(f"{name} is NOT installed and could not be ({why}): the TLS proxy example was NOT tested")
+    assert found is not None
+    return found
+
+
 def chromium() -> tuple[str, str]:
     """(chromium, chromedriver) paths, installing Debian's packages when missing, else a loud skip."""
     def found() -> tuple[str | None, str | None]:
@@ -83,7 +97,9 @@ def headless_chrome(browser: str, driver: str):
     options = webdriver.ChromeOptions()
     options.binary_location = browser
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1100,800",
-                "--disable-gpu", "--no-first-run", "--disable-extensions"):
+                "--disable-gpu", "--no-first-run", "--disable-extensions",
+                # the TLS proxy test: its throwaway certificate, and a name that is this machine
+                "--ignore-certificate-errors", f"--host-resolver-rules=MAP {PROXY_NAME} 127.0.0.1"):
         options.add_argument(arg)
     return webdriver.Chrome(service=Service(executable_path=driver), options=options)
 

@@ -147,6 +147,57 @@ def chrome():
     session.quit()
 
 
+def _readme_nginx_block() -> str:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    return readme.split("```nginx\n", 1)[1].split("```", 1)[0]
+
+
+@pytest.fixture(scope="module")
+def tls_proxy(books) -> Iterator[str]:
+    """The README's nginx example, run: TLS on a free port in front of a `serve --behind-tls`."""
+    nginx, openssl = browser_tools.tool("nginx"), browser_tools.tool("openssl")
+    name = browser_tools.PROXY_NAME
+    folder = books.parent / "proxy"
+    folder.mkdir()
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={name}",
+                    "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem")], check=True,
+                   capture_output=True)
+    app_port, tls_port = _free_port(), _free_port()
+    block = _readme_nginx_block()
+    for old, new in (("listen 443 ssl;", f"listen 127.0.0.1:{tls_port} ssl;"),
+                     ("server_name billing.example.org;", f"server_name {name};"),
+                     ("/etc/ssl/billing.example.org/fullchain.pem", str(folder / "cert.pem")),
+                     ("/etc/ssl/billing.example.org/privkey.pem", str(folder / "key.pem")),
+                     ("proxy_pass http://127.0.0.1:8000;", f"proxy_pass http://127.0.0.1:{app_port};")):
+        assert old in block, f"the README's nginx example no longer has {old!r}"
+        block = block.replace(old, new)
+    conf = folder / "nginx.conf"
+    conf.write_text(f"pid {folder}/nginx.pid;\nerror_log {folder}/error.log;\nevents {{ worker_connections 64; }}\n"
+                    f"http {{\n  access_log off;\n{block}}}\n")
+    env = {k: v for k, v in os.environ.items() if k != "TUI_BILLING_OPERATOR"}
+    env.update({"TUI_BILLING_TODAY": TODAY, "TUI_BILLING_IDLE_MINUTES": "10"})
+    log = open(folder / "serve.log", "wb")  # noqa: SIM115  (closed below)
+    proc = subprocess.Popen([sys.executable, "-m", "tui_billing", "--db", str(books), "serve", "--port", str(app_port),
+                             "--behind-tls", "--allow-host", name], env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    started = subprocess.run([nginx, "-c", str(conf)], capture_output=True, text=True)
+    try:
+        assert started.returncode == 0, started.stderr
+        for port in (app_port, tls_port):
+            _wait_for(lambda port=port: socket.socket().connect_ex(("127.0.0.1", port)) == 0, 30, f"port {port}")
+        yield f"https://{name}:{tls_port}"
+    finally:
+        if started.returncode == 0:
+            subprocess.run([nginx, "-c", str(conf), "-s", "quit"], capture_output=True)
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.wait()
+        log.close()
+
+
 def sign_in(chrome, base: str, name: str, password: str) -> None:
     from selenium.webdriver.common.by import By
 
@@ -317,3 +368,15 @@ def test_a_wrong_password_is_refused_and_audited(server, books, account, chrome)
     user, action, detail = events[0]
     assert action == "web_login_failed" and user == "root"
     assert json.loads(detail)["login"] == name and json.loads(detail)["why"] == "wrong password"
+
+
+def test_through_the_readmes_tls_proxy_the_cookie_is_secure(tls_proxy, books, account, chrome):
+    name, password = account
+    before = _read(books, "SELECT COALESCE(MAX(id), 0) FROM audit_event")[0][0]
+    sign_in(chrome, tls_proxy, name, password)
+    wait_screen(chrome, READY)
+    cookies = [c for c in chrome.get_cookies() if "tb_session" in c["name"]]
+    assert [(c["name"], c["secure"], c["httpOnly"], c["sameSite"]) for c in cookies] == \
+        [("__Host-tb_session", True, True, "Strict")]
+    events = _read(books, "SELECT detail FROM audit_event WHERE id > ? AND action = 'web_login'", (before,))
+    assert [json.loads(d)["client"] for d, in events] == ["127.0.0.1"]  # the proxy's X-Forwarded-For
