@@ -259,6 +259,10 @@ def test_sign_in_key_an_encounter_and_the_day_sheet_names_the_account(server, bo
     mark = len(screen_text(chrome))
     ActionChains(chrome).send_keys(Keys.F1).perform()  # an F-key reaches the app: the keyboard map
     _wait_for(lambda: "Keyboard map" in screen_text(chrome)[mark:], 30, "F1's keyboard map")
+    ActionChains(chrome).key_down(Keys.CONTROL).send_keys("q").key_up(Keys.CONTROL).perform()  # quit signs out
+    _wait_for(lambda: chrome.execute_script("return window.__tb.closed"), 30, "the app to end")
+    chrome.get(server + "/")
+    assert chrome.current_url == server + "/login"
 
     env = {k: v for k, v in os.environ.items() if k != "TUI_BILLING_OPERATOR"}
     env["TUI_BILLING_TODAY"] = TODAY

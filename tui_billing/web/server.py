@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 import logging
 import os
 import secrets
@@ -83,11 +84,22 @@ SESSION = web.RequestKey("session", Session)
 class AccountAppService(AppService):
     """textual-serve's app process, started as the signed-in account with the server's environment."""
 
-    def __init__(self, argv: list[str], account: Account, env: dict[str, str], **kwargs: Any) -> None:
+    def __init__(self, argv: list[str], account: Account, env: dict[str, str],
+                 on_quit: Callable[[], Awaitable[None]], **kwargs: Any) -> None:
         super().__init__(shlex.join(argv), **kwargs)
         self.argv = argv
         self.account = account
         self.env = env
+        self.on_quit = on_quit
+
+    async def on_meta(self, data: bytes) -> None:
+        try:
+            quit_by_user = json.loads(data).get("type") == "exit"
+        except (ValueError, AttributeError):
+            quit_by_user = False
+        if quit_by_user:  # the app quit (Ctrl+Q): the clerk is done, so their session ends before the page learns it
+            await self.on_quit()
+        await super().on_meta(data)
 
     def _build_environment(self, width: int = 80, height: int = 24) -> dict[str, str]:
         served = super()._build_environment(width=width, height=height)
@@ -280,8 +292,9 @@ class BillingServer(Server):
         try:
             await websocket.prepare(request)
             session.sockets.add(websocket)
+            token = self._token_of(session)
             service = AccountAppService(
-                self.app_argv(), session.account, self.app_env(session.account),
+                self.app_argv(), session.account, self.app_env(session.account), lambda: self._end(token),
                 write_bytes=websocket.send_bytes, write_str=websocket.send_str, close=websocket.close,
                 download_manager=self.download_manager, debug=self.debug)
             await service.start(width, height)
@@ -298,6 +311,9 @@ class BillingServer(Server):
             if service is not None:
                 await service.stop()
         return websocket
+
+    def _token_of(self, session: Session) -> str:
+        return next((token for token, held in self.sessions.items() if held is session), "")
 
     async def _process_messages(self, websocket: web.WebSocketResponse, app_service: AppService,
                                 session: Session | None = None) -> None:
