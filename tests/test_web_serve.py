@@ -38,12 +38,19 @@ from tui_billing.store.operations import CoverageIn  # noqa: E402
 TODAY = "2026-11-26"
 READY = "Total 0.00"  # painted once the charge form takes keys (as bench/tui_keys.py waits for)
 
-#: Run in every page before its own scripts: keeps what the server sent (text), for the tests to read.
+#: Run in every page before its own scripts: keeps what the server sent (text), what the page sent as
+#: keys, and each keydown with whether the page kept it from the browser (after the terminal saw it).
 TAP_JS = """
 (() => {
   const Native = window.WebSocket;
-  window.__tb = {out: "", opened: 0, closed: 0};
+  window.__tb = {out: "", opened: 0, closed: 0, sent: "", keys: []};
+  // captured before the terminal sees it; read after (the terminal also stops it from bubbling)
+  window.addEventListener("keydown", (e) => { window.__tb.keys.push(e); }, true);
   window.WebSocket = class extends Native {
+    send(data) {
+      try { const m = JSON.parse(data); if (m[0] === "stdin") window.__tb.sent += m[1]; } catch (e) {}
+      return super.send(data);
+    }
     constructor(...args) {
       super(...args);
       const decoder = new TextDecoder();
@@ -271,6 +278,45 @@ def test_sign_in_key_an_encounter_and_the_day_sheet_names_the_account(server, bo
     assert report.returncode == 0, report.stderr
     entries = [r for r in csv.reader(io.StringIO(report.stdout)) if len(r) == 8 and r[0] == "charge"]  # the Entries table
     assert entries and {r[2] for r in entries} == {name}, report.stdout
+
+
+#: The keyboard contract's keys and what the terminal in the page sends the app for each.
+CONTRACT_KEYS = [("F1", "\x1bOP"), ("F2", "\x1bOQ"), ("F3", "\x1bOR"), ("F4", "\x1bOS"), ("F5", "\x1b[15~"),
+                 ("F6", "\x1b[17~"), ("F7", "\x1b[18~"), ("F8", "\x1b[19~"), ("F9", "\x1b[20~"), ("F10", "\x1b[21~"),
+                 ("ctrl+s", "\x13"), ("ctrl+p", "\x10"), ("ctrl+d", "\x04"), ("ctrl+o", "\x0f"), ("ctrl+g", "\x07"),
+                 ("shift+tab", "\x1b[Z"), ("ctrl+q", "\x11")]
+
+
+def test_the_keyboard_contract_goes_to_the_screen_not_the_browser(server, account, chrome):
+    """Each key becomes the app's input, and the page cancels its keydown, so the browser does not also
+    act on it (print for Ctrl+P, save for Ctrl+S, reload for F5, bookmark for Ctrl+D...). Keys a browser
+    never gives a page (Ctrl+W, Ctrl+T, Ctrl+N) are in the README with what to use instead."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    name, password = account
+    sign_in(chrome, server, name, password)
+    wait_screen(chrome, READY)
+    chrome.find_element(By.CSS_SELECTOR, ".xterm-helper-textarea").click()
+    chrome.execute_script("window.__tb.sent = ''; window.__tb.keys = [];")
+    chain = ActionChains(chrome)
+    for key, _ in CONTRACT_KEYS:  # nothing is answered yes and nothing is saved: every step asks or refuses
+        *mods, base = key.split("+")
+        held = [{"ctrl": Keys.CONTROL, "shift": Keys.SHIFT}[m] for m in mods]
+        for m in held:
+            chain.key_down(m)
+        chain.send_keys(getattr(Keys, base.upper()) if len(base) > 1 else base)
+        for m in reversed(held):
+            chain.key_up(m)
+    chain.perform()
+    expected = "".join(seq for _, seq in CONTRACT_KEYS)
+    _wait_for(lambda: expected in chrome.execute_script("return window.__tb.sent"), 10, "every key sent")
+    keys = [k for k in chrome.execute_script("return window.__tb.keys.map(e => [e.key, e.defaultPrevented])")
+            if k[0] not in ("Control", "Shift")]
+    assert len(keys) == len(CONTRACT_KEYS)
+    assert [k for k in keys if not k[1]] == [], "a key the browser would also act on"
+    chrome.get("about:blank")  # the tab closes: its app ends
 
 
 def test_a_page_from_another_origin_cannot_open_the_screens(server, account, chrome):
