@@ -278,6 +278,13 @@ def test_sign_in_key_an_encounter_and_the_day_sheet_names_the_account(server, bo
     assert report.returncode == 0, report.stderr
     entries = [r for r in csv.reader(io.StringIO(report.stdout)) if len(r) == 8 and r[0] == "charge"]  # the Entries table
     assert entries and {r[2] for r in entries} == {name}, report.stdout
+    # the server (root) writes sign-in events into the same books: it must leave no file the clerk cannot open
+    uid = pwd.getpwnam(name).pw_uid
+    assert {f.name: f.stat().st_uid for f in books.parent.glob("books.db*")} == \
+        {f.name: uid for f in books.parent.glob("books.db*")}
+    check = subprocess.run([sys.executable, "-m", "tui_billing", "--db", str(books), "check"], capture_output=True,
+                           text=True, env=env, timeout=120)
+    assert check.returncode == 0, check.stdout + check.stderr  # the audit chain holds across both writers
 
 
 #: The keyboard contract's keys and what the terminal in the page sends the app for each.
