@@ -42,7 +42,7 @@ def test_failures_are_audited_then_throttled_without_asking_pam(db):
         asked.append(password)
         return password == "right"
 
-    sign_in = SignIn(checker, Throttle(limit=accounts.MAX_FAILURES))
+    sign_in = SignIn(checker, Throttle(limit=accounts.MAX_FAILURES), only=None)  # as a root server
     for _ in range(accounts.MAX_FAILURES):
         assert sign_in.attempt("nobody", "wrong", "10.0.0.9") == REFUSED
     assert sign_in.attempt("nobody", "right", "10.0.0.9") == THROTTLED  # even the right password, for now
@@ -57,7 +57,7 @@ def test_failures_are_audited_then_throttled_without_asking_pam(db):
 
 
 def test_who_is_refused_and_why_is_audited(db):
-    sign_in = SignIn(lambda user, password: password == "right")
+    sign_in = SignIn(lambda user, password: password == "right", only=None)  # as a root server
     # each from its own address: five failures from one would throttle it (the test above)
     assert sign_in.attempt("root", "right", "c1") == REFUSED
     assert sign_in.attempt("no-such-account-here", "right", "c2") == REFUSED
@@ -72,6 +72,13 @@ def test_who_is_refused_and_why_is_audited(db):
     got = sign_in.attempt("nobody", "right", "c")
     assert isinstance(got, Account) and got.name == "nobody" and got.uid == 65534 and got.role == "clerk"
     assert [(e["login"], e["role"]) for e in _events("web_login")] == [("nobody", "clerk")]
+
+
+def test_a_server_not_run_as_root_lets_only_its_own_account_in(db):
+    sign_in = SignIn(lambda user, password: True, only="daemon")
+    assert sign_in.attempt("nobody", "right", "c") == REFUSED
+    assert [e["why"] for e in _events("web_login_failed")] == [
+        "the server runs as daemon, not root, and can start the screens only as daemon"]
 
 
 def test_a_session_idle_past_the_lock_minutes_is_signed_out(db, tmp_path):

@@ -102,11 +102,13 @@ def record(action: str, detail: dict[str, str | int | None]) -> None:
 class SignIn:
     """Checks one attempt; call from a thread (PAM and the books block)."""
 
-    def __init__(self, checker: Checker | None = None, throttle: Throttle | None = None) -> None:
+    def __init__(self, checker: Checker | None = None, throttle: Throttle | None = None, *,
+                 only: str | None | bool = True) -> None:
         self.checker = checker or pam_checker
         self.throttle = throttle or Throttle()
-        #: Without root the server can start processes only as itself: only its own account signs in.
-        self.only = None if os.geteuid() == 0 else identity.os_user()
+        #: Without root the server can start processes only as itself: only its own account signs in
+        #: (``only=True``: decide by this process's uid; a name or None: say so, for the tests).
+        self.only = (None if os.geteuid() == 0 else identity.os_user()) if only is True else (only or None)
 
     def attempt(self, name: str, password: str, client: str) -> Account | str:
         """The account, or the message for the browser (every outcome audited)."""
