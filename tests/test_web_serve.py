@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 def _wait_for(predicate, timeout: float, what: str):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -116,25 +122,25 @@ def books(account) -> Iterator[Path]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def server(books) -> Iterator[str]:
+@contextmanager
+def serving(books: Path, *args: str, idle_minutes: str = "10", port: int | None = None) -> Iterator[int]:
     """`tui-billing serve` on a free loopback port, as root (it starts each app as the signed-in user)."""
-    port = _free_port()
+    port = port or _free_port()
     env = {k: v for k, v in os.environ.items() if k != "TUI_BILLING_OPERATOR"}
-    env.update({"TUI_BILLING_TODAY": TODAY, "TUI_BILLING_IDLE_MINUTES": "10"})
-    log = open(books.parent / "serve.log", "wb")  # noqa: SIM115  (closed below)
-    proc = subprocess.Popen([sys.executable, "-m", "tui_billing", "--db", str(books), "serve", "--port", str(port)],
-                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    env.update({"TUI_BILLING_TODAY": TODAY, "TUI_BILLING_IDLE_MINUTES": idle_minutes})
+    log_path = books.parent / f"serve-{port}.log"
+    log = open(log_path, "wb")  # noqa: SIM115  (closed below)
+    proc = subprocess.Popen([sys.executable, "-m", "tui_billing", "--db", str(books), "serve", "--port", str(port),
+                             *args], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def listening() -> bool:
         if proc.poll() is not None:
-            raise AssertionError("serve exited: " + (books.parent / "serve.log").read_text())
-        with socket.socket() as s:
-            return s.connect_ex(("127.0.0.1", port)) == 0
+            raise AssertionError("serve exited: " + log_path.read_text())
+        return _listening(port)
 
     try:
         _wait_for(listening, 30, "tui-billing serve to listen")
-        yield f"http://127.0.0.1:{port}"
+        yield port
     finally:
         proc.terminate()
         try:
@@ -143,6 +149,12 @@ def server(books) -> Iterator[str]:
             os.killpg(proc.pid, 9)
             proc.wait()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server(books) -> Iterator[str]:
+    with serving(books) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="module")
@@ -181,28 +193,14 @@ def tls_proxy(books) -> Iterator[str]:
     conf = folder / "nginx.conf"
     conf.write_text(f"pid {folder}/nginx.pid;\nerror_log {folder}/error.log;\nevents {{ worker_connections 64; }}\n"
                     f"http {{\n  access_log off;\n{block}}}\n")
-    env = {k: v for k, v in os.environ.items() if k != "TUI_BILLING_OPERATOR"}
-    env.update({"TUI_BILLING_TODAY": TODAY, "TUI_BILLING_IDLE_MINUTES": "10"})
-    log = open(folder / "serve.log", "wb")  # noqa: SIM115  (closed below)
-    proc = subprocess.Popen([sys.executable, "-m", "tui_billing", "--db", str(books), "serve", "--port", str(app_port),
-                             "--behind-tls", "--allow-host", name], env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    started = subprocess.run([nginx, "-c", str(conf)], capture_output=True, text=True)
-    try:
+    with serving(books, "--behind-tls", "--allow-host", name, port=app_port):
+        started = subprocess.run([nginx, "-c", str(conf)], capture_output=True, text=True)
         assert started.returncode == 0, started.stderr
-        for port in (app_port, tls_port):
-            _wait_for(lambda port=port: socket.socket().connect_ex(("127.0.0.1", port)) == 0, 30, f"port {port}")
-        yield f"https://{name}:{tls_port}"
-    finally:
-        if started.returncode == 0:
-            subprocess.run([nginx, "-c", str(conf), "-s", "quit"], capture_output=True)
-        proc.terminate()
         try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            proc.wait()
-        log.close()
+            _wait_for(lambda: _listening(tls_port), 30, "nginx to listen")
+            yield f"https://{name}:{tls_port}"
+        finally:
+            subprocess.run([nginx, "-c", str(conf), "-s", "quit"], capture_output=True)
 
 
 def sign_in(chrome, base: str, name: str, password: str) -> None:
@@ -437,3 +435,16 @@ def test_through_the_readmes_tls_proxy_the_cookie_is_secure(tls_proxy, books, ac
         [("__Host-tb_session", True, True, "Strict")]
     events = _read(books, "SELECT detail FROM audit_event WHERE id > ? AND action = 'web_login'", (before,))
     assert [json.loads(d)["client"] for d, in events] == ["127.0.0.1"]  # the proxy's X-Forwarded-For
+
+
+def test_a_session_idle_for_the_lock_minutes_is_closed_and_signed_out(books, account, chrome):
+    """With the idle lock at 12 seconds: the screen is closed (its app ends) and the next visit signs in again."""
+    name, password = account
+    with serving(books, idle_minutes="0.2") as port:
+        base = f"http://127.0.0.1:{port}"
+        sign_in(chrome, base, name, password)
+        _wait_for(lambda: chrome.execute_script("return window.__tb.opened"), 30, "the screen to open")
+        _wait_for(lambda: chrome.execute_script("return window.__tb.closed"), 60, "the idle session to be closed")
+        chrome.get(base + "/")
+        assert chrome.current_url == base + "/login"
+        assert f"session of {name} expired" in (books.parent / f"serve-{port}.log").read_text()
