@@ -17,8 +17,10 @@ import os
 import pwd
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -132,4 +134,36 @@ def throwaway_account(prefix: str = "tbweb") -> Iterator[tuple[str, str]]:
         _can_run_us(name)
         yield name, password
     finally:
-        subprocess.run(["userdel", name], capture_output=True)
+        _remove_account(name)
+
+
+def _processes_of(uid: int) -> list[int]:
+    """Pids running as ``uid`` (the apps the server started for the account)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    pids.append(int(entry))
+            except FileNotFoundError:
+                pass
+    return pids
+
+
+def _remove_account(name: str) -> None:
+    """userdel refuses while the account runs anything: let its apps end (they are quitting), then remove it."""
+    uid = pwd.getpwnam(name).pw_uid
+    deadline = time.monotonic() + 10
+    while _processes_of(uid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for pid in _processes_of(uid):  # only this throwaway account's processes, each by its pid
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    for _ in range(50):
+        if subprocess.run(["userdel", name], capture_output=True).returncode == 0:
+            return
+        time.sleep(0.1)
+    warnings.warn(f"could not remove the throwaway account {name}: remove it with userdel", pytest.PytestWarning,
+                  stacklevel=2)
