@@ -349,6 +349,27 @@ def users_revoke(obj: Context, name: str) -> None:
     _users_write(obj, name, "none")
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback: a TLS proxy in front "
+              "for anything else).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--behind-tls", is_flag=True, help="A TLS reverse proxy is in front: Secure cookies, https/wss origins.")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="A host name browsers use besides localhost (the proxy's public name); repeatable.")
+@pass_ctx
+def serve(obj: Context, host: str, port: int, behind_tls: bool, allow_hosts: tuple[str, ...]) -> None:
+    """The billing screens in a browser: each user signs in with their own account (issue 18)."""
+    from .web.server import LOOPBACK
+
+    if host.strip("[]") not in LOOPBACK and not behind_tls:
+        fail(f"passwords would cross the network in clear on {host}: listen on 127.0.0.1 with a TLS proxy in "
+             "front (README, In a browser) and pass --behind-tls")
+    path = obj.open()  # the books must exist; sign-ins are audited in them
+    from .web.server import BillingServer
+
+    BillingServer(path, host=host, port=port, behind_tls=behind_tls, allow_hosts=allow_hosts).serve()
+
+
 def run() -> None:
     """The ``tui-billing`` program's entry point (this process is the program, not a test)."""
     main(obj=Context(standalone=True))
