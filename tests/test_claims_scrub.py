@@ -73,6 +73,26 @@ def _secondary_claim_paid(paid: int) -> Claim:
     return replace(c, other_payers=(replace(c.other_payers[0], paid=paid),))
 
 
+def _home(**changes) -> Claim:
+    c = primary_claim()
+    person = replace(c.patient, address=replace(c.patient.address, **changes))
+    return replace(c, patient=person, subscriber=replace(c.subscriber, person=person))
+
+
+def _payer_state(state: str) -> Claim:
+    c = primary_claim()
+    assert c.payer.address is not None
+    return replace(c, payer=replace(c.payer, address=replace(c.payer.address, state=state)))
+
+
+def _secondary_group(group: str) -> Claim:
+    c = secondary_claim()
+    acme = c.other_payers[0]
+    first = acme.lines[0]
+    adjusted = ((group, *first.adjustments[0][1:]), *first.adjustments[1:])
+    return replace(c, other_payers=(replace(acme, lines=(replace(first, adjustments=adjusted), acme.lines[1])),))
+
+
 #: rule -> (failing claim, passing claim, field, fix_at, warning)
 CASES: dict[str, tuple[Callable[[], Claim], Callable[[], Claim], str, str, bool]] = {
     "billing NPI check digit": (lambda: _billing(npi="1245319598"), lambda: _billing(npi="1245319599"),
@@ -132,6 +152,8 @@ CASES: dict[str, tuple[Callable[[], Claim], Callable[[], Claim], str, str, bool]
                                   "lines", "claim", True),
     "delimiter in a name": (lambda: _patient_name(last="Smith*Jones"), lambda: _patient_name(last="Smith-Jones"),
                             "patient.last", "account", False),
+    "full-width delimiter in a name": (lambda: _patient_name(last="Smith＊Jones"), lambda: _patient_name(last="Smith Jones"),
+                                       "patient.last", "account", False),
     "name with nothing X12 can carry": (lambda: _patient_name(last="王"), lambda: _patient_name(last="Wang"),
                                         "patient.last", "account", False),
     "character with no plain form (a warning)": (lambda: _patient_name(first="Li 王"), lambda: _patient_name(first="Li"),
@@ -145,6 +167,46 @@ CASES: dict[str, tuple[Callable[[], Claim], Callable[[], Claim], str, str, bool]
                                                    replacement_claim, "payer_claim_number", "claim", False),
     "void names the payer's claim number": (lambda: replace(void_claim(), payer_claim_number=" "), void_claim,
                                             "payer_claim_number", "claim", False),
+    "taxonomy shape": (lambda: _billing(taxonomy="207Q0000"), lambda: _billing(taxonomy="207Q00000X"),
+                       "billing.taxonomy", "practice", False),
+    "practice phone of 10 digits": (lambda: _billing(phone="555-0100"), lambda: _billing(phone="(217) 555-0100"),
+                                    "billing.phone", "practice", False),
+    "submitter id present": (lambda: _billing(submitter_id=" "), lambda: _billing(submitter_id="S1"),
+                             "billing.submitter_id", "practice", False),
+    "ZIP of 5 or 9 digits": (lambda: _home(zip="6270"), lambda: _home(zip="62704"), "subscriber.address.zip",
+                             "account", False),
+    "city present": (lambda: _home(city=" "), lambda: _home(city="Springfield"), "subscriber.address.city",
+                     "account", False),
+    "city of 2 letters as sent": (lambda: _home(city="Y王"), lambda: _home(city="Yü"), "subscriber.address.city",
+                                  "account", False),
+    "state of two capitals": (lambda: _payer_state("Ill"), lambda: _payer_state("IL"), "payer.address.state",
+                              "payer", False),
+    "claim filing code": (lambda: _payer(filing_code="XX"), lambda: _payer(filing_code="BL"), "payer.filing_code",
+                          "payer", False),
+    "relationship known": (lambda: _subscriber(relationship="cousin"), lambda: _subscriber(relationship="other"),
+                           "subscriber.relationship", "account", False),
+    "responsibility P, S or T": (lambda: replace(primary_claim(), responsibility="Q"),
+                                 lambda: replace(primary_claim(), responsibility="T"), "responsibility", "claim", False),
+    "born by the date of service": (lambda: _patient_name(dob="2026-02-21"), lambda: _patient_name(dob="2026-02-20"),
+                                    "patient.dob", "account", False),
+    "sex F, M or U": (lambda: _patient_name(sex="Q"), lambda: _patient_name(sex="U"), "patient.sex", "account", False),
+    "units 1 to 9999": (lambda: _line(1, units=0), lambda: _line(1, units=9999), "lines[1].units", "charge", False),
+    "place of service assigned": (lambda: replace(primary_claim(), place_of_service="88"),
+                                  lambda: replace(primary_claim(), place_of_service="22"), "place_of_service", "charge",
+                                  False),
+    "date of service not in the future": (lambda: _line(1, dos="2026-03-03"), lambda: _line(1, dos="2026-03-02"),
+                                          "lines[1].dos", "charge", False),
+    "date of service a real day": (lambda: _line(1, dos="2026-02-30"), lambda: _line(1, dos="2026-02-28"),
+                                   "lines[1].dos", "charge", False),
+    "adjustment group code": (lambda: _secondary_group("XX"), lambda: _secondary_group("OA"),
+                              "other_payers[1].adjustments", "claim", False),
+    "lines numbered 1..n": (lambda: replace(primary_claim(), lines=(line(1), line(3))),
+                            lambda: replace(primary_claim(), lines=(line(1), line(2))), "lines", "claim", False),
+    "each diagnosis once": (lambda: _diagnoses("E11.9", "I10", "E119"), lambda: _diagnoses("E11.9", "I10", "E11.65"),
+                            "diagnoses[3]", "charge", False),
+    "self means the patient is the subscriber": (
+        lambda: _subscriber(person=replace(primary_claim().patient, first="Janet")),
+        lambda: _subscriber(person=primary_claim().patient), "subscriber.relationship", "account", False),
     "claim id at most 17": (lambda: replace(primary_claim(), claim_id="C" * 18),
                             lambda: replace(primary_claim(), claim_id="C" * 17), "claim_id", "claim", False),
 }
