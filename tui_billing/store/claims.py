@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import importlib
 import json
 import os
 import re
@@ -93,9 +92,10 @@ def claim_number(row_id: int) -> str:
 
 
 def _scrubber() -> tuple[Callable[..., list[Any]], Callable[[list[Any]], bool]]:
-    """The scrubber (tui_billing/claims/scrub.py): pure rules over a model.Claim, built beside this module."""
-    module = importlib.import_module("tui_billing.claims.scrub")
-    return module.scrub, module.ready
+    """The scrubber (tui_billing/claims/scrub.py), imported when first used: it loads the code sets."""
+    from ..claims import scrub
+
+    return scrub.scrub, scrub.ready
 
 
 def describe(problem: object) -> str:
@@ -687,7 +687,9 @@ def _ready_claims(receiver: str | None) -> dict[str, list[m.Claim]]:
 def _files(by_receiver: dict[str, list[m.Claim]]) -> list[tuple[str, list[m.Claim]]]:
     """(receiver, claims) per file: one file per receiver, or more when it has more claims than one
     837P transaction may carry (the writer's MAX_CLAIMS, 5,000 by the implementation guide)."""
-    most = int(importlib.import_module("tui_billing.claims.x837").MAX_CLAIMS)
+    from ..claims.x837 import MAX_CLAIMS
+
+    most = MAX_CLAIMS
     return [(rid, claims[i:i + most]) for rid, claims in sorted(by_receiver.items())
             for i in range(0, len(claims), most)]
 
@@ -746,7 +748,7 @@ class _suppress:
 
 
 def _render(claims: list[m.Claim], rcv: Receiver, sender: str, interchange: int, group: int, created: str) -> str:
-    write_837p = importlib.import_module("tui_billing.claims.x837").write_837p  # the segment builder
+    from ..claims.x837 import write_837p
     return str(write_837p(claims, sender_id=sender, receiver_id=rcv.id, receiver_name=rcv.name,
                           interchange_number=interchange, group_number=group, production=rcv.production,
                           created=dt.datetime.fromisoformat(created)))
