@@ -826,7 +826,8 @@ def _build(output_dir: Path, receiver: str | None, operator: str | None, written
     user = v.operator(operator)
     roles.require("claims", user)
     if not output_dir.is_dir():
-        raise BillingError(f"{output_dir} is not a directory", "output")
+        # a typo must not scatter PHI into a new folder: the office makes it, once
+        raise BillingError(f"{output_dir} is not a directory (make it first: mkdir -m 700 {output_dir})", "output")
     now, day = at or _now(), _today()
     ready_now = _ready_claims(receiver)
     by_receiver, held = _scrubbed(ready_now)
