@@ -67,10 +67,10 @@ def match_line(service: ServicePayment, payment: ClaimPayment, claim: Claim, tak
     dos = _dos(service, payment)
     sent_mods = set(service.sent_modifiers)
     if service.control_number:
-        found = [line for line in claim.lines if line.control_number == service.control_number]
-        if found and found[0].line_no not in taken:
-            return LineMatch(service, found[0], BY_CONTROL_NUMBER)
-        why = ("is paid twice in this claim" if found else f"is not a line of claim {claim.claim_id}")
+        named = [line for line in claim.lines if line.control_number == service.control_number]
+        if named and named[0].line_no not in taken:
+            return LineMatch(service, named[0], BY_CONTROL_NUMBER)
+        why = ("is paid twice in this claim" if named else f"is not a line of claim {claim.claim_id}")
         suggestions = tuple(x for x in free if x.code == service.sent_code)
         return LineMatch(service, None, problem=f"line control number {service.control_number} {why}",
                          suggestions=suggestions)
