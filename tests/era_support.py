@@ -27,3 +27,37 @@ def claim(claim_id: str, lines: list[model.ClaimLine], *, payer_id: int = 1, pay
                                       "2175551212", "TESTPRACTICE"),
         rendering=model.RenderingProvider("Smith", "Anna", "1234567893"), diagnoses=("J06.9",),
         lines=tuple(lines))
+
+
+# --------------------------------------------------------------------------- books with claims
+
+
+def books_claim(patient: int, payer: int, codes: tuple[str, ...], dos: str) -> tuple[str, list[str], list[int], int]:
+    """Post an encounter and record its claim to ``payer``: (claim number, control numbers, charge ids, claim row)."""
+    import claims_support
+
+    from tui_billing.store import claims as claim_store
+    from tui_billing.store import database
+
+    enc = claims_support.visit(patient, codes=codes, dos=dos, payer=payer)
+    amounts = dict(database.execute_sql(
+        f"SELECT id, amount FROM charge WHERE id IN ({','.join(map(str, enc.charge_ids))})").fetchall())
+    with database.atomic():
+        [row] = claim_store._insert_claims({(enc.encounter_id, payer): [(c, amounts[c], dos) for c in enc.charge_ids]},
+                                           user="tester", now="2026-11-16T09:00:00", day="2026-11-16")
+    number = claim_store.claim_number(row)
+    controls = [r[0] for r in database.execute_sql(
+        "SELECT control_number FROM claim_line WHERE claim_id = ? ORDER BY line_no", (row,)).fetchall()]
+    return number, controls, list(enc.charge_ids), row
+
+
+def fixture_for(name: str, claims: dict[str, tuple[str, list[str]]], tmp_path: Path) -> Path:
+    """A fixture 835 with its placeholder claim ids (C1) and line controls (C1L1) replaced by the books' own."""
+    text = (ERA_DIR / f"{name}.835").read_text()
+    for placeholder, (number, controls) in claims.items():
+        for n, control in enumerate(controls, 1):
+            text = text.replace(f"REF*6R*{placeholder}L{n}~", f"REF*6R*{control}~")
+        text = text.replace(f"CLP*{placeholder}*", f"CLP*{number}*")
+    path = tmp_path / f"{name}.835"
+    path.write_text(text)
+    return path

@@ -1,0 +1,481 @@
+"""Posting an 835 remittance: the thin shell that reads, asks the planners, and writes in one transaction.
+
+``import_era`` reads the file, refuses it unless it balances at every level (claims/era.py),
+matches each claim and line (claims/era_match.py), plans each claim (claims/era_plan.py), and
+posts everything through the operations the clerk's screens use, all inside ONE write
+transaction: one receipt equal to BPR02 (method from BPR04, reference the trace number), the
+provider-level adjustments on that receipt, one distribution per claim, the claims' status
+events, the work items, and the file itself with its sha256. A refusal or a crash anywhere
+leaves nothing behind. A dry run is the same posting rolled back, so what it shows is exactly
+what a real run would write.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..claims import model as m
+from ..claims.era import ClaimPayment, EraError, Remittance, parse_835, require_balanced
+from ..claims.era_match import match_claim
+from ..claims.era_plan import DEFAULT_DENIAL_CODES, DENIED, POSTED, REVERSAL, ClaimPlan, plan_claim
+from ..ledger.checks import iso_date
+from ..ledger.receipts import RECOUPED_BY_REVERSAL, plan_receipt_adjustment
+from ..ledger.records import ChargeState, ReceiptAdjustmentRow
+from . import audit, roles
+from . import claims as claim_store
+from . import operations as ops
+from . import validate as v
+from .db import database, inserted_id, write
+from .errors import BillingError
+from .writer import write_plan
+
+__all__ = ["DEFAULT_DENIAL_CODES", "EraResult", "PostedRemittance", "adjust_receipt", "import_era", "read_era"]
+
+
+def _rows(query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = database.execute_sql(query, params).fetchall()
+    return rows
+
+
+def _now() -> str:
+    return dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+@dataclass
+class PostedRemittance:
+    """What became of one payment (one ST*835): its receipt, each claim's plan, its PLB."""
+
+    remittance: Remittance
+    payer_id: int
+    receipt_id: int | None = None
+    remittance_id: int = 0
+    claims: list[ClaimPlan] = field(default_factory=list)
+    #: receipt adjustments written: (code, reference, amount)
+    receipt_adjustments: list[tuple[str, str, int]] = field(default_factory=list)
+    #: claims of the next payer marked forwarded (crossovers): claim numbers
+    forwarded: list[str] = field(default_factory=list)
+    #: reversals: (claim number, voided distribution or None, what happened)
+    reversals: list[tuple[str, int | None, str]] = field(default_factory=list)
+
+    @property
+    def unapplied(self) -> int:
+        row = _rows("SELECT unapplied FROM receipt_balance WHERE receipt_id = ?", (self.receipt_id,)) \
+            if self.receipt_id else []
+        return int(row[0][0]) if row else 0
+
+
+@dataclass
+class EraResult:
+    file_name: str
+    sha256: str
+    dry_run: bool
+    remittances: list[PostedRemittance] = field(default_factory=list)
+    #: the receipts queue's unapplied credit of each receipt, read before a dry run is rolled back
+    unapplied: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def lines(self) -> int:
+        return sum(len(c.payment.lines) for r in self.remittances for c in r.claims)
+
+    @property
+    def lines_posted(self) -> int:
+        return sum(len(c.lines) for r in self.remittances for c in r.claims if c.outcome in (POSTED, DENIED))
+
+
+class _DryRun(Exception):
+    """Raised at the end of a dry run's transaction so that it is rolled back."""
+
+    def __init__(self, result: EraResult) -> None:
+        super().__init__("dry run")
+        self.result = result
+
+
+def read_era(text: str) -> list[Remittance]:
+    """The file's remittances, each refused unless it balances (:class:`EraError` names the claim)."""
+    remittances = parse_835(text)
+    for r in remittances:
+        require_balanced(r)
+        if r.credit_debit == "D" or r.amount < 0:
+            raise EraError(f"payment {r.trace} is a debit of {r.amount / 100:.2f}: post it by hand")
+    return remittances
+
+
+# --------------------------------------------------------------------------- receipt adjustments
+
+
+def _receipt_state(receipt_id: int) -> Any:
+    return ops._receipt_state(receipt_id)
+
+
+@write
+def adjust_receipt(receipt_id: int, amount: int, *, code: str, reference: str = "", posting_date: object | None = None,
+                   operator: str | None = None) -> int:
+    """Post receipt-level credit that is no charge's (an 835's PLB, a reversal's recoupment)."""
+    user = v.operator(operator)
+    roles.require("batch_entry", user)
+    date = v.posting_date(posting_date)
+    plan = plan_receipt_adjustment(receipt_id, amount, code=code, reference=reference,
+                                   receipt=_receipt_state(receipt_id), posting_date=date, user=user, now=_now(),
+                                   ids=ops._ids())
+    write_plan(plan)
+    return plan.of(ReceiptAdjustmentRow)[0].id
+
+
+# --------------------------------------------------------------------------- facts read for the planner
+
+
+def _payer_for(remittance: Remittance, claim_payers: Iterable[int]) -> int:
+    """The payer row the remittance comes from: by its EDI id, else the one payer of its claims."""
+    ids = [r[0] for r in _rows("SELECT id FROM payer WHERE edi_payer_id = ? ORDER BY id", (remittance.payer_id,))] \
+        if remittance.payer_id else []
+    payers = set(claim_payers)
+    if len(ids) == 1:
+        return int(ids[0])
+    if len(ids) > 1 and len(payers & set(ids)) == 1:
+        return int((payers & set(ids)).pop())
+    if not ids and len(payers) == 1:
+        return int(payers.pop())
+    raise BillingError(f"payment {remittance.trace}: no payer has EDI id {remittance.payer_id!r} "
+                       f"({remittance.payer_name}); add it to the payer first", "payer")
+
+
+def _claims_for(payments: Sequence[ClaimPayment]) -> tuple[dict[str, m.Claim], dict[str, int]]:
+    rows = claim_store.claim_row_ids(p.claim_id for p in payments)
+    loaded = claim_store.load_claims(sorted(rows.values())) if rows else []
+    return {c.claim_id: c for c in loaded}, rows
+
+
+def _next_payers(charges: Mapping[int, ChargeState], dos: Mapping[int, str]) -> dict[int, int | None]:
+    """Charge -> the payer of the next coverage (by priority) after the one that owes it now; None: the patient."""
+    out: dict[int, int | None] = {}
+    for cid, state in charges.items():
+        day = dos[cid]
+        chain = [r[0] for r in _rows(
+            "SELECT payer_id FROM coverage WHERE patient_id = ? AND effective <= ? AND (end_date = '' OR end_date >= ?) "
+            "ORDER BY priority, id", (state.patient_id, day, day))]
+        after = chain[chain.index(state.payer_id) + 1:] if state.payer_id in chain else []
+        out[cid] = next((p for p in after if p != state.payer_id), None)
+    return out
+
+
+def _facts(claim: m.Claim) -> tuple[dict[int, ChargeState], dict[int, int | None]]:
+    ids = [line.charge_id for line in claim.lines]
+    charges = ops._charge_states(ids)
+    return charges, _next_payers(charges, {line.charge_id: line.dos for line in claim.lines})
+
+
+# --------------------------------------------------------------------------- posting
+
+
+@dataclass
+class _Context:
+    user: str
+    date: str
+    now: str
+    denial_codes: frozenset[str]
+    events: list[tuple[int, str, str]] = field(default_factory=list)
+    payer_claim_numbers: dict[int, str] = field(default_factory=dict)
+
+
+def _remittance_claim(remittance_id: int, seq: int, plan: ClaimPlan, outcome: str, distribution_id: int | None,
+                      detail: str) -> int:
+    p = plan.payment
+    cur = database.execute_sql(
+        "INSERT INTO remittance_claim (remittance_id, seq, claim_number, claim_id, clp_status, charge, paid, "
+        "payer_claim_number, outcome, distribution_id, detail) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        (remittance_id, seq, p.claim_id, plan.claim_row, p.status, p.charge, p.paid, p.payer_claim_number, outcome,
+         distribution_id, detail))
+    return inserted_id(cur)
+
+
+def _work_item(ctx: _Context, kind: str, rc_id: int, plan: ClaimPlan, codes: str, amount: int, detail: str) -> None:
+    database.execute_sql(
+        "INSERT INTO era_work_item (kind, remittance_claim_id, claim_id, claim_number, codes, amount, detail, "
+        "opened_on, opened_at, operator) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        (kind, rc_id, plan.claim_row, plan.payment.claim_id, codes, amount, detail, ctx.date, ctx.now, ctx.user))
+
+
+def _ensure_reasons(plans: Iterable[ClaimPlan], user: str) -> None:
+    """Every CARC a posting names is an adjustment reason of the books (added as kind 'carc')."""
+    wanted = {code for p in plans for line in p.lines for code, _ in line.adjustments}
+    known = {r[0] for r in _rows("SELECT code FROM adjustment_reason")}
+    for code in sorted(wanted - known):
+        ops.add_adjustment_reason(code, f"CARC {code} (from an 835)", "carc", operator=user)
+
+
+def _reverse(ctx: _Context, posted: PostedRemittance, plan: ClaimPlan) -> tuple[str, int | None, str]:
+    """A CLP02 22: void what this payer's earlier remittance posted for the claim, when it mirrors it.
+
+    The void returns the money to the receipt it came on; the reversal moves that credit to this
+    payment (the payer took it back out of this deposit), so both receipts still reconcile."""
+    found = _rows(
+        "SELECT rc.distribution_id, r.receipt_id, COALESCE((SELECT SUM(a.amount) FROM application a "
+        "WHERE a.distribution_id = rc.distribution_id), 0) FROM remittance_claim rc "
+        "JOIN remittance r ON r.id = rc.remittance_id WHERE rc.claim_id = ? AND r.payer_id = ? "
+        "AND rc.distribution_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM distribution x "
+        "WHERE x.reverses_id = rc.distribution_id) ORDER BY rc.id DESC", (plan.claim_row, posted.payer_id))
+    target = next((row for row in found if row[2] == -plan.payment.paid), None)
+    if target is None:
+        why = (f"no earlier posting of claim {plan.payment.claim_id} by this payer applied "
+               f"{-plan.payment.paid / 100:.2f}: reverse it by hand")
+        return "exception", None, why
+    did, old_receipt, amount = int(target[0]), target[1], int(target[2])
+    ops.void("distribution", did, f"reversed by 835 payment {posted.remittance.trace}", posting_date=ctx.date,
+             operator=ctx.user)
+    if amount and old_receipt is not None and posted.receipt_id is not None:
+        adjust_receipt(old_receipt, -amount, code=RECOUPED_BY_REVERSAL,
+                       reference=f"{posted.remittance.trace} {plan.payment.claim_id}"[:50], posting_date=ctx.date,
+                       operator=ctx.user)
+        adjust_receipt(posted.receipt_id, amount, code=RECOUPED_BY_REVERSAL,
+                       reference=f"receipt {old_receipt} {plan.payment.claim_id}"[:50], posting_date=ctx.date,
+                       operator=ctx.user)
+        posted.receipt_adjustments.append((RECOUPED_BY_REVERSAL, f"receipt {old_receipt}", amount))
+    elif amount and posted.receipt_id is None:
+        raise BillingError(f"payment {posted.remittance.trace} reverses claim {plan.payment.claim_id} but pays nothing "
+                           "to take the money back from: post it by hand", "reversal")
+    return "reversed", did, f"voided distribution {did}"
+
+
+def _forward(ctx: _Context, plan: ClaimPlan) -> list[str]:
+    """A crossover: the next payer already has the claim from this one, so it is recorded as forwarded
+    (never billed by us a second time): a claim for it with a 'forwarded' event."""
+    moved = [line for line in plan.lines if line.transfer_to.startswith("payer ")]
+    if not moved or plan.claim_row is None:
+        return []
+    encounter = _rows("SELECT encounter_id FROM claim WHERE id = ?", (plan.claim_row,))[0][0]
+    groups: dict[tuple[int, int], list[tuple[int, int, str]]] = defaultdict(list)
+    for line in moved:
+        payer = int(line.transfer_to.split()[1])
+        # a secondary's claim line carries the whole charge (what the earlier payer did goes beside it)
+        amount, dos = _rows("SELECT amount, dos FROM charge WHERE id = ?", (line.charge_id,))[0]
+        groups[(encounter, payer)].append((line.charge_id, amount, dos))
+    rows = claim_store._insert_claims(groups, user=ctx.user, now=ctx.now, day=ctx.date)
+    for row in rows:
+        ctx.events.append((row, "forwarded", f"crossover from claim {plan.payment.claim_id}"))
+    return [claim_store.claim_number(r) for r in rows]
+
+
+def _post_claims(ctx: _Context, posted: PostedRemittance, claims: Mapping[str, m.Claim], rows: Mapping[str, int]) -> None:
+    # Reversals first: the credit they take back is what the corrected claims after them are paid from.
+    order = sorted(enumerate(posted.remittance.claims, 1), key=lambda x: not x[1].is_reversal)
+    plans: list[tuple[int, ClaimPlan]] = []
+    for seq, payment in order:
+        match = match_claim(payment, claims)
+        charges: dict[int, ChargeState] = {}
+        next_payer: dict[int, int | None] = {}
+        if match.claim is not None:
+            charges, next_payer = _facts(match.claim)
+        plan = plan_claim(match, claim_row=rows.get(payment.claim_id), charges=charges, next_payer=next_payer,
+                          denial_codes=ctx.denial_codes)
+        if plan.outcome == REVERSAL:
+            outcome, did, detail = _reverse(ctx, posted, plan)
+            posted.reversals.append((payment.claim_id, did, detail))
+            if outcome == "exception":
+                plan = ClaimPlan(payment, plan.claim_row, "exception", problem=detail,
+                                 work=(("exception", "", payment.paid, detail),))
+            posted.claims.append(plan)
+            rc = _remittance_claim(posted.remittance_id, seq, plan, outcome, did, detail)
+            for kind, codes, amount, text in plan.work:
+                _work_item(ctx, kind, rc, plan, codes, amount, text)
+            continue
+        _ensure_reasons([plan], ctx.user)
+        distribution_id = None
+        if plan.outcome in (POSTED, DENIED) and plan.distribution:
+            unapplied = _receipt_state(posted.receipt_id).unapplied if posted.receipt_id else 0
+            if plan.applied > unapplied:
+                why = (f"the claim pays {plan.applied / 100:.2f} but the receipt has {unapplied / 100:.2f} left "
+                       "(a reversal before it was not posted)")
+                plan = ClaimPlan(payment, plan.claim_row, "exception", problem=why,
+                                 work=(("exception", "", payment.paid, why),))
+            else:
+                distribution_id = ops.distribute(posted.receipt_id, list(plan.distribution), posting_date=ctx.date,
+                                                 operator=ctx.user)
+        if plan.outcome in (POSTED, DENIED) and plan.claim_row is not None:
+            crossed = f" (crossed over to {payment.crossover_name or payment.crossover_id})" \
+                if payment.is_crossover else ""
+            ctx.events.append((plan.claim_row, plan.status, f"835 {posted.remittance.trace}{crossed}"))
+            if payment.payer_claim_number:
+                ctx.payer_claim_numbers[plan.claim_row] = payment.payer_claim_number
+            if payment.is_crossover:
+                posted.forwarded += _forward(ctx, plan)
+        posted.claims.append(plan)
+        rc = _remittance_claim(posted.remittance_id, seq, plan, plan.outcome, distribution_id, plan.problem)
+        for kind, codes, amount, text in plan.work:
+            _work_item(ctx, kind, rc, plan, codes, amount, text)
+        plans.append((seq, plan))
+
+
+def _post_one(ctx: _Context, file_id: int, remittance: Remittance) -> PostedRemittance:
+    claims, rows = _claims_for(remittance.claims)
+    payer_id = _payer_for(remittance, (c.payer.id for c in claims.values()))
+    today = v.today().isoformat()
+    paid_date = remittance.paid_date or today
+    received = min(paid_date, today)
+    same = _rows("SELECT r.id, r.posting_date FROM remittance r WHERE r.payer_id = ? AND r.trace = ? AND r.amount = ? "
+                 "AND r.paid_date = ?", (payer_id, remittance.trace, remittance.amount, paid_date))
+    if same:
+        raise BillingError(f"payment {remittance.trace} of {remittance.amount / 100:.2f} from this payer on {paid_date} "
+                           f"was already posted on {same[0][1]} (remittance {same[0][0]}): nothing was posted",
+                           "file")
+    posted = PostedRemittance(remittance, payer_id)
+    if remittance.amount > 0:
+        posted.receipt_id = ops.record_receipt(
+            amount=remittance.amount, method=remittance.method, payer_id=payer_id, reference=remittance.trace[:40],
+            received_date=received, posting_date=ctx.date, operator=ctx.user).receipt_id
+    elif remittance.provider_adjustments:
+        raise BillingError(f"payment {remittance.trace} pays nothing but carries provider-level adjustments: "
+                           "post it by hand", "file")
+    cur = database.execute_sql(
+        "INSERT INTO remittance (file_id, payer_id, trace, amount, paid_date, method, receipt_id, posting_date) "
+        "VALUES (?,?,?,?,?,?,?,?)", (file_id, payer_id, remittance.trace, remittance.amount, paid_date,
+                                     remittance.method, posted.receipt_id, ctx.date))
+    posted.remittance_id = inserted_id(cur)
+    # Provider-level adjustments first, what they add before what they take (credit never dips below zero).
+    assert posted.receipt_id is not None or not remittance.provider_adjustments
+    for plb in sorted(remittance.provider_adjustments, key=lambda p: p.amount < 0):
+        assert posted.receipt_id is not None
+        if plb.amount > 0:
+            adjust_receipt(posted.receipt_id, plb.amount, code=plb.reason, reference=plb.reference[:50],
+                           posting_date=ctx.date, operator=ctx.user)
+            posted.receipt_adjustments.append((plb.reason, plb.reference, plb.amount))
+    for plb in remittance.provider_adjustments:
+        if plb.amount < 0:
+            assert posted.receipt_id is not None
+            adjust_receipt(posted.receipt_id, plb.amount, code=plb.reason, reference=plb.reference[:50],
+                           posting_date=ctx.date, operator=ctx.user)
+            posted.receipt_adjustments.append((plb.reason, plb.reference, plb.amount))
+    _post_claims(ctx, posted, claims, rows)
+    return posted
+
+
+def _file_id(sha: str, name: str, text: str, user: str, now: str) -> int:
+    earlier = _rows("SELECT imported_at, operator FROM remittance_file WHERE sha256 = ?", (sha,))
+    if earlier:
+        raise BillingError(f"this file was already posted on {earlier[0][0][:10]} by {earlier[0][1]}: "
+                           "nothing was posted", "file")
+    cur = database.execute_sql("INSERT INTO remittance_file (sha256, file_name, raw, imported_at, operator) "
+                               "VALUES (?,?,?,?,?)", (sha, name, text, now, user))
+    return inserted_id(cur)
+
+
+@write
+def _post(text: str, sha: str, name: str, remittances: Sequence[Remittance], *, dry_run: bool,
+          posting_date: object | None, operator: str | None, denial_codes: frozenset[str]) -> EraResult:
+    user = v.operator(operator)
+    roles.require("claims", user)
+    ctx = _Context(user, v.posting_date(posting_date), _now(), denial_codes)
+    result = EraResult(name, sha, dry_run)
+    file_id = _file_id(sha, name, text, user, ctx.now)
+    for remittance in remittances:
+        result.remittances.append(_post_one(ctx, file_id, remittance))
+    if ctx.events:
+        claim_store.record_events(ctx.events, payer_claim_numbers=ctx.payer_claim_numbers, operator=user)
+    for posted in result.remittances:
+        if posted.receipt_id is not None:
+            result.unapplied[posted.receipt_id] = posted.unapplied
+    audit.record(ctx.now, user, "import_era", "remittance_file", file_id, {
+        "sha256": sha, "file_name": name, "payments": [[r.remittance.trace, r.remittance.amount, r.receipt_id]
+                                                       for r in result.remittances]})
+    if dry_run:
+        raise _DryRun(result)
+    return result
+
+
+def import_era(path: str | Path, *, dry_run: bool = False, posting_date: object | None = None,
+               operator: str | None = None, denial_codes: Iterable[str] = DEFAULT_DENIAL_CODES) -> EraResult:
+    """Post an 835 file (all or nothing), or with ``dry_run`` show what posting it would do."""
+    path = Path(path)
+    raw = path.read_bytes()
+    sha = hashlib.sha256(raw).hexdigest()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    remittances = read_era(text)
+    codes = frozenset(c.strip().upper() for c in denial_codes if c.strip())
+    try:
+        return _post(text, sha, path.name, remittances, dry_run=dry_run, posting_date=posting_date,
+                     operator=operator, denial_codes=codes)
+    except _DryRun as done:
+        return done.result
+
+
+def describe(result: EraResult) -> list[str]:
+    """The plan as lines of text: per payment, per claim and line, what is applied, adjusted,
+    transferred, kept, or left as an exception (what the dry run prints)."""
+    out = [f"{'DRY RUN: nothing posted. ' if result.dry_run else ''}{result.file_name} (sha256 {result.sha256[:12]})"]
+    for r in result.remittances:
+        rem = r.remittance
+        out.append(f"payment {rem.trace} {rem.payment_method or '-'} {rem.amount / 100:.2f} from {rem.payer_name} "
+                   f"paid {rem.paid_date}: receipt {r.receipt_id or '(none: nothing paid)'}")
+        for code, ref, amount in r.receipt_adjustments:
+            out.append(f"  receipt adjustment {code} {ref}: {amount / 100:+.2f}")
+        for plan in r.claims:
+            p = plan.payment
+            head = f"  claim {p.claim_id} CLP02 {p.status} charge {p.charge / 100:.2f} paid {p.paid / 100:.2f}: "
+            if plan.outcome in (POSTED, DENIED):
+                out.append(head + f"{plan.outcome} ({plan.status})")
+            elif plan.outcome == REVERSAL:
+                out.append(head + "reversal: " + next((d for c, _, d in r.reversals if c == p.claim_id), ""))
+            else:
+                out.append(head + f"{plan.outcome.upper()}: {plan.problem}")
+            for line in plan.lines:
+                adj = ", ".join(f"{c} {a / 100:.2f}" for c, a in line.adjustments) or "none"
+                kept = ", ".join(f"{c} {a / 100:.2f}" for c, a in line.kept)
+                out.append(f"    line {line.line_no} {line.code} charge {line.charge_id} ({line.how}): applied "
+                           f"{line.applied / 100:.2f}, adjusted {adj}"
+                           + (f", kept {kept}" if kept else "")
+                           + (f", rest {line.remaining / 100:.2f} to {line.transfer_to}" if line.transfer_to
+                              else f", rest {line.remaining / 100:.2f} stays")
+                           )
+            for kind, codes, amount, text in plan.work:
+                out.append(f"    work item: {kind} {codes} {amount / 100:.2f}: {text}")
+        for claim_number in r.forwarded:
+            out.append(f"  claim {claim_number} recorded as forwarded to the next payer (crossover)")
+        if r.receipt_id is not None:
+            out.append(f"  unapplied left on receipt {r.receipt_id}: "
+                       f"{result.unapplied.get(r.receipt_id, 0) / 100:.2f}")
+    out.append(f"lines posted automatically: {result.lines_posted} of {result.lines}")
+    return out
+
+
+def work_queue(kind: str | None = None) -> list[dict[str, Any]]:
+    """The ERA work queue: denials, underpayments, exceptions and unapplied payments, with their latest note."""
+    where, params = ("WHERE i.kind = ?", (kind,)) if kind else ("", ())
+    rows = _rows(
+        "SELECT i.id, i.kind, i.claim_number, i.codes, i.amount, i.detail, i.opened_on, "
+        "n.note, n.follow_up, n.outcome FROM era_work_item i LEFT JOIN era_work_note n ON n.id = "
+        "(SELECT MAX(id) FROM era_work_note x WHERE x.item_id = i.id) " + where + " ORDER BY i.id", params)
+    keys = ("item", "kind", "claim", "codes", "amount", "detail", "opened", "note", "follow_up", "outcome")
+    return [dict(zip(keys, (*r[:7], r[7] or "", r[8] or "", r[9] or ""), strict=True)) for r in rows]
+
+
+@write
+def add_work_note(item_id: int, *, note: str = "", follow_up: str = "", outcome: str = "",
+                  operator: str | None = None) -> int:
+    """A note on a work item (with a follow-up date and/or an outcome); notes are never changed."""
+    user = v.operator(operator)
+    roles.require("claims", user)
+    if not _rows("SELECT 1 FROM era_work_item WHERE id = ?", (item_id,)):
+        raise BillingError(f"work item {item_id} does not exist", "item")
+    if follow_up:
+        follow_up = iso_date(follow_up, "follow-up date")
+    now = _now()
+    try:
+        cur = database.execute_sql(
+            "INSERT INTO era_work_note (item_id, note, follow_up, outcome, at, on_date, operator) VALUES (?,?,?,?,?,?,?)",
+            (item_id, note.strip(), follow_up, outcome, now, v.today().isoformat(), user))
+    except Exception as exc:  # the CHECK names the outcomes; say it in words
+        if "CHECK" in str(exc):
+            raise BillingError(f"outcome {outcome!r} is not one of: corrected claim, appeal letter printed, "
+                               "written off by a supervisor, billed to the patient, paid, closed", "outcome") from None
+        raise
+    audit.record(now, user, "era_work_note", "era_work_item", item_id,
+                 {"note": note.strip(), "follow_up": follow_up, "outcome": outcome})
+    return inserted_id(cur)
