@@ -227,3 +227,14 @@ def test_work_notes(cp, tmp_path):
     assert (item["follow_up"], item["outcome"]) == ("", "corrected claim")
     with pytest.raises(BillingError, match="outcome"):
         era_store.add_work_note(item["item"], outcome="forgotten")
+
+
+def test_one_claims_posting_is_voided_alone_and_an_era_receipt_with_plb_is_not_voided_whole(cp, tmp_path):
+    number, controls, charges, _ = books_claim(cp.patients[JANE], cp.payers[ACME], ("99213",), "2026-11-06")
+    [posted] = era_store.import_era(fixture_for("plb", {"C6": (number, controls)}, tmp_path)).remittances
+    with pytest.raises(BillingError, match="void its distributions"):
+        ops.void("receipt", posted.receipt_id, "wrong payer")
+    [(did,)] = q("SELECT distribution_id FROM remittance_claim")
+    ops.void("distribution", did, "posted to the wrong claim")
+    assert balances(charges) == [(10000, cp.payers[ACME])] and posted.unapplied == 8000
+    books_are_whole(deposit_eft=6750)
