@@ -586,18 +586,19 @@ def _safe(name: str) -> str:
 
 
 def build_batch(*, output_dir: str | os.PathLike[str] | None, receiver: str | None = None,
-                validate_only: bool = False, operator: str | None = None) -> BatchResult:
+                validate_only: bool = False, operator: str | None = None, at: str | None = None) -> BatchResult:
     """One 837P file per receiver for every ready claim (re-scrubbed first: a claim that fails now is held).
 
     ``validate_only``: the files are made in memory with control number 0 and nothing is written,
-    to the books or the disk."""
+    to the books or the disk. ``at``: the time the files say they were made (the demo's fixed
+    times; default now)."""
     written: list[Path] = []
     try:
         if validate_only:
-            return _validate(receiver, operator)
+            return _validate(receiver, operator, at)
         if output_dir is None:
             raise BillingError("give --output DIR for the claim files", "output")
-        return _build(Path(output_dir), receiver, operator, written)
+        return _build(Path(output_dir), receiver, operator, written, at)
     except BaseException:
         for path in written:  # the books do not know these control numbers: the file must go too
             with _suppress():
@@ -634,12 +635,12 @@ def _sender() -> str:
     return row[0][0] or _zip(row[0][1])
 
 
-def _validate(receiver: str | None, operator: str | None) -> BatchResult:
+def _validate(receiver: str | None, operator: str | None, at: str | None) -> BatchResult:
     v.operator(operator)
     ready_now = _ready_claims(receiver)
     by_receiver, held = _scrubbed(ready_now)
     names = {c.id: c.claim_id for cs in ready_now.values() for c in cs}
-    created = _now()
+    created = at or _now()
     sender = _sender() if by_receiver else ""
     files = []
     for rid, claims in sorted(by_receiver.items()):
@@ -649,7 +650,8 @@ def _validate(receiver: str | None, operator: str | None) -> BatchResult:
 
 
 @write
-def _build(output_dir: Path, receiver: str | None, operator: str | None, written: list[Path]) -> BatchResult:
+def _build(output_dir: Path, receiver: str | None, operator: str | None, written: list[Path],
+           at: str | None) -> BatchResult:
     for path in written:  # a retried transaction starts again from nothing
         with _suppress():
             path.unlink()
@@ -660,7 +662,7 @@ def _build(output_dir: Path, receiver: str | None, operator: str | None, written
     roles.require("claims", user)
     if not output_dir.is_dir():
         raise BillingError(f"{output_dir} is not a directory", "output")
-    now, day = _now(), _today()
+    now, day = at or _now(), _today()
     ready_now = _ready_claims(receiver)
     by_receiver, held = _scrubbed(ready_now)
     names = {c.id: c.claim_id for cs in ready_now.values() for c in cs}
@@ -740,9 +742,10 @@ def _rescrub_new(ids: list[int], user: str, now: str, day: str) -> str:
 
 
 @write
-def correct(claim: int | str, *, payer_claim_number: str = "", reason: str = "",
+def correct(claim: int | str, *, encounter: int | None = None, payer_claim_number: str = "", reason: str = "",
             operator: str | None = None) -> tuple[int, str]:
-    """Replace a claim: the encounter's lines now owed by its payer go out on a new claim.
+    """Replace a claim: the lines its payer owes now on its encounter (or on ``encounter``, the
+    patient's re-keyed visit after the first was voided) go out on a new claim.
 
     A claim the payer has (sent, accepted, rejected, paid, denied...) is replaced by frequency 7
     with the payer's claim number (the one an acknowledgement or remittance gave, or
@@ -750,11 +753,17 @@ def correct(claim: int | str, *, payer_claim_number: str = "", reason: str = "",
     gets a ``replaced`` event. Returns (new claim row, its status: ready or held)."""
     user = v.operator(operator)
     roles.require("correct_claim", user)
-    rid, number, encounter, payer, frequency, status, known_pcn, _ = _claim_head(claim)
+    rid, number, own_encounter, payer, frequency, status, known_pcn, _ = _claim_head(claim)
     if status in CLOSED:
         raise BillingError(f"claim {number} is already {status}", "claim")
     if frequency == m.VOID:
         raise BillingError(f"claim {number} is a void: it cannot be corrected", "claim")
+    if encounter is None:
+        encounter = own_encounter
+    elif _rows("SELECT patient_id FROM encounter WHERE id = ?", (encounter,)) != _rows(
+            "SELECT patient_id FROM encounter WHERE id = ?", (own_encounter,)):
+        raise BillingError(f"encounter {encounter} is another patient's (or none): claim {number} cannot take it",
+                           "encounter")
     pcn = v.text(payer_claim_number, "payer claim number", max_len=50, required=False) or known_pcn or ""
     note = v.text(reason, "reason", max_len=200, required=False)
     lines = [(ch, amount, dos) for ch, _e, _p, amount, _pt, dos in _rows(

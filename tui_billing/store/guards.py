@@ -109,7 +109,8 @@ def claim_guards() -> str:
         "SELECT RAISE(ABORT, 'control numbers only go forward: a receiver never sees one twice'); END;",
         "CREATE TRIGGER claim_status_follows_events BEFORE UPDATE ON claim_status "
         "WHEN NEW.claim_id IS NOT OLD.claim_id OR NEW.event_id IS NOT "
-        "(SELECT MAX(id) FROM claim_event WHERE claim_id = NEW.claim_id) BEGIN "
+        "(SELECT MAX(id) FROM claim_event WHERE claim_id = NEW.claim_id) OR NOT EXISTS "
+        "(SELECT 1 FROM claim_event WHERE id = NEW.event_id AND status = NEW.status AND on_date = NEW.since) BEGIN "
         "SELECT RAISE(ABORT, 'a claim''s status is its latest event: record an event instead'); END;",
         "CREATE TRIGGER claim_status_no_delete BEFORE DELETE ON claim_status BEGIN "
         "SELECT RAISE(ABORT, 'a claim''s status is its latest event: record an event instead'); END;",
