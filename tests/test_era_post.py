@@ -16,7 +16,7 @@ from tui_billing.store import operations as ops
 from tui_billing.store.errors import BillingError
 
 from era_support import books_claim, fixture_for
-from store_helpers import dump_database
+from store_helpers import dump_database, invariant_problems
 
 ACME, MCR = 0, 1  # claims_support payers
 JANE, ROE = 0, 2  # claims_support patients: ACME only; Medicare then ACME
@@ -43,6 +43,7 @@ def status(row):
 def books_are_whole(deposit_eft=0, deposit_checks=0, check_count=0):
     report = run_check()
     assert report.ok, report.problems
+    assert invariant_problems() == []  # recomputed from the raw rows, trusting nothing of the store
     ops.close_day(None, ops.DepositCount(eft=deposit_eft, checks=deposit_checks, check_count=check_count))
 
 
