@@ -19,16 +19,15 @@ KILLER = textwrap.dedent("""
     import os, signal, sys
     from tui_billing.store import open_database
     from tui_billing.store import era as era_store
-    from tui_billing.store import operations as ops
 
-    real = ops.distribute
+    real = era_store._write_plans
 
-    def distribute_then_die(*args, **kwargs):
-        did = real(*args, **kwargs)      # the claim's distribution is written (in the transaction)
-        print("distributed", did, flush=True)
+    def write_then_die(plans):
+        real(plans)      # the claims' distributions are written (in the transaction)
+        print("distributed", len(plans), flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
 
-    ops.distribute = distribute_then_die
+    era_store._write_plans = write_then_die
     open_database(sys.argv[1])
     era_store.import_era(sys.argv[2])
 """)

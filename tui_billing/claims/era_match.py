@@ -1,6 +1,7 @@
 """Matching a remittance to our claims, line by line, without guessing.
 
-Pure: the claims are given as :class:`~tui_billing.claims.model.Claim` records. A claim is found
+Pure: the claims are given as records with an id and lines (:class:`~tui_billing.claims.model.Claim`,
+or the store's lighter :class:`ClaimLines`, which is all matching reads). A claim is found
 by CLP01 (our CLM01). Each service line is found, in this order, by
 
 1. its line control number (REF*6R), which we sent;
@@ -16,9 +17,32 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from .era import ClaimPayment, ServicePayment
-from .model import Claim, ClaimLine
+from .model import ClaimLine
+
+
+class Claim(Protocol):
+    """What matching reads of a claim (``model.Claim`` is one)."""
+
+    @property
+    def claim_id(self) -> str: ...
+
+    @property
+    def lines(self) -> tuple[ClaimLine, ...]: ...
+
+
+@dataclass(frozen=True)
+class ClaimLines:
+    """A claim as matching and posting read it: our id, the books' row, its payer and encounter, its lines."""
+
+    claim_id: str
+    row: int
+    payer_id: int
+    encounter_id: int
+    lines: tuple[ClaimLine, ...]
+
 
 BY_CONTROL_NUMBER = "control number"
 BY_RESTATED_CODE = "restated code"

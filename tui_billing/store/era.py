@@ -22,18 +22,27 @@ from typing import Any
 
 from ..claims import model as m
 from ..claims.era import ClaimPayment, EraError, Remittance, parse_835, require_balanced
-from ..claims.era_match import match_claim
+from ..claims.era_match import ClaimLines, match_claim
 from ..claims.era_plan import DEFAULT_DENIAL_CODES, DENIED, POSTED, REVERSAL, ClaimPlan, plan_claim
 from ..ledger.checks import iso_date
+from ..ledger.distributions import DistributionFacts, plan_distribution
 from ..ledger.receipts import RECOUPED_BY_REVERSAL, plan_receipt_adjustment
-from ..ledger.records import ChargeState, ReceiptAdjustmentRow
+from ..ledger.records import (
+    AdjustmentRow,
+    ApplicationRow,
+    ChargeState,
+    DistributionRow,
+    Plan,
+    ReceiptAdjustmentRow,
+    TransferRow,
+)
 from . import audit, roles
 from . import claims as claim_store
 from . import operations as ops
 from . import validate as v
 from .db import database, inserted_id, write
 from .errors import BillingError
-from .writer import write_plan
+from .writer import bulk_insert, write_plan
 
 __all__ = ["DEFAULT_DENIAL_CODES", "EraResult", "PostedRemittance", "adjust_receipt", "import_era", "read_era"]
 
@@ -145,29 +154,66 @@ def _payer_for(remittance: Remittance, claim_payers: Iterable[int]) -> int:
                        f"({remittance.payer_name}); add it to the payer first", "payer")
 
 
-def _claims_for(payments: Sequence[ClaimPayment]) -> tuple[dict[str, m.Claim], dict[str, int]]:
-    rows = claim_store.claim_row_ids(p.claim_id for p in payments)
-    loaded = claim_store.load_claims(sorted(rows.values())) if rows else []
-    return {c.claim_id: c for c in loaded}, rows
+def _in(ids: Sequence[Any]) -> str:
+    return ",".join("?" * len(ids))
 
 
-def _next_payers(charges: Mapping[int, ChargeState], dos: Mapping[int, str]) -> dict[int, int | None]:
-    """Charge -> the payer of the next coverage (by priority) after the one that owes it now; None: the patient."""
-    out: dict[int, int | None] = {}
-    for cid, state in charges.items():
-        day = dos[cid]
-        chain = [r[0] for r in _rows(
-            "SELECT payer_id FROM coverage WHERE patient_id = ? AND effective <= ? AND (end_date = '' OR end_date >= ?) "
-            "ORDER BY priority, id", (state.patient_id, day, day))]
-        after = chain[chain.index(state.payer_id) + 1:] if state.payer_id in chain else []
-        out[cid] = next((p for p in after if p != state.payer_id), None)
+def _chunks(values: Sequence[Any], size: int = 900) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def _claims_for(payments: Sequence[ClaimPayment]) -> dict[str, ClaimLines]:
+    """The claims a remittance names, as matching reads them (lines with their charges' codes)."""
+    numbers = sorted({p.claim_id for p in payments})
+    heads: dict[int, tuple[str, int, int]] = {}
+    for part in _chunks(numbers):
+        for row, number, payer, encounter in _rows(
+                f"SELECT id, claim_id, payer_id, encounter_id FROM claim WHERE claim_id IN ({_in(part)})", part):
+            heads[row] = (number, payer, encounter)
+    lines: dict[int, list[m.ClaimLine]] = defaultdict(list)
+    rows = sorted(heads)
+    for part in _chunks(rows):
+        for claim, line_no, control, charge_id, code, mods, units, amount, dos, pos in _rows(
+                "SELECT l.claim_id, l.line_no, l.control_number, l.charge_id, c.code, c.modifiers, c.units, l.charge, "
+                f"c.dos, c.pos FROM claim_line l JOIN charge c ON c.id = l.charge_id WHERE l.claim_id IN ({_in(part)}) "
+                "ORDER BY l.claim_id, l.line_no", part):
+            modifiers = tuple(x for x in (mods or "").replace(",", " ").split() if x)
+            lines[claim].append(m.ClaimLine(line_no, control, charge_id, code, modifiers, units, amount, dos, (),
+                                            pos))
+    return {number: ClaimLines(number, row, payer, encounter, tuple(lines[row]))
+            for row, (number, payer, encounter) in heads.items()}
+
+
+def _charge_states(charge_ids: Sequence[int]) -> dict[int, ChargeState]:
+    out: dict[int, ChargeState] = {}
+    ids = sorted(set(charge_ids))
+    for part in _chunks(ids):
+        for row in _rows("SELECT c.id, c.patient_id, c.payer_id, c.reverses_id, COALESCE(cb.balance, 0), cb.payer_id "
+                         "FROM charge c LEFT JOIN charge_balance cb ON cb.charge_id = c.id "
+                         f"WHERE c.id IN ({_in(part)})", part):
+            out[row[0]] = ChargeState(*row)
     return out
 
 
-def _facts(claim: m.Claim) -> tuple[dict[int, ChargeState], dict[int, int | None]]:
-    ids = [line.charge_id for line in claim.lines]
-    charges = ops._charge_states(ids)
-    return charges, _next_payers(charges, {line.charge_id: line.dos for line in claim.lines})
+def _coverage_chains(patients: Sequence[int]) -> dict[int, list[tuple[int, str, str]]]:
+    """Patient -> their coverages by priority: (payer, effective, end date)."""
+    out: dict[int, list[tuple[int, str, str]]] = defaultdict(list)
+    ids = sorted(set(patients))
+    for part in _chunks(ids):
+        for patient, payer, effective, end in _rows(
+                "SELECT patient_id, payer_id, effective, end_date FROM coverage "
+                f"WHERE patient_id IN ({_in(part)}) ORDER BY patient_id, priority, id", part):
+            out[patient].append((payer, effective, end))
+    return out
+
+
+def _next_payer(state: ChargeState, dos: str, chains: Mapping[int, list[tuple[int, str, str]]]) -> int | None:
+    """The payer of the next coverage in force (by priority) after the one that owes the charge now; None: the patient."""
+    chain = [payer for payer, effective, end in chains.get(state.patient_id, [])
+             if effective <= dos and (not end or end >= dos)]
+    after = chain[chain.index(state.payer_id) + 1:] if state.payer_id in chain else []
+    return next((p for p in after if p != state.payer_id), None)
 
 
 # --------------------------------------------------------------------------- posting
@@ -261,41 +307,85 @@ def _forward(ctx: _Context, plan: ClaimPlan) -> list[str]:
     return [claim_store.claim_number(r) for r in rows]
 
 
-def _post_claims(ctx: _Context, posted: PostedRemittance, claims: Mapping[str, m.Claim], rows: Mapping[str, int]) -> None:
-    # Reversals first: the credit they take back is what the corrected claims after them are paid from.
-    order = sorted(enumerate(posted.remittance.claims, 1), key=lambda x: not x[1].is_reversal)
-    plans: list[tuple[int, ClaimPlan]] = []
-    for seq, payment in order:
-        match = match_claim(payment, claims)
-        charges: dict[int, ChargeState] = {}
-        next_payer: dict[int, int | None] = {}
-        if match.claim is not None:
-            charges, next_payer = _facts(match.claim)
-        plan = plan_claim(match, claim_row=rows.get(payment.claim_id), charges=charges, next_payer=next_payer,
-                          denial_codes=ctx.denial_codes)
-        if plan.outcome == REVERSAL:
-            outcome, did, detail = _reverse(ctx, posted, plan)
-            posted.reversals.append((payment.claim_id, did, detail))
-            if outcome == "exception":
-                plan = ClaimPlan(payment, plan.claim_row, "exception", problem=detail,
-                                 work=(("exception", "", payment.paid, detail),))
-            posted.claims.append(plan)
-            rc = _remittance_claim(posted.remittance_id, seq, plan, outcome, did, detail)
-            for kind, codes, amount, text in plan.work:
-                _work_item(ctx, kind, rc, plan, codes, amount, text)
+def _record_claim(ctx: _Context, posted: PostedRemittance, seq: int, plan: ClaimPlan, outcome: str,
+                  distribution_id: int | None, detail: str) -> None:
+    posted.claims.append(plan)
+    rc = _remittance_claim(posted.remittance_id, seq, plan, outcome, distribution_id, detail)
+    for kind, codes, amount, text in plan.work:
+        _work_item(ctx, kind, rc, plan, codes, amount, text)
+
+
+def _post_reversals(ctx: _Context, posted: PostedRemittance, claims: Mapping[str, ClaimLines]) -> None:
+    """Reversals first, one at a time through the void operation: the credit they take back is what
+    the corrected claims after them are paid from."""
+    for seq, payment in enumerate(posted.remittance.claims, 1):
+        if not payment.is_reversal:
             continue
-        _ensure_reasons([plan], ctx.user)
+        match = match_claim(payment, claims)
+        claim = claims.get(payment.claim_id)
+        plan = plan_claim(match, claim_row=claim.row if claim else None, charges={}, next_payer={},
+                          denial_codes=ctx.denial_codes)
+        if plan.outcome != REVERSAL:  # a reversal of a claim we cannot find
+            _record_claim(ctx, posted, seq, plan, plan.outcome, None, plan.problem)
+            continue
+        outcome, did, detail = _reverse(ctx, posted, plan)
+        posted.reversals.append((payment.claim_id, did, detail))
+        if outcome == "exception":
+            plan = ClaimPlan(payment, plan.claim_row, "exception", problem=detail,
+                             work=(("exception", "", payment.paid, detail),))
+        _record_claim(ctx, posted, seq, plan, outcome, did, detail)
+
+
+def _post_claims(ctx: _Context, posted: PostedRemittance, claims: Mapping[str, ClaimLines]) -> None:
+    """Every other claim: planned one by one through the kernel's distribution planner against
+    facts read once for the whole remittance (and kept current as each plan is made), then the
+    planned rows and their audit events written in bulk, in the same transaction."""
+    _post_reversals(ctx, posted, claims)
+    payments = [(seq, p) for seq, p in enumerate(posted.remittance.claims, 1) if not p.is_reversal]
+    matches = [(seq, match_claim(p, claims)) for seq, p in payments]
+    lines = [line for _, mt in matches if mt.claim is not None for line in mt.claim.lines]
+    states = _charge_states([line.charge_id for line in lines])
+    chains = _coverage_chains([st.patient_id for st in states.values()])
+    receipt = _receipt_state(posted.receipt_id) if posted.receipt_id is not None else None
+    unapplied = receipt.unapplied if receipt is not None else 0
+    ids = ops._ids()
+    known = {r[0] for r in _rows("SELECT code FROM adjustment_reason")}
+    payers = {r[0] for r in _rows("SELECT id FROM payer")}
+    planned: list[Plan] = []
+    forwards: list[ClaimPlan] = []
+    outcomes: list[tuple[int, ClaimPlan, int | None]] = []
+    for seq, match in matches:
+        payment = match.payment
+        claim = claims.get(payment.claim_id)
+        mine = {line.charge_id: states[line.charge_id] for line in (claim.lines if claim else ())
+                if line.charge_id in states}
+        next_payer = {line.charge_id: _next_payer(mine[line.charge_id], line.dos, chains)
+                      for line in (claim.lines if claim else ()) if line.charge_id in mine}
+        plan = plan_claim(match, claim_row=claim.row if claim else None, charges=mine, next_payer=next_payer,
+                          denial_codes=ctx.denial_codes)
         distribution_id = None
         if plan.outcome in (POSTED, DENIED) and plan.distribution:
-            unapplied = _receipt_state(posted.receipt_id).unapplied if posted.receipt_id else 0
             if plan.applied > unapplied:
                 why = (f"the claim pays {plan.applied / 100:.2f} but the receipt has {unapplied / 100:.2f} left "
                        "(a reversal before it was not posted)")
                 plan = ClaimPlan(payment, plan.claim_row, "exception", problem=why,
                                  work=(("exception", "", payment.paid, why),))
             else:
-                distribution_id = ops.distribute(posted.receipt_id, list(plan.distribution), posting_date=ctx.date,
-                                                 operator=ctx.user)
+                for code in {code for line in plan.lines for code, _ in line.adjustments} - known:
+                    ops.add_adjustment_reason(code, f"CARC {code} (from an 835)", "carc", operator=ctx.user)
+                    known.add(code)
+                state = receipt._replace(unapplied=unapplied) if receipt is not None else None
+                dplan = plan_distribution(
+                    posted.receipt_id, plan.distribution, posting_date=ctx.date, user=ctx.user, now=ctx.now, ids=ids,
+                    facts=DistributionFacts(receipt=state, charges=mine, reasons=known, payers=payers))
+                planned.append(dplan)
+                distribution_id = dplan.of(DistributionRow)[0].id
+                unapplied -= plan.applied
+                for line in plan.lines:  # the charge as the next plan must see it
+                    before = states[line.charge_id]
+                    target = None if line.transfer_to == "patient" else \
+                        int(line.transfer_to.split()[1]) if line.transfer_to else before.payer_id
+                    states[line.charge_id] = before._replace(balance=line.remaining, payer_id=target)
         if plan.outcome in (POSTED, DENIED) and plan.claim_row is not None:
             crossed = f" (crossed over to {payment.crossover_name or payment.crossover_id})" \
                 if payment.is_crossover else ""
@@ -303,17 +393,41 @@ def _post_claims(ctx: _Context, posted: PostedRemittance, claims: Mapping[str, m
             if payment.payer_claim_number:
                 ctx.payer_claim_numbers[plan.claim_row] = payment.payer_claim_number
             if payment.is_crossover:
-                posted.forwarded += _forward(ctx, plan)
-        posted.claims.append(plan)
-        rc = _remittance_claim(posted.remittance_id, seq, plan, plan.outcome, distribution_id, plan.problem)
-        for kind, codes, amount, text in plan.work:
-            _work_item(ctx, kind, rc, plan, codes, amount, text)
-        plans.append((seq, plan))
+                forwards.append(plan)
+        outcomes.append((seq, plan, distribution_id))
+    # A write-off by an office reason needs a supervisor; an 835's CARCs are the payer's word.
+    roles.require("adjust", ctx.user, reasons=sorted({r.reason_code for p in planned for r in p.of(AdjustmentRow)
+                                                      if r.amount > 0}))
+    _write_plans(planned)
+    for seq, plan, distribution_id in outcomes:  # (after the distributions they name)
+        _record_claim(ctx, posted, seq, plan, plan.outcome, distribution_id, plan.problem)
+    for plan in forwards:
+        posted.forwarded += _forward(ctx, plan)
+
+
+def _write_plans(plans: Sequence[Plan]) -> None:
+    """The planned rows, table by table (a charge's adjustments before the money that pays it, an
+    increase first, so every running balance stays >= 0 row by row), then their chained events."""
+    if not plans:
+        return
+    conn = database.connection()
+    rows: dict[type, list[Any]] = defaultdict(list)
+    for plan in plans:
+        for row in plan.rows:
+            rows[type(row)].append(row)
+    rows[AdjustmentRow].sort(key=lambda r: r.amount >= 0)
+    for kind in (DistributionRow, AdjustmentRow, ApplicationRow, TransferRow):
+        if rows.get(kind):
+            bulk_insert(conn, kind, rows[kind])
+    events = [(p.event.at, p.event.user, p.event.action, p.event.entity, p.event.entity_id, dict(p.event.detail))
+              for p in plans]
+    conn.executemany("INSERT INTO audit_event (at, user, action, entity, entity_id, detail, prev_hash, hash) "
+                     "VALUES (?,?,?,?,?,?,?,?)", list(audit.chain_rows(audit.last_hash(), events)))
 
 
 def _post_one(ctx: _Context, file_id: int, remittance: Remittance) -> PostedRemittance:
-    claims, rows = _claims_for(remittance.claims)
-    payer_id = _payer_for(remittance, (c.payer.id for c in claims.values()))
+    claims = _claims_for(remittance.claims)
+    payer_id = _payer_for(remittance, (c.payer_id for c in claims.values()))
     today = v.today().isoformat()
     paid_date = remittance.paid_date or today
     received = min(paid_date, today)
@@ -350,7 +464,7 @@ def _post_one(ctx: _Context, file_id: int, remittance: Remittance) -> PostedRemi
             adjust_receipt(posted.receipt_id, plb.amount, code=plb.reason, reference=plb.reference[:50],
                            posting_date=ctx.date, operator=ctx.user)
             posted.receipt_adjustments.append((plb.reason, plb.reference, plb.amount))
-    _post_claims(ctx, posted, claims, rows)
+    _post_claims(ctx, posted, claims)
     return posted
 
 
