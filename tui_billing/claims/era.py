@@ -158,19 +158,19 @@ class Remittance:
 
 # --------------------------------------------------------------------------- reading
 
-_AMOUNT = re.compile(r"-?(\d+)?(?:\.(\d{0,2}))?")
+_DIGITS = frozenset("0123456789")
 
 
 def cents(text: str, where: str) -> int:
     """An X12 decimal (R) as exact cents: ``-12.5`` -> -1250; a third decimal is refused."""
     value = text.strip()
-    match = _AMOUNT.fullmatch(value)
-    if not value or not match or not (match.group(1) or match.group(2)):
+    body = value[1:] if value.startswith("-") else value
+    whole, dot, frac = body.partition(".")
+    # ASCII digits only (str.isdigit would take '²'), at most two decimals, something before or after the point
+    if not ((whole or frac) and set(whole) <= _DIGITS and set(frac) <= _DIGITS and len(frac) <= 2):
         raise EraError(f"{where}: {text!r} is not an amount in dollars and cents")
-    whole = int(match.group(1) or 0)
-    frac = int((match.group(2) or "").ljust(2, "0"))
-    result = whole * 100 + frac
-    return -result if value.startswith("-") else result
+    result = int(whole or 0) * 100 + int(frac.ljust(2, "0"))
+    return -result if body is not value else result
 
 
 def _units(text: str, where: str) -> int:
@@ -202,6 +202,10 @@ def _delimiters(text: str) -> _Delimiters:
     return _Delimiters(text[3], text[104], text[105])
 
 
+#: Segments are padded to this many elements (the widest this reader indexes: PLB's 13, CAS's 19).
+_PADDED = 20
+
+
 def segments(text: str) -> list[list[str]]:
     """The file's segments, each as its list of elements (line breaks between segments ignored)."""
     text = text.lstrip("\ufeff")
@@ -210,7 +214,9 @@ def segments(text: str) -> list[list[str]]:
     for raw in text.lstrip().split(d.segment):
         seg = raw.strip("\r\n")
         if seg.strip():
-            out.append(seg.split(d.element))
+            elements = [e.strip() for e in seg.split(d.element)]
+            # padded, so a reader indexes an absent trailing element as "" without a length check
+            out.append(elements + [""] * (_PADDED - len(elements)) if len(elements) < _PADDED else elements)
     return out
 
 
@@ -219,7 +225,7 @@ def _component(value: str, text: str) -> list[str]:
 
 
 def _el(seg: list[str], i: int) -> str:
-    return seg[i].strip() if i < len(seg) else ""
+    return seg[i] if i < len(seg) else ""
 
 
 def _adjustments(seg: list[str], where: str) -> list[Adjustment]:
@@ -277,32 +283,32 @@ def parse_835(text: str) -> list[Remittance]:
         tag = seg[0].strip()
         where = f"segment {n} ({tag})"
         if tag == "ST":
-            if _el(seg, 1) != "835":
-                raise EraError(f"{where}: transaction set {_el(seg, 1)!r} is not an 835 remittance")
+            if seg[1] != "835":
+                raise EraError(f"{where}: transaction set {seg[1]!r} is not an 835 remittance")
             in_set, head, claims, plbs, claim, line, loop = True, {}, [], [], None, None, ""
         elif not in_set:
             continue
         elif tag == "BPR":
-            head.update(handling=_el(seg, 1), amount=_el(seg, 2), credit_debit=_el(seg, 3),
-                        payment_method=_el(seg, 4), paid_date=_el(seg, 16))
+            head.update(handling=seg[1], amount=seg[2], credit_debit=seg[3],
+                        payment_method=seg[4], paid_date=seg[16])
         elif tag == "TRN":
-            head.update(trace=_el(seg, 2), trace_payer=_el(seg, 3))
+            head.update(trace=seg[2], trace_payer=seg[3])
         elif tag == "N1":
-            loop = _el(seg, 1)
+            loop = seg[1]
             if loop == "PR":
-                head.update(payer_name=_el(seg, 2), payer_n1_id=_el(seg, 4))
+                head.update(payer_name=seg[2], payer_n1_id=seg[4])
             elif loop == "PE":
-                head.update(payee_name=_el(seg, 2), payee_npi=_el(seg, 4) if _el(seg, 3) == "XX" else "")
-        elif tag == "REF" and claim is None and loop == "PR" and _el(seg, 1) == "2U":
-            head.setdefault("payer_ref_id", _el(seg, 2))
+                head.update(payee_name=seg[2], payee_npi=seg[4] if seg[3] == "XX" else "")
+        elif tag == "REF" and claim is None and loop == "PR" and seg[1] == "2U":
+            head.setdefault("payer_ref_id", seg[2])
         elif tag == "CLP":
             if "amount" not in head:
                 raise EraError(f"{where}: a claim before the payment (BPR)")
             finish_claim()
-            claim = {"claim_id": _el(seg, 1), "status": _el(seg, 2),
-                     "charge": cents(_el(seg, 3), f"{where} CLP03"), "paid": cents(_el(seg, 4), f"{where} CLP04"),
-                     "patient_responsibility": cents(_el(seg, 5), f"{where} CLP05") if _el(seg, 5) else 0,
-                     "filing_code": _el(seg, 6), "payer_claim_number": _el(seg, 7)}
+            claim = {"claim_id": seg[1], "status": seg[2],
+                     "charge": cents(seg[3], f"{where} CLP03"), "paid": cents(seg[4], f"{where} CLP04"),
+                     "patient_responsibility": cents(seg[5], f"{where} CLP05") if seg[5] else 0,
+                     "filing_code": seg[6], "payer_claim_number": seg[7]}
             claim_adjustments, claim_lines = [], []
             if not claim["claim_id"]:
                 raise EraError(f"{where}: the claim has no id (CLP01)")
@@ -314,44 +320,44 @@ def parse_835(text: str) -> list[Remittance]:
             else:
                 raise EraError(f"{where}: an adjustment outside a claim")
         elif tag == "NM1" and claim is not None and line is None:
-            qualifier = _el(seg, 1)
+            qualifier = seg[1]
             if qualifier == "QC":
-                claim["patient_name"] = ", ".join(p for p in (_el(seg, 3), _el(seg, 4)) if p)
-                claim["member_id"] = _el(seg, 9)
+                claim["patient_name"] = ", ".join(p for p in (seg[3], seg[4]) if p)
+                claim["member_id"] = seg[9]
             elif qualifier == "TT":
-                claim["crossover_name"] = _el(seg, 3)
-                claim["crossover_id"] = _el(seg, 9)
+                claim["crossover_name"] = seg[3]
+                claim["crossover_id"] = seg[9]
         elif tag == "DTM" and claim is not None:
-            qualifier = _el(seg, 1)
+            qualifier = seg[1]
             if line is not None and qualifier in ("472", "150"):
-                line["dos"] = _date(_el(seg, 2), where)
+                line["dos"] = _date(seg[2], where)
             elif line is None and qualifier == "232":
-                claim["statement_from"] = _date(_el(seg, 2), where)
+                claim["statement_from"] = _date(seg[2], where)
         elif tag == "SVC":
             if claim is None:
                 raise EraError(f"{where}: a service line outside a claim")
             finish_line()
-            code = _el(seg, 1).split(sep)
+            code = seg[1].split(sep)
             if len(code) < 2 or not code[1]:
-                raise EraError(f"{where}: SVC01 {_el(seg, 1)!r} names no procedure code")
+                raise EraError(f"{where}: SVC01 {seg[1]!r} names no procedure code")
             line = {"code": code[1], "modifiers": tuple(m for m in code[2:6] if m),
-                    "charge": cents(_el(seg, 2), f"{where} SVC02"), "paid": cents(_el(seg, 3), f"{where} SVC03"),
-                    "units": _units(_el(seg, 5), f"{where} SVC05") or 1}
-            if _el(seg, 6):
-                sent = _el(seg, 6).split(sep)
+                    "charge": cents(seg[2], f"{where} SVC02"), "paid": cents(seg[3], f"{where} SVC03"),
+                    "units": _units(seg[5], f"{where} SVC05") or 1}
+            if seg[6]:
+                sent = seg[6].split(sep)
                 line["submitted_code"] = sent[1] if len(sent) > 1 else ""
                 line["submitted_modifiers"] = tuple(m for m in sent[2:6] if m)
-            if _el(seg, 7):
-                line["submitted_units"] = _units(_el(seg, 7), f"{where} SVC07")
-        elif tag == "REF" and line is not None and _el(seg, 1) == "6R":
-            line["control_number"] = _el(seg, 2)
-        elif tag == "AMT" and line is not None and _el(seg, 1) == "B6":
-            line["allowed"] = cents(_el(seg, 2), f"{where} AMT*B6")
-        elif tag == "LQ" and line is not None and _el(seg, 1) == "HE":
-            line["remarks"] = (*line.get("remarks", ()), _el(seg, 2))  # type: ignore[misc]
+            if seg[7]:
+                line["submitted_units"] = _units(seg[7], f"{where} SVC07")
+        elif tag == "REF" and line is not None and seg[1] == "6R":
+            line["control_number"] = seg[2]
+        elif tag == "AMT" and line is not None and seg[1] == "B6":
+            line["allowed"] = cents(seg[2], f"{where} AMT*B6")
+        elif tag == "LQ" and line is not None and seg[1] == "HE":
+            line["remarks"] = (*line.get("remarks", ()), seg[2])  # type: ignore[misc]
         elif tag == "PLB":
             finish_claim()
-            fiscal = _date(_el(seg, 2), where) if _el(seg, 2) else ""
+            fiscal = _date(seg[2], where) if seg[2] else ""
             for i in range(3, len(seg), 2):
                 if not _el(seg, i):
                     continue
