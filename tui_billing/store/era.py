@@ -94,7 +94,9 @@ class EraResult:
 
     @property
     def lines_posted(self) -> int:
-        return sum(len(c.lines) for r in self.remittances for c in r.claims if c.outcome in (POSTED, DENIED))
+        """Service lines handled without a person: posted, denied (kept with the payer), or reversed."""
+        return sum(len(c.payment.lines) if c.outcome == REVERSAL else len(c.lines)
+                   for r in self.remittances for c in r.claims if c.outcome in (POSTED, DENIED, REVERSAL))
 
 
 class _DryRun(Exception):
