@@ -239,3 +239,29 @@ def test_one_claims_posting_is_voided_alone_and_an_era_receipt_with_plb_is_not_v
     ops.void("distribution", did, "posted to the wrong claim")
     assert balances(charges) == [(10000, cp.payers[ACME])] and posted.unapplied == 8000
     books_are_whole(deposit_eft=6750)
+
+
+def test_secondary_claim_carries_the_primary_adjudication_from_the_stored_835(cp, tmp_path):
+    import dataclasses
+
+    from tui_billing.claims.era_secondary import other_payer_problems
+    from tui_billing.claims.model import OtherPayment
+    from tui_billing.store import claims as claim_store
+
+    number, controls, charges, _ = books_claim(cp.patients[ROE], cp.payers[MCR], ("99213",), "2026-11-07")
+    era_store.import_era(fixture_for("crossover", {"C7": (number, controls)}, tmp_path))
+    [(secondary,)] = q("SELECT k.id FROM claim k WHERE k.payer_id = ?", cp.payers[ACME])
+    [medicare] = era_store.other_payers(secondary)
+    assert (medicare.payer.id, medicare.responsibility, medicare.paid) == (cp.payers[MCR], "P", 8000)
+    assert [(p.line_no, p.paid, p.adjustments, p.paid_date) for p in medicare.lines] == [
+        (1, 8000, (("PR", "2", 2000),), "2026-11-13")]
+    [claim] = claim_store.load_claims([secondary])
+    claim = dataclasses.replace(claim, other_payers=(medicare,))
+    assert other_payer_problems(claim) == []
+    # checked before writing: a line that does not add up is named
+    wrong = dataclasses.replace(medicare, lines=(OtherPayment(1, 8000, (("PR", "2", 1500),), "2026-11-13"),))
+    assert other_payer_problems(dataclasses.replace(claim, other_payers=(wrong,))) == [
+        "line 1: Medicare Part B paid 80.00 and adjusted 15.00, but the line charges 100.00"]
+    short = dataclasses.replace(medicare, paid=7900)
+    assert other_payer_problems(dataclasses.replace(claim, other_payers=(short,))) == [
+        "Medicare Part B: AMT*D 79.00 is not its lines' paid 80.00 less its claim adjustments 0.00"]
