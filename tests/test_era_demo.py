@@ -12,8 +12,8 @@ from tui_billing.store import era as era_store
 from tui_billing.store.era_demo import write_demo_eras
 
 from era_support import books_claim
-from era_x12 import x12_errors
 from store_helpers import invariant_problems
+from x12_check import x12_errors
 
 
 def q(sql, *params):

@@ -8,7 +8,7 @@ import pytest
 
 from tui_billing.claims.era import EraError, balance_problems, cents, parse_835, require_balanced
 
-from era_x12 import x12_errors
+from x12_check import x12_errors
 
 ERA_DIR = Path(__file__).parent / "data" / "era"
 FIXTURES = sorted(ERA_DIR.glob("*.835"))

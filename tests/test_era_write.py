@@ -9,7 +9,7 @@ from tui_billing.claims.era import balance_problems, parse_835
 from tui_billing.claims.era_write import ClaimAnswer, LineAnswer, write_835
 
 from era_support import claim, line
-from era_x12 import x12_errors
+from x12_check import x12_errors
 
 
 def answer(claim_id: str, splits: list[tuple[int, int, int]], status: str = "1", **kw) -> ClaimAnswer:
