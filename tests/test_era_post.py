@@ -258,6 +258,17 @@ def test_secondary_claim_carries_the_primary_adjudication_from_the_stored_835(cp
     [claim] = claim_store.load_claims([secondary])
     claim = dataclasses.replace(claim, other_payers=(medicare,))
     assert other_payer_problems(claim) == []
+    # and claims-x12's writer turns it into a secondary 837P that pyx12 passes, the primary's CAS verbatim
+    import datetime as dt
+
+    from tui_billing.claims.x837 import write_837p
+
+    from x12_check import x12_errors
+
+    text = write_837p([claim], sender_id="MAPLE01", receiver_id="CLEARHOUSE1", receiver_name="Clearinghouse",
+                      interchange_number=1, group_number=1, production=False, created=dt.datetime(2026, 11, 16, 9))
+    assert x12_errors(text) == []
+    assert "CAS*PR*2*20~" in text and "AMT*D*80~" in text
     # checked before writing: a line that does not add up is named
     wrong = dataclasses.replace(medicare, lines=(OtherPayment(1, 8000, (("PR", "2", 1500),), "2026-11-13"),))
     assert other_payer_problems(dataclasses.replace(claim, other_payers=(wrong,))) == [
