@@ -276,3 +276,13 @@ def test_secondary_claim_carries_the_primary_adjudication_from_the_stored_835(cp
     short = dataclasses.replace(medicare, paid=7900)
     assert other_payer_problems(dataclasses.replace(claim, other_payers=(short,))) == [
         "Medicare Part B: AMT*D 79.00 is not its lines' paid 80.00 less its claim adjustments 0.00"]
+
+
+def test_a_claim_the_books_refuse_is_an_exception_and_the_rest_of_the_file_posts(cp, tmp_path):
+    # Acme's remittance pays a claim the books have as Medicare's (a payer paying what is not its own)
+    number, controls, charges, _ = books_claim(cp.patients[ROE], cp.payers[MCR], ("99213", "36415"), "2026-11-02")
+    [posted] = era_store.import_era(fixture_for("paid", {"C1": (number, controls)}, tmp_path)).remittances
+    [plan] = posted.claims
+    assert plan.outcome == "exception" and "not billed to this receipt's payer" in plan.problem
+    assert posted.unapplied == 7200  # the money waits on the receipt for a person
+    books_are_whole(deposit_eft=7200)

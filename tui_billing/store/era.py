@@ -377,9 +377,16 @@ def _post_claims(ctx: _Context, posted: PostedRemittance, claims: Mapping[str, C
                     ops.add_adjustment_reason(code, f"CARC {code} (from an 835)", "carc", operator=ctx.user)
                     known.add(code)
                 state = receipt._replace(unapplied=unapplied) if receipt is not None else None
-                dplan = plan_distribution(
-                    posted.receipt_id, plan.distribution, posting_date=ctx.date, user=ctx.user, now=ctx.now, ids=ids,
-                    facts=DistributionFacts(receipt=state, charges=mine, reasons=known, payers=payers))
+                try:
+                    dplan = plan_distribution(
+                        posted.receipt_id, plan.distribution, posting_date=ctx.date, user=ctx.user, now=ctx.now,
+                        ids=ids, facts=DistributionFacts(receipt=state, charges=mine, reasons=known, payers=payers))
+                except BillingError as exc:  # e.g. a charge the patient owes now: a person decides, not the file
+                    why = f"the books refuse this posting: {exc}"
+                    plan = ClaimPlan(payment, plan.claim_row, "exception", problem=why,
+                                     work=(("exception", "", payment.paid, why),))
+                    outcomes.append((seq, plan, None))
+                    continue
                 planned.append(dplan)
                 distribution_id = dplan.of(DistributionRow)[0].id
                 unapplied -= plan.applied
