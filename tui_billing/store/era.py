@@ -274,8 +274,11 @@ def _reverse(ctx: _Context, posted: PostedRemittance, plan: ClaimPlan) -> tuple[
                f"{-plan.payment.paid / 100:.2f}: reverse it by hand")
         return "exception", None, why
     did, old_receipt, amount = int(target[0]), target[1], int(target[2])
-    ops.void("distribution", did, f"reversed by 835 payment {posted.remittance.trace}", posting_date=ctx.date,
-             operator=ctx.user)
+    try:
+        ops.void("distribution", did, f"reversed by 835 payment {posted.remittance.trace}", posting_date=ctx.date,
+                 operator=ctx.user)
+    except BillingError as exc:  # e.g. a clerk may not void a closed day's posting: a supervisor reverses it
+        return "exception", None, f"distribution {did} cannot be voided here ({exc}): reverse it by hand"
     if amount and old_receipt is not None and posted.receipt_id is not None:
         adjust_receipt(old_receipt, -amount, code=RECOUPED_BY_REVERSAL,
                        reference=f"{posted.remittance.trace} {plan.payment.claim_id}"[:50], posting_date=ctx.date,
