@@ -286,3 +286,14 @@ def test_a_claim_the_books_refuse_is_an_exception_and_the_rest_of_the_file_posts
     assert plan.outcome == "exception" and "not billed to this receipt's payer" in plan.problem
     assert posted.unapplied == 7200  # the money waits on the receipt for a person
     books_are_whole(deposit_eft=7200)
+
+
+def test_a_balance_the_payer_does_not_explain_is_an_exception(cp, tmp_path):
+    number, controls, charges, _ = books_claim(cp.patients[JANE], cp.payers[ACME], ("99213", "36415"), "2026-11-02")
+    receipt = ops.record_receipt(amount=500, method="check", payer_id=cp.payers[ACME], reference="HAND1").receipt_id
+    ops.distribute(receipt, [ops.DistributionLine(charges[0], applied=500)])  # 5.00 keyed by hand before the ERA
+    [posted] = era_store.import_era(fixture_for("paid", {"C1": (number, controls)}, tmp_path)).remittances
+    [plan] = posted.claims
+    assert plan.outcome == "exception" and "would keep 11.00 but the payer leaves 16.00" in plan.problem
+    assert balances(charges) == [(9500, cp.payers[ACME]), (1000, cp.payers[ACME])]
+    books_are_whole(deposit_eft=7200, deposit_checks=500, check_count=1)

@@ -150,6 +150,12 @@ def plan_claim(
             problems.append(f"line {service.index} {service.code}: {(applied + sum(a for _, a in posted)) / 100:.2f} "
                             f"is more than charge {line.charge_id}'s balance {state.balance / 100:.2f}")
             continue
+        if not denied and remaining != patient_part:
+            # the books and the payer disagree on what is left (a payment keyed by hand, a changed fee):
+            # a person looks, rather than the patient being billed what the payer did not say
+            problems.append(f"line {service.index} {service.code}: charge {line.charge_id} would keep "
+                            f"{remaining / 100:.2f} but the payer leaves {patient_part / 100:.2f} to the patient")
+            continue
         transfer = ""
         if remaining > 0 and not denied and patient_part > 0:
             target = next_payer.get(line.charge_id)
