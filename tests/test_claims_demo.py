@@ -11,6 +11,8 @@ import pytest
 from tui_billing import demo
 from tui_billing.store import close_database, database, open_database, run_check
 
+from x12_check import assert_valid_x12
+
 TODAY = "2026-11-16"
 
 
@@ -59,9 +61,21 @@ def test_the_sent_files_are_real(books: Path) -> None:
         assert hashlib.sha256(data).hexdigest() == digest
         assert stat.S_IMODE(Path(path).stat().st_mode) == 0o600
         assert f"*{isa13:09d}*" in data.decode()
+        assert_valid_x12(data.decode())
         assert _count(f"SELECT COUNT(*) FROM claim_event WHERE file_id = {file_id} AND status = 'sent'") > 0
 
 
 def test_the_demo_books_check(books: Path) -> None:
     report = run_check(integrity=False)
     assert report.ok, report.problems
+
+
+def test_every_file_the_ready_claims_make_passes_pyx12(books: Path) -> None:
+    from tui_billing.store import claims as cl
+
+    ready = cl.queue("ready")
+    assert ready
+    result = cl.build_batch(output_dir=None, validate_only=True)
+    assert sorted(c for f in result.files for c in f.claims) + sorted(result.held) == sorted(r.claim_id for r in ready)
+    for f in result.files:
+        assert_valid_x12(f.text)
