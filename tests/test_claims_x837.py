@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,12 +17,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tui_billing.claims import x12
-from tui_billing.claims.model import Claim
+from tui_billing.claims.model import Address, Claim
 from tui_billing.claims.scrub import ready, scrub
 from tui_billing.claims.x837 import write_837p
+from tui_billing.codes import COMMON_ICD10
 
 from claim_samples import (
+    ACME,
     ENVELOPE,
+    MEDICARE,
     PRACTICE,
     TODAY,
     dependent_claim,
@@ -149,7 +151,7 @@ def test_accents_are_transliterated_and_names_upper_cased():
 def test_a_delimiter_in_data_is_refused_naming_the_field(bad):
     claim = primary_claim()
     person = replace(claim.patient, last=bad)
-    with pytest.raises(ValueError, match=r"claim 'C0000001': subscriber\.last: the character"):
+    with pytest.raises(ValueError, match=r"claim 'C0000001': subscriber\.last: '.' is an X12 delimiter"):
         write_837p([replace(claim, subscriber=replace(claim.subscriber, person=person))], **ENVELOPE)
 
 
@@ -166,6 +168,11 @@ def test_a_name_with_nothing_basic_left_is_refused():
                    **ENVELOPE)
 
 
+def test_lines_out_of_sequence_are_refused():
+    with pytest.raises(ValueError, match="LX01"):
+        write_837p([replace(primary_claim(), lines=(line(1), line(3)))], **ENVELOPE)
+
+
 def test_no_claims_is_refused():
     with pytest.raises(ValueError, match="at least one claim"):
         write_837p([], **ENVELOPE)
@@ -179,6 +186,61 @@ def test_secondary_claim_carries_the_other_payers_adjudication():
     assert ["SVD", "ACME1", "80", "HC:99213:25", "", "1"] in segs
     assert ["CAS", "CO", "45", "25"] in segs and ["DTP", "573", "D8", "20260227"] in segs
     assert ["NM1", "PR", "2", "ACME HEALTH PLAN", "", "", "", "", "PI", "ACME1"] in segs
+
+
+def test_every_optional_part_at_once_is_clean():
+    """Pay-to address, 12 diagnoses, 4 modifiers and 4 pointers, a line's own place of service and
+    units, no assignment or signature, 50 lines, and a tertiary claim after two earlier payers
+    (one with claim-level adjustments): all of it pyx12-clean."""
+    base = secondary_claim()
+    acme = base.other_payers[0]
+    lines = tuple(replace(line(n, "99213" if n % 2 else "J1100", 1000 + n, modifiers=("25", "59", "LT", "RT")[: n % 5],
+                               pointers=(1, 2, 3, 12)[: 1 + n % 4], units=1 + n % 3),
+                          place_of_service="22" if n == 3 else "11") for n in range(1, 51))
+    second = replace(acme, payer=MEDICARE, responsibility="S", paid=sum(ln.charge for ln in lines) - 500,
+                     claim_adjustments=(("CO", "45", 300), ("OA", "23", 200)), lines=())
+    claim = replace(base, responsibility="T", lines=lines, diagnoses=tuple(COMMON_ICD10[:12]), assignment=False,
+                    signature_on_file=False,
+                    billing=replace(PRACTICE, pay_to=Address("PO Box 77", "Springfield", "IL", "627010077")),
+                    other_payers=(replace(acme, lines=()), second), payer=replace(ACME, name="Third Plan",
+                                                                                  edi_id="THIRD"))
+    text = write_837p([claim], **ENVELOPE)
+    assert_valid_x12(text)
+    segs = _segments(text)
+    assert ["NM1", "87", "2"] in segs and ["CAS", "CO", "45", "3", "", "OA", "23", "2"] not in segs
+    assert ["CAS", "OA", "23", "2"] in segs
+    assert next(s for s in segs if s[0] == "CLM")[6:10] == ["Y", "C", "N", "I"]
+    assert ["SV1", "HC:99213:25:59:LT", "10.03", "UN", "1", "22", "", "1:2:3:12"] in segs
+
+
+def test_segment_builder_leaves_off_trailing_empties_and_counts():
+    assert x12.segment("NM1", "87", "2", "", "") == "NM1*87*2~\n"
+    assert x12.segment("REF", "", "X") == "REF**X~\n"
+    assert x12.composite("HC", "99213", "", "") == "HC:99213"
+    st = x12.Transaction("837", "0042", "005010X222A1")
+    st.add("BHT", "0019")
+    st.add("LX", "1")
+    assert st.close().endswith("SE*4*0042~\n")
+
+
+@pytest.mark.parametrize(("given", "sent"), [("Zoë O'Neil", "ZOE O'NEIL"), ("ﬁnn", "FINN"), ("Ｊｏｅ", "JOE"),
+                                             ("a\tb\n c", "A B C"), ("  x  ", "X"), ("Bob\x1b[31m", "BOB31M"),
+                                             ("Straße", "STRASSE"), ("李", "")])
+def test_basic_text(given, sent):
+    assert x12.basic_text(given, "f") == sent
+
+
+@pytest.mark.parametrize("bad", ["a~b", "a*b", "a:b", "a^b", "ａ＊ｂ"])
+def test_basic_text_refuses_delimiters(bad):
+    with pytest.raises(ValueError, match="delimiter"):
+        x12.basic_text(bad, "patient.last")
+
+
+def test_ids_are_never_transliterated():
+    assert x12.identifier(" xjd-12 ", "member id", max_len=80) == "XJD-12"
+    for bad in ("XJÉ12", "X*1", ""):
+        with pytest.raises(ValueError, match="member id"):
+            x12.identifier(bad, "member id", max_len=80)
 
 
 def test_amounts_are_exact_decimals():
@@ -199,8 +261,10 @@ _hostile = st.one_of(
 @st.composite
 def _claims(draw) -> Claim:
     base = draw(st.sampled_from([primary_claim, dependent_claim, replacement_claim, void_claim, secondary_claim]))()
+    home = replace(base.patient.address, street=draw(st.one_of(st.just("12 Elm Road"), _hostile)),
+                   city=draw(st.one_of(st.just("Springfield"), _hostile)))
     patient = replace(base.patient, last=draw(_hostile), first=draw(_hostile),
-                      middle=draw(st.one_of(st.just(""), _hostile)))
+                      middle=draw(st.one_of(st.just(""), _hostile)), address=home)
     subscriber = base.subscriber
     if subscriber.relationship == "self":
         subscriber = replace(subscriber, person=patient)
@@ -236,5 +300,4 @@ def write_golden_files() -> None:
 
 
 if __name__ == "__main__":  # python tests/test_claims_x837.py: rewrite the golden files
-    sys.path.insert(0, str(Path(__file__).parent))
     write_golden_files()

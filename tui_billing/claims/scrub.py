@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .. import codes
 from .model import ORIGINAL, REPLACEMENT, VOID, Address, Claim, Person
-from .x12 import BASIC_CHARACTERS, DELIMITERS, basic_text, is_plain, outside_basic
+from .x12 import BASIC_CHARACTERS, basic_text, delimiters_in, is_plain, outside_basic
 
 __all__ = ["FIX_AT", "MAX_DIAGNOSES", "MAX_LINES", "RULES", "Problem", "icd10_release", "ready", "scrub"]
 
@@ -125,8 +125,8 @@ def billing_address(claim: Claim, _: _Context) -> Iterator[Problem]:
                                  "(put the PO box in the pay-to address)", "practice")
 
 
-def tax_id(claim: Claim, _: _Context) -> Iterator[Problem]:
-    """The EIN: 9 digits, no dash."""
+def practice_ids(claim: Claim, _: _Context) -> Iterator[Problem]:
+    """The EIN of 9 digits (no dash), a 10-digit phone and the clearinghouse's submitter id."""
     if not _DIGITS9.fullmatch(claim.billing.ein):
         yield Problem("billing.ein", f"the tax id (EIN) {claim.billing.ein!r} must be 9 digits, no dash", "practice")
     if len("".join(ch for ch in claim.billing.phone if ch.isdigit())) != 10:
@@ -147,8 +147,9 @@ def addresses(claim: Claim, _: _Context) -> Iterator[Problem]:
             continue
         if not address.street.strip():
             yield Problem(f"{field}.street", "the street is missing", fix_at)
-        if len(address.city.strip()) < 2:
-            yield Problem(f"{field}.city", "the city is missing", fix_at)
+        if len(_sent(address.city)) < 2:
+            yield Problem(f"{field}.city", f"the city {address.city!r} is missing or too short (2 letters at least)",
+                          fix_at)
         if not _STATE.fullmatch(address.state):
             yield Problem(f"{field}.state", f"the state {address.state!r} must be two capital letters (e.g. IL)", fix_at)
         if not _ZIP.fullmatch(address.zip):
@@ -204,6 +205,8 @@ def counts(claim: Claim, _: _Context) -> Iterator[Problem]:
     if len(claim.lines) > MAX_LINES:
         yield Problem("lines", f"{len(claim.lines)} lines: a claim carries at most {MAX_LINES}; split the encounter",
                       "claim")
+    if [ln.line_no for ln in claim.lines] != list(range(1, len(claim.lines) + 1)):
+        yield Problem("lines", "the lines must be numbered 1, 2, 3 ... in order (LX01)", "claim")
     if not claim.diagnoses:
         yield Problem("diagnoses", "the claim has no diagnosis", "charge")
     if len(claim.diagnoses) > MAX_DIAGNOSES:
@@ -249,6 +252,11 @@ def diagnoses(claim: Claim, _: _Context) -> Iterator[Problem]:
         error = _code_error(codes.validate_icd10, code)
         if error:
             yield Problem(f"diagnoses[{n}]", error, "charge")
+    flat = [code.replace(".", "").strip().upper() for code in claim.diagnoses]
+    for n, code in enumerate(flat, start=1):
+        if code in flat[: n - 1]:
+            yield Problem(f"diagnoses[{n}]", f"{claim.diagnoses[n - 1]} is already diagnosis {flat.index(code) + 1}: "
+                                             "list each code once", "charge")
     if claim.diagnoses and claim.diagnoses[0][:1].upper() in "VWXY":
         yield Problem("diagnoses[1]", f"{claim.diagnoses[0]} is an external-cause code: it can never be the principal "
                                       "diagnosis; put the injury or condition first", "charge")
@@ -316,6 +324,11 @@ def coverage(claim: Claim, _: _Context) -> Iterator[Problem]:
     if sub.relationship not in ("self", "spouse", "child", "other"):
         yield Problem("subscriber.relationship", f"{sub.relationship!r}: the patient is the subscriber's self, spouse, "
                                                  "child or other", "account")
+    elif sub.relationship == "self" and (sub.person.last, sub.person.first, sub.person.dob) != \
+            (claim.patient.last, claim.patient.first, claim.patient.dob):
+        # the 837P names only the subscriber when the patient is the subscriber: another name would be lost
+        yield Problem("subscriber.relationship", "the coverage says the patient is the subscriber, but the subscriber "
+                      f"is {sub.person.first} {sub.person.last} born {sub.person.dob}", "account")
     if claim.responsibility not in ("P", "S", "T"):
         yield Problem("responsibility", f"{claim.responsibility!r} must be P, S or T", "claim")
     for ln in claim.lines:
@@ -357,7 +370,7 @@ def _name(value: str, field: str, fix_at: str, *, required: bool, optional: bool
         if required and not value.strip():
             yield Problem(field, "this name is missing", fix_at)
         return
-    delimiters = "".join(sorted({ch for ch in value if ch in DELIMITERS}))
+    delimiters = delimiters_in(value)
     if delimiters:
         yield Problem(field, f"{value!r} has {delimiters!r}, which X12 uses to separate data: remove it", fix_at)
         return
@@ -443,6 +456,12 @@ def claim_identity(claim: Claim, context: _Context) -> Iterator[Problem]:
                                   "(7) of that claim instead", "claim")
 
 
+def _sent(value: str) -> str:
+    """``value`` as the 837P carries it (or as given when it holds a delimiter, which
+    :func:`character_set` reports)."""
+    return value if delimiters_in(value) else basic_text(value, "")
+
+
 def _is_date(value: str) -> bool:
     try:
         return dt.date.fromisoformat(value).isoformat() == value
@@ -452,5 +471,5 @@ def _is_date(value: str) -> bool:
 
 #: Every rule, in the order its problems are listed (the practice's first: one fix there clears
 #: many claims).
-RULES: tuple[Rule, ...] = (npis, billing_address, tax_id, addresses, totals, counts, pointers, diagnoses, procedures,
+RULES: tuple[Rule, ...] = (npis, billing_address, practice_ids, addresses, totals, counts, pointers, diagnoses, procedures,
                            coverage, timely_filing, character_set, claim_identity)

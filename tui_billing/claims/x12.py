@@ -25,11 +25,12 @@ __all__ = [
     "ELEMENT",
     "REPETITION",
     "SEGMENT",
-    "Element",
     "Transaction",
     "amount",
     "basic_text",
+    "composite",
     "date8",
+    "delimiters_in",
     "digits",
     "identifier",
     "interchange",
@@ -44,14 +45,20 @@ DELIMITERS = SEGMENT + ELEMENT + COMPONENT + REPETITION
 #: target, pyx12 included, skips it); it is not part of the segment and is never counted.
 SEGMENT_END = SEGMENT + "\n"
 
-#: An element is text, or a composite: a sequence of component texts.
-Element = str | Sequence[str]
 
 #: The basic character set less the four delimiters (``*`` and ``:`` are basic but ours): what data may hold.
 BASIC_CHARACTERS = _BASIC_DATA = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 !\"&'()+,-./;?=")
 _FAST_OK = re.compile(r"[A-Za-z0-9 !\"&'()+,\-./;?=]*")
 _ID_OK = re.compile(r"[A-Z0-9 !\"&'()+,\-./;?=]*")
 _SPACES = re.compile(r" {2,}")
+
+
+def delimiters_in(text: str) -> str:
+    """The delimiters ``text`` holds, or folds onto (a full-width ＊ is a ``*`` once
+    transliterated); '' when none."""
+    if not any(ch in DELIMITERS for ch in text) and text.isascii():
+        return ""
+    return "".join(sorted({ch for ch in _fold(text) if ch in DELIMITERS}))
 
 
 def is_plain(text: str) -> bool:
@@ -89,13 +96,11 @@ def basic_text(value: str, field: str, *, max_len: int = 0) -> str:
     if _FAST_OK.fullmatch(value):  # the usual case: plain ASCII already
         text = value.upper()
     else:
-        for ch in value:
-            if ch in DELIMITERS:
-                raise ValueError(f"{field}: the character {ch!r} is an X12 delimiter and cannot be sent")
-        text = "".join(ch if ch in _BASIC_DATA else (" " if ch.isspace() else "") for ch in _fold(value))
-        for ch in text:  # a compatibility form can fold onto a delimiter (full-width ＊ -> *)
-            if ch in DELIMITERS:  # pragma: no cover - _BASIC_DATA has no delimiter; kept as a guard
-                raise ValueError(f"{field}: the character {ch!r} is an X12 delimiter and cannot be sent")
+        folded = _fold(value)
+        found = delimiters_in(folded)
+        if found:
+            raise ValueError(f"{field}: {found!r} is an X12 delimiter and cannot be sent")
+        text = "".join(ch if ch in _BASIC_DATA else (" " if ch.isspace() else "") for ch in folded)
     if "  " in text or text[:1] == " " or text[-1:] == " ":
         text = _SPACES.sub(" ", text).strip()
     if max_len and len(text) > max_len:
@@ -139,12 +144,16 @@ def date8(iso: str) -> str:
     return iso[0:4] + iso[5:7] + iso[8:10]
 
 
-def segment(seg_id: str, *elements: Element) -> str:
-    """One segment with its terminator; trailing empty elements and components are left off
-    (X12 forbids sending them). Data never holds a delimiter (see :func:`basic_text`), so a
-    trailing run of separators can only be empty elements."""
-    text = ELEMENT.join([seg_id, *(e if e.__class__ is str else COMPONENT.join(e).rstrip(COMPONENT) for e in elements)])
-    return text.rstrip(ELEMENT) + SEGMENT_END
+def composite(*components: str) -> str:
+    """A composite element (``HC:99213:25``), trailing empty components left off."""
+    return COMPONENT.join(components).rstrip(COMPONENT)
+
+
+def segment(seg_id: str, *elements: str) -> str:
+    """One segment with its terminator; trailing empty elements are left off (X12 forbids
+    sending them). Data never holds a delimiter (see :func:`basic_text`), so a trailing run of
+    separators can only be empty elements."""
+    return ELEMENT.join((seg_id, *elements)).rstrip(ELEMENT) + SEGMENT_END
 
 
 class Transaction:
@@ -155,7 +164,7 @@ class Transaction:
         self.segments: list[str] = []
         self.add("ST", kind, control, guide)
 
-    def add(self, seg_id: str, *elements: Element) -> None:
+    def add(self, seg_id: str, *elements: str) -> None:
         self.segments.append(segment(seg_id, *elements))
 
     def extend(self, segments: Iterable[str]) -> None:

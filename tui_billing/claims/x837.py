@@ -29,7 +29,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from .model import RELATIONSHIP_CODES, Address, BillingProvider, Claim, OtherPayer, Person
-from .x12 import Transaction, amount, basic_text, date8, digits, identifier, interchange, segment
+from .x12 import Transaction, amount, basic_text, composite, date8, digits, identifier, interchange, segment
 
 __all__ = ["CLAIM_ID_MAX", "GUIDE", "MAX_CLAIMS", "write_837p"]
 
@@ -91,6 +91,8 @@ def _address(address: Address, field: str, *, zip9: bool = False) -> list[str]:
     street = _required(address.street, f"{field}.street", _STREET)
     street2 = basic_text(address.street2, f"{field}.street2", max_len=_STREET)
     city = _required(address.city, f"{field}.city", _CITY)
+    if len(city) < 2:  # N401 is 2 to 30 characters
+        raise ValueError(f"{field}.city: {address.city!r} is sent as {city!r}; a city needs 2 characters")
     state = identifier(address.state, f"{field}.state", max_len=2, min_len=2)
     zip_code = digits(address.zip)
     if len(zip_code) not in ((9,) if zip9 else (5, 9)) or zip_code != address.zip.strip():
@@ -185,14 +187,14 @@ def _claim_information(claim: Claim) -> list[str]:
     if not 1 <= len(claim.diagnoses) <= 12:
         raise ValueError(f"diagnoses: {len(claim.diagnoses)} codes; a claim carries 1 to 12")
     out = [segment(
-        "CLM", claim_id, amount(claim.total), "", "", (claim.place_of_service, "B", claim.frequency), "Y",
+        "CLM", claim_id, amount(claim.total), "", "", composite(claim.place_of_service, "B", claim.frequency), "Y",
         "A" if claim.assignment else "C", "Y" if claim.assignment else "N", "Y" if claim.signature_on_file else "I")]
     if claim.frequency != "1":
         out.append(segment("REF", "F8", identifier(claim.payer_claim_number, "payer_claim_number", max_len=50)))
-    hi: list[tuple[str, str]] = []
+    hi: list[str] = []
     for n, code in enumerate(claim.diagnoses):
         flat = identifier(code.replace(".", ""), f"diagnoses[{n + 1}]", max_len=7, min_len=3)
-        hi.append(("ABK" if n == 0 else "ABF", flat))
+        hi.append(composite("ABK" if n == 0 else "ABF", flat))
     out.append(segment("HI", *hi))
     rendering = claim.rendering
     if rendering.npi != claim.billing.npi:
@@ -205,13 +207,15 @@ def _claim_information(claim: Claim) -> list[str]:
                                identifier(rendering.taxonomy, "rendering.taxonomy", max_len=10, min_len=10)))
     for n, other in enumerate(claim.other_payers, start=1):
         out.extend(_other_payer(other, claim, f"other_payers[{n}]"))
+    if [line.line_no for line in claim.lines] != list(range(1, len(claim.lines) + 1)):
+        raise ValueError("lines: LX01 must number the lines 1, 2, 3 ... in order")
     procedures = {}
     for line in claim.lines:
         field = f"lines[{line.line_no}]"
-        procedure = ("HC", identifier(line.code, f"{field}.code", max_len=5, min_len=5),
-                     *(identifier(m, f"{field}.modifiers", max_len=2, min_len=2) for m in line.modifiers))
-        if len(procedure) > 6:
+        if len(line.modifiers) > 4:
             raise ValueError(f"{field}.modifiers: at most 4")
+        procedure = composite("HC", identifier(line.code, f"{field}.code", max_len=5, min_len=5),
+                              *(identifier(m, f"{field}.modifiers", max_len=2, min_len=2) for m in line.modifiers))
         procedures[line.line_no] = procedure
         if not 1 <= len(line.pointers) <= 4:
             raise ValueError(f"{field}.pointers: 1 to 4 diagnosis pointers")
@@ -219,7 +223,7 @@ def _claim_information(claim: Claim) -> list[str]:
         out.append(segment(
             "SV1", procedure, amount(line.charge), "UN", str(line.units),
             line.place_of_service if line.place_of_service != claim.place_of_service else "", "",
-            tuple(str(p) for p in line.pointers)))
+            composite(*map(str, line.pointers))))
         out.append(segment("DTP", "472", "D8", date8(line.dos)))
         out.append(segment("REF", "6R", identifier(line.control_number, f"{field}.control_number", max_len=50)))
         for n, other in enumerate(claim.other_payers, start=1):
@@ -271,7 +275,7 @@ def _other_payer(other: OtherPayer, claim: Claim, field: str) -> list[str]:
 
 
 def _line_adjudication(other: OtherPayer, paid: int, adjustments: Sequence[tuple[str, str, int]], paid_date: str,
-                       procedure: tuple[str, ...], units: int, field: str) -> list[str]:
+                       procedure: str, units: int, field: str) -> list[str]:
     """Loop 2430: what an earlier payer paid and adjusted on this line, and when."""
     out = [segment("SVD", identifier(other.payer.edi_id, f"{field}.payer.edi_id", max_len=80, min_len=2), amount(paid),
                    procedure, "", str(units))]
