@@ -45,6 +45,7 @@ def books_claim(patient: int, payer: int, codes: tuple[str, ...], dos: str) -> t
     with database.atomic():
         [row] = claim_store._insert_claims({(enc.encounter_id, payer): [(c, amounts[c], dos) for c in enc.charge_ids]},
                                            user="tester", now="2026-11-16T09:00:00", day="2026-11-16")
+    claim_store.record_events([(row, "sent", "")])  # a claim the payer has: what an 835 answers
     number = claim_store.claim_number(row)
     controls = [r[0] for r in database.execute_sql(
         "SELECT control_number FROM claim_line WHERE claim_id = ? ORDER BY line_no", (row,)).fetchall()]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import claims_support
 
 from tui_billing.claims.era import parse_835
-from tui_billing.store import claims as claim_store
 from tui_billing.store import database, run_check
 from tui_billing.store import era as era_store
 from tui_billing.store.era_demo import write_demo_eras
@@ -27,7 +26,6 @@ def test_demo_eras_post_automatically_and_to_the_right_lines(db, today, tmp_path
         dos = f"2026-11-{day:02d}"
         for patient, payer in ((0, 0), (1, 0), (2, 1)):
             rows.append(books_claim(cp.patients[patient], cp.payers[payer], ("99213", "85025"), dos)[3])
-    claim_store.record_events([(r, "sent", "") for r in rows])
     counts = write_demo_eras(tmp_path / "eras", seed=3)
     files = sorted((tmp_path / "eras").glob("*.835"), key=lambda p: ("reversal" in p.name, p.name))
     assert counts["835 files"] == len(files) == 3  # Acme, Medicare, and Acme's reversal
