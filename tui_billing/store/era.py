@@ -2,12 +2,14 @@
 
 ``import_era`` reads the file, refuses it unless it balances at every level (claims/era.py),
 matches each claim and line (claims/era_match.py), plans each claim (claims/era_plan.py), and
-posts everything through the operations the clerk's screens use, all inside ONE write
-transaction: one receipt equal to BPR02 (method from BPR04, reference the trace number), the
-provider-level adjustments on that receipt, one distribution per claim, the claims' status
-events, the work items, and the file itself with its sha256. A refusal or a crash anywhere
-leaves nothing behind. A dry run is the same posting rolled back, so what it shows is exactly
-what a real run would write.
+posts everything inside ONE write transaction: one receipt equal to BPR02 (``record_receipt``;
+method from BPR04, reference the trace number), the provider-level adjustments on that receipt
+(``plan_receipt_adjustment``), one distribution per claim (each planned by the kernel's
+``plan_distribution`` against facts read once for the file, the rows then written in bulk by the
+writer with their chained audit events), reversals through ``void``, the claims' status events,
+the work items, and the file itself with its sha256. A refusal or a crash anywhere leaves nothing
+behind. A dry run is the same posting rolled back, so what it shows is exactly what a real run
+would write.
 """
 
 from __future__ import annotations
@@ -247,14 +249,6 @@ def _work_item(ctx: _Context, kind: str, rc_id: int, plan: ClaimPlan, codes: str
         "INSERT INTO era_work_item (kind, remittance_claim_id, claim_id, claim_number, codes, amount, detail, "
         "opened_on, opened_at, operator) VALUES (?,?,?,?,?,?,?,?,?,?)",
         (kind, rc_id, plan.claim_row, plan.payment.claim_id, codes, amount, detail, ctx.date, ctx.now, ctx.user))
-
-
-def _ensure_reasons(plans: Iterable[ClaimPlan], user: str) -> None:
-    """Every CARC a posting names is an adjustment reason of the books (added as kind 'carc')."""
-    wanted = {code for p in plans for line in p.lines for code, _ in line.adjustments}
-    known = {r[0] for r in _rows("SELECT code FROM adjustment_reason")}
-    for code in sorted(wanted - known):
-        ops.add_adjustment_reason(code, f"CARC {code} (from an 835)", "carc", operator=user)
 
 
 def _reverse(ctx: _Context, posted: PostedRemittance, plan: ClaimPlan) -> tuple[str, int | None, str]:
