@@ -107,6 +107,12 @@ def test_unreadable_files_are_refused(text, message):
         parse_835(text)
 
 
+def test_a_set_cut_short_is_refused():
+    text = (ERA_DIR / "paid.835").read_text().replace("AMT*B6*10.00~\n", "")
+    with pytest.raises(EraError, match="SE says 28 segments .* has 27"):
+        parse_835(text)
+
+
 def test_line_breaks_and_other_delimiters_are_read():
     text = (ERA_DIR / "paid.835").read_text()
     squeezed = text.replace("~\n", "|").replace("*", "^").replace(":", ">").replace("^^^00501", "^U^00501")

@@ -72,7 +72,7 @@ def test_the_same_file_or_the_same_payment_twice_is_refused_and_changes_nothing(
         era_store.import_era(path)
     # the same payment in other bytes (a re-sent file) is refused too
     again = tmp_path / "resent.835"
-    again.write_text(path.read_text().replace("ST*835*0001", "ST*835*0002").replace("SE*24*0001", "SE*24*0002"))
+    again.write_text(path.read_text().replace("ST*835*0001", "ST*835*0002").replace("SE*28*0001", "SE*28*0002"))
     with pytest.raises(BillingError, match="payment EFT1001 .* already posted"):
         era_store.import_era(again)
     assert dump_database() == before

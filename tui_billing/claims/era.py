@@ -260,6 +260,7 @@ def parse_835(text: str) -> list[Remittance]:
     claim_lines: list[ServicePayment] = []
     line: dict[str, object] | None = None
     in_set = False
+    st_at, st_control = 0, ""
     loop = ""  # the N1 loop we are in: PR (payer) or PE (payee)
 
     def finish_line() -> None:
@@ -286,6 +287,7 @@ def parse_835(text: str) -> list[Remittance]:
             if seg[1] != "835":
                 raise EraError(f"{where}: transaction set {seg[1]!r} is not an 835 remittance")
             in_set, head, claims, plbs, claim, line, loop = True, {}, [], [], None, None, ""
+            st_at, st_control = n, seg[2]
         elif not in_set:
             continue
         elif tag == "BPR":
@@ -366,6 +368,10 @@ def parse_835(text: str) -> list[Remittance]:
                                                cents(_el(seg, i + 1), f"{where} PLB {reason[0]}"), fiscal))
         elif tag == "SE":
             finish_claim()
+            # a file cut short or spliced: the count and the control number close what ST opened
+            if seg[1] != str(n - st_at + 1) or seg[2] != st_control:
+                raise EraError(f"{where}: SE says {seg[1]} segments for set {seg[2]!r}; the set {st_control!r} "
+                               f"has {n - st_at + 1}")
             for key in ("amount", "trace"):
                 if key not in head:
                     raise EraError(f"{where}: the remittance has no {'BPR' if key == 'amount' else 'TRN'} segment")
