@@ -233,22 +233,28 @@ class _Context:
     payer_claim_numbers: dict[int, str] = field(default_factory=dict)
 
 
-def _remittance_claim(remittance_id: int, seq: int, plan: ClaimPlan, outcome: str, distribution_id: int | None,
-                      detail: str) -> int:
-    p = plan.payment
-    cur = database.execute_sql(
-        "INSERT INTO remittance_claim (remittance_id, seq, claim_number, claim_id, clp_status, charge, paid, "
-        "payer_claim_number, outcome, distribution_id, detail) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-        (remittance_id, seq, p.claim_id, plan.claim_row, p.status, p.charge, p.paid, p.payer_claim_number, outcome,
-         distribution_id, detail))
-    return inserted_id(cur)
-
-
-def _work_item(ctx: _Context, kind: str, rc_id: int, plan: ClaimPlan, codes: str, amount: int, detail: str) -> None:
-    database.execute_sql(
+def _record_claims(ctx: _Context, posted: PostedRemittance,
+                   records: Sequence[tuple[int, ClaimPlan, str, int | None, str]]) -> None:
+    """What became of each CLP (seq, plan, outcome, distribution, detail) and the work items it opens,
+    written in two statements (row ids from the table's highest: the write lock is held)."""
+    if not records:
+        return
+    first = int(_rows("SELECT COALESCE(MAX(id), 0) FROM remittance_claim")[0][0]) + 1
+    claims, items = [], []
+    for n, (seq, plan, outcome, distribution_id, detail) in enumerate(records):
+        p = plan.payment
+        posted.claims.append(plan)
+        claims.append((first + n, posted.remittance_id, seq, p.claim_id, plan.claim_row, p.status, p.charge, p.paid,
+                       p.payer_claim_number, outcome, distribution_id, detail))
+        items += [(kind, first + n, plan.claim_row, p.claim_id, codes, amount, text, ctx.date, ctx.now, ctx.user)
+                  for kind, codes, amount, text in plan.work]
+    conn = database.connection()
+    conn.executemany(
+        "INSERT INTO remittance_claim (id, remittance_id, seq, claim_number, claim_id, clp_status, charge, paid, "
+        "payer_claim_number, outcome, distribution_id, detail) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", claims)
+    conn.executemany(
         "INSERT INTO era_work_item (kind, remittance_claim_id, claim_id, claim_number, codes, amount, detail, "
-        "opened_on, opened_at, operator) VALUES (?,?,?,?,?,?,?,?,?,?)",
-        (kind, rc_id, plan.claim_row, plan.payment.claim_id, codes, amount, detail, ctx.date, ctx.now, ctx.user))
+        "opened_on, opened_at, operator) VALUES (?,?,?,?,?,?,?,?,?,?)", items)
 
 
 def _reverse(ctx: _Context, posted: PostedRemittance, plan: ClaimPlan) -> tuple[str, int | None, str]:
@@ -308,10 +314,7 @@ def _forward(ctx: _Context, plan: ClaimPlan) -> list[str]:
 
 def _record_claim(ctx: _Context, posted: PostedRemittance, seq: int, plan: ClaimPlan, outcome: str,
                   distribution_id: int | None, detail: str) -> None:
-    posted.claims.append(plan)
-    rc = _remittance_claim(posted.remittance_id, seq, plan, outcome, distribution_id, detail)
-    for kind, codes, amount, text in plan.work:
-        _work_item(ctx, kind, rc, plan, codes, amount, text)
+    _record_claims(ctx, posted, [(seq, plan, outcome, distribution_id, detail)])
 
 
 def _post_reversals(ctx: _Context, posted: PostedRemittance, claims: Mapping[str, ClaimLines]) -> None:
@@ -405,8 +408,8 @@ def _post_claims(ctx: _Context, posted: PostedRemittance, claims: Mapping[str, C
     roles.require("adjust", ctx.user, reasons=sorted({r.reason_code for p in planned for r in p.of(AdjustmentRow)
                                                       if r.amount > 0}))
     _write_plans(planned)
-    for seq, plan, distribution_id in outcomes:  # (after the distributions they name)
-        _record_claim(ctx, posted, seq, plan, plan.outcome, distribution_id, plan.problem)
+    _record_claims(ctx, posted, [(seq, plan, plan.outcome, distribution_id, plan.problem)  # (after the
+                                 for seq, plan, distribution_id in outcomes])  # distributions they name)
     for plan in forwards:
         posted.forwarded += _forward(ctx, plan)
 
