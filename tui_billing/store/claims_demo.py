@@ -21,6 +21,7 @@ import datetime as dt
 import itertools
 import random
 from collections import defaultdict
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,13 @@ def fill_demo_claims(output_dir: str | Path | None, *, seed: int = 1, operator: 
         (today.isoformat(),)).fetchall()]
     if not days:
         return {"claims": 0}
-    counts = _history(min(days), today, seed, operator)
+    conn = database.connection()
+    checking = conn.execute("PRAGMA foreign_keys").fetchone()[0]
+    conn.execute("PRAGMA foreign_keys = OFF")  # as the demo's bulk load: its rows point at rows it just read
+    try:
+        counts = _history(min(days), today, seed, operator)
+    finally:
+        conn.execute(f"PRAGMA foreign_keys = {int(checking)}")
     recent = sorted(d for d in days if d != today.isoformat())
     if output_dir is not None:
         Path(output_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -138,24 +145,42 @@ def _flush(conn: Any, claim_rows: list[tuple[Any, ...]], line_rows: list[tuple[A
         rows.clear()
 
 
+@lru_cache(maxsize=8192)
+def _day(ordinal: int) -> tuple[str, str, str]:
+    """A day as the rows write it: (ISO date, 17:xx timestamp, 18:xx timestamp); a year holds few days."""
+    day = dt.date.fromordinal(ordinal)
+    return day.isoformat(), _at(day, 17), _at(day, 18)
+
+
+@lru_cache(maxsize=8192)
+def _ordinal(iso: str) -> int:
+    return dt.date.fromisoformat(iso).toordinal()
+
+
+_RESPONSIBILITY = {1: "P", 2: "S", 3: "T"}
+
+
 def _claim_story(claim_row: int, next_event: int, payer: int, lines: list[tuple[Any, ...]],
                  priority: dict[tuple[int, int], tuple[int, int]], today: dt.date, rng: random.Random, operator: str,
                  out: tuple[list[tuple[Any, ...]], ...], counts: dict[str, int]) -> int:
-    """One history claim and the events of what its payer did; returns the last event id used."""
+    """One history claim and the events of what its payer did; returns the last event id used.
+
+    Days are ordinals and their texts cached: this runs once per claim of a year's history."""
     claim_rows, line_rows, event_rows, status_rows = out
     number = claims.claim_number(claim_row)
     patient, encounter = lines[0][4], lines[0][1]
-    made = dt.date.fromisoformat(max(r[6] for r in lines))
+    made = _ordinal(max(r[6] for r in lines))
+    last = today.toordinal()
     coverage, prio = priority.get((patient, payer), (None, 1))
+    made_iso, made_at, _ = _day(made)
     claim_rows.append((claim_row, number, patient, coverage, payer, encounter, min(r[5] for r in lines), "1", None,
-                       "", {1: "P", 2: "S", 3: "T"}.get(prio, "P"), sum(r[3] for r in lines), made.isoformat(),
-                       _at(made, 17), operator))
+                       "", _RESPONSIBILITY.get(prio, "P"), sum(r[3] for r in lines), made_iso, made_at, operator))
     line_rows += [(claim_row, n, r[0], f"{number}-{n}", r[3]) for n, r in enumerate(lines, 1)]
     settled = [r[7] == 0 or r[8] != payer for r in lines]  # the payer has done its part on the line
     story = [("batched", "", made, ""), ("sent", "", made, "")]
-    answered = min(today, made + dt.timedelta(days=1 + rng.randrange(2)))
+    answered = min(last, made + 1 + rng.randrange(2))
     pcn = f"{payer:02d}{claim_row:011d}"
-    later = min(today, made + dt.timedelta(days=12 + rng.randrange(20)))
+    later = min(last, made + 12 + rng.randrange(20))
     if all(settled):
         story += [("accepted", "", answered, pcn), ("paid", "", later, pcn)]
     elif any(settled):
@@ -165,14 +190,13 @@ def _claim_story(claim_row: int, next_event: int, payer: int, lines: list[tuple[
         if luck < 0.03:
             story.append(("rejected", rng.choice(_REJECTIONS), answered, ""))
         elif luck < 0.05:
-            story += [("accepted", "", answered, pcn),
-                      ("denied", rng.choice(_DENIALS), min(today, made + dt.timedelta(days=20)), pcn)]
+            story += [("accepted", "", answered, pcn), ("denied", rng.choice(_DENIALS), min(last, made + 20), pcn)]
         else:
             story.append(("accepted", "", answered, pcn))
     for status, reason, day, number_given in story:
         next_event += 1
-        event_rows.append((next_event, claim_row, status, reason, number_given, day.isoformat(), _at(day, 18),
-                           operator))
-    status_rows.append((claim_row, story[-1][0], next_event, story[-1][2].isoformat()))
+        iso, _, at = _day(day)
+        event_rows.append((next_event, claim_row, status, reason, number_given, iso, at, operator))
+    status_rows.append((claim_row, story[-1][0], next_event, _day(story[-1][2])[0]))
     counts[story[-1][0]] += 1
     return next_event
