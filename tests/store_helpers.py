@@ -98,7 +98,7 @@ class Books:
     charge_balance: dict[int, int]
     charge_payer: dict[int, int | None]
     unapplied: dict[int, int]
-    #: posting date -> (charges, applications, adjustments, receipts, refunds)
+    #: posting date -> (charges, applications, adjustments, receipts, refunds, receipt adjustments)
     by_date: dict[str, list[int]]
     #: posting date -> method -> receipts less refunds
     deposit: dict[str, dict[str, int]]
@@ -109,9 +109,9 @@ class Books:
         ar = un = 0
         out = []
         for d in sorted(self.by_date):
-            ch, ap, aj, rc, rf = self.by_date[d]
+            ch, ap, aj, rc, rf, ra = self.by_date[d]
             ar += ch - ap - aj
-            un += rc - ap - rf
+            un += rc - ap - rf + ra
             out.append((d, ar, un))
         return out
 
@@ -131,7 +131,7 @@ def compute_books() -> Books:
     check_count: dict[str, int] = {}
 
     def bump(date: str, slot: int, amount: int) -> None:
-        by_date.setdefault(date, [0, 0, 0, 0, 0])[slot] += amount
+        by_date.setdefault(date, [0, 0, 0, 0, 0, 0])[slot] += amount
 
     charges = _rows("SELECT id, amount, reverses_id, posting_date, payer_id FROM charge ORDER BY id")
     for cid, amount, rev, _date, payer in charges:
@@ -169,6 +169,10 @@ def compute_books() -> Books:
         unapplied[rid] -= amount
         bump(date, 4, amount)
         deposit.setdefault(date, dict.fromkeys(METHODS, 0))[method] -= amount
+    # an 835's provider-level adjustments and a reversal's recoupments (store/era.py): credit, not A/R
+    for rid, amount, date in _rows("SELECT receipt_id, amount, posting_date FROM receipt_adjustment"):
+        unapplied[rid] += amount
+        bump(date, 5, amount)
     return Books(charge_balance, charge_payer, unapplied, by_date, deposit, check_count)
 
 

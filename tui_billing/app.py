@@ -99,6 +99,9 @@ class BillingApp(App[None]):
         "receipts": lambda: _receipts_screen(),
         "balancing": lambda: _balancing_screen(),
         "accounts": lambda: __import__("tui_billing.screens.accounts", fromlist=["AccountScreen"]).AccountScreen(),
+        # 835 remittances (issue 14): from the command palette, no global key of its own
+        "remittances": lambda: __import__("tui_billing.screens.remittances",
+                                          fromlist=["RemittancesScreen"]).RemittancesScreen(),
     }
     BINDINGS = [
         Binding("f1", "help", "Help", id="app.help"),
@@ -291,6 +294,8 @@ class BillingApp(App[None]):
             titles.add(b.description.lower())
             yield SystemCommand(f"{b.description} ({self.get_key_display(b)})", f"{b.description}",
                                 lambda node=active.node, action=b.action: self.run_action(action, node))
+        yield SystemCommand("Remittances (835 ERA)", "Post an 835 after seeing its plan; the denials work queue",
+                            lambda: self.switch_mode("remittances"))
         # Textual's own commands, less those listed above under their key (each action once).
         for command in super().get_system_commands(screen):
             if command.title.lower() not in titles:

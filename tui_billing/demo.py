@@ -75,6 +75,7 @@ from .store.account_demo import fill_demo_accounts
 from .store.bulk import BulkLoad
 from .store.claims_demo import fill_demo_claims
 from .store.db import close_database, ensure_file, open_database, write
+from .store.era_demo import write_demo_eras
 
 # --------------------------------------------------------------------------- master data
 
@@ -1216,6 +1217,8 @@ def build_demo(path: str | os.PathLike[str], *, charges: int = 20_000, patients:
         fill_demo_accounts(seed)  # claim-ready accounts: ZIP+4, dependents, Medigap, ended plans
         # claims history, the last two days' claims sent in real 837P files beside the demo, today's scrubbed
         claim_stats = fill_demo_claims(path.with_name(f"{path.name}.claims"), seed=seed)
+        # sample 835 remittances for the claims awaiting payment, beside the demo: try `import era` on them
+        claim_stats.update(write_demo_eras(path.with_name(f"{path.name}.era"), seed=seed))
         stats = {"charges": load.count("charge WHERE reverses_id IS NULL"),
                  "encounters": load.count("encounter WHERE reverses_id IS NULL"), "patients": patients,
                  "receipts": load.count("receipt"), "distributions": load.count("distribution"),

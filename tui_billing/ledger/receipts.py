@@ -13,6 +13,7 @@ from .records import (
     BatchStatus,
     IdBook,
     Plan,
+    ReceiptAdjustmentRow,
     ReceiptRow,
     ReceiptState,
     RefundRow,
@@ -111,3 +112,30 @@ def plan_refund(
     row = RefundRow(fid, state.id, method, reference, reason, amount, posting_date, user, now)
     return Plan((row,), AuditEvent(now, user, "refund", "refund", fid, {
         "receipt_id": state.id, "amount": amount, "method": method, "reference": reference, "reason": reason}))
+
+
+#: Receipt adjustment codes: an 835's PLB reasons (two characters) and credit moved by a reversal.
+RECOUPED_BY_REVERSAL = "REVERSAL"
+
+
+def plan_receipt_adjustment(
+    receipt_id: object, amount: object, *, code: object, reference: object = "", receipt: ReceiptState | None,
+    posting_date: str, user: str, now: str, ids: IdBook,
+) -> Plan:
+    """Add (or take out) a receipt's unapplied credit for a reason that is no charge's.
+
+    An 835's provider-level adjustment (PLB) or a reversal's recoupment: ``amount`` is as the
+    PLB gives it (positive: withheld from this payment, so there is that much more to apply;
+    negative: paid on top, such as interest, which is no charge's). Credit never goes below zero.
+    """
+    state = live_receipt(receipt_id, receipt)
+    amount = c.cents(amount, "receipt adjustment", allow_zero=False, allow_negative=True)
+    code = c.text(code, "code", max_len=20)
+    reference = c.text(reference, "reference", max_len=50, required=False)
+    if state.unapplied + amount < 0:
+        raise BillingError(f"taking {format_cents(-amount)} out of receipt {state.id} leaves less than nothing: it "
+                           f"has {format_cents(state.unapplied)} unapplied", "amount")
+    aid = ids("receipt_adjustment")
+    row = ReceiptAdjustmentRow(aid, state.id, code, reference, amount, posting_date, user, now)
+    return Plan((row,), AuditEvent(now, user, "adjust_receipt", "receipt_adjustment", aid, {
+        "receipt_id": state.id, "code": code, "reference": reference, "amount": amount, "posting_date": posting_date}))

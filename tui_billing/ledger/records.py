@@ -151,6 +151,23 @@ class RefundRow(NamedTuple):
     void_reason: str | None = None
 
 
+class ReceiptAdjustmentRow(NamedTuple):
+    """A change to a receipt's unapplied credit that is no charge's: an 835's provider-level
+    adjustment (PLB: interest added, an overpayment recouped, a forward balance) or credit a
+    reversal moves from the receipt it came on to the payment that took it back. Positive adds
+    credit to apply (the payer withheld it from this payment), negative takes it out (interest)."""
+
+    id: int
+    receipt_id: int
+    code: str
+    reference: str
+    amount: int
+    posting_date: str
+    operator: str
+    created_at: str
+    reverses_id: int | None = None
+
+
 class DayCloseRow(NamedTuple):
     posting_date: str
     closed_at: str
@@ -172,14 +189,14 @@ class MonthCloseRow(NamedTuple):
 
 
 Row = (BatchRow | BatchCloseRow | EncounterRow | DiagnosisRow | ChargeRow | ReceiptRow | DistributionRow
-       | ApplicationRow | AdjustmentRow | TransferRow | RefundRow | DayCloseRow | MonthCloseRow)
+       | ApplicationRow | AdjustmentRow | TransferRow | RefundRow | DayCloseRow | MonthCloseRow | ReceiptAdjustmentRow)
 
 #: Each row type's table. A row's fields are that table's columns, in order.
 TABLE_OF: dict[type, str] = {
     BatchRow: "batch", BatchCloseRow: "batch_close", EncounterRow: "encounter", DiagnosisRow: "encounter_diagnosis",
     ChargeRow: "charge", ReceiptRow: "receipt", DistributionRow: "distribution", ApplicationRow: "application",
     AdjustmentRow: "adjustment", TransferRow: "transfer", RefundRow: "refund", DayCloseRow: "day_close",
-    MonthCloseRow: "month_close",
+    MonthCloseRow: "month_close", ReceiptAdjustmentRow: "receipt_adjustment",
 }
 
 
@@ -412,6 +429,8 @@ class PeriodSummary:
     voids_by_kind: dict[str, int] = field(default_factory=dict)
     #: receipts total of voided receipts (<= 0)
     receipt_voids: int = 0
+    #: receipt-level credit that is no charge's (an 835's PLB, a reversal's recoupment), in unapplied
+    receipt_adjustments: int = 0
 
     @property
     def receipts(self) -> int:

@@ -502,11 +502,72 @@ for _kind, _doc in (
     _import_command(_kind, _doc)
 
 
+# --------------------------------------------------------------------------- 835 remittances (issue 14)
+
+
+@import_.command(name="era")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Show per claim and line what posting would do; post nothing.")
+@click.option("--posting-date", type=DATE, default=None, help="Posting date for the receipt and distributions.")
+@click.option("--denial-codes", default=None,
+              help="CARCs that are denials, not write-offs (default CO-16,CO-18,CO-29,CO-50,CO-97,CO-197).")
+@run_report(snapshot=False)
+def era_import(file: Path, dry_run: bool, posting_date: str | None, denial_codes: str | None) -> None:
+    """An 835 remittance: one receipt per payment, one distribution per claim, all or nothing."""
+    from ..claims.era import EraError
+    from ..store import era as era_store
+    from ..text import inert
+
+    codes = era_store.DEFAULT_DENIAL_CODES if denial_codes is None else [c for c in denial_codes.split(",")]
+    try:
+        result = era_store.import_era(file, dry_run=dry_run, posting_date=posting_date, denial_codes=codes)
+    except EraError as exc:
+        fail(f"{file}: {exc}: nothing was posted")
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc.strerror}")
+    for line in era_store.describe(result):  # the file's names and ids: inert
+        click.echo(inert(line))
+
+
+@report.command()
+@click.option("--kind", type=click.Choice(["denial", "underpayment", "exception", "unapplied"]), default=None)
+@click.option("--open", "open_only", is_flag=True, help="Only items without an outcome.")
+@output_options
+@run_report
+def denials(kind: str | None, open_only: bool, fmt: str, output: Path | None, page_length: int | None) -> None:
+    """The remittance work queue: denials, underpayments, exceptions, with notes and follow-ups."""
+    from .era_report import denials as build
+
+    emit(build(_today(), kind, open_only), fmt, output, page_length)
+
+
+@click.group(name="worklist", cls=Group)
+def worklist() -> None:
+    """The remittance work queue (denials, underpayments, exceptions): `report denials` lists it."""
+
+
+@worklist.command(name="note")
+@click.argument("item", type=int)
+@click.option("--note", default="", help="What was done or learned.")
+@click.option("--follow-up", type=DATE, default=None, help="When to look at it again.")
+@click.option("--outcome", type=click.Choice(["corrected claim", "appeal letter printed",
+                                              "written off by a supervisor", "billed to the patient", "paid",
+                                              "closed"]), default="")
+@run_report(snapshot=False)
+def worklist_note(item: int, note: str, follow_up: str | None, outcome: str) -> None:
+    """Add a note to a work item (notes are kept, never changed)."""
+    from ..store import era as era_store
+
+    era_store.add_work_note(item, note=note, follow_up=follow_up or "", outcome=outcome)
+    click.echo(f"noted on work item {item}")
+
+
 def register(main: click.Group) -> None:
     """Add the report, export and import groups to the top-level command."""
     main.add_command(report)
     main.add_command(export)
     main.add_command(import_)
+    main.add_command(worklist)
 
 
 # --------------------------------------------------------------------------- import ack (issue 13)

@@ -8,6 +8,10 @@ and each of their reversing entries), on its posting date:
 * distribution:  liabilities:unapplied:... / receivables (applied), income:adjustments:REASON /
                  receivables (adjusted), receivables:patients:ACCT / receivables:payers:CODE (transfers)
 * refund:        liabilities:unapplied:...  /  assets:deposits:METHOD
+* receipt adjustment (an 835's PLB; a reversal's recoupment):  liabilities:unapplied:payers:CODE /
+                 income:interest (PLB L6), expenses:recoupments (WO), assets:forward-balances (FB),
+                 assets:clearing:reversals (credit a reversal moves between two payments),
+                 expenses:provider-adjustments:CODE (any other PLB reason)
 
 After each closed day a transaction asserts the A/R and unapplied totals the day sheet shows.
 Neither tool can assert a parent account's subtotal in a syntax the other reads, so every
@@ -194,13 +198,29 @@ def _day_transactions(date: str, names: _Names, resp: _Responsibility) -> list[t
         postings = [(names.unapplied(rpat, rpayer), amt), (f"assets:deposits:{method}", -amt),
                     (CONTROL_UNAPPLIED, amt)]
         out.append(((created, 3, fid), _txn(date, what, postings, f"F{fid}")))
+    for jid, rid, code, ref, amt, created, rpat, rpayer in q(
+        "SELECT j.id, j.receipt_id, j.code, j.reference, j.amount, j.created_at, r.patient_id, r.payer_id "
+        "FROM receipt_adjustment j JOIN receipt r ON r.id = j.receipt_id WHERE j.posting_date = ? ORDER BY j.id"):
+        what = f"Receipt adjustment {jid} of receipt {rid} {code}" + (f" {ref}" if ref else "")
+        postings = [(names.unapplied(rpat, rpayer), -amt), (receipt_adjustment_account(code), amt),
+                    (CONTROL_UNAPPLIED, -amt)]
+        out.append(((created, 4, jid), _txn(date, what, postings, f"J{jid}")))
     out.sort(key=lambda item: item[0])
     return out
 
 
+#: Where an 835's receipt-level money goes (see store/era.py): by PLB reason, else one account per reason.
+RECEIPT_ADJUSTMENT_ACCOUNTS = {"L6": "income:interest", "WO": "expenses:recoupments", "FB": "assets:forward-balances",
+                               "REVERSAL": "assets:clearing:reversals"}
+
+
+def receipt_adjustment_account(code: str) -> str:
+    return RECEIPT_ADJUSTMENT_ACCOUNTS.get(code) or f"expenses:provider-adjustments:{_acct(code)}"
+
+
 def _posting_dates(start: str | None, end: str) -> list[str]:
     parts = " UNION ".join(f"SELECT DISTINCT posting_date FROM {t} WHERE posting_date BETWEEN ?1 AND ?2"
-                           for t in ("charge", "receipt", "distribution", "refund", "day_close"))
+                           for t in ("charge", "receipt", "distribution", "refund", "receipt_adjustment", "day_close"))
     return [r[0] for r in sql(f"SELECT posting_date FROM ({parts}) ORDER BY 1",
                                                (start or "0000-01-01", end)).fetchall()]
 
@@ -220,7 +240,9 @@ def _opening(start: str, names: _Names) -> str:
         "SELECT r.patient_id, r.payer_id, r.amount "
         " + COALESCE((SELECT SUM(v.amount) FROM receipt v WHERE v.reverses_id = r.id AND v.posting_date <= ?1), 0)"
         " - COALESCE((SELECT SUM(a.amount) FROM application a WHERE a.receipt_id = r.id AND a.posting_date <= ?1), 0)"
-        " - COALESCE((SELECT SUM(f.amount) FROM refund f WHERE f.receipt_id = r.id AND f.posting_date <= ?1), 0) "
+        " - COALESCE((SELECT SUM(f.amount) FROM refund f WHERE f.receipt_id = r.id AND f.posting_date <= ?1), 0)"
+        " + COALESCE((SELECT SUM(j.amount) FROM receipt_adjustment j WHERE j.receipt_id = r.id"
+        " AND j.posting_date <= ?1), 0) "
         "FROM receipt r WHERE r.reverses_id IS NULL AND r.posting_date <= ?1", (before,)).fetchall():
         if left:
             postings.append((names.unapplied(pid, payer), -left))
@@ -254,6 +276,8 @@ def _declarations(names: _Names, end: str) -> str:
     accounts += [f"income:fees:{code}" for code in names.provider.values()]
     accounts += [f"income:adjustments:{_acct(r[0])}" for r in sql(
         "SELECT code FROM adjustment_reason UNION SELECT DISTINCT reason_code FROM adjustment ORDER BY 1").fetchall()]
+    accounts += [receipt_adjustment_account(r[0]) for r in sql(
+        "SELECT DISTINCT code FROM receipt_adjustment WHERE posting_date <= ? ORDER BY 1", (end,)).fetchall()]
     accounts += [f"assets:deposits:{m[0]}" for m in sql(
         "SELECT DISTINCT method FROM receipt WHERE posting_date <= ?1 UNION "
         "SELECT DISTINCT method FROM refund WHERE posting_date <= ?1 ORDER BY 1", (end,)).fetchall()]

@@ -48,6 +48,8 @@ KEYMAP: tuple[tuple[str, str], ...] = (
     ("S / R / P", "accounts: statement / the patient's receipts / take a payment (F3)"),
     ("M", "accounts: master data: payers, providers, the practice, fees, adjustment reasons"),
     ("Enter on a ledger line", "accounts: the encounter's history (charges, payments, adjustments, transfers)"),
+    ("Ctrl+P Remittances", "835 ERA: type the file's path, Enter shows what posting it would do, Ctrl+S posts it, "
+                           "F5 reloads the denials work queue"),
 )
 
 

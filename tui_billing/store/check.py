@@ -118,19 +118,21 @@ def run_check(*, integrity: bool = True, limit: int = 10) -> CheckReport:
     for rid, cached, derived in _rows(
         "WITH a AS (SELECT receipt_id, SUM(amount) s FROM application GROUP BY receipt_id), "
         "f AS (SELECT receipt_id, SUM(amount) s FROM refund GROUP BY receipt_id), "
-        "v AS (SELECT reverses_id, SUM(amount) s FROM receipt WHERE reverses_id IS NOT NULL GROUP BY reverses_id) "
-        "SELECT r.id, rb.unapplied, r.amount + COALESCE(v.s, 0) - COALESCE(a.s, 0) - COALESCE(f.s, 0) "
+        "v AS (SELECT reverses_id, SUM(amount) s FROM receipt WHERE reverses_id IS NOT NULL GROUP BY reverses_id), "
+        "j AS (SELECT receipt_id, SUM(amount) s FROM receipt_adjustment GROUP BY receipt_id) "
+        "SELECT r.id, rb.unapplied, r.amount + COALESCE(v.s, 0) - COALESCE(a.s, 0) - COALESCE(f.s, 0) + COALESCE(j.s, 0) "
         "FROM receipt r LEFT JOIN receipt_balance rb ON rb.receipt_id = r.id "
         "LEFT JOIN a ON a.receipt_id = r.id LEFT JOIN f ON f.receipt_id = r.id LEFT JOIN v ON v.reverses_id = r.id "
+        "LEFT JOIN j ON j.receipt_id = r.id "
         "WHERE r.reverses_id IS NULL AND (rb.unapplied IS NULL OR rb.unapplied <> "
-        "r.amount + COALESCE(v.s, 0) - COALESCE(a.s, 0) - COALESCE(f.s, 0) "
-        "OR r.amount + COALESCE(v.s, 0) - COALESCE(a.s, 0) - COALESCE(f.s, 0) < 0) LIMIT ?", (limit,)
+        "r.amount + COALESCE(v.s, 0) - COALESCE(a.s, 0) - COALESCE(f.s, 0) + COALESCE(j.s, 0) "
+        "OR r.amount + COALESCE(v.s, 0) - COALESCE(a.s, 0) - COALESCE(f.s, 0) + COALESCE(j.s, 0) < 0) LIMIT ?", (limit,)
     ):
         add(f"receipt {rid}: unapplied {cached} but its postings give {derived}"
             + (" (over-applied)" if derived < 0 else ""))
 
     # A reversing row must mirror its original exactly.
-    for table in ("charge", "receipt", "application", "adjustment", "refund"):
+    for table in ("charge", "receipt", "application", "adjustment", "refund", "receipt_adjustment"):
         for rid, orig in _rows(
             f"SELECT x.id, x.reverses_id FROM {table} x JOIN {table} o ON o.id = x.reverses_id "
             f"WHERE x.amount <> -o.amount LIMIT ?", (limit,)
@@ -229,6 +231,7 @@ def _check_rollforward(report: CheckReport, limit: int) -> None:
     add = report.problems.append
     charges, apps, adjs = _by_date("charge"), _by_date("application"), _by_date("adjustment")
     receipts, refunds = _by_date("receipt"), _by_date("refund")
+    receipt_adjustments = _by_date("receipt_adjustment")  # an 835's PLB and recoupments: unapplied, not A/R
     closes = {d: (json.loads(t), counted) for d, t, *counted in _rows(
         "SELECT posting_date, totals, counted_cash, counted_checks, counted_card, counted_eft FROM day_close")}
     months = dict(_rows("SELECT month, totals FROM month_close"))
@@ -240,13 +243,14 @@ def _check_rollforward(report: CheckReport, limit: int) -> None:
         deposits.setdefault(d, {}).setdefault(method, 0)
         deposits[d][method] -= amount
 
-    dates = sorted(set(charges) | set(apps) | set(adjs) | set(receipts) | set(refunds) | set(closes))
+    dates = sorted(set(charges) | set(apps) | set(adjs) | set(receipts) | set(refunds) | set(receipt_adjustments)
+                   | set(closes))
     ar = unapplied = 0
     running: list[tuple[str, int, int]] = []  # (date, A/R, unapplied) at the end of each date
     shown = 0
     for d in dates:
         ar += charges.get(d, 0) - apps.get(d, 0) - adjs.get(d, 0)
-        unapplied += receipts.get(d, 0) - apps.get(d, 0) - refunds.get(d, 0)
+        unapplied += receipts.get(d, 0) - apps.get(d, 0) - refunds.get(d, 0) + receipt_adjustments.get(d, 0)
         running.append((d, ar, unapplied))
         if ar < 0 or unapplied < 0:
             add(f"{d}: A/R {format_cents(ar)} or unapplied {format_cents(unapplied)} went below zero")

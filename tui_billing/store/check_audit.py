@@ -145,6 +145,12 @@ def _refund_is(amount: int, method: str, receipt_id: int) -> Test:
     return test
 
 
+def _receipt_adjustment_is(amount: int, receipt_id: int) -> Test:
+    def test(d: Detail) -> str | None:
+        return _same("amount", d.get("amount"), amount) or _same("receipt", d.get("receipt_id"), receipt_id)
+    return test
+
+
 def prepare(limit: int, dates: list[str] | None = None) -> OpenDayAudit:
     """What every entry of ``dates`` (default: every open day) needs from the audit trail."""
     plan = OpenDayAudit(_open_dates() if dates is None else sorted(dates))
@@ -221,5 +227,11 @@ def prepare(limit: int, dates: list[str] | None = None) -> OpenDayAudit:
         else:
             add(Expected(f"refund {fid} (void of {original})", [(
                 ("refund", original), "void_refund", _reversal_is(fid))]))
+
+    # Receipt adjustments (an 835's PLB, a reversal's recoupment): each posted with its own event.
+    for jid, amount, receipt_id in _rows(
+            f"SELECT id, amount, receipt_id FROM receipt_adjustment WHERE posting_date IN ({marks})", days):
+        add(Expected(f"receipt adjustment {jid}", [(("receipt_adjustment", jid), "adjust_receipt",
+                                                    _receipt_adjustment_is(amount, receipt_id))]))
     return plan
 

@@ -754,8 +754,115 @@ CREATE INDEX claim_receiver_receiver ON claim_receiver(receiver, id);
 V12 = _v12()
 
 
+# Version 13 (issue 14, ERA posting): an 835 is kept as it came (sha256, so the same file is never
+# posted twice) with one ``remittance`` row per payment (a payer, trace, amount and date are
+# never posted twice either) and one ``remittance_claim`` per CLP: what became of it (the
+# distribution that posted it, or why it is an exception). ``receipt_adjustment`` is receipt-level
+# money that is no charge's (PLB interest, recoupments, forward balances; credit a reversal takes
+# back from an earlier payment) and moves the receipt's unapplied credit, so the receipt stays
+# equal to BPR02 and the deposit still reconciles. ``era_work_item`` (denials, underpayments,
+# exceptions) and its append-only ``era_work_note`` (notes, follow-up dates, outcomes) are the
+# work queue. See store/era.py.
+def _v13() -> str:
+    from .guards import append_only, replace_guards
+
+    history = (("receipt_adjustment", ("id",)), ("receipt_adjustment", ("reverses_id",)),
+               ("remittance_file", ("id",)), ("remittance", ("id",)), ("remittance_claim", ("id",)),
+               ("era_work_item", ("id",)), ("era_work_note", ("id",)))
+    return """
+CREATE TABLE receipt_adjustment (
+    id INTEGER PRIMARY KEY,
+    receipt_id INTEGER NOT NULL REFERENCES receipt(id),
+    code TEXT NOT NULL CHECK (length(code) BETWEEN 1 AND 20),
+    reference TEXT NOT NULL DEFAULT '',
+    amount INTEGER NOT NULL CHECK (amount <> 0),
+    posting_date TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    reverses_id INTEGER UNIQUE REFERENCES receipt_adjustment(id)
+);
+CREATE INDEX receipt_adjustment_receipt ON receipt_adjustment(receipt_id);
+CREATE INDEX receipt_adjustment_posting ON receipt_adjustment(posting_date, amount);
+CREATE TRIGGER receipt_balance_receipt_adjustment AFTER INSERT ON receipt_adjustment BEGIN
+    UPDATE receipt_balance SET unapplied = unapplied + NEW.amount WHERE receipt_id = NEW.receipt_id;
+END;
+CREATE TRIGGER receipt_adjustment_closed_period BEFORE INSERT ON receipt_adjustment
+WHEN EXISTS (SELECT 1 FROM day_close WHERE posting_date = NEW.posting_date)
+OR EXISTS (SELECT 1 FROM month_close WHERE month = substr(NEW.posting_date, 1, 7)) BEGIN
+    SELECT RAISE(ABORT, 'posting date is closed: nothing can be posted into a closed day or month');
+END;
+CREATE TABLE remittance_file (
+    id INTEGER PRIMARY KEY,
+    sha256 TEXT NOT NULL UNIQUE CHECK (length(sha256) = 64),
+    file_name TEXT NOT NULL,
+    raw TEXT NOT NULL,
+    imported_at TEXT NOT NULL,
+    operator TEXT NOT NULL
+);
+CREATE TABLE remittance (
+    id INTEGER PRIMARY KEY,
+    file_id INTEGER NOT NULL REFERENCES remittance_file(id),
+    payer_id INTEGER NOT NULL REFERENCES payer(id),
+    trace TEXT NOT NULL,
+    amount INTEGER NOT NULL,
+    paid_date TEXT NOT NULL,
+    method TEXT NOT NULL,
+    receipt_id INTEGER REFERENCES receipt(id),
+    posting_date TEXT NOT NULL,
+    UNIQUE (payer_id, trace, amount, paid_date)
+);
+CREATE INDEX remittance_receipt ON remittance(receipt_id) WHERE receipt_id IS NOT NULL;
+CREATE TABLE remittance_claim (
+    id INTEGER PRIMARY KEY,
+    remittance_id INTEGER NOT NULL REFERENCES remittance(id),
+    seq INTEGER NOT NULL,
+    claim_number TEXT NOT NULL,
+    claim_id INTEGER REFERENCES claim(id),
+    clp_status TEXT NOT NULL,
+    charge INTEGER NOT NULL,
+    paid INTEGER NOT NULL,
+    payer_claim_number TEXT NOT NULL DEFAULT '',
+    outcome TEXT NOT NULL CHECK (outcome IN ('posted','denied','reversed','exception','unmatched')),
+    distribution_id INTEGER REFERENCES distribution(id),
+    detail TEXT NOT NULL DEFAULT '',
+    UNIQUE (remittance_id, seq)
+);
+CREATE INDEX remittance_claim_claim ON remittance_claim(claim_id) WHERE claim_id IS NOT NULL;
+CREATE TABLE era_work_item (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('denial','underpayment','exception','unapplied')),
+    remittance_claim_id INTEGER REFERENCES remittance_claim(id),
+    claim_id INTEGER REFERENCES claim(id),
+    claim_number TEXT NOT NULL DEFAULT '',
+    codes TEXT NOT NULL DEFAULT '',
+    amount INTEGER NOT NULL DEFAULT 0,
+    detail TEXT NOT NULL DEFAULT '',
+    opened_on TEXT NOT NULL,
+    opened_at TEXT NOT NULL,
+    operator TEXT NOT NULL
+);
+CREATE INDEX era_work_item_kind ON era_work_item(kind, opened_on);
+CREATE TABLE era_work_note (
+    id INTEGER PRIMARY KEY,
+    item_id INTEGER NOT NULL REFERENCES era_work_item(id),
+    note TEXT NOT NULL DEFAULT '',
+    follow_up TEXT NOT NULL DEFAULT '',
+    outcome TEXT NOT NULL DEFAULT '' CHECK (outcome IN ('', 'corrected claim', 'appeal letter printed',
+        'written off by a supervisor', 'billed to the patient', 'paid', 'closed')),
+    at TEXT NOT NULL,
+    on_date TEXT NOT NULL,
+    operator TEXT NOT NULL
+);
+CREATE INDEX era_work_note_item ON era_work_note(item_id, id);
+""" + replace_guards(history) + "\n" + append_only(
+        ("receipt_adjustment", "remittance_file", "remittance", "remittance_claim", "era_work_item", "era_work_note"))
+
+
+V13 = _v13()
+
+
 # In number order: the position in this list is the schema version.
-MIGRATIONS: list[str] = [V1 + _history_triggers(), V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12]
+MIGRATIONS: list[str] = [V1 + _history_triggers(), V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

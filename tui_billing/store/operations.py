@@ -625,6 +625,10 @@ def void(kind: str, entry_id: int, reason: str, *, posting_date: object | None =
     """
     user = v.operator(operator)
     kind, entry_id, reason = void_request(kind, entry_id, reason)
+    if kind == "receipt" and _one("SELECT 1 FROM receipt_adjustment WHERE receipt_id = ? LIMIT 1", (entry_id,)):
+        # an 835's PLB or a reversal moved credit on it (store/era.py): its claims are voided one by one
+        raise BillingError(f"receipt {entry_id} carries an 835's provider-level adjustments or a reversal's "
+                           "recoupment: void its distributions (one per claim) instead", "receipt")
     roles.require("void", user, **roles.entry_facts(kind, entry_id))
     date = v.posting_date(posting_date)
     plan = _write(plan_void(kind, entry_id, reason, facts=_void_facts(kind, entry_id), posting_date=date, user=user,

@@ -34,13 +34,15 @@ class Movement(NamedTuple):
     adjustments: int = 0
     receipts: int = 0
     refunds: int = 0
+    #: receipt-level credit that is no charge's (an 835's PLB, a reversal's recoupment)
+    receipt_adjustments: int = 0
 
 
 def movement(start: str, end: str) -> Movement:
     """Sums of every money table for posting dates in [start, end]."""
     q = "SELECT COALESCE(SUM(amount), 0) FROM {} WHERE posting_date BETWEEN ? AND ?"
     values = [sql(q.format(t), (start, end)).fetchone()[0]
-              for t in ("charge", "application", "adjustment", "receipt", "refund")]
+              for t in ("charge", "application", "adjustment", "receipt", "refund", "receipt_adjustment")]
     return Movement(*values)
 
 
@@ -63,7 +65,7 @@ def balances_as_of(date: str) -> tuple[int, int]:
         ar, unapplied, start = 0, 0, "0000-01-01"
     m = movement(start, date)
     return (ar + m.charges - m.applications - m.adjustments,
-            unapplied + m.receipts - m.applications - m.refunds)
+            unapplied + m.receipts - m.applications - m.refunds + m.receipt_adjustments)
 
 
 def _by(query: str, params: tuple[Any, ...]) -> dict[str, int]:
@@ -141,7 +143,9 @@ def period_summary(start: str, end: str) -> PeriodSummary:
     adjustments = sum(by_reason.values())
     refunds_total = sum(refunds.values())
     closing_ar = opening_ar + charges - applications - adjustments
-    closing_unapplied = opening_unapplied + sum(receipts.values()) - applications - refunds_total
+    receipt_adjustments = one("SELECT COALESCE(SUM(amount), 0) FROM receipt_adjustment "
+                              "WHERE posting_date BETWEEN ? AND ?")[0]
+    closing_unapplied = opening_unapplied + sum(receipts.values()) - applications - refunds_total + receipt_adjustments
     errors = []
     check_ar, check_unapplied = balances_as_of(end)
     if (check_ar, check_unapplied) != (closing_ar, closing_unapplied):
@@ -175,6 +179,7 @@ def period_summary(start: str, end: str) -> PeriodSummary:
         receipts_by_source={k: by_source.get(k, 0) for k in SOURCES},
         receipt_counts_by_method={m: counts.get(m, 0) for m in METHODS},
         refund_count=refund_count, voids_by_kind=voids_by_kind, receipt_voids=receipt_voids,
+        receipt_adjustments=receipt_adjustments,
     )
 
 
