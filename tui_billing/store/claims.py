@@ -532,6 +532,50 @@ def load_claims(ids: Sequence[int]) -> list[m.Claim]:
             diagnoses=tuple(diagnoses[encounter]), lines=claim_lines, place_of_service=pos,
             payer_claim_number=pcn, assignment=assignment, signature_on_file=signature, id=cid,
             other_payers=tuple(_insured(o, person) for o in earlier.get(cid, ()))))
+    remitted = _remitted([c for c in out if c.other_payers])
+    if remitted:  # an earlier payer's own 835 says what it did better than the books' postings can
+        out = [replace(c, other_payers=tuple(remitted.get((c.id, o.payer.id), o) for o in c.other_payers))
+               if c.other_payers else c for c in out]
+    return out
+
+
+def _remitted(claims: Sequence[m.Claim]) -> dict[tuple[int, int], m.OtherPayer]:
+    """Each earlier payer's adjudication of these claims' charges, read again from the 835 the books
+    kept (loops 2320/2330/2430: its adjustments verbatim, paid amounts, paid date), keyed by (claim
+    row, payer id). An earlier payer with no posted remittance (paid by hand) is not here: the
+    claim keeps what the books' postings say of it."""
+    from ..claims.era import parse_835
+    from ..claims.era_match import match_claim
+    from ..claims.era_secondary import other_payer_from
+
+    if not claims:
+        return {}
+    by_id = {c.id: c for c in claims}
+    latest: dict[tuple[int, int], tuple[int, int, str, str, int]] = {}
+    for target, primary_row, seq, number, paid_date, file_id, payer, _ in _rows_in(
+            "SELECT DISTINCT l.claim_id, rc.claim_id, rc.seq, rc.claim_number, r.paid_date, r.file_id, r.payer_id, "
+            "rc.id FROM claim_line l JOIN claim_line l2 ON l2.charge_id = l.charge_id "
+            "JOIN remittance_claim rc ON rc.claim_id = l2.claim_id JOIN remittance r ON r.id = rc.remittance_id "
+            "WHERE l.claim_id IN ({ids}) AND rc.outcome IN ('posted', 'denied') "
+            "AND NOT EXISTS (SELECT 1 FROM distribution x WHERE x.reverses_id = rc.distribution_id) "
+            "ORDER BY rc.id", list(by_id)):
+        if payer != by_id[target].payer.id:
+            latest[(target, payer)] = (primary_row, seq, number, paid_date, file_id)  # its newest posting
+    if not latest:
+        return {}
+    primaries = {c.id: c for c in load_claims(sorted({v[0] for v in latest.values()}))}
+    files = {fid: parse_835(raw) for fid, raw in _rows_in(
+        "SELECT id, raw FROM remittance_file WHERE id IN ({ids})", sorted({v[4] for v in latest.values()}))}
+    out = {}
+    for (target, payer), (primary_row, seq, number, paid_date, file_id) in latest.items():
+        primary = primaries[primary_row]
+        payment = next(p for r in files[file_id] for i, p in enumerate(r.claims, 1) if i == seq and p.claim_id == number)
+        line_of_charge = {line.charge_id: line.line_no for line in by_id[target].lines}
+        match = match_claim(payment, {primary.claim_id: primary})
+        line_of = {x.service.index: line_of_charge[x.line.charge_id] for x in match.lines
+                   if x.line is not None and x.line.charge_id in line_of_charge}
+        out[(target, payer)] = other_payer_from(payment, line_of, payer=primary.payer, subscriber=primary.subscriber,
+                                                responsibility=primary.responsibility, paid_date=paid_date)
     return out
 
 

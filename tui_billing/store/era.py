@@ -608,33 +608,7 @@ def add_work_note(item_id: int, *, note: str = "", follow_up: str = "", outcome:
 
 
 def other_payers(claim_row: int) -> tuple[m.OtherPayer, ...]:
-    """What earlier payers did with a claim's charges, from the 835s the books kept (loops 2320/2330/2430).
-
-    For each other payer whose remittance posted a claim over the same charges, the latest such
-    claim's CLP loop is read again from the stored file: adjustments verbatim, paid amounts, the
-    payment's date; its lines are this claim's lines by charge."""
-    from ..claims.era_secondary import other_payer_from
-
+    """What earlier payers did with a claim's charges (loops 2320/2330/2430): from their stored 835s
+    where the books posted one, else from the books' own postings (store/claims.py reads both)."""
     [claim] = claim_store.load_claims([claim_row])
-    line_of_charge = {line.charge_id: line.line_no for line in claim.lines}
-    found = _rows(
-        "SELECT rc.claim_id, rc.seq, rc.claim_number, r.paid_date, f.raw, r.payer_id FROM remittance_claim rc "
-        "JOIN remittance r ON r.id = rc.remittance_id JOIN remittance_file f ON f.id = r.file_id "
-        "WHERE rc.outcome IN ('posted', 'denied') AND rc.claim_id IN (SELECT DISTINCT l2.claim_id FROM claim_line l "
-        "JOIN claim_line l2 ON l2.charge_id = l.charge_id WHERE l.claim_id = ?) AND r.payer_id <> ? "
-        "AND NOT EXISTS (SELECT 1 FROM distribution x WHERE x.reverses_id = rc.distribution_id) "
-        "ORDER BY rc.id", (claim_row, claim.payer.id))
-    latest: dict[int, tuple[Any, ...]] = {}
-    for row in found:
-        latest[row[5]] = row  # the newest posting of each earlier payer
-    out = []
-    for primary_row, seq, number, paid_date, raw, _payer in latest.values():
-        [primary] = claim_store.load_claims([primary_row])
-        payment = next(p for r in parse_835(raw) for i, p in enumerate(r.claims, 1)
-                       if i == seq and p.claim_id == number)
-        match = match_claim(payment, {primary.claim_id: primary})
-        line_of = {x.service.index: line_of_charge[x.line.charge_id] for x in match.lines
-                   if x.line is not None and x.line.charge_id in line_of_charge}
-        out.append(other_payer_from(payment, line_of, payer=primary.payer, subscriber=primary.subscriber,
-                                    responsibility=primary.responsibility, paid_date=paid_date))
-    return tuple(out)
+    return claim.other_payers
