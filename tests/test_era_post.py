@@ -63,6 +63,22 @@ def test_paid_claim(cp, tmp_path):
     books_are_whole(deposit_eft=7200)
 
 
+def test_a_line_allowed_below_the_contract_opens_an_underpayment_and_still_posts(cp, tmp_path):
+    from tui_billing.store.accounts import set_fee
+
+    # the office's contract with Acme: 99213 allowed 85.00 (Acme allowed 64 paid + 16 to the patient
+    # = 80.00); 36415 allowed 10.00, exactly what Acme allowed; an older, higher rate is not in force
+    set_fee("99213", 9000, "2026-12-01", payer_id=cp.payers[ACME])
+    set_fee("99213", 8500, "2026-01-01", payer_id=cp.payers[ACME])
+    set_fee("36415", 1000, "2026-01-01", payer_id=cp.payers[ACME])
+    set_fee("99213", 5000, "2026-01-01", payer_id=cp.payers[MCR])  # another payer's rate: not Acme's
+    number, controls, charges, row = books_claim(cp.patients[JANE], cp.payers[ACME], ("99213", "36415"), "2026-11-02")
+    era_store.import_era(fixture_for("paid", {"C1": (number, controls)}, tmp_path))
+    assert balances(charges) == [(1600, None), (200, None)] and status(row) == "paid"  # posted as the payer said
+    assert [(w["kind"], w["codes"], w["amount"]) for w in era_store.work_queue()] == [("underpayment", "99213", 500)]
+    books_are_whole(deposit_eft=7200)
+
+
 def test_the_same_file_or_the_same_payment_twice_is_refused_and_changes_nothing(cp, tmp_path):
     number, controls, _, _ = books_claim(cp.patients[JANE], cp.payers[ACME], ("99213", "36415"), "2026-11-02")
     path = fixture_for("paid", {"C1": (number, controls)}, tmp_path)

@@ -86,8 +86,13 @@ def _is_denial(adj: Adjustment, denial_codes: frozenset[str]) -> bool:
 def plan_claim(
     match: ClaimMatch, *, claim_row: int | None, charges: Mapping[int, ChargeState],
     next_payer: Mapping[int, int | None], denial_codes: frozenset[str] = DEFAULT_DENIAL_CODES,
+    allowed: Mapping[int, int] | None = None,
 ) -> ClaimPlan:
-    """The posting of one matched claim (a reversal is the store's: it voids what was posted)."""
+    """The posting of one matched claim (a reversal is the store's: it voids what was posted).
+
+    ``allowed``: charge -> what the office's contract with this payer allows for the line (the fee
+    schedule's per-payer amount times units), where one is kept: a line the payer allowed less
+    for (its payment plus the patient's share) opens an underpayment item; it still posts."""
     payment = match.payment
     if match.claim is None:
         return ClaimPlan(payment, None, UNMATCHED, problem=match.problem,
@@ -187,6 +192,14 @@ def plan_claim(
         codes = ",".join(sorted({c for d in denials for c in d.split(",") if c}))
         work.append(("denial", codes, amount, f"{len(denied_lines)} of {len(lines)} lines denied ({codes}); "
                      "the balance stays with the payer"))
+    for x in lines:
+        expected = (allowed or {}).get(x.charge_id)
+        payer_allowed = x.applied + x.remaining  # what it paid plus what it left to the patient
+        if expected is not None and not x.denied and payer_allowed < expected:
+            short = expected - payer_allowed
+            work.append(("underpayment", x.code, short,
+                         f"line {x.line_no} {x.code}: allowed {payer_allowed / 100:.2f}, the contract "
+                         f"allows {expected / 100:.2f} ({short / 100:.2f} short)"))
     status = "denied" if denied_lines and payment.paid == 0 else "partly_paid" if denied_lines else "paid"
     outcome = DENIED if status == "denied" else POSTED
     return ClaimPlan(payment, claim_row, outcome, status, tuple(lines), tuple(dist), work=tuple(work))

@@ -200,6 +200,29 @@ def _charge_states(charge_ids: Sequence[int]) -> dict[int, ChargeState]:
     return out
 
 
+def _allowed_amounts(payer_id: int, claims: Mapping[str, ClaimLines]) -> dict[str, dict[int, int]]:
+    """Claim -> charge -> the payer's allowed amount for the line on its date of service (the fee
+    schedule's latest per-payer row effective by then, times units), for lines that have one."""
+    codes = sorted({line.code for claim in claims.values() for line in claim.lines})
+    if not codes:
+        return {}
+    rates: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for part in _chunks(codes):
+        for code, effective, amount in _rows(
+                f"SELECT code, effective, amount FROM fee_schedule WHERE payer_id = ? AND code IN ({_in(part)}) "
+                "ORDER BY effective, id", [payer_id, *part]):
+            rates[code].append((effective, amount))
+    if not rates:
+        return {}
+    out: dict[str, dict[int, int]] = {}
+    for number, claim in claims.items():
+        for line in claim.lines:
+            in_force = [amount for effective, amount in rates.get(line.code, ()) if effective <= line.dos]
+            if in_force:
+                out.setdefault(number, {})[line.charge_id] = in_force[-1] * line.units
+    return out
+
+
 def _coverage_chains(patients: Sequence[int]) -> dict[int, list[tuple[int, str, str]]]:
     """Patient -> their coverages by priority: (payer, effective, end date)."""
     out: dict[int, list[tuple[int, str, str]]] = defaultdict(list)
@@ -353,6 +376,7 @@ def _post_claims(ctx: _Context, posted: PostedRemittance, claims: Mapping[str, C
     ids = ops._ids()
     known = {r[0] for r in _rows("SELECT code FROM adjustment_reason")}
     payers = {r[0] for r in _rows("SELECT id FROM payer")}
+    contract = _allowed_amounts(posted.payer_id, claims)
     planned: list[Plan] = []
     forwards: list[ClaimPlan] = []
     outcomes: list[tuple[int, ClaimPlan, int | None]] = []
@@ -364,7 +388,7 @@ def _post_claims(ctx: _Context, posted: PostedRemittance, claims: Mapping[str, C
         next_payer = {line.charge_id: _next_payer(mine[line.charge_id], line.dos, chains)
                       for line in (claim.lines if claim else ()) if line.charge_id in mine}
         plan = plan_claim(match, claim_row=claim.row if claim else None, charges=mine, next_payer=next_payer,
-                          denial_codes=ctx.denial_codes)
+                          denial_codes=ctx.denial_codes, allowed=contract.get(payment.claim_id))
         distribution_id = None
         if plan.outcome in (POSTED, DENIED) and plan.distribution:
             if plan.applied > unapplied:
