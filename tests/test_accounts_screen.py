@@ -211,7 +211,7 @@ async def test_payment_jumps_to_receipts_with_the_patient(db):
 
 
 async def test_ledger_line_history_and_coverage_fix(db):
-    from tui_billing.screens.account_dialogs import TextDialog
+    from tui_billing.screens.encounter_detail import EncounterDetail
     from tui_billing.store import accounts as acc
 
     open_database(db)
@@ -228,8 +228,9 @@ async def test_ledger_line_history_and_coverage_fix(db):
         await settle(pilot)
         await send(pilot, "enter")  # the ledger line: its encounter's history
         await settle(pilot)
-        assert isinstance(app.screen, TextDialog)
+        assert isinstance(app.screen, EncounterDetail) and app.screen.loaded
         assert "99213 x1 billed to BCBS" in app.screen.body
+        assert app.screen.body.startswith(s.data.current.account + "  Lee, Kim")
         await send(pilot, "escape", "c")
         await settle(pilot)
         await send(pilot, "ctrl+s")  # priority 1

@@ -5,7 +5,8 @@ matter), a birth date as written (01/02/1980, 1980-01-02, 01021980) or a phone n
 picks among every match, Enter opens it. The account shows the demographics, the coverages in
 priority order (ended ones after), who owes what (each payer, the patient, credit on account),
 and the ledger of every charge line: what was applied and adjusted, what it still owes and to
-whom, with a running balance. Enter on a line shows the encounter's whole history.
+whom, with a running balance. Enter on a line shows the encounter's whole history
+(``encounter_detail``, the view charge entry's encounter list opens too).
 
 With the ledger focused: N new patient, E edit, I add insurance, X end a coverage, O make the
 secondary primary, T add a note, A show the record as of a date, H the record's history,
@@ -41,6 +42,7 @@ from ..widgets.lookup import LookupInput
 from ..widgets.patient_picker import PatientPicker
 from .account_dialogs import Field, FormDialog, TextDialog
 from .base import BillingScreen
+from .encounter_detail import EncounterDetail
 
 __all__ = ["AccountScreen", "AccountData", "load_account"]
 
@@ -576,12 +578,4 @@ class AccountScreen(BillingScreen[None]):
         charge_id = int(event.key)
         line = next((ln for ln in self.data.ledger.lines if ln.charge_id == charge_id), None)
         if line is not None:
-            self._encounter(line.encounter_id)
-
-    @work(thread=True, group="account-read", exit_on_error=False)
-    def _encounter(self, encounter_id: int) -> None:
-        dx, acts = aq.encounter_activity(encounter_id)
-        out = [f"Diagnoses: {' '.join(dx)}", "", f"{'posted':<11}{'line':<5}{'what':<10}{'detail':<42}{'amount':>10}"]
-        for a in acts:
-            out.append(f"{a.posting_date:<11}{a.line_no:<5}{a.kind:<10}{a.detail[:41]:<42}{money(a.amount):>10}")
-        self.app.call_from_thread(self.app.push_screen, TextDialog(f"Encounter {encounter_id}", "\n".join(out)))
+            self.app.push_screen(EncounterDetail(line.encounter_id))

@@ -28,7 +28,7 @@ KEYMAP: tuple[tuple[str, str], ...] = (
     ("y / n", "answer a question; Enter and Esc say no to an irreversible step (clear, close, quit)"),
     ("F6", "ditto: copy the previous entry's value into the focused field"),
     ("Up / Down", "move in a lookup's list; Enter takes the highlighted match"),
-    ("F5", "charges: the batch's encounter list and back; balancing: refresh"),
+    ("F5", "charges: the batch's encounter list and back (Enter on one: its detail); balancing: refresh"),
     ("Ctrl+D", "void (asks why): the highlighted encounter (F2), receipt or distribution (F3)"),
     ("Ctrl+O", "charges: correct the open batch's control figures (with a reason); 0 and 0 cancel an empty batch"),
     ("F8", "charges: open a new charge batch"),

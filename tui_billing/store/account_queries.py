@@ -21,7 +21,8 @@ from .search_keys import account_key, fold, phone_key
 
 __all__ = [
     "AccountLedger", "CoverageView", "LedgerLine", "NoteView", "PatientView", "SearchHit", "SearchPage",
-    "VersionView", "Activity", "account_ledger", "encounter_activity", "patient_receipts", "classify", "coverages",
+    "VersionView", "Activity", "EncounterHeader", "account_ledger", "encounter_activity", "encounter_header",
+    "patient_receipts", "classify", "coverages",
     "export_patients", "fee_on", "history", "notes",
     "patient_view", "payer_list", "provider_list", "practice_view", "record_as_of", "search_patients",
 ]
@@ -360,6 +361,36 @@ def encounter_activity(encounter_id: int) -> tuple[tuple[str, ...], list[Activit
         "WHERE c.encounter_id = ? ORDER BY 1, 2, 6", (encounter_id,) * 3)
     out += [Activity(*r[:5]) for r in rows]
     return dx, out
+
+
+@dataclass(frozen=True)
+class EncounterHeader:
+    """Whose encounter it is and where it was keyed (the top of its detail view)."""
+
+    encounter_id: int
+    patient_id: int
+    account: str
+    patient_name: str
+    dos: str
+    pos: str
+    provider_code: str
+    batch_id: int | None
+    posting_date: str
+    operator: str
+    reverses_id: int | None
+    void_reason: str | None
+    voided_by: int | None
+
+
+def encounter_header(encounter_id: int) -> EncounterHeader | None:
+    """The encounter's patient, provider, DOS and batch; None when there is no such encounter."""
+    rows = _rows(
+        "SELECT e.id, e.patient_id, p.account, p.last_name || ', ' || p.first_name, e.dos, e.pos, v.code, "
+        "e.batch_id, e.posting_date, e.operator, e.reverses_id, e.void_reason, "
+        "(SELECT r.id FROM encounter r WHERE r.reverses_id = e.id) "
+        "FROM encounter e JOIN patient p ON p.id = e.patient_id JOIN provider v ON v.id = e.provider_id "
+        "WHERE e.id = ?", (encounter_id,))
+    return EncounterHeader(*rows[0]) if rows else None
 
 
 def patient_receipts(patient_id: int, limit: int = 10) -> list[int]:
