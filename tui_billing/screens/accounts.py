@@ -516,7 +516,7 @@ class AccountScreen(BillingScreen[None]):
 
         text = render(queries.statements(account, today().isoformat()), "simple")
         self.app.call_from_thread(self.app.push_screen, TextDialog(f"Statement {account} (print: tui-billing report "
-                                                                   f"statement --account {account})", text))
+                                                                   f"statement --patient {account})", text))
 
     def action_receipts(self) -> None:
         """Reprint the patient's receipts (the latest ten, newest first)."""
