@@ -86,8 +86,8 @@ async def test_register_two_coverages_charge_owed_by_primary(db, monkeypatch):
         await send(pilot, "f7")
         s = screen(pilot)
         assert app.focused.id == "acct-find"
-        await send(pilot, "tab", "tab")  # to the ledger
-        await send(pilot, "n")
+        await send(pilot, "ctrl+n")  # straight from the find box: nobody to find for a walk-in
+        assert app.screen.title_text == "Register a new patient"
         await fill(pilot, {"last_name": "García-López", "first_name": "María", "dob": "03/04/1985", "sex": "F",
                            "address": "12 Elm Stret", "city": "Albany", "state": "NY", "zip": "122031234",
                            "phone": "5185550100"})

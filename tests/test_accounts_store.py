@@ -410,3 +410,29 @@ def test_statement_to_the_patient_when_no_guarantor_and_before_versions(practice
     # registered after the statement's date (a reprint dated earlier): read as it is now
     late = acc.register_patient(_walk_in(last_name="Late", dob="1990-01-01"))
     assert _statement_head(aq.patient_view(late).account, "2020-01-01")["statement to"] == "María Late"
+
+
+def test_an_address_fix_moves_the_subscriber_at_the_same_home_only(practice, monkeypatch):
+    home = dict(subscriber_address="12 Elm St", subscriber_city="Albany", subscriber_state="NY",
+                subscriber_zip="12203-1234")
+    pid = acc.register_patient(_walk_in(address="12 Elm Sr"), [
+        CoverageDetails(practice.payers[0], "XJ1", 1, relationship="spouse", subscriber_last="Lopez",
+                        subscriber_first="Carlos", subscriber_dob="1983-01-02", subscriber_sex="M",
+                        effective="2026-01-01", **{**home, "subscriber_address": "12 Elm Sr"}),
+        CoverageDetails(practice.payers[1], "XJ2", 2, relationship="spouse", subscriber_last="Ruiz",
+                        subscriber_first="Ana", subscriber_dob="1960-01-02", subscriber_sex="F",
+                        effective="2026-01-01", **{**home, "subscriber_address": "4 Far Rd"}),
+    ])
+    monkeypatch.setenv("TUI_BILLING_TODAY", "2026-11-23")
+    assert acc.update_patient(pid, address="12 Elm St") == {"address": ["12 Elm Sr", "12 Elm St"]}
+    same, other = aq.coverages(pid)
+    assert aq.record_as_of("coverage", same.id)[0]["subscriber_address"] == "12 Elm St"
+    assert aq.record_as_of("coverage", same.id, "2026-11-16")[0]["subscriber_address"] == "12 Elm Sr"
+    assert aq.record_as_of("coverage", other.id)[0]["subscriber_address"] == "4 Far Rd"
+    assert [h.version for h in aq.history("coverage", other.id)] == [1]
+    events = database.execute_sql("SELECT action, entity_id FROM audit_event WHERE action LIKE 'update_%' "
+                                  "ORDER BY id").fetchall()
+    assert events == [("update_patient", pid), ("update_coverage", same.id)]
+    # a change of name only moves nobody
+    acc.update_patient(pid, first_name="Maria")
+    assert [h.version for h in aq.history("coverage", same.id)] == [1, 2]

@@ -8,6 +8,7 @@ and the ledger of every charge line: what was applied and adjusted, what it stil
 whom, with a running balance. Enter on a line shows the encounter's whole history
 (``encounter_detail``, the view charge entry's encounter list opens too).
 
+Ctrl+N registers a new patient from anywhere on the screen.
 With the ledger focused: N new patient, E edit, I add insurance, X end a coverage, O make the
 secondary primary, T add a note, A show the record as of a date, H the record's history,
 S the statement, R the patient's receipts, P take a payment (F3), C correct a coverage, M master data (payers, providers,
@@ -115,7 +116,7 @@ COVERAGE_FIELDS = (
     ("subscriber_first", "Subscriber first", 30), ("subscriber_dob", "Subscriber DOB", 12),
     ("subscriber_sex", "Subscriber sex", 3), ("subscriber_address", "Subscr. address", 40),
     ("subscriber_city", "Subscr. city", 30), ("subscriber_state", "Subscr. state", 4),
-    ("subscriber_zip", "Subscr. ZIP", 11), ("effective", "Effective", 12), ("end_date", "End date", 12),
+    ("subscriber_zip", "Subscr. ZIP", 11), ("effective", "Effective", 15), ("end_date", "End date", 15),
     ("assignment", "Assign benefits", 3), ("signature_on_file", "Signature file", 3),
 )
 HINTS = {"dob": "01/02/1980", "sex": "F", "zip": "12345-6789", "relationship": "self/spouse/child/other",
@@ -140,7 +141,9 @@ class AccountScreen(BillingScreen[None]):
 
     BINDINGS = [
         Binding("slash", "find", "Find", id="accounts.find"),
-        Binding("n", "new_patient", "New", id="accounts.new"),
+        Binding("n", "new_patient", "New", id="accounts.new", show=False),
+        # From any field, the find box included: a walk-in is registered without finding anyone first.
+        Binding("ctrl+n", "new_patient", "New patient", id="accounts.new_anywhere", priority=True),
         Binding("e", "edit", "Edit", id="accounts.edit"),
         Binding("i", "add_coverage", "Insurance", id="accounts.insurance"),
         Binding("c", "fix_coverage", "Fix cov", id="accounts.fix_coverage", show=False),
@@ -184,7 +187,7 @@ class AccountScreen(BillingScreen[None]):
         picker = self._find()
         picker.match_list.styles.width = "100%"  # nothing of the account shows through at its right
         picker.focus()
-        self._status("Find a patient: account, last,first, birth date or phone")
+        self._status("Find a patient: account, last,first, birth date or phone. Ctrl+N: new patient")
 
     def _find(self) -> PatientPicker:
         return self.query_one("#acct-find", PatientPicker)
@@ -218,7 +221,7 @@ class AccountScreen(BillingScreen[None]):
         elif n:
             self._status(f"{n}{'+' if picker.more else ''} patients match: Up/Down to one and Enter")
         elif picker.value.strip():
-            self._status("no patient matches: N registers a new one (from the ledger: Tab)")
+            self._status("no patient matches: Ctrl+N registers a new one")
 
     @on(LookupInput.Picked, "#acct-find")
     def _picked(self, event: LookupInput.Picked) -> None:

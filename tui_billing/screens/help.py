@@ -42,6 +42,7 @@ KEYMAP: tuple[tuple[str, str], ...] = (
     ("U", "receipts: every receipt, not only those with money left"),
     ("O", "receipts: the queue newest received first (again: oldest first)"),
     ("/", "receipts and distribute: the filter line; Enter on a filled filter searches"),
+    ("Ctrl+N", "accounts: register a new patient (from any field, the find box included)"),
     ("N / E / I / T", "accounts (ledger focused): new patient / edit / add insurance / add a note"),
     ("C / X / O", "accounts: correct a coverage / end one / swap primary and secondary"),
     ("A / H", "accounts: the record as of a date / its history (every version, by whom)"),
