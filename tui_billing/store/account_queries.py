@@ -348,17 +348,19 @@ def encounter_activity(encounter_id: int) -> tuple[tuple[str, ...], list[Activit
             "WHERE c.encounter_id = ? ORDER BY c.id", (encounter_id,)):
         what = f"{code}{'-' + mods.replace(',', '-') if mods else ''} x{units} billed to {payer}"
         out.append(Activity(pd, line, "void" if rev else "charge", what, amount))
+    # Within a day and line, in the order a remittance reads: paid, adjusted, then the rest moved
+    # on (ids of different tables are not comparable, so the kind comes first).
     rows = _rows(
         "SELECT a.posting_date, c.line_no, 'applied', r.source || ' ' || r.method || ' ' || r.reference || "
-        "' (receipt ' || r.id || ')', a.amount, a.id FROM application a JOIN charge c ON c.id = a.charge_id "
+        "' (receipt ' || r.id || ')', a.amount, 1, a.id FROM application a JOIN charge c ON c.id = a.charge_id "
         "JOIN receipt r ON r.id = a.receipt_id WHERE c.encounter_id = ? "
         "UNION ALL SELECT j.posting_date, c.line_no, 'adjusted', j.reason_code || ' ' || COALESCE(ar.description, ''), "
-        "j.amount, j.id FROM adjustment j JOIN charge c ON c.id = j.charge_id "
+        "j.amount, 2, j.id FROM adjustment j JOIN charge c ON c.id = j.charge_id "
         "LEFT JOIN adjustment_reason ar ON ar.code = j.reason_code WHERE c.encounter_id = ? "
         "UNION ALL SELECT t.posting_date, c.line_no, 'transfer', COALESCE(f.code, 'PATIENT') || ' > ' || "
-        "COALESCE(g.code, 'PATIENT'), t.amount, t.id FROM transfer t JOIN charge c ON c.id = t.charge_id "
+        "COALESCE(g.code, 'PATIENT'), t.amount, 3, t.id FROM transfer t JOIN charge c ON c.id = t.charge_id "
         "LEFT JOIN payer f ON f.id = t.from_payer_id LEFT JOIN payer g ON g.id = t.to_payer_id "
-        "WHERE c.encounter_id = ? ORDER BY 1, 2, 6", (encounter_id,) * 3)
+        "WHERE c.encounter_id = ? ORDER BY 1, 2, 6, 7", (encounter_id,) * 3)
     out += [Activity(*r[:5]) for r in rows]
     return dx, out
 
