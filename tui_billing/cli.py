@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from .claims_cli import register as register_claims
 from .cli_context import Context, fail, pass_ctx
 from .reports.cli import register as register_headless
 
@@ -354,3 +355,5 @@ def run() -> None:
 
 # The report, export and import groups live in tui_billing.reports (click only at import).
 register_headless(main)
+# The claims group (issue 13) lives in tui_billing.claims_cli (click only at import).
+register_claims(main)

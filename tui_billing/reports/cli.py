@@ -354,6 +354,19 @@ def statement(account: str | None, all_due: bool, fmt: str, output: Path | None,
 
 
 @report.command()
+@click.option("--as-of", "as_of", type=DATE, default=None, help="Age claims as of this day (default: today).")
+@click.option("--basis", type=click.Choice(["created", "service"]), default="created", show_default=True,
+              help="Age from the day the claim was made or from its date of service.")
+@output_options
+@run_report
+def claims(as_of: str | None, basis: str, fmt: str, output: Path | None, page_length: int | None) -> None:
+    """Claim status aging: counts and amounts by status in 0-30 ... 121+ day buckets."""
+    from .claims_report import claims_aging
+
+    emit(claims_aging(as_of or _today(), basis), fmt, output, page_length)
+
+
+@report.command()
 @click.argument("number", type=click.IntRange(1))
 @output_options
 @run_report

@@ -86,3 +86,32 @@ def other_guards() -> str:
                  "WHEN NOT EXISTS (SELECT 1 FROM day_close WHERE posting_date = NEW.posting_date) BEGIN "
                  "SELECT RAISE(ABORT, 'a day digest seals a closed day'); END;")
     return "\n".join(parts)
+
+
+#: Claims (issue 13, schema 12): the claim records, their lines and status events, the EDI and
+#: paper files, and the receivers' settings are history too.
+CLAIM_HISTORY_KEYS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("claim", ("id",)), ("claim", ("claim_id",)), ("claim_line", ("id",)), ("claim_line", ("control_number",)),
+    ("claim_event", ("id",)), ("claim_file", ("id",)), ("claim_receiver", ("id",)),
+)
+CLAIM_APPEND_ONLY = ("claim", "claim_line", "claim_event", "claim_file", "claim_receiver")
+
+
+def claim_guards() -> str:
+    """Schema 12: claims are never edited (a correction is a new claim), events and files never changed;
+    a receiver's control numbers only ever go up, and a claim's current status is its latest event."""
+    return "\n".join([
+        replace_guards(CLAIM_HISTORY_KEYS), append_only(CLAIM_APPEND_ONLY),
+        "CREATE TRIGGER claim_counter_forward BEFORE UPDATE ON claim_counter "
+        "WHEN NEW.receiver IS NOT OLD.receiver OR NEW.interchange <= OLD.interchange OR NEW.grp <= OLD.grp BEGIN "
+        "SELECT RAISE(ABORT, 'control numbers only go forward: a receiver never sees one twice'); END;",
+        "CREATE TRIGGER claim_counter_no_delete BEFORE DELETE ON claim_counter BEGIN "
+        "SELECT RAISE(ABORT, 'control numbers only go forward: a receiver never sees one twice'); END;",
+        "CREATE TRIGGER claim_status_follows_events BEFORE UPDATE ON claim_status "
+        "WHEN NEW.claim_id IS NOT OLD.claim_id OR NEW.event_id IS NOT "
+        "(SELECT MAX(id) FROM claim_event WHERE claim_id = NEW.claim_id) OR NOT EXISTS "
+        "(SELECT 1 FROM claim_event WHERE id = NEW.event_id AND status = NEW.status AND on_date = NEW.since) BEGIN "
+        "SELECT RAISE(ABORT, 'a claim''s status is its latest event: record an event instead'); END;",
+        "CREATE TRIGGER claim_status_no_delete BEFORE DELETE ON claim_status BEGIN "
+        "SELECT RAISE(ABORT, 'a claim''s status is its latest event: record an event instead'); END;",
+    ])

@@ -647,8 +647,115 @@ def _v11() -> str:
 
 V11 = _v11()
 
+# Version 12 (issue 13, claims): a claim is an encounter's lines owed by one payer, never edited
+# once made (a correction is a new claim, frequency 7 or 8, pointing at the one it replaces); its
+# status is a list of append-only events (``claim_status`` is the latest, kept by a trigger so the
+# queues are index lookups); every line carries the control number sent as REF*6R; every EDI or
+# paper file is kept with its sha256 and ISA/GS control numbers, which come from a per-receiver
+# counter that only goes forward. ``claim_receiver`` keeps each receiver's name and test/production
+# flag as versions (the newest wins). See store/claims.py and store/guards.py.
+CLAIM_STATUSES = ("ready", "held", "batched", "sent", "file_rejected", "accepted", "rejected", "paid",
+                  "partly_paid", "denied", "forwarded", "replaced", "voided")
+
+
+def _v12() -> str:
+    from .guards import claim_guards
+
+    statuses = ",".join(f"'{s}'" for s in CLAIM_STATUSES)
+    return f"""
+CREATE TABLE claim (
+    id INTEGER PRIMARY KEY,
+    claim_id TEXT NOT NULL UNIQUE CHECK (length(claim_id) BETWEEN 1 AND 17),
+    patient_id INTEGER NOT NULL REFERENCES patient(id),
+    coverage_id INTEGER REFERENCES coverage(id),
+    payer_id INTEGER NOT NULL REFERENCES payer(id),
+    encounter_id INTEGER NOT NULL REFERENCES encounter(id),
+    dos TEXT NOT NULL,
+    frequency TEXT NOT NULL CHECK (frequency IN ('1','7','8')),
+    replaces_claim_id INTEGER REFERENCES claim(id),
+    payer_claim_number TEXT NOT NULL DEFAULT '',
+    responsibility TEXT NOT NULL CHECK (responsibility IN ('P','S','T')),
+    total INTEGER NOT NULL CHECK (total >= 0),
+    created_on TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    CHECK (frequency = '1' OR replaces_claim_id IS NOT NULL)
+);
+CREATE INDEX claim_encounter ON claim(encounter_id, payer_id);
+CREATE INDEX claim_patient ON claim(patient_id);
+CREATE INDEX claim_replaces ON claim(replaces_claim_id) WHERE replaces_claim_id IS NOT NULL;
+CREATE TABLE claim_line (
+    id INTEGER PRIMARY KEY,
+    claim_id INTEGER NOT NULL REFERENCES claim(id),
+    line_no INTEGER NOT NULL CHECK (line_no BETWEEN 1 AND 50),
+    charge_id INTEGER NOT NULL REFERENCES charge(id),
+    control_number TEXT NOT NULL UNIQUE CHECK (length(control_number) BETWEEN 1 AND 30),
+    charge INTEGER NOT NULL CHECK (charge >= 0),
+    UNIQUE (claim_id, line_no)
+);
+CREATE INDEX claim_line_charge ON claim_line(charge_id);
+CREATE TABLE claim_file (
+    id INTEGER PRIMARY KEY,
+    receiver TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('837P','cms1500','999','277CA')),
+    path TEXT NOT NULL,
+    sha256 TEXT NOT NULL CHECK (length(sha256) = 64),
+    interchange_number INTEGER,
+    group_number INTEGER,
+    production INTEGER NOT NULL DEFAULT 0 CHECK (production IN (0,1)),
+    claims INTEGER NOT NULL DEFAULT 0 CHECK (claims >= 0),
+    total INTEGER NOT NULL DEFAULT 0,
+    at TEXT NOT NULL,
+    operator TEXT NOT NULL
+);
+CREATE UNIQUE INDEX claim_file_interchange ON claim_file(receiver, interchange_number) WHERE kind = '837P';
+CREATE INDEX claim_file_digest ON claim_file(sha256, kind);
+CREATE TABLE claim_event (
+    id INTEGER PRIMARY KEY,
+    claim_id INTEGER NOT NULL REFERENCES claim(id),
+    status TEXT NOT NULL CHECK (status IN ({statuses})),
+    reason TEXT NOT NULL DEFAULT '',
+    payer_claim_number TEXT NOT NULL DEFAULT '',
+    file_id INTEGER REFERENCES claim_file(id),
+    at TEXT NOT NULL,
+    on_date TEXT NOT NULL,
+    operator TEXT NOT NULL
+);
+CREATE INDEX claim_event_claim ON claim_event(claim_id, id);
+CREATE INDEX claim_event_file ON claim_event(file_id) WHERE file_id IS NOT NULL;
+CREATE TABLE claim_status (
+    claim_id INTEGER PRIMARY KEY REFERENCES claim(id),
+    status TEXT NOT NULL,
+    event_id INTEGER NOT NULL,
+    since TEXT NOT NULL
+);
+CREATE INDEX claim_status_status ON claim_status(status, since);
+CREATE TRIGGER claim_status_event AFTER INSERT ON claim_event BEGIN
+    INSERT INTO claim_status (claim_id, status, event_id, since) VALUES (NEW.claim_id, NEW.status, NEW.id, NEW.on_date)
+    ON CONFLICT (claim_id) DO UPDATE SET status = excluded.status, event_id = excluded.event_id, since = excluded.since;
+END;
+CREATE TABLE claim_counter (
+    receiver TEXT PRIMARY KEY,
+    interchange INTEGER NOT NULL CHECK (interchange BETWEEN 1 AND 999999999),
+    grp INTEGER NOT NULL CHECK (grp BETWEEN 1 AND 999999999)
+);
+CREATE TABLE claim_receiver (
+    id INTEGER PRIMARY KEY,
+    receiver TEXT NOT NULL,
+    name TEXT NOT NULL,
+    production INTEGER NOT NULL CHECK (production IN (0,1)),
+    at TEXT NOT NULL,
+    operator TEXT NOT NULL
+);
+CREATE INDEX claim_receiver_receiver ON claim_receiver(receiver, id);
+""" + claim_guards()
+
+
+V12 = _v12()
+
+
 # In number order: the position in this list is the schema version.
-MIGRATIONS: list[str] = [V1 + _history_triggers(), V2, V3, V4, V5, V6, V7, V8, V9, V10, V11]
+MIGRATIONS: list[str] = [V1 + _history_triggers(), V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

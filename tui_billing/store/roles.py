@@ -73,6 +73,15 @@ def _rule(action: str, user: str, facts: dict[str, Any]) -> tuple[str, str]:
         return "admin", "manage users and roles"
     if action == "post":
         return "clerk", "post"
+    # Claims (issue 13): making, building and sending them is a clerk's daily work; voiding a
+    # claim the payer already has cancels money owed to the office, so it is a supervisor's.
+    if action in ("claims", "correct_claim"):
+        return "clerk", "build, send or correct claims"
+    if action == "void_claim":
+        return ("supervisor" if facts.get("sent") else "clerk",
+                f"void claim {facts.get('claim')}" + (" that the payer already has" if facts.get("sent") else ""))
+    if action == "set_claim_receiver":
+        return "supervisor", "set a claim receiver's name and test/production flag"
     raise ValueError(f"no role rule for {action!r}")  # a new action needs its rule here
 
 
