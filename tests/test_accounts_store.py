@@ -433,6 +433,7 @@ def test_an_address_fix_moves_the_subscriber_at_the_same_home_only(practice, mon
     events = database.execute_sql("SELECT action, entity_id FROM audit_event WHERE action LIKE 'update_%' "
                                   "ORDER BY id").fetchall()
     assert events == [("update_patient", pid), ("update_coverage", same.id)]
-    # a change of name only moves nobody
+    # a change of name only moves nobody, and neither does an address cleared (no new home to follow)
     acc.update_patient(pid, first_name="Maria")
+    acc.update_patient(pid, address="", city="", state="", zip="")
     assert [h.version for h in aq.history("coverage", same.id)] == [1, 2]

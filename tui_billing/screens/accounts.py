@@ -243,6 +243,11 @@ class AccountScreen(BillingScreen[None]):
         if self.patient_id is not None:
             self._open(self.patient_id)
 
+    def show_patient(self, patient_id: int) -> None:
+        """Open a patient's account (another screen sends the clerk here: a held claim's fix)."""
+        self.as_of = None
+        self._open(patient_id)
+
     def _open(self, patient_id: int) -> None:
         self.patient_id = patient_id
         self._find().close_list()

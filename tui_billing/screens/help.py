@@ -17,6 +17,7 @@ KEYMAP: tuple[tuple[str, str], ...] = (
     ("F3", "receipts queue"),
     ("F4", "balancing dashboard"),
     ("F7", "accounts: find a patient (account, last,first, birth date or phone), the account, register and edit"),
+    ("F12", "claims: the queues (ready, held, sent, rejected, follow-up, denied) and what is done with a claim"),
     ("Ctrl+P", "command palette (the current screen's actions)"),
     ("Ctrl+Q", "quit (asks first when something typed is not saved)"),
     ("Enter / Tab", "next field; Enter skips what is already right: an empty diagnosis or modifier, the "
@@ -49,6 +50,13 @@ KEYMAP: tuple[tuple[str, str], ...] = (
     ("S / R / P", "accounts: statement / the patient's receipts / take a payment (F3)"),
     ("M", "accounts: master data: payers, providers, the practice, fees, adjustment reasons"),
     ("Enter on a ledger line", "accounts: the encounter's history (charges, payments, adjustments, transfers)"),
+    ("1-6", "claims: ready / held / sent (awaiting acknowledgement) / rejected / follow-up (accepted, unpaid past "
+            "N days; D sets N) / denied"),
+    ("S / B / P / M", "claims: scrub what is posted and unbilled / build the 837P files / print CMS-1500 forms / "
+                      "mark the claim's file sent"),
+    ("C / V / J", "claims: correct (a new claim) / void / jump to where a held claim is fixed (account, payer, "
+                  "provider, practice, fee)"),
+    ("Enter on a claim", "claims: its lines (with their REF*6R control numbers) and every status it has had"),
 )
 
 

@@ -395,8 +395,8 @@ def _move_household(patient_id: int, before: dict[str, Any], after: dict[str, An
     """A subscriber (spouse, parent) recorded at the patient's old address lives there: when that
     address is corrected or changes, their coverage's address follows, as a new version of it in
     the same transaction. A subscriber elsewhere is left alone."""
-    if not before["address"] or all(before[k] == after[k] for k in _HOME):
-        return
+    if not before["address"] or not after["address"] or all(before[k] == after[k] for k in _HOME):
+        return  # a blanked address is no move: the subscriber keeps theirs
     for (cid,) in database.execute_sql("SELECT id FROM coverage WHERE patient_id = ? AND relationship <> 'self'",
                                        (patient_id,)).fetchall():
         cov = _coverage(cid)
