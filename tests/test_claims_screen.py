@@ -86,6 +86,7 @@ async def test_scrub_then_ready_and_held_queues_with_reasons_and_jump_to_the_fix
                 break
             await settle(pilot)
         assert app.screen.data.current.account == "A002"
+        assert "address" in str(app.screen.query_one("#acct-note").render())  # why the clerk is here
         # the clerk fixes the address there, comes back with F12 and scrubs again: ready now
         acc.update_patient(p.patients[1], address="12 Oak Lane", city="Springfield", state="IL", zip="62702")
         await send(pilot, "f12")
@@ -220,3 +221,30 @@ def test_queue_counts_follow_up_by_days(books, monkeypatch):
     monkeypatch.setenv("TUI_BILLING_TODAY", "2026-12-31")
     assert views.queue_counts(30)["5"] == 1 and [r.id for r in views.queue_rows("5", 30)] == [ids[0]]
     assert views.queue_counts(60)["5"] == 0
+
+
+async def test_print_every_ready_paper_claim_on_cms1500(books, tmp_path):
+    pytest.importorskip("tui_billing.store.claim_paper", reason="the CMS-1500 printer's store side is not merged yet")
+    path, _p = books
+    database.execute_sql("UPDATE payer SET receiver = 'PAPER' WHERE code = 'ACME'")  # an office billing it on paper
+    out = tmp_path / "forms"
+    app = make_app(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        s = await claims_screen(pilot)
+        await send(pilot, "s")
+        await settle(pilot)
+        assert len(s.rows) == 2
+        await send(pilot, "p")
+        await settle(pilot)
+        dialog = app.screen
+        dialog.query_one("#f-claim").value = ""  # blank: every ready claim of a paper payer
+        dialog.query_one("#f-format").value = "text"
+        dialog.query_one("#f-file").value = str(out / "today")
+        await send(pilot, "ctrl+s")
+        await settle(pilot)
+        assert str(s.query_one("#claims-note").render()) == f"printed 2 form(s) of 2 claim(s) to {out / 'today.txt'}"
+        assert s.rows == [] and s.counts["3"] == 2  # printed: batched, waiting to be mailed (M)
+    text = (out / "today.txt").read_text()
+    assert text.count("\f") == 2 and "DOE" in text.upper()
+    assert (out / "today.txt").stat().st_mode & 0o777 == 0o600

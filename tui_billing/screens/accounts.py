@@ -165,6 +165,7 @@ class AccountScreen(BillingScreen[None]):
         self.patient_id: int | None = None
         self.as_of: str | None = None
         self.loads = 0  # accounts shown (tests and the bench watch it)
+        self.why: str | None = None  # what the clerk was sent here to fix (shown with the account)
 
     def compose(self) -> ComposeResult:
         yield AppHeader("Accounts (F7)")
@@ -243,9 +244,10 @@ class AccountScreen(BillingScreen[None]):
         if self.patient_id is not None:
             self._open(self.patient_id)
 
-    def show_patient(self, patient_id: int) -> None:
-        """Open a patient's account (another screen sends the clerk here: a held claim's fix)."""
+    def show_patient(self, patient_id: int, why: str | None = None) -> None:
+        """Open a patient's account (another screen sends the clerk here: a held claim's fix, ``why``)."""
         self.as_of = None
+        self.why = why
         self._open(patient_id)
 
     def _open(self, patient_id: int) -> None:
@@ -313,8 +315,12 @@ class AccountScreen(BillingScreen[None]):
                          "VOID" if line.voided else line.owed_by, money(running)))
         table.set_rows(rows, [str(line.charge_id) for line in ledger.lines])
         note = data.notes[0] if data.notes else None
-        self._status(f"Note {note.on_date} {note.operator}: {note.text}" if note else
-                     f"{len(ledger.lines)} lines. Enter on a line: its history. T adds a note.")
+        if self.why is not None:  # sent here to fix something: say what, until the next account
+            self._status(self.why)
+            self.why = None
+        else:
+            self._status(f"Note {note.on_date} {note.operator}: {note.text}" if note else
+                         f"{len(ledger.lines)} lines. Enter on a line: its history. T adds a note.")
         if self.focused is self._find() or self.focused is None:
             table.focus()
 

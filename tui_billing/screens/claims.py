@@ -53,7 +53,7 @@ MASTER_FORMS = {"payer": "payer", "provider": "provider", "practice": "practice"
 
 def claims_folder(db_path: Path | None) -> Path:
     """Where the screen writes claim files unless told otherwise: ``claims/`` beside the books."""
-    return (db_path.parent if db_path else Path.cwd()) / "claims"
+    return (db_path.resolve().parent if db_path else Path.cwd()) / "claims"
 
 
 def detail_text(d: views.ClaimDetail) -> str:
@@ -132,7 +132,7 @@ class ClaimsScreen(BillingScreen[None]):
     def on_mount(self) -> None:
         self.sub_title = "Claims (F12)"
         self.query_one(ClaimList).focus()
-        self._status("1-6 queues · S scrub · B build · P print · M sent · C correct · V void · J fix · Enter detail")
+        self._status("1-6 queues · Enter a claim's detail · D follow-up days · F5 reload · F1 all keys")
         self.action_reload()
 
     def on_screen_resume(self) -> None:
@@ -247,9 +247,12 @@ class ClaimsScreen(BillingScreen[None]):
         if not result.files and not result.held:
             self._status("no ready claims to build")
         else:
-            files = "; ".join(f"{Path(f.path).name} ({len(f.claims)}, {format_cents(f.total)})" for f in result.files)
+            claims = sum(len(f.claims) for f in result.files)
+            where = Path(result.files[0].path).parent if result.files else ""
             held = f"; {len(result.held)} held at build" if result.held else ""
-            self._status(f"built {files or 'no file'}{held}")
+            first = Path(result.files[0].path).name if len(result.files) == 1 else f"{len(result.files)} files"
+            self._status(f"built {first}: {claims} claim(s), {format_cents(sum(f.total for f in result.files))}"
+                         f" in {where}{held}. Send, then M")
         self.action_reload()
 
     def action_print(self) -> None:
@@ -369,7 +372,8 @@ class ClaimsScreen(BillingScreen[None]):
             self._status(f"{d.claim_id} passes the scrubber now: S moves it to Ready")
             return
         first = errors[0]
-        self._status(f"{first.field}: {first.message} (fix at the {first.fix_at}; then F12 and S)")
+        why = f"{d.claim_id} {first.field}: {first.message} (then F12, S)"
+        self._status(why)
         if first.fix_at in MASTER_FORMS:
             from .master_data import MasterMenu
 
@@ -377,11 +381,11 @@ class ClaimsScreen(BillingScreen[None]):
             self.app.push_screen(MasterMenu(start=(MASTER_FORMS[first.fix_at], code)))
         elif first.fix_at in ("account", "charge"):
             self.app.switch_mode("accounts")
-            self.app.call_after_refresh(self._open_account, d.patient_id)
+            self.app.call_after_refresh(self._open_account, d.patient_id, why)
         # "claim": nothing to fix elsewhere: correct (C) or void (V) it here
 
-    def _open_account(self, patient_id: int) -> None:
+    def _open_account(self, patient_id: int, why: str) -> None:
         screen = self.app.screen
         show = getattr(screen, "show_patient", None)
         if callable(show):
-            show(patient_id)
+            show(patient_id, why)
