@@ -248,3 +248,33 @@ async def test_print_every_ready_paper_claim_on_cms1500(books, tmp_path):
     text = (out / "today.txt").read_text()
     assert text.count("\f") == 2 and "DOE" in text.upper()
     assert (out / "today.txt").stat().st_mode & 0o777 == 0o600
+
+
+async def test_rejected_and_denied_queues_show_the_payers_reason_and_f12_works_over_a_dialog(books):
+    from tui_billing.screens.claims import ClaimsScreen
+    from tui_billing.widgets.dialogs import BatchDialog
+
+    path, _p = books
+    cl.scrub_claims()
+    first, second = (r.id for r in cl.queue("ready"))
+    cl.record_events([(first, "rejected", "A7:562 entity's member id invalid"), (second, "denied", "CO-29 filed late")])
+    app = make_app(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.push_screen(BatchDialog("charge", "2026-11-16"))  # a dialog on charge entry stops the app's keys
+        await settle(pilot)
+        await send(pilot, "f12")
+        await settle(pilot)
+        s = pilot.app.screen
+        assert isinstance(s, ClaimsScreen)
+        assert (s.counts["1"], s.counts["4"], s.counts["6"]) == (0, 1, 1)
+        await send(pilot, "4")
+        await settle(pilot)
+        assert [(r.id, r.status) for r in s.rows] == [(first, "rejected")]
+        assert "member id invalid" in str(s.query_one("#claims-why").render())
+        await send(pilot, "6")
+        await settle(pilot)
+        assert [(r.id, r.status) for r in s.rows] == [(second, "denied")]
+        assert "CO-29 filed late" in str(s.query_one("#claims-why").render())
+        queues = str(s.query_one("#claims-queues").render())
+        assert "4 Rejected 1" in queues and "6 Denied 1" in queues
