@@ -88,5 +88,6 @@ def test_report_claims_ages_in_buckets(books: Path) -> None:
     money = next(r for r in amounts["rows"] if r["status"] == "ready")
     assert money["61-90"] == money["total"] == "250.00" and money["0-30"] == "0.00"
     assert counts["total"]["total"] == 3 and amounts["total"]["total"] == "375.00"
+    assert amounts["notes"] == ["outstanding (not paid, replaced or voided): 3 claim(s), 375.00"]
     by_dos = invoke(books, "report", "claims", "--basis", "service", "--as-of", "2026-11-16", "-f", "csv").output
     assert any(r[:2] == ["ready", "2"] for r in csv.reader(io.StringIO(by_dos)))

@@ -325,3 +325,64 @@ def test_store_reads_no_environment_for_its_files(books, tmp_path: Path) -> None
         cl.build_batch(output_dir=tmp_path / "missing")
     assert not os.path.exists(tmp_path / "missing")
     assert _status(1) == "ready"
+
+
+def test_check_proves_claim_totals_and_statuses(books, tmp_path: Path) -> None:
+    from tui_billing.store import run_check
+
+    visit(books.patients[0], provider=books.providers[0])
+    (row,) = cl.create_claims().created
+    assert run_check(integrity=False).ok
+    conn = database.connection()
+    # someone with sqlite3 drops the guards and edits a total: check names the claim
+    conn.execute("DROP TRIGGER claim_no_update")
+    conn.execute("UPDATE claim SET total = total + 1 WHERE id = ?", (row,))
+    problems = run_check(integrity=False).problems
+    assert any(f"claim {cl.claim_number(row)}: total 125.01 but its lines add up to 125.00" in p for p in problems)
+    assert any("claim_no_update" in p for p in problems)
+
+
+def test_a_secondary_claim_says_what_the_primary_did(books) -> None:
+    enc = visit(books.patients[2], provider=books.providers[1])  # Medicare primary, Acme secondary
+    medicare, acme = books.payers[1], books.payers[0]
+    (primary,) = cl.create_claims().created
+    first, lab = enc.charge_ids
+    receipt = ops.record_receipt(amount=6000, method="eft", payer_id=medicare, reference="EFT1").receipt_id
+    ops.distribute(receipt, [
+        ops.DistributionLine(first, applied=5000, adjustment=3000, reason="CO-45", transfer_to_payer=acme),
+        ops.DistributionLine(lab, applied=1000, adjustment=500, reason="CO-45", transfer_to_payer=acme)])
+    (secondary,) = cl.create_claims().created
+    (claim,) = cl.load_claims([secondary])
+    assert claim.responsibility == "S" and claim.payer.id == acme
+    (other,) = claim.other_payers
+    assert other.payer.id == medicare and other.responsibility == "P" and other.paid == 6000
+    assert other.subscriber.member_id == "1EG4TE5MK72" and other.subscriber.person.last == "Roe"
+    assert [(p.line_no, p.paid, p.adjustments) for p in other.lines] == [
+        (1, 5000, (("CO", "45", 3000),)), (2, 1000, (("CO", "45", 500),))]
+    assert cl.load_claims([primary])[0].other_payers == ()
+
+
+def test_a_claim_awaiting_its_answer_is_neither_corrected_nor_voided(books, tmp_path: Path) -> None:
+    visit(books.patients[0], provider=books.providers[0])
+    (row,) = cl.create_claims().created
+    (f,) = cl.build_batch(output_dir=tmp_path).files
+    for step in ("batched", "sent"):
+        with pytest.raises(BillingError, match="acknowledgement" if step == "sent" else "mark the file sent"):
+            cl.correct(row)
+        with pytest.raises(BillingError, match="acknowledgement" if step == "sent" else "mark the file sent"):
+            cl.void(row)
+        assert _status(row) == step
+        if step == "batched":
+            cl.mark_sent(f.file_id)
+
+
+def test_a_rejected_claim_is_corrected_by_a_new_original(books, tmp_path: Path) -> None:
+    visit(books.patients[0], provider=books.providers[0])
+    (row,) = cl.create_claims().created
+    (f,) = cl.build_batch(output_dir=tmp_path).files
+    cl.mark_sent(f.file_id)
+    cl.record_events([(row, "rejected", "A7:33 subscriber not found")])
+    new, verdict = cl.correct(row)
+    (claim,) = cl.load_claims([new])
+    assert claim.frequency == m.ORIGINAL and claim.payer_claim_number == "" and verdict == "ready"
+    assert _status(row) == "replaced"

@@ -17,6 +17,7 @@ from tui_billing import demo
 from tui_billing.store import closes
 from tui_billing.store import operations as ops
 from tui_billing.store.account_demo import fill_demo_accounts
+from tui_billing.store.claims_demo import fill_demo_claims
 from tui_billing.store.db import close_database, database, open_database
 
 TODAY = "2026-11-26"
@@ -75,6 +76,7 @@ def test_bulk_rows_equal_the_operations_rows(tmp_path, pinned):
         for name, kwargs in log:
             OPERATIONS.get(name, getattr(ops, name, None))(**kwargs)  # type: ignore[misc]
         fill_demo_accounts(SEED)  # the demo fills the accounts' fields after its history, so here too
+        fill_demo_claims(tmp_path / "bulk.db.claims", seed=SEED)  # and then its claims (the same folder)
         posted = dump()
     finally:
         close_database()

@@ -32,9 +32,10 @@ def claims() -> None:
 
 
 @claims.command()
-@click.option("--posted", "posted_on", type=DATE, default=None, help="Only charges posted on this day.")
+@click.option("--posted", "posted_on", type=DATE, multiple=True, help="Only charges posted on this day (repeat it "
+              "for several days).")
 @click.option("--fail-on-held", is_flag=True, help="Exit 1 when any claim is held.")
-def scrub(posted_on: str | None, fail_on_held: bool) -> None:
+def scrub(posted_on: tuple[str, ...], fail_on_held: bool) -> None:
     """Make claims for unbilled charges and scrub them (and held ones again); print the held ones with reasons."""
     from .money import format_cents
     from .store import BillingError
@@ -42,7 +43,7 @@ def scrub(posted_on: str | None, fail_on_held: bool) -> None:
 
     _open()
     try:
-        result = cl.scrub_claims(posted_on=posted_on)
+        result = cl.scrub_claims(posted_on=posted_on or None)
         held = cl.queue("held")
     except BillingError as exc:
         fail(str(exc))

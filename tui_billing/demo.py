@@ -73,6 +73,7 @@ from .store import operations as ops
 from .store import validate as v
 from .store.account_demo import fill_demo_accounts
 from .store.bulk import BulkLoad
+from .store.claims_demo import fill_demo_claims
 from .store.db import close_database, ensure_file, open_database, write
 
 # --------------------------------------------------------------------------- master data
@@ -1213,10 +1214,12 @@ def build_demo(path: str | os.PathLike[str], *, charges: int = 20_000, patients:
         # each closed day's digest, chained, as the closes would have (rows hashed during the load)
         write(digests.seal_unsealed)(MANAGER, day_rows)
         fill_demo_accounts(seed)  # claim-ready accounts: ZIP+4, dependents, Medigap, ended plans
+        # claims history, the last two days' claims sent in real 837P files beside the demo, today's scrubbed
+        claim_stats = fill_demo_claims(path.with_name(f"{path.name}.claims"), seed=seed)
         stats = {"charges": load.count("charge WHERE reverses_id IS NULL"),
                  "encounters": load.count("encounter WHERE reverses_id IS NULL"), "patients": patients,
                  "receipts": load.count("receipt"), "distributions": load.count("distribution"),
-                 "audit events": load.count("audit_event"), **builder_stats}
+                 "audit events": load.count("audit_event"), **builder_stats, **claim_stats}
         load.close()
         close_database()
         _remove_sidecars(path)

@@ -54,7 +54,7 @@ def claims_aging(as_of: str, basis: str = "created") -> Report:
     amounts.total = ["total", *(Money(sum(int(r[i]) for r in amounts.rows)) for i in range(1, 7))]
     open_rows = [r for r in amounts.rows if r[0] not in ("paid", "replaced", "voided")]
     amounts.notes.append(f"outstanding (not paid, replaced or voided): "
-                         f"{sum(1 for r in counts.rows if r[0] not in ('paid', 'replaced', 'voided'))} claim(s), "
+                         f"{sum(r[6] for r in counts.rows if r[0] not in ('paid', 'replaced', 'voided'))} claim(s), "
                          f"{format_cents(sum(int(r[6]) for r in open_rows))}")
     report.sections += [counts, amounts]
     return report

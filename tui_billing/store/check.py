@@ -142,6 +142,7 @@ def run_check(*, integrity: bool = True, limit: int = 10) -> CheckReport:
         add(f"transfer {rid} does not undo transfer {orig}")
 
     _check_rollforward(report, limit)
+    _check_claims(report, limit)
 
     report.problems.extend(audit.verify_chain(limit))
     report.problems.extend(digests.problems(limit))  # closed days against their sealed digests
@@ -162,6 +163,21 @@ def run_check(*, integrity: bool = True, limit: int = 10) -> CheckReport:
         closed_days=_first("SELECT COUNT(*) FROM day_close"),
     )
     return report
+
+
+def _check_claims(report: CheckReport, limit: int) -> None:
+    """Claims (issue 13): a claim's total is its lines', and its status the latest of its events."""
+    add = report.problems.append
+    for number, total, lines in _rows(
+            "SELECT k.claim_id, k.total, COALESCE(SUM(l.charge), 0) FROM claim k LEFT JOIN claim_line l "
+            "ON l.claim_id = k.id GROUP BY k.id HAVING k.total <> COALESCE(SUM(l.charge), 0) LIMIT ?", (limit,)):
+        add(f"claim {number}: total {format_cents(total)} but its lines add up to {format_cents(lines)}")
+    for number, in _rows(
+            "SELECT k.claim_id FROM claim k LEFT JOIN claim_status s ON s.claim_id = k.id "
+            "LEFT JOIN claim_event e ON e.id = s.event_id WHERE s.claim_id IS NULL OR e.claim_id IS NOT k.id "
+            "OR e.status IS NOT s.status OR s.event_id <> (SELECT MAX(id) FROM claim_event x WHERE x.claim_id = k.id) "
+            "LIMIT ?", (limit,)):
+        add(f"claim {number}: its status is not its latest event")
 
 
 class _PageCheck:

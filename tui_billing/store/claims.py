@@ -21,9 +21,11 @@ import hashlib
 import importlib
 import json
 import os
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +46,10 @@ __all__ = [
 CLOSED = ("voided", "replaced")
 #: Every status but those: a charge on such a claim is billed to that payer.
 LIVE = tuple(s for s in CLAIM_STATUSES if s not in CLOSED)
-#: Statuses of a claim the payer has (it was sent): correcting or voiding it needs a frequency 7/8 claim.
-SENT = ("sent", "accepted", "rejected", "paid", "partly_paid", "denied", "forwarded")
+#: Statuses of a claim the payer has taken in: correcting or voiding it needs a frequency 7/8 claim.
+PAYER_HAS = ("accepted", "paid", "partly_paid", "denied", "forwarded")
+#: Statuses of a claim in a file whose answer has not come: it is neither corrected nor voided until it does.
+IN_FLIGHT = ("batched", "sent")
 #: X12 ISA13 and GS06 run 1..999,999,999.
 MAX_CONTROL = 999_999_999
 _CHUNK = 900  # ids per IN (...) list: under SQLite's default variable limit
@@ -95,8 +99,13 @@ def _scrubber() -> tuple[Callable[..., list[Any]], Callable[[list[Any]], bool]]:
 
 
 def describe(problem: object) -> str:
-    """One line for a scrubber problem: its own text, naming the field and where to fix it."""
-    return str(problem).replace("\n", " ").strip()
+    """One line for a scrubber problem: the field, what is wrong, and where to fix it."""
+    message = getattr(problem, "message", None)
+    if message is None:
+        return str(problem).replace("\n", " ").strip()
+    where = getattr(problem, "fix_at", "")
+    text = f"{getattr(problem, 'field', '')}: {message}" + (f" (fix on {where})" if where else "")
+    return ("warning: " if getattr(problem, "warning", False) else "") + text.replace("\n", " ").strip()
 
 
 # --------------------------------------------------------------------------- making claims
@@ -123,10 +132,12 @@ def unbilled_sql(where: str = "") -> str:
     )
 
 
-def unbilled(posted_on: str | None = None) -> list[tuple[int, int, int, int, int, str]]:
-    """(charge, encounter, payer, amount, patient, dos) of every charge waiting for a claim."""
+def unbilled(posted_on: str | Sequence[str] | None = None) -> list[tuple[int, int, int, int, int, str]]:
+    """(charge, encounter, payer, amount, patient, dos) of every charge waiting for a claim
+    (``posted_on``: only those posted on that day, or on those days)."""
     if posted_on:
-        return _rows(unbilled_sql("AND c.posting_date = ?"), (posted_on,))
+        days = [posted_on] if isinstance(posted_on, str) else list(posted_on)
+        return _rows(unbilled_sql(f"AND c.posting_date IN ({_in(days)})"), days)
     return _rows(unbilled_sql())
 
 
@@ -264,7 +275,7 @@ def _statuses(ids: Sequence[int]) -> dict[int, tuple[str, str]]:
 
 
 @write
-def create_claims(*, posted_on: str | None = None, operator: str | None = None) -> ScrubResult:
+def create_claims(*, posted_on: str | Sequence[str] | None = None, operator: str | None = None) -> ScrubResult:
     """Make a claim for every encounter's lines owed by a payer and not yet on a live claim for it
     (``posted_on``: only charges posted that day), and scrub each: ``ready``, or ``held`` with reasons."""
     user = v.operator(operator)
@@ -280,7 +291,7 @@ def create_claims(*, posted_on: str | None = None, operator: str | None = None) 
     _events(events, user=user, now=now, day=day)
     audit.record(now, user, "create_claims", "claim", ids[0], {
         "claims": len(ids), "first": claim_number(ids[0]), "last": claim_number(ids[-1]), "held": len(held),
-        "posted_on": posted_on})
+        "posted_on": posted_on if posted_on is None or isinstance(posted_on, str) else sorted(posted_on)})
     return ScrubResult(tuple(ids), tuple(good), held)
 
 
@@ -301,7 +312,7 @@ def rescrub_held(*, operator: str | None = None) -> ScrubResult:
     return ScrubResult((), tuple(good), held)
 
 
-def scrub_claims(*, posted_on: str | None = None, operator: str | None = None) -> ScrubResult:
+def scrub_claims(*, posted_on: str | Sequence[str] | None = None, operator: str | None = None) -> ScrubResult:
     """`claims scrub`: held claims scrubbed again, then new claims for what is unbilled."""
     again = rescrub_held(operator=operator)
     new = create_claims(posted_on=posted_on, operator=operator)
@@ -346,8 +357,23 @@ def _dotted(code: str) -> str:
     return code if len(code) <= 3 else f"{code[:3]}.{code[3:]}"
 
 
+_NOT_DIGITS = re.compile(r"\D+")
+
+
 def _zip(value: str) -> str:
-    return "".join(ch for ch in value or "" if ch.isdigit())
+    """Digits only (ZIP+4 and EIN as the claim records keep them)."""
+    return _NOT_DIGITS.sub("", value or "")
+
+
+@lru_cache(maxsize=4096)
+def _parts(text: str) -> tuple[str, ...]:
+    """'25,59' -> ('25', '59'): modifiers and pointers as the charge keeps them (a few shapes, many lines)."""
+    return tuple(x for x in text.split(",") if x)
+
+
+@lru_cache(maxsize=1024)
+def _pointers(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in _parts(text))
 
 
 def _address(street: str, city: str, state: str, zip_code: str, street2: str = "") -> m.Address:
@@ -451,6 +477,7 @@ def load_claims(ids: Sequence[int]) -> list[m.Claim]:
     practice_rows = _table("practice", _PRACTICE, [1])
     practice = _AsOf("practice", practice_rows, {1: min(filter(None, (h[11] for h in heads.values())), default=None)}
                      if practice_rows else {})
+    earlier = _earlier_payers(heads, lines, coverages)
     out = []
     for cid in ids:
         (_, number, patient_id, coverage_id, payer_id, encounter, frequency, pcn, responsibility, provider_id, pos,
@@ -487,14 +514,84 @@ def load_claims(ids: Sequence[int]) -> list[m.Claim]:
         last, first = (prov["last_name"], prov["first_name"]) if prov["last_name"] else _split_name(prov["name"])
         rendering = m.RenderingProvider(last, first, prov["npi"], prov["taxonomy"])
         claim_lines = tuple(
-            m.ClaimLine(line_no, control, charge_id, code, tuple(x for x in mods.split(",") if x), units, charge,
-                        dos, tuple(int(p) for p in pointers.split(",") if p), line_pos)
+            m.ClaimLine(line_no, control, charge_id, code, _parts(mods), units, charge, dos, _pointers(pointers),
+                        line_pos)
             for line_no, control, charge_id, code, mods, units, charge, dos, pointers, line_pos in lines[cid])
         out.append(m.Claim(
             claim_id=number, frequency=frequency, responsibility=responsibility, patient=person,
             account=pat["account"], subscriber=subscriber, payer=payer, billing=billing, rendering=rendering,
             diagnoses=tuple(diagnoses[encounter]), lines=claim_lines, place_of_service=pos,
-            payer_claim_number=pcn, assignment=assignment, signature_on_file=signature, id=cid))
+            payer_claim_number=pcn, assignment=assignment, signature_on_file=signature, id=cid,
+            other_payers=tuple(_insured(o, person) for o in earlier.get(cid, ()))))
+    return out
+
+
+def _insured(other: m.OtherPayer, patient: m.Person) -> m.OtherPayer:
+    """An earlier coverage of the patient's own: its subscriber is the patient."""
+    if other.subscriber.relationship != "self":
+        return other
+    return replace(other, subscriber=replace(other.subscriber, person=patient))
+
+
+def _earlier_payers(heads: dict[int, tuple[Any, ...]], lines: dict[int, list[tuple[Any, ...]]],
+                    coverages: _AsOf) -> dict[int, tuple[m.OtherPayer, ...]]:
+    """For a secondary (or tertiary) claim: what each payer before it did with its lines (loops 2320/2430).
+
+    The earlier payers are the patient's coverages of a lower priority in force on the date of
+    service; what each paid and adjusted is read from the applications and adjustments of that
+    payer's receipts on these charges."""
+    later = {cid: h for cid, h in heads.items() if h[8] in ("S", "T")}
+    if not later:
+        return {}
+    patients = sorted({h[2] for h in later.values()})
+    options: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    for row in _rows_in("SELECT id, patient_id, payer_id, priority, effective, end_date FROM coverage "
+                        "WHERE patient_id IN ({ids}) ORDER BY priority, id", patients):
+        options[row[1]].append(row)
+    charges = sorted({ln[2] for cid in later for ln in lines[cid]})
+    paid: dict[tuple[int, int], tuple[int, str]] = {}
+    for charge, payer, amount, day in _rows_in(
+            "SELECT a.charge_id, r.payer_id, SUM(a.amount), MAX(a.posting_date) FROM application a "
+            "JOIN receipt r ON r.id = a.receipt_id WHERE r.source = 'payer' AND a.charge_id IN ({ids}) "
+            "GROUP BY a.charge_id, r.payer_id", charges):
+        paid[(charge, payer)] = (amount, day)
+    adjusted: dict[tuple[int, int], list[tuple[str, str, int]]] = defaultdict(list)
+    for charge, payer, code, amount in _rows_in(
+            "SELECT j.charge_id, r.payer_id, j.reason_code, SUM(j.amount) FROM adjustment j "
+            "JOIN distribution d ON d.id = j.distribution_id JOIN receipt r ON r.id = d.receipt_id "
+            "JOIN adjustment_reason w ON w.code = j.reason_code AND w.kind = 'carc' "
+            "WHERE j.charge_id IN ({ids}) GROUP BY j.charge_id, r.payer_id, j.reason_code", charges):
+        group, _, carc = code.partition("-")
+        if amount:
+            adjusted[(charge, payer)].append((group, carc, amount))
+    payer_rows = _table("payer", _PAYER, {row[2] for rows in options.values() for row in rows})
+    cover_rows = _table("coverage", _COVERAGE, {row[0] for rows in options.values() for row in rows})
+    out: dict[int, tuple[m.OtherPayer, ...]] = {}
+    for cid, head in later.items():
+        own = coverages.rows.get(head[3]) if head[3] is not None else None
+        own_priority = own["priority"] if own else {"S": 2, "T": 3}[head[8]]
+        dos = min(ln[7] for ln in lines[cid])
+        found = []
+        for cov_id, _patient, payer, priority, effective, end in options[head[2]]:
+            if priority >= own_priority or payer == head[4] or (effective and effective > dos) or (end and end < dos):
+                continue
+            pay, cov = payer_rows[payer], cover_rows[cov_id]
+            payer_record = m.Payer(payer, pay["name"], pay["edi_payer_id"], pay["filing_code"],
+                                   _address(pay["address"], pay["city"], pay["state"], pay["zip"])
+                                   if pay["address"] else None, pay["receiver"] or pay["edi_payer_id"],
+                                   int(pay["timely_filing_days"]))
+            insured = m.Person(cov["subscriber_last"], cov["subscriber_first"], cov["subscriber_dob"],
+                               _sex(cov["subscriber_sex"]), _address(cov["subscriber_address"], cov["subscriber_city"],
+                                                                     cov["subscriber_state"], cov["subscriber_zip"]))
+            subscriber = m.Subscriber(cov["member_id"], cov["group_no"], cov["relationship"], insured, cov_id,
+                                      cov["effective"], cov["end_date"])
+            done = tuple(m.OtherPayment(ln[0], paid.get((ln[2], payer), (0, ""))[0],
+                                        tuple(adjusted.get((ln[2], payer), ())),
+                                        paid.get((ln[2], payer), (0, ""))[1] or dos)
+                         for ln in lines[cid])
+            found.append(m.OtherPayer(payer_record, subscriber, m.RESPONSIBILITY.get(priority, "P"),
+                                      sum(p.paid for p in done), (), done))
+        out[cid] = tuple(found)
     return out
 
 
@@ -586,18 +683,19 @@ def _safe(name: str) -> str:
 
 
 def build_batch(*, output_dir: str | os.PathLike[str] | None, receiver: str | None = None,
-                validate_only: bool = False, operator: str | None = None) -> BatchResult:
+                validate_only: bool = False, operator: str | None = None, at: str | None = None) -> BatchResult:
     """One 837P file per receiver for every ready claim (re-scrubbed first: a claim that fails now is held).
 
     ``validate_only``: the files are made in memory with control number 0 and nothing is written,
-    to the books or the disk."""
+    to the books or the disk. ``at``: the time the files say they were made (the demo's fixed
+    times; default now)."""
     written: list[Path] = []
     try:
         if validate_only:
-            return _validate(receiver, operator)
+            return _validate(receiver, operator, at)
         if output_dir is None:
             raise BillingError("give --output DIR for the claim files", "output")
-        return _build(Path(output_dir), receiver, operator, written)
+        return _build(Path(output_dir), receiver, operator, written, at)
     except BaseException:
         for path in written:  # the books do not know these control numbers: the file must go too
             with _suppress():
@@ -616,8 +714,8 @@ class _suppress:
 def _render(claims: list[m.Claim], rcv: Receiver, sender: str, interchange: int, group: int, created: str) -> str:
     write_837p = importlib.import_module("tui_billing.claims.x837").write_837p  # the segment builder
     return str(write_837p(claims, sender_id=sender, receiver_id=rcv.id, receiver_name=rcv.name,
-                      interchange_number=interchange, group_number=group, production=rcv.production,
-                      created=created))
+                          interchange_number=interchange, group_number=group, production=rcv.production,
+                          created=dt.datetime.fromisoformat(created)))
 
 
 def _scrubbed(by_receiver: dict[str, list[m.Claim]]) -> tuple[dict[str, list[m.Claim]], dict[int, str]]:
@@ -634,12 +732,12 @@ def _sender() -> str:
     return row[0][0] or _zip(row[0][1])
 
 
-def _validate(receiver: str | None, operator: str | None) -> BatchResult:
+def _validate(receiver: str | None, operator: str | None, at: str | None) -> BatchResult:
     v.operator(operator)
     ready_now = _ready_claims(receiver)
     by_receiver, held = _scrubbed(ready_now)
     names = {c.id: c.claim_id for cs in ready_now.values() for c in cs}
-    created = _now()
+    created = at or _now()
     sender = _sender() if by_receiver else ""
     files = []
     for rid, claims in sorted(by_receiver.items()):
@@ -649,7 +747,8 @@ def _validate(receiver: str | None, operator: str | None) -> BatchResult:
 
 
 @write
-def _build(output_dir: Path, receiver: str | None, operator: str | None, written: list[Path]) -> BatchResult:
+def _build(output_dir: Path, receiver: str | None, operator: str | None, written: list[Path],
+           at: str | None) -> BatchResult:
     for path in written:  # a retried transaction starts again from nothing
         with _suppress():
             path.unlink()
@@ -660,7 +759,7 @@ def _build(output_dir: Path, receiver: str | None, operator: str | None, written
     roles.require("claims", user)
     if not output_dir.is_dir():
         raise BillingError(f"{output_dir} is not a directory", "output")
-    now, day = _now(), _today()
+    now, day = at or _now(), _today()
     ready_now = _ready_claims(receiver)
     by_receiver, held = _scrubbed(ready_now)
     names = {c.id: c.claim_id for cs in ready_now.values() for c in cs}
@@ -739,21 +838,32 @@ def _rescrub_new(ids: list[int], user: str, now: str, day: str) -> str:
     return "held" if held else "ready"
 
 
+def _refuse_in_flight(number: str, status: str, verb: str) -> None:
+    if status == "batched":
+        raise BillingError(f"claim {number} is in a file built for sending: mark the file sent, and once the payer "
+                           f"answers the claim can be {verb}", "claim")
+    if status == "sent":
+        raise BillingError(f"claim {number} was sent and awaits its acknowledgement: it can be {verb} once the payer "
+                           "accepts or rejects it", "claim")
+
+
 @write
 def correct(claim: int | str, *, encounter: int | None = None, payer_claim_number: str = "", reason: str = "",
             operator: str | None = None) -> tuple[int, str]:
     """Replace a claim: the lines its payer owes now on its encounter (or on ``encounter``, the
     patient's re-keyed visit after the first was voided) go out on a new claim.
 
-    A claim the payer has (sent, accepted, rejected, paid, denied...) is replaced by frequency 7
-    with the payer's claim number (the one an acknowledgement or remittance gave, or
-    ``payer_claim_number``); one never sent is simply replaced by a new original. The old claim
-    gets a ``replaced`` event. Returns (new claim row, its status: ready or held)."""
+    A claim the payer has taken in (accepted, paid, denied...) is replaced by frequency 7 with the
+    payer's claim number (the one an acknowledgement or remittance gave, or ``payer_claim_number``);
+    one the payer never took (held, ready, rejected, its file rejected) by a new original. One in
+    a file still awaiting its answer (batched, sent) is refused: the payer may yet take it in.
+    The old claim gets a ``replaced`` event. Returns (new claim row, its status: ready or held)."""
     user = v.operator(operator)
     roles.require("correct_claim", user)
     rid, number, own_encounter, payer, frequency, status, known_pcn, _ = _claim_head(claim)
     if status in CLOSED:
         raise BillingError(f"claim {number} is already {status}", "claim")
+    _refuse_in_flight(number, status, "corrected")
     if frequency == m.VOID:
         raise BillingError(f"claim {number} is a void: it cannot be corrected", "claim")
     if encounter is None:
@@ -771,7 +881,7 @@ def correct(claim: int | str, *, encounter: int | None = None, payer_claim_numbe
         raise BillingError(f"encounter of claim {number} has nothing owed by its payer now: void the claim instead",
                            "claim")
     now, day = _now(), _today()
-    sent = status in SENT
+    sent = status in PAYER_HAS
     new = _insert_claims({(encounter, payer): lines}, user=user, now=now, day=day,
                          frequency=m.REPLACEMENT if sent else m.ORIGINAL, replaces=rid,
                          payer_claim_number=pcn if sent else "")
@@ -786,15 +896,17 @@ def correct(claim: int | str, *, encounter: int | None = None, payer_claim_numbe
 @write
 def void(claim: int | str, *, reason: str = "", payer_claim_number: str = "",
          operator: str | None = None) -> int | None:
-    """Void a claim. One the payer has gets a frequency 8 claim (its lines, the payer's claim number)
-    to cancel it there (a supervisor's); one never sent is only marked ``voided`` (its charges can
-    be claimed again). Returns the void claim's row, or None."""
+    """Void a claim. One the payer has taken in gets a frequency 8 claim (its lines, the payer's
+    claim number) to cancel it there (a supervisor's); one the payer never took (held, ready,
+    rejected) is only marked ``voided`` (its charges can be claimed again); one in a file awaiting
+    its answer is refused. Returns the void claim's row, or None."""
     user = v.operator(operator)
     rid, number, encounter, payer, frequency, status, known_pcn, _ = _claim_head(claim)
-    sent = status in SENT
+    sent = status in PAYER_HAS
     roles.require("void_claim", user, claim=number, sent=sent)
     if status in CLOSED:
         raise BillingError(f"claim {number} is already {status}", "claim")
+    _refuse_in_flight(number, status, "voided")
     if frequency == m.VOID:
         raise BillingError(f"claim {number} is itself a void", "claim")
     note = v.text(reason, "reason", max_len=200, required=False)
@@ -807,7 +919,7 @@ def void(claim: int | str, *, reason: str = "", payer_claim_number: str = "",
         _events([(rid, "voided", note or f"voided by {claim_number(new)}", None, "")], user=user, now=now, day=day)
         _rescrub_new([new], user, now, day)
     else:
-        _events([(rid, "voided", note or "voided before it was sent", None, "")], user=user, now=now, day=day)
+        _events([(rid, "voided", note or "voided before the payer took it", None, "")], user=user, now=now, day=day)
     audit.record(now, user, "void_claim", "claim", rid, {
         "claim": number, "by": claim_number(new) if new else None, "reason": note})
     return new
