@@ -52,7 +52,8 @@ def test_every_queue_has_claims(books: Path) -> None:
 
 
 def test_the_sent_files_are_real(books: Path) -> None:
-    files = database.execute_sql("SELECT id, path, sha256, interchange_number FROM claim_file").fetchall()
+    files = database.execute_sql("SELECT id, path, sha256, interchange_number FROM claim_file "
+                                 "WHERE kind = '837P'").fetchall()
     assert files
     for file_id, path, digest, isa13 in files:
         data = Path(path).read_bytes()
@@ -65,3 +66,21 @@ def test_the_sent_files_are_real(books: Path) -> None:
 def test_the_demo_books_check(books: Path) -> None:
     report = run_check(integrity=False)
     assert report.ok, report.problems
+
+
+def test_the_clearinghouses_answers_are_imported_or_wait_beside_the_files(books: Path) -> None:
+    from tui_billing.claims import acks
+
+    imported = database.execute_sql("SELECT kind, path, sha256 FROM claim_file WHERE kind IN ('999', '277CA')").fetchall()
+    assert sorted({kind for kind, _, _ in imported}) == ["277CA", "999"]
+    for _, path, digest in imported:
+        assert hashlib.sha256(Path(path).read_bytes()).hexdigest() == digest
+    # 277CA answers moved claims on: accepted with the payer's claim number, some rejected with a reason
+    assert _count("SELECT COUNT(*) FROM claim_event e JOIN claim_file f ON f.id = e.file_id WHERE f.kind = '277CA' "
+                  "AND e.status = 'accepted' AND e.payer_claim_number <> ''") > 0
+    assert _count("SELECT COUNT(*) FROM claim_event e JOIN claim_file f ON f.id = e.file_id WHERE f.kind = '277CA' "
+                  "AND e.status = 'rejected' AND e.reason LIKE '277CA: A7:562:85%'") > 0
+    folder = Path(imported[0][1]).parent
+    waiting = [p for p in folder.glob("*.x12") if str(p) not in {path for _, path, _ in imported}]
+    assert waiting and all(isinstance(acks.parse(p.read_text()), (acks.Ack999, acks.Ack277)) for p in waiting)
+    assert _count("SELECT COUNT(*) FROM claim_status WHERE status = 'sent'") > 0  # still awaiting an answer

@@ -12,7 +12,7 @@ import pytest
 from paper_claims import claim
 
 from tui_billing.claims import cms1500
-from tui_billing.claims.model import REPLACEMENT
+from tui_billing.claims.model import REPLACEMENT, OtherPayer, OtherPayment
 
 GOLDEN = Path(__file__).parent / "data" / "cms1500"
 PRINTED = "2026-03-10"
@@ -180,3 +180,22 @@ def test_an_amount_the_box_cannot_hold_is_refused():
     big = replace(big, lines=(replace(big.lines[0], charge=10_000_000),))
     with pytest.raises(cms1500.FormError, match="99,999.99"):
         cms1500.forms(big, PRINTED)
+
+
+def test_box_29_shows_what_the_earlier_payer_paid_on_each_forms_lines():
+    nine = claim(9)
+    primary = replace(nine.other_payers[0], paid=300_00,
+                      lines=tuple(OtherPayment(n, 10_00 * n, (("CO", "45", 5_00),), "2026-04-01") for n in range(1, 10)))
+    forms = cms1500.forms(replace(nine, responsibility="S", other_payers=(primary,)), PRINTED)
+    assert [f.value("29") for f in forms] == [cms1500._money(10_00 * sum(range(1, 7))), cms1500._money(10_00 * (7 + 8 + 9))]
+    lump = replace(primary, lines=())
+    forms = cms1500.forms(replace(nine, other_payers=(lump, OtherPayer(primary.payer, primary.subscriber, "T", 0))),
+                          PRINTED)
+    assert [f.value("29") for f in forms] == ["  300 00", ""]  # a payment without line detail: on the first form
+
+
+def test_medicare_with_nothing_primary_to_it_says_none_in_box_11():
+    medicare = replace(claim(1).payer, filing_code="MB")
+    sub = replace(claim(1).subscriber, group_no="", relationship="self")
+    form = cms1500.forms(replace(claim(1), payer=medicare, subscriber=sub, other_payers=()), PRINTED)[0]
+    assert (form.value("11"), form.value("1.medicare"), form.value("6.self"), form.value("11d.no")) == ("NONE", "X", "X", "X")

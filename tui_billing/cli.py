@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from .claims_cli import register as register_claims
+from .claims_print_cli import register as register_claims_print
 from .cli_context import Context, fail, pass_ctx
 from .reports.cli import register as register_headless
 
@@ -357,3 +358,5 @@ def run() -> None:
 register_headless(main)
 # The claims group (issue 13) lives in tui_billing.claims_cli (click only at import).
 register_claims(main)
+# CMS-1500 printing (issue 13) joins that group: after it, or the group made there replaces it.
+register_claims_print(main)

@@ -196,7 +196,9 @@ def _claim_fields(claim: Claim, printed: str) -> list[tuple[str, str]]:
         *_address("5", claim.patient.address),
         (f"6.{sub.relationship if sub.relationship in ('self', 'spouse', 'child') else 'other'}", "X"),
         *_address("7", sub.person.address),
-        ("11", sub.group_no), ("11a.dob", _long_date(sub.person.dob)), *_sex("11a", sub.person.sex),
+        # Medicare asks for NONE in box 11 when no insurance is primary to it
+        ("11", sub.group_no or ("NONE" if payer.filing_code in ("MA", "MB") and not claim.other_payers else "")),
+        ("11a.dob", _long_date(sub.person.dob)), *_sex("11a", sub.person.sex),
         ("11c", payer.name),
         # nothing in the books says a visit was an accident: box 10 is answered NO
         ("10a.no", "X"), ("10b.no", "X"), ("10c.no", "X"),
@@ -243,6 +245,18 @@ def _line_fields(n: int, line: ClaimLine, claim: Claim) -> list[tuple[str, str]]
     ]
 
 
+def _paid_by_others(claim: Claim, line_nos: set[int], *, first: bool) -> int:
+    """Box 29 of one form: what earlier payers paid on its lines (a payer's claim-level payment
+    without line detail counts on the first form)."""
+    paid = 0
+    for other in claim.other_payers:
+        if other.lines:
+            paid += sum(p.paid for p in other.lines if p.line_no in line_nos)
+        elif first:
+            paid += other.paid
+    return paid
+
+
 def forms(claim: Claim, printed: str) -> list[Form]:
     """The claim on as many forms as its lines need (six a form), each with its own box 28.
 
@@ -257,6 +271,9 @@ def forms(claim: Claim, printed: str) -> list[Form]:
         for n, line in enumerate(chunk, start=1):
             fields += _line_fields(n, line, claim)
         fields.append(("28", _money(total)))
+        paid = _paid_by_others(claim, {line.line_no for line in chunk}, first=page == 1)
+        if paid:
+            fields.append(("29", _money(paid)))
         out.append(Form(claim.claim_id, page, len(chunks), total, _fit(fields)))
     return out
 

@@ -507,3 +507,25 @@ def register(main: click.Group) -> None:
     main.add_command(report)
     main.add_command(export)
     main.add_command(import_)
+
+
+# --------------------------------------------------------------------------- import ack (issue 13)
+
+
+@import_.command(name="ack")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@run_report(snapshot=False)
+def import_ack(file: Path) -> None:
+    """A 999 or 277CA acknowledgement of claims sent: rejected, accepted (with the payer's claim number)."""
+    from ..store.claim_paper import import_ack as record
+    from ..text import inert
+
+    result = record(file)
+    for claim_id, status, reason in result.events:
+        click.echo(inert(f"{claim_id}\t{status}\t{reason}"))
+    for what in result.unknown:  # the file's own text: inert
+        click.echo(inert(f"{file}: not in the books: {what}"), err=True)
+    if result.unchanged:
+        click.echo(inert(f"{file}: already past what this file says: {', '.join(result.unchanged)}"), err=True)
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(result.counts().items())) or "no claim changed"
+    click.echo(inert(f"imported {result.kind} {file} (file {result.file_id}): {counts}"))

@@ -659,6 +659,8 @@ def _ready_claims(receiver: str | None) -> dict[str, list[m.Claim]]:
     by_receiver: dict[str, list[m.Claim]] = defaultdict(list)
     for claim in load_claims(ids):
         rid = receiver_of(claim.payer)
+        if rid.upper() == "PAPER":  # billed on CMS-1500 forms: `claims print` (store/claim_paper.py)
+            continue
         if receiver is None or rid.upper() == receiver.upper():
             by_receiver[rid].append(claim)
     return by_receiver

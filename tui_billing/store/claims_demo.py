@@ -66,6 +66,10 @@ def fill_demo_claims(output_dir: str | Path | None, *, seed: int = 1, operator: 
                 counts["awaiting acknowledgement"] = counts.get("awaiting acknowledgement", 0) + \
                     claims.mark_sent(built.file_id, operator=operator)
                 counts["files"] = counts.get("files", 0) + 1
+        # the clearinghouse's 999/277CA answers (issue 13, claims-paper): the older day's imported, the last day's waiting
+        from .claim_paper import demo_acks
+
+        counts.update(demo_acks(output_dir, operator=operator))
     made = claims.create_claims(posted_on=today.isoformat(), operator=operator)
     counts["ready today"] = len(made.ready)
     counts["held today"] = len(made.held)
