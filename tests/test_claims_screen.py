@@ -177,7 +177,7 @@ async def test_build_mark_sent_follow_up_correct_and_void(books, tmp_path, monke
         await settle(pilot)
         note = str(s.query_one("#claims-note").render())
         assert note.startswith(f"{first} replaced by TB"), note
-        # V on the second (sent): a void claim (frequency 8) goes to the payer
+        # V on the second while it awaits the payer's answer: refused in the dialog, nothing written
         await send(pilot, "3")
         await settle(pilot)
         await send(pilot, "v", "ctrl+s")
@@ -186,11 +186,24 @@ async def test_build_mark_sent_follow_up_correct_and_void(books, tmp_path, monke
         await type_text(pilot, "patient not seen")
         await send(pilot, "ctrl+s")
         await settle(pilot)
+        assert "awaits its acknowledgement" in str(app.screen.query_one("#form-status").render())
+        await send(pilot, "escape")
+        # once the payer has it (denied here), V sends a void (frequency 8) with the payer's number
+        row = cl.claim_row_ids([second])[second]
+        cl.record_events([(row, "denied", "CO-29")], payer_claim_numbers={row: "PCN88"})
+        await send(pilot, "6")
+        await settle(pilot)
+        assert listed(s) == [(second, "A002", "denied")]
+        await send(pilot, "v")
+        await settle(pilot)
+        await type_text(pilot, "patient not seen")
+        await send(pilot, "ctrl+s")
+        await settle(pilot)
         assert f"{second} voided by TB" in str(s.query_one("#claims-note").render())
     assert status_of(first) == "replaced" and status_of(second) == "voided"
     made = database.execute_sql("SELECT frequency, payer_claim_number FROM claim WHERE replaces_claim_id IS NOT NULL "
                                 "ORDER BY id").fetchall()
-    assert made == [("7", "PCN77"), ("8", "")]
+    assert made == [("7", "PCN77"), ("8", "PCN88")]
 
 
 async def test_enter_shows_the_claims_lines_and_history(books):
