@@ -169,6 +169,11 @@ async def test_build_mark_sent_follow_up_correct_and_void(books, tmp_path, monke
         assert s.follow_up_days == 40 and s.queue == "5" and "Follow-up>40d 1" in str(
             s.query_one("#claims-queues").render())
         assert listed(s) == [(first, "A001", "accepted")]
+        assert "accepted 45 days ago and still unpaid: call ACME" in str(s.query_one("#claims-why").render())
+        await send(pilot, "enter")
+        await settle(pilot)
+        assert "accepted" in app.screen.body and "[payer's claim no. PCN77]" in app.screen.body
+        await send(pilot, "escape")
         # C: a replacement (frequency 7) carrying the payer's claim number
         await send(pilot, "c")
         await settle(pilot)

@@ -44,8 +44,13 @@ from .base import BillingScreen
 
 __all__ = ["ClaimList", "ClaimsScreen", "claims_folder", "detail_text"]
 
-COLUMNS = (("Claim", 11, False), ("Account", 9, False), ("Patient", 18, False), ("Payer", 8, False),
-           ("DOS", 11, False), ("Total", 10, True), ("Days", 5, True), ("Status", 8, False))
+COLUMNS = (("Claim", 11, False), ("Account", 9, False), ("Patient", 17, False), ("Payer", 8, False),
+           ("DOS", 11, False), ("Total", 10, True), ("Days", 5, True), ("Status", 9, False))
+#: What a claim in a status waits for, when no reason was recorded with it.
+WAITING = {"ready": "waiting for a batch (B) or a printout (P)",
+           "batched": "in a file built for sending: send it, then M marks it sent",
+           "sent": "waiting for the acknowledgement (tui-billing import ack FILE)",
+           "accepted": "accepted and not paid yet"}
 FOLLOW_UP_DAYS = 30  # accepted and unpaid this long: time to call the payer
 #: Scrubber "fix at" -> the master-data form that fixes it (the rest are fixed on the account).
 MASTER_FORMS = {"payer": "payer", "provider": "provider", "practice": "practice", "fee schedule": "fee"}
@@ -168,7 +173,7 @@ class ClaimsScreen(BillingScreen[None]):
             line.append(f" {label} ", style="reverse bold" if q.key == key else "")
         self.query_one("#claims-queues", Static).update(line)
         table = self.query_one(ClaimList)
-        table.set_rows([(r.claim_id, r.account, r.patient[:17], r.payer, r.dos, format_cents(r.total), str(r.age),
+        table.set_rows([(r.claim_id, r.account, r.patient, r.payer, r.dos, format_cents(r.total), str(r.age),
                          r.status) for r in rows], [str(r.id) for r in rows], cursor=0)
         if not rows:
             self._why(None)
@@ -183,7 +188,10 @@ class ClaimsScreen(BillingScreen[None]):
             text = f"No claims in {label}." + (" S scrubs what is posted and unbilled." if self.queue == "1" else "")
         else:
             kind = {"7": " (replacement)", "8": " (void)"}.get(row.frequency, "")
-            text = f"{row.claim_id}{kind} {row.status} since {row.since}: {row.reasons or 'no reason recorded'}"
+            why = row.reasons or WAITING.get(row.status, "no reason recorded")
+            if row.status == "accepted" and self.queue == "5":
+                why = f"accepted {row.age} days ago and still unpaid: call {row.payer}. {row.reasons}".rstrip()
+            text = f"{row.claim_id}{kind} {row.status} since {row.since}: {why}"
             if row.status == "held":
                 text += "  [J: go fix it, then S]"
         self.query_one("#claims-why", Static).update(Text(inert(text)))

@@ -92,7 +92,7 @@ class ClaimDetail:
     payer_claim_number: str
     replaces: str
     lines: tuple[tuple[int, str, str, int, str], ...]  # line no, code, modifiers, charge, control number (REF*6R)
-    events: tuple[tuple[str, str, str, str, str], ...]  # on date, status, reason, operator, file
+    events: tuple[tuple[str, str, str, str, str], ...]  # on date, status, reason (and payer's claim no.), operator, file
 
 
 def claim_detail(claim_row: int) -> ClaimDetail:
@@ -107,9 +107,13 @@ def claim_detail(claim_row: int) -> ClaimDetail:
     lines = tuple((n, code, mods, amount, ctl) for n, code, mods, amount, ctl in _rows(
         "SELECT l.line_no, c.code, c.modifiers, l.charge, l.control_number FROM claim_line l "
         "JOIN charge c ON c.id = l.charge_id WHERE l.claim_id = ? ORDER BY l.line_no", (claim_row,)))
-    events = tuple((on, status, reason, who, f"{kind} {fid}" if fid else "") for on, status, reason, who, fid, kind in _rows(
-        "SELECT e.on_date, e.status, e.reason, e.operator, e.file_id, COALESCE(f.kind, '') FROM claim_event e "
-        "LEFT JOIN claim_file f ON f.id = e.file_id WHERE e.claim_id = ? ORDER BY e.id", (claim_row,)))
+    events = tuple(
+        (on, status, (f"{reason} " if reason else "") + (f"[payer's claim no. {pcn}]" if pcn else ""), who,
+         f"{kind} {fid}" if fid else "")
+        for on, status, reason, who, fid, kind, pcn in _rows(
+            "SELECT e.on_date, e.status, e.reason, e.operator, e.file_id, COALESCE(f.kind, ''), e.payer_claim_number "
+            "FROM claim_event e LEFT JOIN claim_file f ON f.id = e.file_id WHERE e.claim_id = ? ORDER BY e.id",
+            (claim_row,)))
     (cid, number, pid, account, patient, payer, provider, encounter, dos, frequency, total, pcn, replaces) = head[0]
     return ClaimDetail(cid, number, pid, account, patient, payer, provider, encounter, dos, frequency, total, pcn,
                        replaces, lines, events)
