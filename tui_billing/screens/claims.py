@@ -264,7 +264,8 @@ class ClaimsScreen(BillingScreen[None]):
         self.action_reload()
 
     def action_print(self) -> None:
-        row = self.rows[self.query_one(ClaimList).cursor] if self.rows and self.queue in ("1", "3") else None
+        cursor = self.query_one(ClaimList).cursor
+        row = self.rows[cursor] if 0 <= cursor < len(self.rows) else None  # a claim not ready prints as a copy
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         folder = claims_folder(self.billing.db_path)
         fields = [Field("claim", "Claim", 12, row.claim_id if row else "", "blank: all paper"),
