@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sqlite3
 import statistics
 import subprocess
@@ -81,12 +82,20 @@ def _copy(db: Path, workdir: Path) -> Path:
     return copy
 
 
-def _run(args: list[str], env: dict[str, str]) -> tuple[float, str]:
+#: CPU seconds (user + system) of the processes run so far, per figure: on a shared machine whose
+#: load comes and goes, the CPU a process needed is the steadier figure beside its wall time.
+CPU: dict[str, float] = {}
+
+
+def _run(args: list[str], env: dict[str, str], cpu_key: str = "") -> tuple[float, str]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} exited {done.returncode}: {done.stderr[-600:]}")
+    CPU[cpu_key] = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     return elapsed, done.stdout
 
 
@@ -116,11 +125,14 @@ def run_bench(db: Path, days: int = 5, *, backlog: bool = True, today: str | Non
             out.mkdir()
             floor_s, rows = _run([sys.executable, "-c", FLOOR_SCRIPT, str(copy),
                                   FLOOR_SQL.format(where="AND c.posting_date = ?"), str(out / "floor.txt"), day], env)
+            floor_cpu = CPU[""]
             scrub_s, scrub_out = _run(_cli(copy, "claims", "scrub", "--posted", day), env)
+            scrub_cpu = CPU[""]
             build_s, build_out = _run(_cli(copy, "claims", "build", "--output", str(out)), env)
             result["days"].append({
                 "day": day, "rows": int(rows), "floor_s": round(floor_s, 3), "scrub_s": round(scrub_s, 3),
                 "build_s": round(build_s, 3), "claims_s": round(scrub_s + build_s, 3),
+                "floor_cpu_s": round(floor_cpu, 3), "claims_cpu_s": round(scrub_cpu + CPU[""], 3),
                 "scrub": scrub_out.strip().splitlines()[-1], "files": build_out.count("\nfile ") + build_out.startswith(
                     "file ")})
             print(json.dumps(result["days"][-1]), file=sys.stderr)
@@ -131,6 +143,9 @@ def run_bench(db: Path, days: int = 5, *, backlog: bool = True, today: str | Non
             result["day_floor_median_s"] = statistics.median(floors)
             result["day_ratio"] = round(result["day_median_s"] / result["day_floor_median_s"], 2)
             result["day_rows_median"] = statistics.median(d["rows"] for d in result["days"])
+            result["day_cpu_median_s"] = statistics.median(d["claims_cpu_s"] for d in result["days"])
+            result["day_floor_cpu_median_s"] = statistics.median(d["floor_cpu_s"] for d in result["days"])
+            result["load_average"] = os.getloadavg()
             encounters = sqlite3.connect(copy).execute(
                 f"SELECT COUNT(DISTINCT encounter_id) FROM charge WHERE posting_date IN "
                 f"({','.join('?' * len(latest))})", latest).fetchone()[0]
@@ -142,9 +157,12 @@ def run_bench(db: Path, days: int = 5, *, backlog: bool = True, today: str | Non
             floor_s, rows = _run([sys.executable, "-c", FLOOR_SCRIPT, str(copy),
                                   FLOOR_SQL.format(where="AND c.posting_date IN (?, ?)"), str(out / "floor.txt"),
                                   *pair], env)
+            floor_cpu = CPU[""]
             scrub_s, scrub_out = _run(_cli(copy, "claims", "scrub", "--posted", pair[0], "--posted", pair[1]), env)
+            scrub_cpu = CPU[""]
             build_s, _ = _run(_cli(copy, "claims", "build", "--output", str(out)), env)
             result["two_days"] = {"days": pair, "rows": int(rows), "floor_s": round(floor_s, 3),
+                                  "floor_cpu_s": round(floor_cpu, 3), "claims_cpu_s": round(scrub_cpu + CPU[""], 3),
                                   "scrub_s": round(scrub_s, 3), "build_s": round(build_s, 3),
                                   "claims_s": round(scrub_s + build_s, 3), "scrub": scrub_out.strip().splitlines()[-1]}
             print(json.dumps(result["two_days"]), file=sys.stderr)
@@ -153,9 +171,12 @@ def run_bench(db: Path, days: int = 5, *, backlog: bool = True, today: str | Non
             out.mkdir()
             floor_s, rows = _run([sys.executable, "-c", FLOOR_SCRIPT, str(copy), FLOOR_SQL.format(where=""),
                                   str(out / "floor.txt")], env)
+            floor_cpu = CPU[""]
             scrub_s, scrub_out = _run(_cli(copy, "claims", "scrub"), env)
+            scrub_cpu = CPU[""]
             build_s, _ = _run(_cli(copy, "claims", "build", "--output", str(out)), env)
             result["backlog"] = {"rows": int(rows), "floor_s": round(floor_s, 3), "scrub_s": round(scrub_s, 3),
+                                 "floor_cpu_s": round(floor_cpu, 3), "claims_cpu_s": round(scrub_cpu + CPU[""], 3),
                                  "build_s": round(build_s, 3), "claims_s": round(scrub_s + build_s, 3),
                                  "ratio": round((scrub_s + build_s) / floor_s, 2),
                                  "scrub": scrub_out.strip().splitlines()[-1]}

@@ -113,7 +113,7 @@ def test_offsets_are_for_the_pdf_and_an_unknown_claim_is_named(books, tmp_path: 
 # --------------------------------------------------------------------------- acknowledgements
 
 
-def _sent_batch(books, tmp_path: Path) -> tuple[cl.BatchFile, list[str]]:
+def _sent_batch(books, tmp_path: Path, mark_sent: bool = True) -> tuple[cl.BatchFile, list[str]]:
     visit(books.patients[0], provider=books.providers[0])
     visit(books.patients[1], provider=books.providers[0])
     visit(books.patients[0], provider=books.providers[1], dos="2026-11-11")
@@ -122,7 +122,8 @@ def _sent_batch(books, tmp_path: Path) -> tuple[cl.BatchFile, list[str]]:
     out.mkdir()
     files = {f.receiver: f for f in cl.build_batch(output_dir=out).files}
     batch = files[CLEARINGHOUSE]
-    cl.mark_sent(batch.file_id)
+    if mark_sent:
+        cl.mark_sent(batch.file_id)
     return batch, list(batch.claims)
 
 
@@ -162,7 +163,8 @@ def test_an_accepting_999_then_a_277ca_accepts_and_rejects_claim_by_claim(books,
                            _sample(claims, **{claims[1]: "A7:562:85"}))
     files = acks.sample_acks(sent, ENV, with_ta1=True)
     ok = paper.import_ack(_write(tmp_path, "999.x12", files["999"]))
-    assert ok.events == () and ok.unchanged == tuple(sorted(claims))  # sent already: a 999 acceptance changes nothing
+    # sent already: the 999's acceptance confirms it and changes nothing
+    assert ok.events == () and ok.unchanged == () and ok.confirmed == tuple(sorted(claims))
     # the payer's free text (STC12) comes in with a control character: kept as plain text
     text = files["277CA"].replace("*U*100~", "*U*100********NPI\x1b[2J NOT ON FILE~")
     result = paper.import_ack(_write(tmp_path, "277.x12", text))
@@ -251,3 +253,12 @@ def test_the_demos_sample_acknowledgements_import_into_accepted_and_rejected_cla
     assert statuses == ["accepted", "accepted", "rejected"]  # the second claim of the run is rejected
     rejected = [c for c in claims if _status(c) == "rejected"]
     assert _last_event(rejected[0])[1] == "277CA: A7:562:85"
+
+
+def test_a_999_accepting_a_file_not_yet_marked_sent_marks_its_claims_sent(books, tmp_path: Path):
+    batch, claims = _sent_batch(books, tmp_path, mark_sent=False)
+    assert {_status(c) for c in claims} == {"batched"}
+    sent = acks.SampleFile(batch.interchange_number, batch.group_number, "0001", _sample(claims))
+    result = paper.import_ack(_write(tmp_path, "999.x12", acks.sample_acks(sent, ENV)["999"]))
+    assert result.counts() == {"sent": 3} and result.confirmed == ()
+    assert {_last_event(c)[:2] for c in claims} == {("sent", "999: transaction set 0001 accepted")}

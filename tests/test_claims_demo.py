@@ -11,6 +11,8 @@ import pytest
 from tui_billing import demo
 from tui_billing.store import close_database, database, open_database, run_check
 
+from x12_check import assert_valid_x12
+
 TODAY = "2026-11-16"
 
 
@@ -60,6 +62,7 @@ def test_the_sent_files_are_real(books: Path) -> None:
         assert hashlib.sha256(data).hexdigest() == digest
         assert stat.S_IMODE(Path(path).stat().st_mode) == 0o600
         assert f"*{isa13:09d}*" in data.decode()
+        assert_valid_x12(data.decode())
         assert _count(f"SELECT COUNT(*) FROM claim_event WHERE file_id = {file_id} AND status = 'sent'") > 0
 
 
@@ -84,3 +87,45 @@ def test_the_clearinghouses_answers_are_imported_or_wait_beside_the_files(books:
     waiting = [p for p in folder.glob("*.x12") if str(p) not in {path for _, path, _ in imported}]
     assert waiting and all(isinstance(acks.parse(p.read_text()), (acks.Ack999, acks.Ack277)) for p in waiting)
     assert _count("SELECT COUNT(*) FROM claim_status WHERE status = 'sent'") > 0  # still awaiting an answer
+
+
+def test_every_file_the_ready_claims_make_passes_pyx12(books: Path) -> None:
+    from tui_billing.store import claims as cl
+
+    ready = cl.queue("ready")
+    assert ready
+    # the demo's paper payers (receiver PAPER) are printed on CMS-1500 forms, not built into an 837P
+    on_paper = {c.claim_id for c in cl.load_claims([r.id for r in ready]) if c.payer.receiver.upper() == "PAPER"}
+    assert on_paper
+    result = cl.build_batch(output_dir=None, validate_only=True)
+    assert sorted([c for f in result.files for c in f.claims] + list(result.held)) == sorted(
+        r.claim_id for r in ready if r.claim_id not in on_paper)
+    for f in result.files:
+        assert_valid_x12(f.text)
+
+
+def test_the_demos_paper_claims_print_on_cms1500_forms(built: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    import pypdfium2 as pdfium
+
+    from tui_billing.store import claim_paper
+
+    copy = tmp_path / "copy.db"  # printing batches claims: a copy, so the other tests see the demo as built
+    shutil.copyfile(built, copy)
+    copy.chmod(0o600)
+    monkeypatch.setenv("TUI_BILLING_TODAY", TODAY)
+    open_database(copy)
+    try:
+        result = claim_paper.print_claims(fmt="pdf", output=tmp_path / "forms.pdf")
+        assert result.claims and result.batched == result.claims
+        doc = pdfium.PdfDocument(tmp_path / "forms.pdf")
+        try:
+            assert len(doc) == result.forms >= len(result.claims)
+        finally:
+            doc.close()
+        assert _count(f"SELECT COUNT(*) FROM claim_event WHERE file_id = {result.file_id} AND status = 'batched'") \
+            == len(result.claims)
+    finally:
+        close_database()

@@ -20,6 +20,8 @@ from tui_billing.store import accounts as acc
 from tui_billing.store import claims as cl
 from tui_billing.store import operations as ops
 
+from x12_check import assert_valid_x12
+
 
 @pytest.fixture
 def books(db: Path):
@@ -83,7 +85,10 @@ def test_held_with_reasons_until_fixed(books) -> None:
     assert again.held == {row: made.held[row]}
     events = database.execute_sql("SELECT COUNT(*) FROM claim_event WHERE claim_id = ?", (row,)).fetchone()[0]
     assert events == 1  # the same verdict is not written again
-    acc.add_coverage(books.patients[0], acc.CoverageDetails(books.payers[2], "N55", 2, effective="2026-01-01"))
+    # she changed plans on November 1st: the clerk ends the old one and keys the new
+    old = database.execute_sql("SELECT id FROM coverage WHERE patient_id = ?", (books.patients[0],)).fetchone()[0]
+    acc.end_coverage(old, "2026-10-31")
+    acc.add_coverage(books.patients[0], acc.CoverageDetails(books.payers[2], "N55", 1, effective="2026-11-01"))
     # the claim was made without a coverage: a correction picks the new one up
     new, verdict = cl.correct(row)
     assert verdict == "ready" and _status(row) == "replaced"
@@ -124,6 +129,7 @@ def test_build_writes_one_private_file_per_receiver(books, tmp_path: Path, dump)
         assert _isa13(data.decode()) == f.interchange_number == 1
         for claim_id in f.claims:
             assert claim_id in data.decode()
+        assert_valid_x12(data.decode())  # what a clearinghouse's validator says of the file we send
     assert {_status(r) for r in made.created} == {"batched"}
     before = dump()
     assert cl.build_batch(output_dir=out).files == ()  # nothing ready: no file, no control number
@@ -159,7 +165,9 @@ def test_validate_only_uses_no_control_numbers_and_changes_nothing(books, tmp_pa
     out.mkdir()
     result = cl.build_batch(output_dir=out, validate_only=True)
     assert result.validate_only and len(result.files) == 2
-    assert all(f.text.startswith("ISA") and f.interchange_number == 0 and not f.path for f in result.files)
+    assert all(f.text.startswith("ISA") and f.interchange_number == 1 and not f.path for f in result.files)
+    for f in result.files:
+        assert_valid_x12(f.text)
     assert dump() == before and list(out.iterdir()) == []
     (real, _) = cl.build_batch(output_dir=out).files
     assert real.interchange_number == 1  # the dry run took no number
@@ -222,11 +230,21 @@ def test_a_replacement_carries_the_payers_claim_number(books, tmp_path: Path) ->
     assert [ln.charge_id for ln in claim.lines] == list(fixed.charge_ids)
     assert database.execute_sql("SELECT replaces_claim_id FROM claim WHERE id = ?", (new,)).fetchone()[0] == row
     assert cl.create_claims().created == ()  # the new charges are on the replacement already
+    (replacement,) = cl.build_batch(output_dir=tmp_path).files
+    text = Path(replacement.path).read_text()
+    assert_valid_x12(text)
+    assert "REF*F8*PAYER-77~" in text
     with pytest.raises(BillingError, match="already replaced"):
         cl.correct(row)
-    ops.void("encounter", fixed.encounter_id, "not seen after all")
+
+
+def test_a_correction_with_nothing_owed_is_refused(books) -> None:
+    enc = visit(books.patients[0], provider=books.providers[0])
+    (row,) = cl.create_claims().created
+    ops.void("encounter", enc.encounter_id, "not seen after all")
     with pytest.raises(BillingError, match="nothing owed"):
-        cl.correct(new)  # nothing left to send instead: a void is what is asked
+        cl.correct(row)  # nothing left to send instead: a void is what is asked
+    assert cl.void(row) is None and _status(row) == "voided"
 
 
 def test_a_correction_names_an_encounter_of_the_same_patient(books, tmp_path: Path) -> None:
@@ -252,6 +270,10 @@ def test_void_of_a_sent_claim_is_a_frequency_8_claim_and_a_supervisors(books, tm
     assert new is not None and _status(row) == "voided" and _status(new) == "ready"
     (claim,) = cl.load_claims([new])
     assert claim.frequency == m.VOID and claim.payer_claim_number == "PAYER-9"
+    (void_file,) = cl.build_batch(output_dir=tmp_path).files
+    text = Path(void_file.path).read_text()
+    assert_valid_x12(text)
+    assert ":B:8*" in text.split(f"CLM*{claim.claim_id}*")[1].split("~")[0]  # CLM05-3: a void
     assert [ln.charge for ln in claim.lines] == [ln.charge for ln in cl.load_claims([row])[0].lines]
     assert cl.create_claims().created == ()  # the void holds its lines: they are not billed again by themselves
 
@@ -342,7 +364,7 @@ def test_check_proves_claim_totals_and_statuses(books, tmp_path: Path) -> None:
     assert any("claim_no_update" in p for p in problems)
 
 
-def test_a_secondary_claim_says_what_the_primary_did(books) -> None:
+def test_a_secondary_claim_says_what_the_primary_did(books, tmp_path: Path) -> None:
     enc = visit(books.patients[2], provider=books.providers[1])  # Medicare primary, Acme secondary
     medicare, acme = books.payers[1], books.payers[0]
     (primary,) = cl.create_claims().created
@@ -357,8 +379,12 @@ def test_a_secondary_claim_says_what_the_primary_did(books) -> None:
     (other,) = claim.other_payers
     assert other.payer.id == medicare and other.responsibility == "P" and other.paid == 6000
     assert other.subscriber.member_id == "1EG4TE5MK72" and other.subscriber.person.last == "Roe"
+    # the remainder Medicare left moved on to Acme: the patient's responsibility it assigned (PR)
     assert [(p.line_no, p.paid, p.adjustments) for p in other.lines] == [
-        (1, 5000, (("CO", "45", 3000),)), (2, 1000, (("CO", "45", 500),))]
+        (1, 5000, (("CO", "45", 3000), ("PR", "2", 2000))), (2, 1000, (("CO", "45", 500), ("PR", "2", 1000)))]
+    assert _status(secondary) == "ready"
+    (f,) = cl.build_batch(output_dir=tmp_path, receiver=CLEARINGHOUSE).files
+    assert_valid_x12(Path(f.path).read_text())
     assert cl.load_claims([primary])[0].other_payers == ()
 
 
@@ -386,3 +412,33 @@ def test_a_rejected_claim_is_corrected_by_a_new_original(books, tmp_path: Path) 
     (claim,) = cl.load_claims([new])
     assert claim.frequency == m.ORIGINAL and claim.payer_claim_number == "" and verdict == "ready"
     assert _status(row) == "replaced"
+
+
+def test_a_claim_whose_data_changed_after_its_scrub_is_scrubbed_again_at_build(books, tmp_path: Path) -> None:
+    visit(books.patients[0], provider=books.providers[0])
+    visit(books.patients[2], provider=books.providers[1])
+    made = cl.create_claims()
+    assert len(made.ready) == 2
+    cov = database.execute_sql("SELECT id FROM coverage WHERE patient_id = ? AND priority = 1",
+                               (books.patients[0],)).fetchone()[0]
+    acc.update_coverage(cov, effective="2026-11-12")  # keyed wrong after the scrub: now after the visit
+    result = cl.build_batch(output_dir=tmp_path)
+    (jane,) = [r for r in made.created if cl.load_claims([r])[0].account == "A001"]
+    assert list(result.held) == [cl.claim_number(jane)] and _status(jane) == "held"
+    assert [f.receiver for f in result.files] == ["MCR01"]  # Rick's claim went out as scrubbed
+
+
+def test_more_claims_than_one_transaction_carries_go_in_more_files(books, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from tui_billing.claims import x837
+
+    monkeypatch.setattr(x837, "MAX_CLAIMS", 2)  # the guide's 5,000, made small
+    for day in ("2026-11-02", "2026-11-03", "2026-11-04"):
+        visit(books.patients[0], provider=books.providers[0], dos=day)
+    cl.create_claims()
+    dry = cl.build_batch(output_dir=None, validate_only=True).files
+    assert [(len(f.claims), f.interchange_number) for f in dry] == [(2, 1), (1, 2)]
+    built = cl.build_batch(output_dir=tmp_path).files
+    assert [(len(f.claims), f.interchange_number) for f in built] == [(2, 1), (1, 2)]
+    for f in built:
+        assert_valid_x12(Path(f.path).read_text())

@@ -70,9 +70,9 @@ def _pdf_grid(pdf: bytes, page: int = 0, offset_x: float = 0.0, offset_y: float 
     return ["".join(row).rstrip() for row in rows]
 
 
-def _text_in(pdf: bytes, rect_in: tuple[float, float, float, float], page: int = 0) -> str:
+def _text_in(chars: list[tuple[str, float, float]], rect_in: tuple[float, float, float, float]) -> str:
     left, top, right, bottom = (v * 72 for v in rect_in)
-    return "".join(ch for ch, x, y in _chars(pdf, page) if left <= x <= right and top <= y <= bottom)
+    return "".join(ch for ch, x, y in chars if left <= x <= right and top <= y <= bottom)
 
 
 def test_the_text_form_is_the_golden_file():
@@ -106,9 +106,9 @@ def test_nine_lines_make_two_forms_whose_totals_add_up_to_the_claim():
 
 
 def test_the_pdf_puts_each_field_inside_its_box_on_the_form():
-    pdf = cms1500.pdf_bytes(cms1500.forms(claim(6), PRINTED))
+    chars = _chars(cms1500.pdf_bytes(cms1500.forms(claim(6), PRINTED)))
     for what, (rect, expected) in FORM_BOXES.items():
-        assert _text_in(pdf, rect) == expected.replace(" ", ""), what
+        assert _text_in(chars, rect) == expected.replace(" ", ""), what
 
 
 def test_the_pdf_has_the_same_characters_in_the_same_cells_as_the_text_form():
@@ -152,7 +152,11 @@ def test_the_calibration_page_names_every_box_in_the_box():
     grid = _pdf_grid(pdf)
     for box in cms1500.BOXES.values():
         cells = grid[box.line - 1][box.col - 1: box.col - 1 + box.width]
-        assert cells == ("X" if box.width == 1 else (box.name.upper() + "#" * box.width)[: box.width]), box.name
+        assert cells == cms1500.calibration_label(box), box.name
+    # the labels say which box they are in: 24B of line 3 and the insured's id
+    assert cms1500.calibration_label(cms1500.BOXES["24B.3"]) == "B3"
+    assert cms1500.calibration_label(cms1500.BOXES["1a"]).startswith("1A###")
+    assert cms1500.calibration_label(cms1500.BOXES["24A.from.6"]) == "24AFROM6"
     text = cms1500.text_pages([calibration])
     assert text.split("\f")[0].split("\n") == grid
 

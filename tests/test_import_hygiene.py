@@ -43,8 +43,11 @@ UI = ("textual", "tui_billing.app", "tui_billing.screens", "tui_billing.widgets"
 DATABASE = ("peewee", "sqlite3", "tui_billing.store")
 
 HEADLESS = ("tui_billing.ledger", "tui_billing.edi", "tui_billing.store", "tui_billing.reports",
-            "tui_billing.money", "tui_billing.codes", "tui_billing.imports", "tui_billing.cli_context")
-PURE = ("tui_billing.ledger", "tui_billing.edi")
+            "tui_billing.money", "tui_billing.codes", "tui_billing.imports", "tui_billing.cli_context",
+            "tui_billing.claims")
+PURE = ("tui_billing.ledger", "tui_billing.edi",
+        # the claim records, the scrubber and the 837P writer: pure code the store calls (issue 13)
+        "tui_billing.claims")
 
 
 @dataclass

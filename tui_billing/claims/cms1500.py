@@ -139,6 +139,8 @@ _LETTERS = str.maketrans({"Æ": "AE", "æ": "ae", "Ø": "O", "ø": "o", "Ł": "L
 
 def printable(value: str) -> str:
     """``value`` as the form prints it: upper case ASCII, accents dropped, anything else a space."""
+    if value.isascii() and value.isprintable():  # nearly every value: nothing to fold
+        return value.upper()
     decomposed = unicodedata.normalize("NFKD", value.translate(_LETTERS))
     plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     plain = "".join(ch if ch.isascii() else " " for ch in plain)
@@ -291,17 +293,23 @@ def _fit(fields: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+def calibration_label(box: Box) -> str:
+    """What the calibration page prints in ``box``: its name without dots (``24AFROM1``), without
+    the item number where the box is too narrow (``B1`` for 24B of line 1), filled out with #;
+    a checkbox gets an X."""
+    if box.width == 1:
+        return "X"
+    label = box.name.replace(".", "").upper()
+    if len(label) > box.width:
+        short = label.lstrip("0123456789")
+        label = short if short and len(short) <= box.width else label
+    return (label + "#" * box.width)[: box.width]
+
+
 def calibration_form() -> Form:
-    """A form with every box filled by its own name (checkboxes with an X): print it on a red form
-    and every label should sit in the box it names; how far it is off is the printer's offset."""
-    fields = []
-    for box in _BOXES:
-        if box.width == 1:
-            fields.append((box.name, "X"))
-        else:
-            label = box.name.upper()
-            fields.append((box.name, (label + "#" * box.width)[: box.width]))
-    return Form("CALIBRATION", 1, 1, 0, tuple(fields))
+    """A form with every box filled by its own label: print it on a red form and every label should
+    sit in the box it names; how far it is off is the printer's offset."""
+    return Form("CALIBRATION", 1, 1, 0, tuple((box.name, calibration_label(box)) for box in _BOXES))
 
 
 def grid(form: Form) -> list[str]:

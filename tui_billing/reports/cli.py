@@ -522,10 +522,13 @@ def import_ack(file: Path) -> None:
 
     result = record(file)
     for claim_id, status, reason in result.events:
-        click.echo(inert(f"{claim_id}\t{status}\t{reason}"))
+        click.echo(inert(f"{claim_id}  {status}  {reason}"))  # inert turns a tab into U+FFFD: spaces
     for what in result.unknown:  # the file's own text: inert
         click.echo(inert(f"{file}: not in the books: {what}"), err=True)
     if result.unchanged:
         click.echo(inert(f"{file}: already past what this file says: {', '.join(result.unchanged)}"), err=True)
-    counts = ", ".join(f"{n} {status}" for status, n in sorted(result.counts().items())) or "no claim changed"
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(result.counts().items()))
+    if result.confirmed:
+        counts += (", " if counts else "") + f"{len(result.confirmed)} sent claim(s) accepted by the 999"
+    counts = counts or "no claim changed"
     click.echo(inert(f"imported {result.kind} {file} (file {result.file_id}): {counts}"))

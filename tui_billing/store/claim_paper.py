@@ -193,6 +193,7 @@ class AckResult:
     events: tuple[tuple[str, str, str], ...]  # (claim id, new status, reason)
     unknown: tuple[str, ...]  # what the file names that the books do not have (claim ids, control numbers)
     unchanged: tuple[str, ...] = ()  # claims named whose status is past what the file could change
+    confirmed: tuple[str, ...] = ()  # claims already sent whose transaction set the 999 accepted
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = defaultdict(int)
@@ -241,7 +242,8 @@ def _record_ack(ack: acks.Ack999 | acks.Ack277, path: str, digest: str, data: by
     status = _statuses(sorted({e[0] for e in events}))
     names = dict(_rows_claims(sorted(status)))
     keep = [e for e in events if status.get(e[0]) in _MAY_FOLLOW[e[1]]]
-    unchanged = sorted({names[e[0]] for e in events} - {names[e[0]] for e in keep})
+    confirmed = sorted(names[e[0]] for e in events if e[1] == "sent" and status.get(e[0]) == "sent")
+    unchanged = sorted({names[e[0]] for e in events} - {names[e[0]] for e in keep} - set(confirmed))
     now = _now()
     interchange = int(ack.interchange_control) if ack.interchange_control.isdigit() else None
     cursor = database.execute_sql(
@@ -256,7 +258,7 @@ def _record_ack(ack: acks.Ack999 | acks.Ack277, path: str, digest: str, data: by
     audit.record(now, user, "import_ack", "claim_file", file_id,
                  {"kind": ack.kind, "path": path, "sha256": digest, "events": len(keep), "unknown": unknown[:20]})
     return AckResult(ack.kind, file_id, tuple((names[c], st, r) for c, st, r, _ in keep), tuple(unknown),
-                     tuple(unchanged))
+                     tuple(unchanged), tuple(confirmed))
 
 
 def _rows_claims(ids: Sequence[int]) -> list[tuple[int, str]]:

@@ -564,6 +564,15 @@ def _earlier_payers(heads: dict[int, tuple[Any, ...]], lines: dict[int, list[tup
         group, _, carc = code.partition("-")
         if amount:
             adjusted[(charge, payer)].append((group, carc, amount))
+    # What the payer left to the patient or the next payer moved on as a transfer: the patient's
+    # responsibility it assigned. The books keep no CARC on a transfer, so it is reported as PR-2
+    # (coinsurance), the usual remainder a secondary plan picks up.
+    for charge, payer, amount in _rows_in(
+            "SELECT t.charge_id, t.from_payer_id, SUM(t.amount) FROM transfer t WHERE t.reverses_id IS NULL "
+            "AND t.from_payer_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM transfer x WHERE x.reverses_id = t.id) "
+            "AND t.charge_id IN ({ids}) GROUP BY t.charge_id, t.from_payer_id", charges):
+        if amount:
+            adjusted[(charge, payer)].append(("PR", "2", amount))
     payer_rows = _table("payer", _PAYER, {row[2] for rows in options.values() for row in rows})
     cover_rows = _table("coverage", _COVERAGE, {row[0] for rows in options.values() for row in rows})
     out: dict[int, tuple[m.OtherPayer, ...]] = {}
@@ -666,6 +675,20 @@ def _ready_claims(receiver: str | None) -> dict[str, list[m.Claim]]:
     return by_receiver
 
 
+def _files(by_receiver: dict[str, list[m.Claim]]) -> list[tuple[str, list[m.Claim]]]:
+    """(receiver, claims) per file: one file per receiver, or more when it has more claims than one
+    837P transaction may carry (the writer's MAX_CLAIMS, 5,000 by the implementation guide)."""
+    most = int(importlib.import_module("tui_billing.claims.x837").MAX_CLAIMS)
+    return [(rid, claims[i:i + most]) for rid, claims in sorted(by_receiver.items())
+            for i in range(0, len(claims), most)]
+
+
+def _peek_numbers(receiver: str) -> tuple[int, int]:
+    """The receiver's next ISA13 and GS06, only looked at (a validate-only run)."""
+    row = _rows("SELECT interchange, grp FROM claim_counter WHERE receiver = ?", (receiver,))
+    return (min(row[0][0] + 1, MAX_CONTROL), min(row[0][1] + 1, MAX_CONTROL)) if row else (1, 1)
+
+
 def _next_numbers(receiver: str) -> tuple[int, int]:
     """The receiver's next ISA13 and GS06, taken for good (the counter only moves forward)."""
     row = _rows("SELECT interchange, grp FROM claim_counter WHERE receiver = ?", (receiver,))
@@ -688,9 +711,9 @@ def build_batch(*, output_dir: str | os.PathLike[str] | None, receiver: str | No
                 validate_only: bool = False, operator: str | None = None, at: str | None = None) -> BatchResult:
     """One 837P file per receiver for every ready claim (re-scrubbed first: a claim that fails now is held).
 
-    ``validate_only``: the files are made in memory with control number 0 and nothing is written,
-    to the books or the disk. ``at``: the time the files say they were made (the demo's fixed
-    times; default now)."""
+    ``validate_only``: the files are made in memory with the control numbers a build would take
+    next, which stay untaken, and nothing is written, to the books or the disk. ``at``: the time
+    the files say they were made (the demo's fixed times; default now)."""
     written: list[Path] = []
     try:
         if validate_only:
@@ -720,10 +743,38 @@ def _render(claims: list[m.Claim], rcv: Receiver, sender: str, interchange: int,
                           created=dt.datetime.fromisoformat(created)))
 
 
+def _stale(ids: Sequence[int], today: str) -> set[int]:
+    """Ready claims whose verdict may be out of date: scrubbed before today, or since scrubbed the
+    patient, coverage, payer, rendering provider or practice changed (a new master data version)."""
+    heads = _rows_in(
+        "SELECT k.id, k.patient_id, k.coverage_id, k.payer_id, e.provider_id, v.at, v.on_date FROM claim k "
+        "JOIN encounter e ON e.id = k.encounter_id JOIN claim_status s ON s.claim_id = k.id "
+        "JOIN claim_event v ON v.id = s.event_id WHERE k.id IN ({ids})", ids)
+    changed: dict[tuple[str, int], str] = {}
+    for entity, index in (("patient", 1), ("coverage", 2), ("payer", 3), ("provider", 4)):
+        wanted = sorted({h[index] for h in heads if h[index] is not None})
+        changed.update(((entity, eid), at) for eid, at in _rows_in(
+            f"SELECT entity_id, MAX(at) FROM master_version WHERE entity = '{entity}' AND entity_id IN ({{ids}}) "
+            "GROUP BY entity_id", wanted))
+    practice = _rows("SELECT MAX(at) FROM master_version WHERE entity = 'practice'")[0][0] or ""
+    out = set()
+    for cid, patient, coverage, payer, provider, at, on_date in heads:
+        latest = max(practice, changed.get(("patient", patient), ""), changed.get(("coverage", coverage), ""),
+                     changed.get(("payer", payer), ""), changed.get(("provider", provider), ""))
+        if on_date < today or latest >= at:
+            out.add(cid)
+    return out
+
+
 def _scrubbed(by_receiver: dict[str, list[m.Claim]]) -> tuple[dict[str, list[m.Claim]], dict[int, str]]:
+    """The ready claims that still pass: those scrubbed today with nothing of theirs changed since
+    pass as they are; the others are scrubbed again (a failure is held now, not sent)."""
     claims = [c for cs in by_receiver.values() for c in cs]
-    _, good, held = _scrub_events(claims, {c.id: ("ready", "") for c in claims}, _today())
-    keep = set(good)
+    today = _today()
+    stale = _stale([c.id for c in claims], today)
+    again = [c for c in claims if c.id in stale]
+    _, good, held = _scrub_events(again, {c.id: ("ready", "") for c in again}, today)
+    keep = {c.id for c in claims if c.id not in stale} | set(good)
     return {r: [c for c in cs if c.id in keep] for r, cs in by_receiver.items() if any(c.id in keep for c in cs)}, held
 
 
@@ -742,9 +793,13 @@ def _validate(receiver: str | None, operator: str | None, at: str | None) -> Bat
     created = at or _now()
     sender = _sender() if by_receiver else ""
     files = []
-    for rid, claims in sorted(by_receiver.items()):
-        text = _render(claims, _receiver(rid, claims[0].payer.name), sender, 0, 0, created)
-        files.append(BatchFile(rid, "", tuple(c.claim_id for c in claims), sum(c.total for c in claims), text=text))
+    taken: dict[str, int] = defaultdict(int)  # a receiver with more than one file takes more than one number
+    for rid, claims in _files(by_receiver):
+        interchange, group = (min(n + taken[rid], MAX_CONTROL) for n in _peek_numbers(rid))  # nothing is taken
+        taken[rid] += 1
+        text = _render(claims, _receiver(rid, claims[0].payer.name), sender, interchange, group, created)
+        files.append(BatchFile(rid, "", tuple(c.claim_id for c in claims), sum(c.total for c in claims),
+                               interchange, group, text=text))
     return BatchResult(tuple(files), {names[i]: r for i, r in held.items()}, True)
 
 
@@ -769,7 +824,7 @@ def _build(output_dir: Path, receiver: str | None, operator: str | None, written
         _events(((cid, "held", reason, None, "") for cid, reason in held.items()), user=user, now=now, day=day)
     sender = _sender() if by_receiver else ""
     files = []
-    for rid, claims in sorted(by_receiver.items()):
+    for rid, claims in _files(by_receiver):
         rcv = _receiver(rid, claims[0].payer.name)
         interchange, group = _next_numbers(rid)
         text = _render(claims, rcv, sender, interchange, group, now)

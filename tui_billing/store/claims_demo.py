@@ -18,8 +18,10 @@ Called once by the demo after its accounts are filled (:func:`fill_demo_claims`)
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import random
 from collections import defaultdict
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -80,15 +82,6 @@ def fill_demo_claims(output_dir: str | Path | None, *, seed: int = 1, operator: 
 def _history(before: str, today: dt.date, seed: int, operator: str) -> dict[str, int]:
     rng = random.Random(seed * 104729 + 13)
     conn = database.connection()
-    rows = conn.execute(
-        "SELECT c.id, c.encounter_id, c.payer_id, c.amount, c.patient_id, c.dos, c.posting_date, cb.balance, "
-        "cb.payer_id FROM charge c JOIN charge_balance cb ON cb.charge_id = c.id "
-        "WHERE c.reverses_id IS NULL AND c.payer_id IS NOT NULL AND c.posting_date < ? AND c.amount > 0 "
-        "AND NOT EXISTS (SELECT 1 FROM charge r WHERE r.reverses_id = c.id) ORDER BY c.encounter_id, c.id",
-        (before,)).fetchall()
-    groups: dict[tuple[int, int], list[tuple[Any, ...]]] = defaultdict(list)
-    for row in rows:
-        groups[(row[1], row[2])].append(row)
     priority: dict[tuple[int, int], tuple[int, int]] = {}
     for cid, patient, payer, prio in conn.execute(
             "SELECT id, patient_id, payer_id, priority FROM coverage ORDER BY priority DESC, id DESC"):
@@ -100,44 +93,43 @@ def _history(before: str, today: dt.date, seed: int, operator: str) -> dict[str,
         conn.execute(f"DROP {kind.upper()} {name}")
     next_id = conn.execute("SELECT COALESCE(MAX(id), 0) FROM claim").fetchone()[0]
     next_event = conn.execute("SELECT COALESCE(MAX(id), 0) FROM claim_event").fetchone()[0]
-    claim_rows, line_rows, event_rows, status_rows = [], [], [], []
+    claim_rows: list[tuple[Any, ...]] = []
+    line_rows: list[tuple[Any, ...]] = []
+    event_rows: list[tuple[Any, ...]] = []
+    status_rows: list[tuple[Any, ...]] = []
     counts: dict[str, int] = defaultdict(int)
-    for (encounter, payer), lines in groups.items():
-        next_id += 1
-        number = claims.claim_number(next_id)
-        patient = lines[0][4]
-        made = dt.date.fromisoformat(max(r[6] for r in lines))
-        coverage, prio = priority.get((patient, payer), (None, 1))
-        total = sum(r[3] for r in lines)
-        claim_rows.append((next_id, number, patient, coverage, payer, encounter, min(r[5] for r in lines), "1", None,
-                           "", {1: "P", 2: "S", 3: "T"}.get(prio, "P"), total, made.isoformat(), _at(made, 17),
-                           operator))
-        line_rows += [(next_id, n, r[0], f"{number}-{n}", r[3]) for n, r in enumerate(lines, 1)]
-        settled = [r[7] == 0 or r[8] != payer for r in lines]  # the payer has done its part on the line
-        story = [("batched", "", made, ""), ("sent", "", made, "")]
-        answered = min(today, made + dt.timedelta(days=1 + rng.randrange(2)))
-        pcn = f"{payer:02d}{next_id:011d}"
-        if all(settled):
-            story.append(("accepted", "", answered, pcn))
-            story.append(("paid", "", min(today, made + dt.timedelta(days=12 + rng.randrange(20))), pcn))
-        elif any(settled):
-            story.append(("accepted", "", answered, pcn))
-            story.append(("partly_paid", "", min(today, made + dt.timedelta(days=12 + rng.randrange(20))), pcn))
-        else:
-            luck = rng.random()
-            if luck < 0.03:
-                story.append(("rejected", rng.choice(_REJECTIONS), answered, ""))
-            elif luck < 0.05:
-                story.append(("accepted", "", answered, pcn))
-                story.append(("denied", rng.choice(_DENIALS), min(today, made + dt.timedelta(days=20)), pcn))
-            else:
-                story.append(("accepted", "", answered, pcn))
-        for status, reason, day, number_given in story:
-            next_event += 1
-            event_rows.append((next_event, next_id, status, reason, number_given, day.isoformat(),
-                               _at(day, 18), operator))
-        status_rows.append((next_id, story[-1][0], next_event, story[-1][2].isoformat()))
-        counts[story[-1][0]] += 1
+    made_claims = 0
+    charges = conn.execute(
+        "SELECT c.id, c.encounter_id, c.payer_id, c.amount, c.patient_id, c.dos, c.posting_date, cb.balance, "
+        "cb.payer_id FROM charge c JOIN charge_balance cb ON cb.charge_id = c.id "
+        "WHERE c.reverses_id IS NULL AND c.payer_id IS NOT NULL AND c.posting_date < ? AND c.amount > 0 "
+        "AND NOT EXISTS (SELECT 1 FROM charge r WHERE r.reverses_id = c.id) ORDER BY c.encounter_id, c.id",
+        (before,))
+    # streamed an encounter at a time and written in slices: a year of a big practice is millions of rows
+    for _encounter, rows in itertools.groupby(charges, key=lambda r: r[1]):
+        by_payer: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+        for row in rows:
+            by_payer[row[2]].append(row)
+        for payer, lines in by_payer.items():
+            next_id += 1
+            made_claims += 1
+            next_event = _claim_story(next_id, next_event, payer, lines, priority, today, rng, operator,
+                                      (claim_rows, line_rows, event_rows, status_rows), counts)
+        if len(claim_rows) >= _SLICE:
+            _flush(conn, claim_rows, line_rows, event_rows, status_rows)
+    _flush(conn, claim_rows, line_rows, event_rows, status_rows)
+    for _, _, sql in saved:  # indexes first (type order), then the triggers
+        conn.execute(sql)
+    result = {"history claims": made_claims, **{f"history {k}": v for k, v in sorted(counts.items())}}
+    audit.record(_at(today, 6), operator, "demo_claims", "claim", None, result)
+    return result
+
+
+_SLICE = 20_000
+
+
+def _flush(conn: Any, claim_rows: list[tuple[Any, ...]], line_rows: list[tuple[Any, ...]],
+           event_rows: list[tuple[Any, ...]], status_rows: list[tuple[Any, ...]]) -> None:
     conn.executemany(
         "INSERT INTO claim (id, claim_id, patient_id, coverage_id, payer_id, encounter_id, dos, frequency, "
         "replaces_claim_id, payer_claim_number, responsibility, total, created_on, created_at, operator) "
@@ -147,8 +139,62 @@ def _history(before: str, today: dt.date, seed: int, operator: str) -> dict[str,
     conn.executemany("INSERT INTO claim_event (id, claim_id, status, reason, payer_claim_number, on_date, at, "
                      "operator) VALUES (?,?,?,?,?,?,?,?)", event_rows)
     conn.executemany("INSERT INTO claim_status (claim_id, status, event_id, since) VALUES (?,?,?,?)", status_rows)
-    for _, _, sql in saved:  # indexes first (type order), then the triggers
-        conn.execute(sql)
-    result = {"history claims": len(claim_rows), **{f"history {k}": v for k, v in sorted(counts.items())}}
-    audit.record(_at(today, 6), operator, "demo_claims", "claim", None, result)
-    return result
+    for rows in (claim_rows, line_rows, event_rows, status_rows):
+        rows.clear()
+
+
+@lru_cache(maxsize=8192)
+def _day(ordinal: int) -> tuple[str, str, str]:
+    """A day as the rows write it: (ISO date, 17:xx timestamp, 18:xx timestamp); a year holds few days."""
+    day = dt.date.fromordinal(ordinal)
+    return day.isoformat(), _at(day, 17), _at(day, 18)
+
+
+@lru_cache(maxsize=8192)
+def _ordinal(iso: str) -> int:
+    return dt.date.fromisoformat(iso).toordinal()
+
+
+_RESPONSIBILITY = {1: "P", 2: "S", 3: "T"}
+
+
+def _claim_story(claim_row: int, next_event: int, payer: int, lines: list[tuple[Any, ...]],
+                 priority: dict[tuple[int, int], tuple[int, int]], today: dt.date, rng: random.Random, operator: str,
+                 out: tuple[list[tuple[Any, ...]], ...], counts: dict[str, int]) -> int:
+    """One history claim and the events of what its payer did; returns the last event id used.
+
+    Days are ordinals and their texts cached: this runs once per claim of a year's history."""
+    claim_rows, line_rows, event_rows, status_rows = out
+    number = claims.claim_number(claim_row)
+    patient, encounter = lines[0][4], lines[0][1]
+    made = _ordinal(max(r[6] for r in lines))
+    last = today.toordinal()
+    coverage, prio = priority.get((patient, payer), (None, 1))
+    made_iso, made_at, _ = _day(made)
+    claim_rows.append((claim_row, number, patient, coverage, payer, encounter, min(r[5] for r in lines), "1", None,
+                       "", _RESPONSIBILITY.get(prio, "P"), sum(r[3] for r in lines), made_iso, made_at, operator))
+    line_rows += [(claim_row, n, r[0], f"{number}-{n}", r[3]) for n, r in enumerate(lines, 1)]
+    settled = [r[7] == 0 or r[8] != payer for r in lines]  # the payer has done its part on the line
+    story = [("batched", "", made, ""), ("sent", "", made, "")]
+    answered = min(last, made + 1 + rng.randrange(2))
+    pcn = f"{payer:02d}{claim_row:011d}"
+    later = min(last, made + 12 + rng.randrange(20))
+    if all(settled):
+        story += [("accepted", "", answered, pcn), ("paid", "", later, pcn)]
+    elif any(settled):
+        story += [("accepted", "", answered, pcn), ("partly_paid", "", later, pcn)]
+    else:
+        luck = rng.random()
+        if luck < 0.03:
+            story.append(("rejected", rng.choice(_REJECTIONS), answered, ""))
+        elif luck < 0.05:
+            story += [("accepted", "", answered, pcn), ("denied", rng.choice(_DENIALS), min(last, made + 20), pcn)]
+        else:
+            story.append(("accepted", "", answered, pcn))
+    for status, reason, day, number_given in story:
+        next_event += 1
+        iso, _, at = _day(day)
+        event_rows.append((next_event, claim_row, status, reason, number_given, iso, at, operator))
+    status_rows.append((claim_row, story[-1][0], next_event, _day(story[-1][2])[0]))
+    counts[story[-1][0]] += 1
+    return next_event
