@@ -16,9 +16,6 @@ from tui_billing.store import claims as cl
 from tui_billing.store import close_database, database, open_database
 from tui_billing.store import operations as ops
 
-# The scrubber is claims-x12's (tui_billing/claims/scrub.py); until it is merged these cannot run.
-pytest.importorskip("tui_billing.claims.scrub", reason="the claim scrubber (claims-x12) is not merged yet")
-
 
 @pytest.fixture
 def books(db: Path, today: str) -> tuple[Path, claims_support.ClaimsPractice]:
@@ -242,7 +239,6 @@ def test_queue_counts_follow_up_by_days(books, monkeypatch):
 
 
 async def test_print_every_ready_paper_claim_on_cms1500(books, tmp_path):
-    pytest.importorskip("tui_billing.store.claim_paper", reason="the CMS-1500 printer's store side is not merged yet")
     path, _p = books
     database.execute_sql("UPDATE payer SET receiver = 'PAPER' WHERE code = 'ACME'")  # an office billing it on paper
     out = tmp_path / "forms"
