@@ -292,3 +292,14 @@ async def test_rejected_and_denied_queues_show_the_payers_reason_and_f12_works_o
         assert "CO-29 filed late" in str(s.query_one("#claims-why").render())
         queues = str(s.query_one("#claims-queues").render())
         assert "4 Rejected 1" in queues and "6 Denied 1" in queues
+        # J on a rejected claim that scrubs clean: to the account, saying the payer's reason
+        await send(pilot, "4", "j")
+        await settle(pilot)
+        from tui_billing.screens.accounts import AccountScreen
+
+        assert isinstance(app.screen, AccountScreen)
+        for _ in range(50):
+            if app.screen.data is not None:
+                break
+            await settle(pilot)
+        assert "member id invalid" in str(app.screen.query_one("#acct-note").render())

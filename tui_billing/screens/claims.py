@@ -367,18 +367,29 @@ class ClaimsScreen(BillingScreen[None]):
         if row is None:
             return
         self._status(f"scrubbing {row.claim_id} to find where it is fixed...")
-        self._find_fix(row.id)
+        self._find_fix(row)
 
     @work(thread=True, group="claims-read", exit_on_error=False)
-    def _find_fix(self, claim_row: int) -> None:
-        found = views.findings(claim_row, today().isoformat())
-        d = views.claim_detail(claim_row)
-        self.app.call_from_thread(self._jump_to, d, found)
+    def _find_fix(self, row: cl.QueueRow) -> None:
+        found = views.findings(row.id, today().isoformat())
+        d = views.claim_detail(row.id)
+        self.app.call_from_thread(self._jump_to, row, d, found)
 
-    def _jump_to(self, d: views.ClaimDetail, found: list[views.Finding]) -> None:
-        errors = [f for f in found if not f.warning] or found
+    def _jump_to(self, row: cl.QueueRow, d: views.ClaimDetail, found: list[views.Finding]) -> None:
+        errors = [f for f in found if not f.warning]  # a warning alone holds nothing
         if not errors:
-            self._status(f"{d.claim_id} passes the scrubber now: S moves it to Ready")
+            if row.status in ("rejected", "denied"):
+                # the payer's reason is about the patient or the coverage (a member id, eligibility)
+                # far more often than anything else: the account, where the coverage is corrected
+                why = f"{d.claim_id} {row.status}: {row.reasons} (fix it here, then F12 and C: a corrected claim)"
+                self._status(why)
+                self.app.switch_mode("accounts")
+                self.app.call_after_refresh(self._open_account, d.patient_id, why)
+            elif row.status == "held":
+                self._status(f"{d.claim_id} passes the scrubber now: S moves it to Ready")
+            else:
+                self._status(f"{d.claim_id} passes the scrubber: nothing to fix" +
+                             (" (C makes a new claim for the next batch)" if row.status == "file_rejected" else ""))
             return
         first = errors[0]
         why = f"{d.claim_id} {first.field}: {first.message} (then F12, S)"
