@@ -1,4 +1,4 @@
-"""Master data from the account screen (M): payers, providers, the practice, the fee schedule.
+"""Master data (payers, providers, the practice, fees) from the account screen (M) or the claims screen (J).
 
 A small menu (1-5) over forms of :class:`~.account_dialogs.FormDialog`. Typing an existing payer
 or provider code (and Enter) loads that record to change; saving writes a new version and keeps
@@ -107,6 +107,11 @@ class MasterMenu(ModalScreen[None]):
                 Binding("2", "provider", "Provider"), Binding("3", "practice", "Practice"),
                 Binding("4", "fee", "Fee"), Binding("5", "reason", "Reason"), *SCREEN_KEYS]
 
+    def __init__(self, start: tuple[str, str] | None = None) -> None:
+        super().__init__()
+        #: (form, code) to open at once: ("payer", "BLUE") when the claims screen sends a clerk to fix it
+        self.start = start
+
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static("Master data (every change is kept as a new version)", markup=False)
@@ -117,11 +122,6 @@ class MasterMenu(ModalScreen[None]):
             yield Static("5  an adjustment reason: add one, or retire/restore one", markup=False)
             yield Static("", id="master-status", markup=False)
             yield Static("Esc back", markup=False)
-
-    def __init__(self, start: tuple[str, str] | None = None) -> None:
-        super().__init__()
-        #: (form, code) to open at once: ("payer", "BLUE") when the claims screen sends a clerk to fix it
-        self.start = start
 
     def on_mount(self) -> None:
         if self.start is not None:
