@@ -224,6 +224,13 @@ async def test_enter_shows_the_claims_lines_and_history(books):
         body = app.screen.body
         assert "A001  Doe, Jane  payer ACME" in body and "original claim, total" in body
         assert "99213" in body and "85025" in body and " ready " in body
+    # and the account's encounter detail (Enter on a ledger line) says where its lines were billed
+    from tui_billing.screens.encounter_detail import encounter_text
+
+    claim = cl.queue("ready")[0]
+    encounter = database.execute_sql("SELECT encounter_id FROM claim WHERE id = ?", (claim.id,)).fetchone()[0]
+    _title, text = encounter_text(encounter)
+    assert f"  {claim.claim_id}  ACME     original     ready since" in text.split("Claims (F12):")[1]
 
 
 def test_queue_counts_follow_up_by_days(books, monkeypatch):

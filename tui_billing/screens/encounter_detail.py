@@ -1,4 +1,4 @@
-"""One encounter's detail: whose it is, its diagnoses and every posting on its lines, in order.
+"""One encounter's detail: whose it is, its diagnoses, every posting on its lines, and its claims.
 
 The one view of an encounter, opened from the account screen's ledger (Enter on a line) and from
 charge entry's encounter list (F5, then Enter on a row). It reads in a thread worker after it is
@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 from ..money import format_cents
 from ..store import account_queries as aq
+from ..store import claim_views
 from ..store.access import record_read
 from ..text import inert
 from .account_dialogs import TextDialog
@@ -41,6 +42,11 @@ def encounter_text(encounter_id: int) -> tuple[str, str]:
            f"{'posted':<11}{'line':<5}{'what':<10}{'detail':<42}{'amount':>10}"]
     for a in acts:
         out.append(f"{a.posting_date:<11}{a.line_no:<5}{a.kind:<10}{a.detail[:41]:<42}{format_cents(a.amount):>10}")
+    billed = claim_views.encounter_claims(encounter_id)
+    if billed:
+        kinds = {"7": "replacement", "8": "void"}
+        out += ["", "Claims (F12):"] + [f"  {number}  {payer:<8} {kinds.get(freq, 'original'):<12} {status} since {since}"
+                                        for number, payer, freq, status, since in billed]
     return f"Encounter {encounter_id}", "\n".join(out)
 
 

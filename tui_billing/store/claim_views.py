@@ -17,8 +17,8 @@ from . import validate as v
 from .db import sql
 from .errors import BillingError
 
-__all__ = ["QUEUES", "ClaimDetail", "Finding", "Queue", "claim_detail", "claim_file", "findings", "queue_counts",
-           "queue_rows"]
+__all__ = ["QUEUES", "ClaimDetail", "Finding", "Queue", "claim_detail", "claim_file", "encounter_claims", "findings",
+           "queue_counts", "queue_rows"]
 
 
 @dataclass(frozen=True)
@@ -138,3 +138,11 @@ def findings(claim_row: int, today: str | None = None) -> list[Finding]:
         raise BillingError(f"no claim row {claim_row}", "claim")
     return [Finding(str(p.field), str(p.message), str(p.fix_at), bool(p.warning))
             for p in scrub(claims[0], today=today or v.today().isoformat())]
+
+
+def encounter_claims(encounter_id: int) -> list[tuple[str, str, str, str, str]]:
+    """(claim id, payer, frequency, status, since) of every claim made from an encounter, oldest first
+    (the account's encounter detail shows where each line was billed)."""
+    return [(r[0], r[1], r[2], r[3], r[4]) for r in _rows(
+        "SELECT k.claim_id, y.code, k.frequency, s.status, s.since FROM claim k JOIN payer y ON y.id = k.payer_id "
+        "JOIN claim_status s ON s.claim_id = k.id WHERE k.encounter_id = ? ORDER BY k.id", (encounter_id,))]
