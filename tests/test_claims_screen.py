@@ -163,7 +163,7 @@ async def test_build_mark_sent_follow_up_correct_and_void(books, tmp_path, monke
         await type_text(pilot, "40")
         await send(pilot, "ctrl+s")
         await settle(pilot)
-        assert s.follow_up_days == 40 and s.queue == "5" and "Follow-up>40d 1" in str(
+        assert s.follow_up_days == 40 and s.queue == "5" and "5 Unpaid>40d 1" in str(
             s.query_one("#claims-queues").render())
         assert listed(s) == [(first, "A001", "accepted")]
         assert "accepted 45 days ago and still unpaid: call ACME" in str(s.query_one("#claims-why").render())

@@ -168,9 +168,11 @@ class ClaimsScreen(BillingScreen[None]):
         self.counts, self.rows = counts, rows
         self.loads += 1
         line = Text(no_wrap=True, overflow="crop")
-        for q in views.QUEUES:
+        for q in views.QUEUES:  # one space between: six queues of three-digit counts fit 80 columns
             label = f"{q.key} {q.label}{f'>{days}d' if q.follow_up else ''} {counts.get(q.key, 0)}"
-            line.append(f" {label} ", style="reverse bold" if q.key == key else "")
+            if q.key != "1":
+                line.append(" ")
+            line.append(label, style="reverse bold" if q.key == key else "")
         self.query_one("#claims-queues", Static).update(line)
         table = self.query_one(ClaimList)
         table.set_rows([(r.claim_id, r.account, r.patient, r.payer, r.dos, format_cents(r.total), str(r.age),

@@ -37,7 +37,7 @@ QUEUES = (
     Queue("2", "Held", ("held",)),
     Queue("3", "Sent", ("batched", "sent")),  # built or printed, then sent: waiting for the acknowledgement
     Queue("4", "Rejected", ("file_rejected", "rejected")),
-    Queue("5", "Follow-up", ("accepted",), follow_up=True),  # accepted and unpaid past N days
+    Queue("5", "Unpaid", ("accepted",), follow_up=True),  # the follow-up list: accepted and unpaid past N days
     Queue("6", "Denied", ("denied",)),
 )
 
