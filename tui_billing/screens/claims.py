@@ -125,6 +125,7 @@ class ClaimsScreen(BillingScreen[None]):
         self.rows: list[cl.QueueRow] = []
         self.counts: dict[str, int] = {}
         self.loads = 0  # queue readings shown (tests wait on it)
+        self._holding = False  # keys are held while a queue is read (see action_reload)
 
     def compose(self) -> ComposeResult:
         yield AppHeader("Claims (F12)")
@@ -150,7 +151,17 @@ class ClaimsScreen(BillingScreen[None]):
     # ------------------------------------------------------------------ reading
 
     def action_reload(self) -> None:
+        # Keys typed ahead (4 then J) wait for the list they act on: J must take a claim of queue 4,
+        # not the one highlighted before it was read (the app's type-ahead hold; it lets go after 2 s).
+        if not self._holding:
+            self._holding = True
+            self.billing.hold_keys()
         self._read(self.queue, self.follow_up_days)
+
+    def _release(self) -> None:
+        if self._holding:
+            self._holding = False
+            self.billing.release_keys()
 
     def action_queue(self, key: str) -> None:
         self.queue = key
@@ -158,13 +169,18 @@ class ClaimsScreen(BillingScreen[None]):
 
     @work(thread=True, exclusive=True, group="claims-read", exit_on_error=False)
     def _read(self, key: str, days: int) -> None:
-        counts = views.queue_counts(days)
-        rows = views.queue_rows(key, days)
+        try:
+            counts = views.queue_counts(days)
+            rows = views.queue_rows(key, days)
+        except BaseException:
+            self.app.call_from_thread(self._release)  # the failure is shown by the app; the keys go on
+            raise
         self.app.call_from_thread(self._show, key, days, counts, rows)
 
     def _show(self, key: str, days: int, counts: dict[str, int], rows: list[cl.QueueRow]) -> None:
         if key != self.queue or days != self.follow_up_days:
-            return  # the clerk moved on while it read
+            return  # the clerk moved on while it read: the newer read releases the keys
+        self._release()
         self.counts, self.rows = counts, rows
         self.loads += 1
         line = Text(no_wrap=True, overflow="crop")
