@@ -478,6 +478,7 @@ def load_claims(ids: Sequence[int]) -> list[m.Claim]:
     practice = _AsOf("practice", practice_rows, {1: min(filter(None, (h[11] for h in heads.values())), default=None)}
                      if practice_rows else {})
     earlier = _earlier_payers(heads, lines, coverages)
+    made: dict[tuple[str, int, str | None], Any] = {}  # payer, practice and provider records, shared (frozen)
     out = []
     for cid in ids:
         (_, number, patient_id, coverage_id, payer_id, encounter, frequency, pcn, responsibility, provider_id, pos,
@@ -486,10 +487,13 @@ def load_claims(ids: Sequence[int]) -> list[m.Claim]:
         person = m.Person(pat["last_name"], pat["first_name"], pat["dob"], _sex(pat["sex"]),
                           _address(pat["address"], pat["city"], pat["state"], pat["zip"], pat["address2"]),
                           pat["middle_name"] or "")
-        pay = payers.get(payer_id, batched)
-        payer = m.Payer(payer_id, pay["name"], pay["edi_payer_id"], pay["filing_code"],
-                        _address(pay["address"], pay["city"], pay["state"], pay["zip"]) if pay["address"] else None,
-                        pay["receiver"] or pay["edi_payer_id"], int(pay["timely_filing_days"]))
+        payer = made.get(("payer", payer_id, batched))
+        if payer is None:  # a day's claims go to a few payers from one practice: each record is made once
+            pay = payers.get(payer_id, batched)
+            payer = made[("payer", payer_id, batched)] = m.Payer(
+                payer_id, pay["name"], pay["edi_payer_id"], pay["filing_code"],
+                _address(pay["address"], pay["city"], pay["state"], pay["zip"]) if pay["address"] else None,
+                pay["receiver"] or pay["edi_payer_id"], int(pay["timely_filing_days"]))
         if coverage_id is not None:
             cov = coverages.get(coverage_id, batched)
             insured = person if cov["relationship"] == "self" else m.Person(
@@ -502,17 +506,22 @@ def load_claims(ids: Sequence[int]) -> list[m.Claim]:
         else:  # a payer billed with no coverage on file: the scrubber names the missing member id
             subscriber = m.Subscriber("", "", "self", person)
             assignment = signature = True
-        prac = practice.get(1, batched) if practice_rows else dict.fromkeys(_PRACTICE, "")
-        pay_to = None
-        if prac["pay_to_street"]:
-            pay_to = _address(prac["pay_to_street"], prac["pay_to_city"], prac["pay_to_state"], prac["pay_to_zip"])
-        billing = m.BillingProvider(
-            prac["name"], prac["npi"], _zip(prac["tax_id"]), prac["taxonomy"],
-            _address(prac["street"], prac["city"], prac["state"], prac["zip"]), _zip(prac["phone"]),
-            prac["submitter_id"], "", pay_to)
-        prov = providers.get(provider_id, batched)
-        last, first = (prov["last_name"], prov["first_name"]) if prov["last_name"] else _split_name(prov["name"])
-        rendering = m.RenderingProvider(last, first, prov["npi"], prov["taxonomy"])
+        billing = made.get(("practice", 1, batched))
+        if billing is None:
+            prac = practice.get(1, batched) if practice_rows else dict.fromkeys(_PRACTICE, "")
+            pay_to = None
+            if prac["pay_to_street"]:
+                pay_to = _address(prac["pay_to_street"], prac["pay_to_city"], prac["pay_to_state"], prac["pay_to_zip"])
+            billing = made[("practice", 1, batched)] = m.BillingProvider(
+                prac["name"], prac["npi"], _zip(prac["tax_id"]), prac["taxonomy"],
+                _address(prac["street"], prac["city"], prac["state"], prac["zip"]), _zip(prac["phone"]),
+                prac["submitter_id"], "", pay_to)
+        rendering = made.get(("provider", provider_id, batched))
+        if rendering is None:
+            prov = providers.get(provider_id, batched)
+            last, first = (prov["last_name"], prov["first_name"]) if prov["last_name"] else _split_name(prov["name"])
+            rendering = made[("provider", provider_id, batched)] = m.RenderingProvider(
+                last, first, prov["npi"], prov["taxonomy"])
         claim_lines = tuple(
             m.ClaimLine(line_no, control, charge_id, code, _parts(mods), units, charge, dos, _pointers(pointers),
                         line_pos)

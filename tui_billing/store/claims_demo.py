@@ -55,7 +55,13 @@ def fill_demo_claims(output_dir: str | Path | None, *, seed: int = 1, operator: 
         (today.isoformat(),)).fetchall()]
     if not days:
         return {"claims": 0}
-    counts = _history(min(days), today, seed, operator)
+    conn = database.connection()
+    checking = conn.execute("PRAGMA foreign_keys").fetchone()[0]
+    conn.execute("PRAGMA foreign_keys = OFF")  # as the demo's bulk load: its rows point at rows it just read
+    try:
+        counts = _history(min(days), today, seed, operator)
+    finally:
+        conn.execute(f"PRAGMA foreign_keys = {int(checking)}")
     recent = sorted(d for d in days if d != today.isoformat())
     if output_dir is not None:
         Path(output_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
