@@ -405,10 +405,13 @@ def write_sample_acks(output_dir: str | os.PathLike[str], *, reject_claim_every:
         sets = _sets_of(path, digest) or {}
         set_control = next(iter(sets), "0001")
         members = _claims_in(file_id)
-        heads = {row[0]: row[1:] for row in _rows(
-            "SELECT k.claim_id, k.total, p.last_name, p.first_name, COALESCE(c.member_id, '') FROM claim k "
-            "JOIN patient p ON p.id = k.patient_id LEFT JOIN coverage c ON c.id = k.coverage_id "
-            f"WHERE k.id IN ({','.join('?' * len(members))})", members)} if members else {}
+        heads: dict[str, tuple[Any, ...]] = {}
+        for start in range(0, len(members), 900):  # under SQLite's variable limit: a file holds up to 5,000
+            chunk = members[start:start + 900]
+            heads.update((row[0], row[1:]) for row in _rows(
+                "SELECT k.claim_id, k.total, p.last_name, p.first_name, COALESCE(c.member_id, '') FROM claim k "
+                "JOIN patient p ON p.id = k.patient_id LEFT JOIN coverage c ON c.id = k.coverage_id "
+                f"WHERE k.id IN ({','.join('?' * len(chunk))})", chunk))
         sample: list[acks.SampleClaim] = []
         for claim_id in sets.get(set_control, sorted(heads)):
             if claim_id not in heads:
