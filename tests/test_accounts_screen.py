@@ -86,8 +86,8 @@ async def test_register_two_coverages_charge_owed_by_primary(db, monkeypatch):
         await send(pilot, "f7")
         s = screen(pilot)
         assert app.focused.id == "acct-find"
-        await send(pilot, "tab", "tab")  # to the ledger
-        await send(pilot, "n")
+        await send(pilot, "ctrl+n")  # straight from the find box: nobody to find for a walk-in
+        assert app.screen.title_text == "Register a new patient"
         await fill(pilot, {"last_name": "García-López", "first_name": "María", "dob": "03/04/1985", "sex": "F",
                            "address": "12 Elm Stret", "city": "Albany", "state": "NY", "zip": "122031234",
                            "phone": "5185550100"})
@@ -211,7 +211,7 @@ async def test_payment_jumps_to_receipts_with_the_patient(db):
 
 
 async def test_ledger_line_history_and_coverage_fix(db):
-    from tui_billing.screens.account_dialogs import TextDialog
+    from tui_billing.screens.encounter_detail import EncounterDetail
     from tui_billing.store import accounts as acc
 
     open_database(db)
@@ -228,8 +228,9 @@ async def test_ledger_line_history_and_coverage_fix(db):
         await settle(pilot)
         await send(pilot, "enter")  # the ledger line: its encounter's history
         await settle(pilot)
-        assert isinstance(app.screen, TextDialog)
+        assert isinstance(app.screen, EncounterDetail) and app.screen.loaded
         assert "99213 x1 billed to BCBS" in app.screen.body
+        assert app.screen.body.startswith(s.data.current.account + "  Lee, Kim")
         await send(pilot, "escape", "c")
         await settle(pilot)
         await send(pilot, "ctrl+s")  # priority 1
@@ -290,6 +291,33 @@ async def test_receipts_reprinted_from_the_account(db):
         await settle(pilot)
         assert isinstance(app.screen, TextDialog)
         assert "RECEIPT No. 1" in app.screen.body and "25.00" in app.screen.body
+
+
+async def test_statement_reprint_is_addressed_to_the_guarantor(db):
+    from tui_billing.screens.account_dialogs import TextDialog
+    from tui_billing.store import accounts as acc
+
+    pid = acc.register_patient(acc.PatientIn("Lee", "Kim", "2012-01-01", "F", address="5 Pine St", city="Albany",
+                                             state="NY", zip="12203", guarantor_relationship="parent",
+                                             guarantor_last="Lee", guarantor_first="Dana",
+                                             guarantor_address="77 Hill Rd", guarantor_city="Troy",
+                                             guarantor_state="NY", guarantor_zip="12180"))
+    op.post_encounter(patient_id=pid, provider_id=1, dos=TODAY, diagnoses=["I10"], lines=[op.ChargeLine("99213")])
+    pid_account = aq.patient_view(pid).account
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await send(pilot, "f7")
+        await type_text(pilot, "lee,kim")
+        await send(pilot, "enter")
+        await settle(pilot)
+        await send(pilot, "s")
+        await settle(pilot)
+        assert isinstance(app.screen, TextDialog)
+        body = app.screen.body
+        assert "Dana Lee (guarantor, parent)" in body and "77 Hill Rd, Troy, NY 12180" in body
+        assert "5 Pine St" not in body  # the child's own address is not where the bill goes
+        assert f"report statement --patient {pid_account}" in app.screen.title_text  # a command that runs
 
 
 async def test_duplicate_name_and_birth_date_asks_before_registering(db):

@@ -366,3 +366,74 @@ def test_provider_refusals(db, dump, provider, field):
         acc.save_provider(acc.ProviderIn(**base))
     assert exc.value.field == field
     assert dump() == before
+
+
+def _statement_head(account: str, day: str) -> dict[str, str]:
+    from tui_billing.reports import queries
+
+    head = queries.statements(account, day).sections[0]
+    return {row[0]: row[1] for row in head.rows}
+
+
+def test_statement_goes_to_the_guarantor_as_the_record_read_on_its_date(practice, monkeypatch):
+    monkeypatch.setenv("TUI_BILLING_TODAY", "2026-11-02")
+    child = acc.register_patient(_walk_in(first_name="Tomás", dob="2015-06-07", guarantor_relationship="parent",
+                                          guarantor_last="García-López", guarantor_first="Ana",
+                                          guarantor_address="9 Oak Ave", guarantor_city="Troy",
+                                          guarantor_state="NY", guarantor_zip="12180-0001"))
+    account = aq.patient_view(child).account
+    head = _statement_head(account, "2026-11-02")
+    assert head["statement to"] == "Ana García-López (guarantor, parent)"
+    assert head["address"] == "9 Oak Ave, Troy, NY 12180-0001"
+    assert head["patient"] == "García-López, Tomás"  # the statement still says whose care it is
+    # the guarantor moves on the 20th: a statement dated before it reads the old address, one after the new
+    monkeypatch.setenv("TUI_BILLING_TODAY", "2026-11-20")
+    acc.update_patient(child, guarantor_address="1 River Rd", guarantor_city="Cohoes", guarantor_zip="12047")
+    assert _statement_head(account, "2026-11-10")["address"] == "9 Oak Ave, Troy, NY 12180-0001"
+    assert _statement_head(account, "2026-11-20")["address"] == "1 River Rd, Cohoes, NY 12047"
+    # a guarantor without an address of their own lives at the patient's
+    acc.update_patient(child, guarantor_address="", guarantor_city="", guarantor_state="", guarantor_zip="")
+    assert _statement_head(account, "2026-11-20")["address"] == "12 Elm St, Albany, NY 12203-1234"
+    # back to self: the patient gets it
+    monkeypatch.setenv("TUI_BILLING_TODAY", "2026-11-21")
+    acc.update_patient(child, guarantor_relationship="self", guarantor_last="", guarantor_first="")
+    assert _statement_head(account, "2026-11-21")["statement to"] == "Tomás García-López"
+    assert _statement_head(account, "2026-11-10")["statement to"].startswith("Ana García-López")
+
+
+def test_statement_to_the_patient_when_no_guarantor_and_before_versions(practice):
+    pid = practice.patients[0]  # added by ops.add_patient: no version rows yet (an older office file)
+    view = aq.patient_view(pid)
+    head = _statement_head(view.account, "2026-11-16")
+    assert head["statement to"] == f"{view.first_name} {view.last_name}"
+    assert head["patient"] == f"{view.last_name}, {view.first_name}"
+    # registered after the statement's date (a reprint dated earlier): read as it is now
+    late = acc.register_patient(_walk_in(last_name="Late", dob="1990-01-01"))
+    assert _statement_head(aq.patient_view(late).account, "2020-01-01")["statement to"] == "María Late"
+
+
+def test_an_address_fix_moves_the_subscriber_at_the_same_home_only(practice, monkeypatch):
+    home = dict(subscriber_address="12 Elm St", subscriber_city="Albany", subscriber_state="NY",
+                subscriber_zip="12203-1234")
+    pid = acc.register_patient(_walk_in(address="12 Elm Sr"), [
+        CoverageDetails(practice.payers[0], "XJ1", 1, relationship="spouse", subscriber_last="Lopez",
+                        subscriber_first="Carlos", subscriber_dob="1983-01-02", subscriber_sex="M",
+                        effective="2026-01-01", **{**home, "subscriber_address": "12 Elm Sr"}),
+        CoverageDetails(practice.payers[1], "XJ2", 2, relationship="spouse", subscriber_last="Ruiz",
+                        subscriber_first="Ana", subscriber_dob="1960-01-02", subscriber_sex="F",
+                        effective="2026-01-01", **{**home, "subscriber_address": "4 Far Rd"}),
+    ])
+    monkeypatch.setenv("TUI_BILLING_TODAY", "2026-11-23")
+    assert acc.update_patient(pid, address="12 Elm St") == {"address": ["12 Elm Sr", "12 Elm St"]}
+    same, other = aq.coverages(pid)
+    assert aq.record_as_of("coverage", same.id)[0]["subscriber_address"] == "12 Elm St"
+    assert aq.record_as_of("coverage", same.id, "2026-11-16")[0]["subscriber_address"] == "12 Elm Sr"
+    assert aq.record_as_of("coverage", other.id)[0]["subscriber_address"] == "4 Far Rd"
+    assert [h.version for h in aq.history("coverage", other.id)] == [1]
+    events = database.execute_sql("SELECT action, entity_id FROM audit_event WHERE action LIKE 'update_%' "
+                                  "ORDER BY id").fetchall()
+    assert events == [("update_patient", pid), ("update_coverage", same.id)]
+    # a change of name only moves nobody, and neither does an address cleared (no new home to follow)
+    acc.update_patient(pid, first_name="Maria")
+    acc.update_patient(pid, address="", city="", state="", zip="")
+    assert [h.version for h in aq.history("coverage", same.id)] == [1, 2]

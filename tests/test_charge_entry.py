@@ -412,6 +412,30 @@ async def test_void_asks_reason_and_reverses(db):
     assert database.execute_sql("SELECT SUM(amount) FROM charge").fetchone()[0] == 0
 
 
+async def test_enter_on_the_encounter_list_opens_the_accounts_encounter_view(db):
+    from tui_billing.screens.encounter_detail import EncounterDetail
+
+    with_batch(1, 12000)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await key_encounter(pilot)
+        await send(pilot, "ctrl+s")
+        await settle(pilot)
+        enc = screen(pilot).encounters[0].id
+        await send(pilot, "f5", "enter")
+        await settle(pilot)
+        detail = app.screen
+        assert isinstance(detail, EncounterDetail) and detail.loaded
+        assert detail.title_text == f"Encounter {enc}"
+        assert detail.body.startswith("A1002  ")
+        assert "Diagnoses: E11.9" in detail.body and "99213 x1 billed to" in detail.body
+        await send(pilot, "escape")
+        assert screen(pilot).table is not None and app.focused is screen(pilot).table  # back on the list
+    event = database.execute_sql("SELECT action, detail FROM audit_event ORDER BY id DESC LIMIT 1").fetchone()
+    assert event[0] == "read_encounter" and str(enc) in event[1]
+
+
 # --------------------------------------------------------------------------- markup safety, shell
 
 

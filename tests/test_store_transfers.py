@@ -77,3 +77,23 @@ def test_void_of_a_payment_with_a_negative_adjustment_on_a_paid_charge(practice)
     assert _owner(charge) == (medicare, 0)
     assert run_check(integrity=False).ok
     assert not store_helpers.invariant_problems()
+
+
+def test_encounter_detail_reads_in_remittance_order(practice):
+    from tui_billing.screens.encounter_detail import encounter_text
+    from tui_billing.store import account_queries as aq
+
+    medicare, acme = practice.payers[1], practice.payers[0]
+    enc = ops.post_encounter(patient_id=practice.patients[1], provider_id=practice.providers[0],
+                             dos=store_helpers.TODAY, diagnoses=["E11.9", "I10"], lines=[ChargeLine("99214")])
+    charge = enc.charge_ids[0]
+    eft = ops.record_receipt(amount=9000, method="eft", payer_id=medicare, reference="TRN1").receipt_id
+    ops.distribute(eft, [DistributionLine(charge, applied=9000, adjustment=3000, reason="CO-45",
+                                          transfer_to_payer=acme)])
+    _dx, acts = aq.encounter_activity(enc.encounter_id)
+    # posted together, read as the remittance says it: paid, adjusted, the rest moved on
+    assert [(a.kind, a.amount) for a in acts] == [("charge", 15000), ("applied", 9000), ("adjusted", 3000),
+                                                 ("transfer", 3000)]
+    title, body = encounter_text(enc.encounter_id)
+    assert title == f"Encounter {enc.encounter_id}" and "Diagnoses: E11.9 I10" in body
+    assert "MCR > ACME" in body

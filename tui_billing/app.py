@@ -102,6 +102,7 @@ class BillingApp(App[None]):
         # 835 remittances (issue 14): from the command palette, no global key of its own
         "remittances": lambda: __import__("tui_billing.screens.remittances",
                                           fromlist=["RemittancesScreen"]).RemittancesScreen(),
+        "claims": lambda: __import__("tui_billing.screens.claims", fromlist=["ClaimsScreen"]).ClaimsScreen(),
     }
     BINDINGS = [
         Binding("f1", "help", "Help", id="app.help"),
@@ -109,6 +110,8 @@ class BillingApp(App[None]):
         Binding("f3", "switch_mode('receipts')", "Receipts", id="app.receipts"),
         Binding("f4", "switch_mode('balancing')", "Balancing", id="app.balancing"),
         Binding("f7", "switch_mode('accounts')", "Accounts", id="app.accounts"),
+        # F12: the free key terminals leave alone (F10/F11 are often taken; F5, F6, F8, F9 are screens' own)
+        Binding("f12", "switch_mode('claims')", "Claims", id="app.claims"),
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
     ]
 

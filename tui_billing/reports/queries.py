@@ -8,6 +8,7 @@ detail lists are set-based SQL over the ``posting_date`` indexes.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -529,10 +530,41 @@ def statement_patients(account: str | None) -> list[tuple]:
                  "ORDER BY p.account")
 
 
+#: The patient record's columns a statement's address block reads (the same names as its versions).
+_ADDRESSEE = ("last_name", "first_name", "address", "address2", "city", "state", "zip", "guarantor_relationship",
+              "guarantor_last", "guarantor_first", "guarantor_address", "guarantor_city", "guarantor_state",
+              "guarantor_zip")
+
+
+def statement_addressee(patient_id: int, as_of: str) -> tuple[str, str, str, str]:
+    """(to whom, mailing address, patient's last, first) as the patient's record read on the
+    statement date (master data is versioned): the guarantor when one other than the patient is
+    set, at the guarantor's address (the patient's when the guarantor's is left blank: a parent at
+    the same home), else the patient. A record registered after that date reads as it is now."""
+    version = _one("SELECT data FROM master_version WHERE entity = 'patient' AND entity_id = ? AND on_date <= ? "
+                   "ORDER BY version DESC LIMIT 1", (patient_id, as_of))
+    if version is not None:
+        kept = json.loads(version[0])
+        data = {k: kept.get(k) or "" for k in _ADDRESSEE}
+    else:
+        row = _one(f"SELECT {', '.join(_ADDRESSEE)} FROM patient WHERE id = ?", (patient_id,))
+        if row is None:
+            raise ReportError(f"patient {patient_id} is not in these books")
+        data = {k: v or "" for k, v in zip(_ADDRESSEE, row, strict=True)}
+    home = ", ".join(x for x in (data["address"], data["address2"], data["city"],
+                                 f"{data['state']} {data['zip']}".strip()) if x)
+    if data["guarantor_relationship"] == "self" or not data["guarantor_last"]:
+        return f"{data['first_name']} {data['last_name']}", home, data["last_name"], data["first_name"]
+    own = ", ".join(x for x in (data["guarantor_address"], data["guarantor_city"],
+                                f"{data['guarantor_state']} {data['guarantor_zip']}".strip()) if x)
+    to = f"{data['guarantor_first']} {data['guarantor_last']} (guarantor, {data['guarantor_relationship']})"
+    return to, (own if data["guarantor_address"] else home), data["last_name"], data["first_name"]
+
+
 def statement_sections(patient: tuple, as_of: str, procs: dict[str, str] | None = None) -> list[Section]:
     """An itemised statement: each open charge with what was paid and adjusted, the aging of what
     the patient owes, credit on account, and the amount due."""
-    pid, acct, last, first, address, city, state, zipc = patient
+    pid, acct = patient[0], patient[1]
     if procs is None:
         procs = {code: desc for code, desc in _rows("SELECT code, description FROM procedure")}
     charges = _rows(
@@ -542,9 +574,10 @@ def statement_sections(patient: tuple, as_of: str, procs: dict[str, str] | None 
         "COALESCE((SELECT SUM(amount) FROM adjustment j WHERE j.charge_id = c.id), 0) "
         "FROM charge_balance cb JOIN charge c ON c.id = cb.charge_id LEFT JOIN payer py ON py.id = cb.payer_id "
         "WHERE cb.patient_id = ? AND cb.balance > 0 ORDER BY cb.dos, cb.charge_id", (pid,))
-    addr = ", ".join(x for x in (address, city, f"{state} {zipc}".strip()) if x)
+    to, addr, last, first = statement_addressee(pid, as_of)
     head = Section(f"Statement for {_name(last, first)} - account {acct}", ["item", "detail"], key=f"patient:{acct}")
-    head.rows = [["patient", _name(last, first)], ["account", acct], ["address", addr], ["statement date", as_of]]
+    head.rows = [["statement to", to], ["address", addr], ["patient", _name(last, first)], ["account", acct],
+                 ["statement date", as_of]]
     items = Section("Open charges", ["date", "charge", "code", "description", "charged", "paid", "adjusted",
                                      "balance", "billed to"], key=f"items:{acct}")
     buckets = [0] * 5

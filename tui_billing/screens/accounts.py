@@ -5,8 +5,10 @@ matter), a birth date as written (01/02/1980, 1980-01-02, 01021980) or a phone n
 picks among every match, Enter opens it. The account shows the demographics, the coverages in
 priority order (ended ones after), who owes what (each payer, the patient, credit on account),
 and the ledger of every charge line: what was applied and adjusted, what it still owes and to
-whom, with a running balance. Enter on a line shows the encounter's whole history.
+whom, with a running balance. Enter on a line shows the encounter's whole history
+(``encounter_detail``, the view charge entry's encounter list opens too).
 
+Ctrl+N registers a new patient from anywhere on the screen.
 With the ledger focused: N new patient, E edit, I add insurance, X end a coverage, O make the
 secondary primary, T add a note, A show the record as of a date, H the record's history,
 S the statement, R the patient's receipts, P take a payment (F3), C correct a coverage, M master data (payers, providers,
@@ -41,6 +43,7 @@ from ..widgets.lookup import LookupInput
 from ..widgets.patient_picker import PatientPicker
 from .account_dialogs import Field, FormDialog, TextDialog
 from .base import BillingScreen
+from .encounter_detail import EncounterDetail
 
 __all__ = ["AccountScreen", "AccountData", "load_account"]
 
@@ -113,7 +116,7 @@ COVERAGE_FIELDS = (
     ("subscriber_first", "Subscriber first", 30), ("subscriber_dob", "Subscriber DOB", 12),
     ("subscriber_sex", "Subscriber sex", 3), ("subscriber_address", "Subscr. address", 40),
     ("subscriber_city", "Subscr. city", 30), ("subscriber_state", "Subscr. state", 4),
-    ("subscriber_zip", "Subscr. ZIP", 11), ("effective", "Effective", 12), ("end_date", "End date", 12),
+    ("subscriber_zip", "Subscr. ZIP", 11), ("effective", "Effective", 15), ("end_date", "End date", 15),
     ("assignment", "Assign benefits", 3), ("signature_on_file", "Signature file", 3),
 )
 HINTS = {"dob": "01/02/1980", "sex": "F", "zip": "12345-6789", "relationship": "self/spouse/child/other",
@@ -138,7 +141,9 @@ class AccountScreen(BillingScreen[None]):
 
     BINDINGS = [
         Binding("slash", "find", "Find", id="accounts.find"),
-        Binding("n", "new_patient", "New", id="accounts.new"),
+        Binding("n", "new_patient", "New", id="accounts.new", show=False),
+        # From any field, the find box included: a walk-in is registered without finding anyone first.
+        Binding("ctrl+n", "new_patient", "New patient", id="accounts.new_anywhere", priority=True),
         Binding("e", "edit", "Edit", id="accounts.edit"),
         Binding("i", "add_coverage", "Insurance", id="accounts.insurance"),
         Binding("c", "fix_coverage", "Fix cov", id="accounts.fix_coverage", show=False),
@@ -160,6 +165,7 @@ class AccountScreen(BillingScreen[None]):
         self.patient_id: int | None = None
         self.as_of: str | None = None
         self.loads = 0  # accounts shown (tests and the bench watch it)
+        self.why: str | None = None  # what the clerk was sent here to fix (shown with the account)
 
     def compose(self) -> ComposeResult:
         yield AppHeader("Accounts (F7)")
@@ -182,7 +188,7 @@ class AccountScreen(BillingScreen[None]):
         picker = self._find()
         picker.match_list.styles.width = "100%"  # nothing of the account shows through at its right
         picker.focus()
-        self._status("Find a patient: account, last,first, birth date or phone")
+        self._status("Find a patient: account, last,first, birth date or phone. Ctrl+N: new patient")
 
     def _find(self) -> PatientPicker:
         return self.query_one("#acct-find", PatientPicker)
@@ -216,7 +222,7 @@ class AccountScreen(BillingScreen[None]):
         elif n:
             self._status(f"{n}{'+' if picker.more else ''} patients match: Up/Down to one and Enter")
         elif picker.value.strip():
-            self._status("no patient matches: N registers a new one (from the ledger: Tab)")
+            self._status("no patient matches: Ctrl+N registers a new one")
 
     @on(LookupInput.Picked, "#acct-find")
     def _picked(self, event: LookupInput.Picked) -> None:
@@ -237,6 +243,12 @@ class AccountScreen(BillingScreen[None]):
             self.as_of = day.isoformat()
         if self.patient_id is not None:
             self._open(self.patient_id)
+
+    def show_patient(self, patient_id: int, why: str | None = None) -> None:
+        """Open a patient's account (another screen sends the clerk here: a held claim's fix, ``why``)."""
+        self.as_of = None
+        self.why = why
+        self._open(patient_id)
 
     def _open(self, patient_id: int) -> None:
         self.patient_id = patient_id
@@ -303,8 +315,12 @@ class AccountScreen(BillingScreen[None]):
                          "VOID" if line.voided else line.owed_by, money(running)))
         table.set_rows(rows, [str(line.charge_id) for line in ledger.lines])
         note = data.notes[0] if data.notes else None
-        self._status(f"Note {note.on_date} {note.operator}: {note.text}" if note else
-                     f"{len(ledger.lines)} lines. Enter on a line: its history. T adds a note.")
+        if self.why is not None:  # sent here to fix something: say what, until the next account
+            self._status(self.why)
+            self.why = None
+        else:
+            self._status(f"Note {note.on_date} {note.operator}: {note.text}" if note else
+                         f"{len(ledger.lines)} lines. Enter on a line: its history. T adds a note.")
         if self.focused is self._find() or self.focused is None:
             table.focus()
 
@@ -514,7 +530,7 @@ class AccountScreen(BillingScreen[None]):
 
         text = render(queries.statements(account, today().isoformat()), "simple")
         self.app.call_from_thread(self.app.push_screen, TextDialog(f"Statement {account} (print: tui-billing report "
-                                                                   f"statement --account {account})", text))
+                                                                   f"statement --patient {account})", text))
 
     def action_receipts(self) -> None:
         """Reprint the patient's receipts (the latest ten, newest first)."""
@@ -576,12 +592,4 @@ class AccountScreen(BillingScreen[None]):
         charge_id = int(event.key)
         line = next((ln for ln in self.data.ledger.lines if ln.charge_id == charge_id), None)
         if line is not None:
-            self._encounter(line.encounter_id)
-
-    @work(thread=True, group="account-read", exit_on_error=False)
-    def _encounter(self, encounter_id: int) -> None:
-        dx, acts = aq.encounter_activity(encounter_id)
-        out = [f"Diagnoses: {' '.join(dx)}", "", f"{'posted':<11}{'line':<5}{'what':<10}{'detail':<42}{'amount':>10}"]
-        for a in acts:
-            out.append(f"{a.posting_date:<11}{a.line_no:<5}{a.kind:<10}{a.detail[:41]:<42}{money(a.amount):>10}")
-        self.app.call_from_thread(self.app.push_screen, TextDialog(f"Encounter {encounter_id}", "\n".join(out)))
+            self.app.push_screen(EncounterDetail(line.encounter_id))

@@ -1,7 +1,7 @@
 """Charge entry's batch and encounter-list work: the part of the screen that is about the batch.
 
 Opening, correcting (Ctrl+O), cancelling and closing (F9) the clerk's charge batch, following the
-posting date after a day close, and the batch's encounter list (F5) with its void (Ctrl+D). The
+posting date after a day close, and the batch's encounter list (F5) with its detail (Enter) and void (Ctrl+D). The
 screen (``charge_entry.py``) inherits this and owns the encounter form; every store call here runs
 in a thread worker and comes back on the UI thread.
 """
@@ -208,6 +208,14 @@ class BatchWork(BillingScreen[None]):
             self._focus_form()
         else:
             table.focus()
+
+    def open_encounter(self) -> None:
+        """Enter on the list: the highlighted encounter's detail (the account screen's view)."""
+        from .encounter_detail import EncounterDetail
+
+        row = self._table.highlighted() if self._table is not None else None
+        if row is not None:
+            self.app.push_screen(EncounterDetail(row.id))
 
     def action_void(self) -> None:
         table = self._table

@@ -10,7 +10,7 @@ the form's rules in ``charge_model.py``, the two panels in ``charge_panels.py``:
     12 diagnosis fields in 3 columns, each with its description (or its error)
     service lines (6 shown, up to 50 scrolled): code, description, 4 modifiers, units, fee, pointers
     message line and running total
-    the batch's encounters (F5 to reach it, Ctrl+D to void the highlighted one)
+    the batch's encounters (F5 to reach it, Enter for one's detail, Ctrl+D to void the highlighted one)
     footer (live bindings)
 
 All database work runs in thread workers; the form never waits for the database. Errors from
@@ -386,7 +386,9 @@ class ChargeEntryScreen(BatchWork):
     def action_key(self, command: str) -> None:
         """Enter, Tab, Shift+Tab, Ctrl+S, F6: acted on at once, on values every earlier key has set."""
         if command == "advance":
-            if self._enter():
+            if self._table is not None and self.app.focused is self._table:
+                self.open_encounter()  # Enter on the encounter list: that encounter's detail
+            elif self._enter():
                 self.billing.hold_keys()  # released by _resume_enter
         elif command == "next":
             self._move(+1)

@@ -17,6 +17,7 @@ KEYMAP: tuple[tuple[str, str], ...] = (
     ("F3", "receipts queue"),
     ("F4", "balancing dashboard"),
     ("F7", "accounts: find a patient (account, last,first, birth date or phone), the account, register and edit"),
+    ("F12", "claims: the queues (ready, held, sent, rejected, follow-up, denied) and what is done with a claim"),
     ("Ctrl+P", "command palette (the current screen's actions)"),
     ("Ctrl+Q", "quit (asks first when something typed is not saved)"),
     ("Enter / Tab", "next field; Enter skips what is already right: an empty diagnosis or modifier, the "
@@ -28,7 +29,7 @@ KEYMAP: tuple[tuple[str, str], ...] = (
     ("y / n", "answer a question; Enter and Esc say no to an irreversible step (clear, close, quit)"),
     ("F6", "ditto: copy the previous entry's value into the focused field"),
     ("Up / Down", "move in a lookup's list; Enter takes the highlighted match"),
-    ("F5", "charges: the batch's encounter list and back; balancing: refresh"),
+    ("F5", "charges: the batch's encounter list and back (Enter on one: its detail); balancing: refresh"),
     ("Ctrl+D", "void (asks why): the highlighted encounter (F2), receipt or distribution (F3)"),
     ("Ctrl+O", "charges: correct the open batch's control figures (with a reason); 0 and 0 cancel an empty batch"),
     ("F8", "charges: open a new charge batch"),
@@ -42,6 +43,7 @@ KEYMAP: tuple[tuple[str, str], ...] = (
     ("U", "receipts: every receipt, not only those with money left"),
     ("O", "receipts: the queue newest received first (again: oldest first)"),
     ("/", "receipts and distribute: the filter line; Enter on a filled filter searches"),
+    ("Ctrl+N", "accounts: register a new patient (from any field, the find box included)"),
     ("N / E / I / T", "accounts (ledger focused): new patient / edit / add insurance / add a note"),
     ("C / X / O", "accounts: correct a coverage / end one / swap primary and secondary"),
     ("A / H", "accounts: the record as of a date / its history (every version, by whom)"),
@@ -50,6 +52,13 @@ KEYMAP: tuple[tuple[str, str], ...] = (
     ("Enter on a ledger line", "accounts: the encounter's history (charges, payments, adjustments, transfers)"),
     ("Ctrl+P Remittances", "835 ERA: type the file's path, Enter shows what posting it would do, Ctrl+S posts it, "
                            "F5 reloads the denials work queue"),
+    ("1-6", "claims: ready / held / sent (awaiting acknowledgement) / rejected / follow-up (accepted, unpaid past "
+            "N days; D sets N) / denied"),
+    ("S / B / P / M", "claims: scrub what is posted and unbilled / build the 837P files / print CMS-1500 forms / "
+                      "mark the claim's file sent"),
+    ("C / V / J", "claims: correct (a new claim) / void / jump to where a held claim is fixed (account, payer, "
+                  "provider, practice, fee)"),
+    ("Enter on a claim", "claims: its lines (with their REF*6R control numbers) and every status it has had"),
 )
 
 

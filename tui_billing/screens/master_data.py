@@ -1,4 +1,4 @@
-"""Master data from the account screen (M): payers, providers, the practice, the fee schedule.
+"""Master data (payers, providers, the practice, fees) from the account screen (M) or the claims screen (J).
 
 A small menu (1-5) over forms of :class:`~.account_dialogs.FormDialog`. Typing an existing payer
 or provider code (and Enter) loads that record to change; saving writes a new version and keeps
@@ -107,6 +107,11 @@ class MasterMenu(ModalScreen[None]):
                 Binding("2", "provider", "Provider"), Binding("3", "practice", "Practice"),
                 Binding("4", "fee", "Fee"), Binding("5", "reason", "Reason"), *SCREEN_KEYS]
 
+    def __init__(self, start: tuple[str, str] | None = None) -> None:
+        super().__init__()
+        #: (form, code) to open at once: ("payer", "BLUE") when the claims screen sends a clerk to fix it
+        self.start = start
+
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static("Master data (every change is kept as a new version)", markup=False)
@@ -117,6 +122,14 @@ class MasterMenu(ModalScreen[None]):
             yield Static("5  an adjustment reason: add one, or retire/restore one", markup=False)
             yield Static("", id="master-status", markup=False)
             yield Static("Esc back", markup=False)
+
+    def on_mount(self) -> None:
+        if self.start is not None:
+            form, code = self.start
+            if form == "fee":
+                self.action_fee()
+            else:
+                self._open(form, code)
 
     def _done(self, result: Any) -> None:
         if result is not None:
@@ -143,7 +156,7 @@ class MasterMenu(ModalScreen[None]):
         self.app.push_screen(FormDialog("Adjustment reason", fields, save_reason), self._done)
 
     @work(thread=True, group="master-read", exit_on_error=False)
-    def _open(self, what: str) -> None:
+    def _open(self, what: str, code: str = "") -> None:
         if what == "practice":
             current = aq.practice_view() or {}
             fields = [Field(n, lbl, w, str(current.get(n, "") or "")) for n, lbl, w in PRACTICE_FIELDS]
@@ -160,6 +173,9 @@ class MasterMenu(ModalScreen[None]):
             codes = " ".join(p["code"] for p in aq.provider_list())
             fields = [Field(n, lbl, w, "Y" if n == "active" else "") for n, lbl, w in PROVIDER_FIELDS]
             title, fn, lookup = "Provider: a new code adds one; an existing code loads it", save_provider, _provider
+        found = lookup("code", code) if code else None
+        if found:  # the record to change, loaded (a held claim's payer or provider)
+            fields = [Field(f.name, f.label, f.width, str(found.get(f.name, "") or "")) for f in fields]
         self.app.call_from_thread(self.app.push_screen,
                                   FormDialog(title, fields, fn, note=f"On file: {codes}"[:74], lookup=lookup),
                                   self._done)

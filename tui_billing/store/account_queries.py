@@ -21,7 +21,8 @@ from .search_keys import account_key, fold, phone_key
 
 __all__ = [
     "AccountLedger", "CoverageView", "LedgerLine", "NoteView", "PatientView", "SearchHit", "SearchPage",
-    "VersionView", "Activity", "account_ledger", "encounter_activity", "patient_receipts", "classify", "coverages",
+    "VersionView", "Activity", "EncounterHeader", "account_ledger", "encounter_activity", "encounter_header",
+    "patient_receipts", "classify", "coverages",
     "export_patients", "fee_on", "history", "notes",
     "patient_view", "payer_list", "provider_list", "practice_view", "record_as_of", "search_patients",
 ]
@@ -347,19 +348,51 @@ def encounter_activity(encounter_id: int) -> tuple[tuple[str, ...], list[Activit
             "WHERE c.encounter_id = ? ORDER BY c.id", (encounter_id,)):
         what = f"{code}{'-' + mods.replace(',', '-') if mods else ''} x{units} billed to {payer}"
         out.append(Activity(pd, line, "void" if rev else "charge", what, amount))
+    # Within a day and line, in the order a remittance reads: paid, adjusted, then the rest moved
+    # on (ids of different tables are not comparable, so the kind comes first).
     rows = _rows(
         "SELECT a.posting_date, c.line_no, 'applied', r.source || ' ' || r.method || ' ' || r.reference || "
-        "' (receipt ' || r.id || ')', a.amount, a.id FROM application a JOIN charge c ON c.id = a.charge_id "
+        "' (receipt ' || r.id || ')', a.amount, 1, a.id FROM application a JOIN charge c ON c.id = a.charge_id "
         "JOIN receipt r ON r.id = a.receipt_id WHERE c.encounter_id = ? "
         "UNION ALL SELECT j.posting_date, c.line_no, 'adjusted', j.reason_code || ' ' || COALESCE(ar.description, ''), "
-        "j.amount, j.id FROM adjustment j JOIN charge c ON c.id = j.charge_id "
+        "j.amount, 2, j.id FROM adjustment j JOIN charge c ON c.id = j.charge_id "
         "LEFT JOIN adjustment_reason ar ON ar.code = j.reason_code WHERE c.encounter_id = ? "
         "UNION ALL SELECT t.posting_date, c.line_no, 'transfer', COALESCE(f.code, 'PATIENT') || ' > ' || "
-        "COALESCE(g.code, 'PATIENT'), t.amount, t.id FROM transfer t JOIN charge c ON c.id = t.charge_id "
+        "COALESCE(g.code, 'PATIENT'), t.amount, 3, t.id FROM transfer t JOIN charge c ON c.id = t.charge_id "
         "LEFT JOIN payer f ON f.id = t.from_payer_id LEFT JOIN payer g ON g.id = t.to_payer_id "
-        "WHERE c.encounter_id = ? ORDER BY 1, 2, 6", (encounter_id,) * 3)
+        "WHERE c.encounter_id = ? ORDER BY 1, 2, 6, 7", (encounter_id,) * 3)
     out += [Activity(*r[:5]) for r in rows]
     return dx, out
+
+
+@dataclass(frozen=True)
+class EncounterHeader:
+    """Whose encounter it is and where it was keyed (the top of its detail view)."""
+
+    encounter_id: int
+    patient_id: int
+    account: str
+    patient_name: str
+    dos: str
+    pos: str
+    provider_code: str
+    batch_id: int | None
+    posting_date: str
+    operator: str
+    reverses_id: int | None
+    void_reason: str | None
+    voided_by: int | None
+
+
+def encounter_header(encounter_id: int) -> EncounterHeader | None:
+    """The encounter's patient, provider, DOS and batch; None when there is no such encounter."""
+    rows = _rows(
+        "SELECT e.id, e.patient_id, p.account, p.last_name || ', ' || p.first_name, e.dos, e.pos, v.code, "
+        "e.batch_id, e.posting_date, e.operator, e.reverses_id, e.void_reason, "
+        "(SELECT r.id FROM encounter r WHERE r.reverses_id = e.id) "
+        "FROM encounter e JOIN patient p ON p.id = e.patient_id JOIN provider v ON v.id = e.provider_id "
+        "WHERE e.id = ?", (encounter_id,))
+    return EncounterHeader(*rows[0]) if rows else None
 
 
 def patient_receipts(patient_id: int, limit: int = 10) -> list[int]:

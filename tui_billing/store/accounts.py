@@ -384,7 +384,24 @@ def update_patient(patient_id: int, *, operator: str | None = None, **changes: A
     now = _now()
     _record_version("patient", patient_id, user, now, before=before)
     audit.record(now, user, "update_patient", "patient", patient_id, {"changed": diff})
+    _move_household(patient_id, before, row, user)
     return diff
+
+
+_HOME = ("address", "city", "state", "zip")
+
+
+def _move_household(patient_id: int, before: dict[str, Any], after: dict[str, Any], user: str) -> None:
+    """A subscriber (spouse, parent) recorded at the patient's old address lives there: when that
+    address is corrected or changes, their coverage's address follows, as a new version of it in
+    the same transaction. A subscriber elsewhere is left alone."""
+    if not before["address"] or not after["address"] or all(before[k] == after[k] for k in _HOME):
+        return  # a blanked address is no move: the subscriber keeps theirs
+    for (cid,) in database.execute_sql("SELECT id FROM coverage WHERE patient_id = ? AND relationship <> 'self'",
+                                       (patient_id,)).fetchall():
+        cov = _coverage(cid)
+        if all(cov[f"subscriber_{k}"] == before[k] for k in _HOME):
+            _update_coverage(cid, user, {f"subscriber_{k}": after[k] for k in _HOME})
 
 
 def _existing_patient(patient_id: object) -> None:
@@ -519,7 +536,10 @@ def _coverage(coverage_id: object) -> dict[str, Any]:
 @write
 def update_coverage(coverage_id: int, *, operator: str | None = None, **changes: Any) -> dict[str, list[Any]]:
     """Correct a coverage (a mistyped member id, say); returns what changed."""
-    user = v.operator(operator)
+    return _update_coverage(coverage_id, v.operator(operator), changes)
+
+
+def _update_coverage(coverage_id: int, user: str, changes: dict[str, Any]) -> dict[str, list[Any]]:
     before = _coverage(coverage_id)
     allowed = {f.name for f in fields(CoverageDetails)}
     unknown = set(changes) - allowed

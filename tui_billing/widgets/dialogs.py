@@ -35,6 +35,7 @@ SCREEN_KEYS = [
     Binding("f3", "app.switch_mode('receipts')", "Receipts", show=False),
     Binding("f4", "app.switch_mode('balancing')", "Balancing", show=False),
     Binding("f7", "app.switch_mode('accounts')", "Accounts", show=False),
+    Binding("f12", "app.switch_mode('claims')", "Claims", show=False),
 ]
 
 
