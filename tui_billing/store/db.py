@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from .errors import BillingError, DatabaseFileError
 
@@ -73,6 +73,7 @@ def inserted_id(cursor: sqlite3.Cursor) -> int:
 
 
 _database: SqliteDatabase | None = None
+_sqlite: SqliteDatabase | None = None
 if TYPE_CHECKING:
     #: made on first use by the module's ``__getattr__`` (below); declared so importers see its type
     database: StoreDatabase
@@ -80,21 +81,45 @@ _database_lock = threading.Lock()
 
 
 def _db() -> SqliteDatabase:
-    """The store's Peewee database (one object for the whole process, made on first use)."""
-    global _database
+    """The store's database (one object for the whole process, made on first use): a Peewee proxy
+    that points at the SQLite database, or at a PostgreSQL server's while one is open (store/pg.py)."""
+    global _database, _sqlite
     if _database is None:
         with _database_lock:  # screens import in a worker thread too: never two objects
             if _database is None:
-                from peewee import SqliteDatabase
+                from peewee import DatabaseProxy, SqliteDatabase
 
                 # Every transaction is BEGIN IMMEDIATE: a deferred transaction that reads and then
                 # writes can fail at once with SQLITE_BUSY under a concurrent writer, and cannot
                 # be retried by waiting.
-                _database = SqliteDatabase(None, lock_type="IMMEDIATE", check_same_thread=False)
+                _sqlite = SqliteDatabase(None, lock_type="IMMEDIATE", check_same_thread=False)
+                proxy = DatabaseProxy()
+                proxy.initialize(_sqlite)
+                _database = cast("SqliteDatabase", proxy)  # it forwards every call to the open one
                 if TYPE_CHECKING:  # the type checker proves Peewee's database is a StoreDatabase
                     _typed: StoreDatabase = _database
                 globals()["database"] = _database  # later lookups are a plain attribute
     return _database
+
+
+def _sqlite_db() -> SqliteDatabase:
+    _db()
+    assert _sqlite is not None
+    return _sqlite
+
+
+#: The PostgreSQL database while server books are open (None on SQLite), see store/pg.py.
+_server: Any = None
+
+
+def on_server() -> bool:
+    """Whether the open books are on a PostgreSQL server."""
+    return _server is not None
+
+
+def _point_at(target: Any) -> None:
+    proxy: Any = _db()
+    proxy.initialize(target)
 
 
 def __getattr__(name: str) -> Any:
@@ -221,9 +246,12 @@ def open_database(given: str | os.PathLike[str] | None = None, *, create: bool =
     from .migrations import migrate as run_migrations
 
     close_reader()
+    if _server_url(given):
+        return _open_server(_server_url(given), migrate=migrate)
+    _close_server()
     created = create and not resolve_db_path(given).exists()
     path = _checked_path(given, create=create)
-    database = _db()
+    database = _sqlite_db()
     if not database.is_closed():
         database.close()
     database.init(str(path), pragmas=PRAGMAS, timeout=BUSY_TIMEOUT_MS / 1000)  # type: ignore[arg-type]  # seconds
@@ -292,6 +320,8 @@ def open_reader(given: str | os.PathLike[str] | None = None) -> Path:
 
     global _reader
     close_reader()
+    if _server_url(given):  # a server's books are read on their own connection
+        return open_database(given, create=False)
     # the schema version is read on this connection below: anything but the current one goes
     # through open_database, which refuses a foreign or newer file and upgrades an older one
     path = _checked_path(given, create=False, peek=False)
@@ -395,8 +425,67 @@ def close_database() -> None:
 
     identity.books_closed()
     close_reader()
-    if _database is not None and not _database.is_closed():
-        _database.close()
+    _close_server()
+    if _sqlite is not None and not _sqlite.is_closed():
+        _sqlite.close()
+
+
+def _server_url(given: str | os.PathLike[str] | None) -> str:
+    """The PostgreSQL URL that ``--db`` or ``TUI_BILLING_DB`` names, else ''."""
+    from .pg import is_server_url
+
+    raw = os.fspath(given) if given else os.environ.get(ENV_VAR) or ""
+    return raw if is_server_url(raw) else ""
+
+
+def _open_server(url: str, *, migrate: bool) -> Path:
+    """Open PostgreSQL books (their schema is made by `tui-billing pg setup`; an older one is upgraded
+    when this login may, i.e. is the owner)."""
+    global _server
+    from . import identity, pg, pg_admin
+    from .migrations import SCHEMA_VERSION
+
+    _close_server()
+    try:
+        server = pg.open_url(url)
+    except Exception as exc:  # the driver's message says why (no server, no such role, refused)
+        raise DatabaseFileError(f"cannot open the books at {url}: {str(exc).strip()}") from exc
+    version = pg_admin.schema_version(server.connection())  # type: ignore[no-untyped-call]
+    if version is None:
+        server.close()
+        raise DatabaseFileError(f"{url} holds no tui-billing books: create them with `tui-billing pg setup --db {url}`")
+    if version != SCHEMA_VERSION:
+        server.close()
+        if version < SCHEMA_VERSION and migrate:
+            raise DatabaseFileError(f"the books at {url} are at schema {version}; this program needs {SCHEMA_VERSION}: "
+                                    f"the owner upgrades them with `tui-billing pg setup --db {url}`")
+        raise DatabaseFileError(f"the books at {url} were made by a newer tui-billing (schema {version}; this "
+                                f"program knows up to {SCHEMA_VERSION}): upgrade tui-billing before opening them")
+    _server = server
+    _point_at(server)
+    execute = cast("Execute", server.execute_sql)  # its cursor has what identity reads of sqlite3's
+    identity.books_opened(execute, fresh_marker=lambda: identity.mark_test_book("made by a test"))
+    return Path(url)
+
+
+def executemany(statement: str, rows: Sequence[Sequence[Any]]) -> None:
+    """One statement for many rows, in the caller's transaction, on whichever books are open."""
+    if _server is not None:
+        from .pg_dialect import translate
+
+        with _server.cursor() as cursor:
+            cursor.executemany(translate(statement).sql, rows)
+        return
+    _sqlite_db().connection().executemany(statement, rows)  # type: ignore[no-untyped-call]  # Peewee has no types
+
+
+def _close_server() -> None:
+    global _server
+    if _server is not None:
+        server, _server = _server, None
+        _point_at(_sqlite_db())
+        if not server.is_closed():
+            server.close()
 
 
 def _is_busy(exc: BaseException) -> bool:
@@ -485,6 +574,10 @@ def write(fn: Callable[..., T]) -> Callable[..., T]:
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 with database.atomic():
+                    if _server is not None:  # the books' write lock (SQLite's BEGIN IMMEDIATE took it)
+                        from .pg import begin_write
+
+                        begin_write(_server)
                     return fn(*args, **kwargs)
             except BillingError as exc:
                 # e.g. a role refusal, audited in its own transaction now that this one is undone
