@@ -101,7 +101,10 @@ def today(monkeypatch: pytest.MonkeyPatch) -> str:
 #: Test modules whose tests that take ``db`` (or ``practice``) run on both backends: SQLite and a
 #: real PostgreSQL server (tests/pg_server.py). A test that needs a file (it opens sqlite3 on the
 #: path, damages it, backs it up) is marked ``@pytest.mark.sqlite_only``.
-BOTH_BACKENDS: set[str] = set()
+BOTH_BACKENDS = {
+    "test_store_db", "test_store_properties", "test_store_transfers", "test_store_bad_input", "test_reports",
+    "test_balancing_store", "test_batch_corrections", "test_receipts_queries", "test_accounts_store",
+}
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -133,12 +136,11 @@ def pg_cluster() -> Iterator[pg_server.Cluster]:
 def pg_url(request: pytest.FixtureRequest, today: str) -> Iterator[str]:
     """A fresh PostgreSQL database with the books' schema (not opened); its URL, as the owner."""
     cluster: pg_server.Cluster = request.getfixturevalue("pg_cluster")
-    url = cluster.new_database()
+    url = cluster.fresh_books()
     try:
         yield url
     finally:
         close_database()
-        cluster.drop_database(url)
 
 
 @pytest.fixture

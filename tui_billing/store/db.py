@@ -490,7 +490,7 @@ def _close_server() -> None:
 
 def _is_busy(exc: BaseException) -> bool:
     text = str(exc).lower()
-    return "locked" in text or "busy" in text
+    return "locked" in text or "busy" in text or "lock timeout" in text  # the last: PostgreSQL's lock_timeout
 
 
 class _ReadDepth(threading.local):

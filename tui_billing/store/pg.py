@@ -102,6 +102,10 @@ class PgDatabase(PostgresqlDatabase):
     def _connect(self) -> Any:
         conn = super()._connect()  # type: ignore[misc]  # Peewee's stubs leave out the private hooks
         conn.adapters.register_loader("numeric", _numeric_loader())
+        from .db import BUSY_TIMEOUT_MS
+
+        # a writer waits this long for another's write lock, then the store's write() retries (SQLite's busy timeout)
+        conn.execute(f"SET lock_timeout = {BUSY_TIMEOUT_MS}")
         return conn
 
     def begin(self, lock_type: str | None = None, isolation_level: Any = None) -> None:  # type: ignore[override]

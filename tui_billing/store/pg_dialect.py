@@ -94,7 +94,7 @@ _PRAGMAS = {
     # bumped by every write transaction (store/pg.py), as SQLite's changes when another connection commits
     "data_version": "SELECT n FROM tb_books_version WHERE id = 1",
 }
-_PRAGMA = re.compile(r"^\s*PRAGMA\s+(\w+)\s*(?:\(\s*(\w+)\s*\))?\s*;?\s*$", re.IGNORECASE)
+_PRAGMA = re.compile(r"^\s*PRAGMA\s+(\w+)\s*(?:\(\s*(\w+)\s*\)|=\s*(\d+))?\s*;?\s*$", re.IGNORECASE)
 
 
 def _pragma(sql: str) -> Query | None:
@@ -102,6 +102,8 @@ def _pragma(sql: str) -> Query | None:
     if not match:
         return None
     name, argument = match.group(1).lower(), match.group(2)
+    if name == "busy_timeout" and match.group(3) is not None:  # how long a writer waits for the write lock
+        return Query(f"SET lock_timeout = {max(int(match.group(3)), 1)}", "positional")
     if name in _PRAGMAS:
         return Query(_PRAGMAS[name], "positional")
     if name == "table_info" and argument:  # (cid, name, type, notnull, default, pk) as SQLite lists them
@@ -128,12 +130,17 @@ def translate(sql: str) -> Query:
     previous = ""
     sub = 0
     skip = -1
+    # SQLite numbers a bare ? after ?N as the highest number so far + 1: once any ?N appears, all are numbered
+    numbered = any(kind == "numbered" for kind, _ in tokens)
+    highest = 0
     for i, (kind, text) in enumerate(tokens):
-        if kind == "qmark":
+        if kind == "qmark" and not numbered:
             out.append("%s")
-        elif kind == "numbered":
+        elif kind in ("numbered", "qmark"):
             style = "numbered"
-            out.append(f"%(p{int(text[1:])})s")
+            number = int(text[1:]) if kind == "numbered" else highest + 1
+            highest = max(highest, number)
+            out.append(f"%(p{number})s")
         elif kind == "named":
             style = "named"
             out.append(f"%({text[1:]})s")
