@@ -151,6 +151,15 @@ class Cluster:
                 time.sleep(0.05)
         return self.url(name)
 
+    def copy_database(self, url: str) -> str:
+        """A copy of the database at ``url`` (no session may be open on it); its URL."""
+        name = f"tb_copy_{os.getpid()}_{next(self._names)}"
+        source = url.split("///", 1)[1].split("?", 1)[0]
+        self.sql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{source}' "
+                 "AND pid <> pg_backend_pid()")
+        self.sql(f"CREATE DATABASE {name} TEMPLATE {source} OWNER {OWNER} STRATEGY FILE_COPY")
+        return self.url(name)
+
     def fresh_books(self) -> str:
         """Empty books for the next test: the last test's database emptied (milliseconds) when its schema
         is still the template's, else a new clone (a second: a test that dropped a guard gets one)."""

@@ -432,10 +432,8 @@ def close_database() -> None:
 
 def _server_url(given: str | os.PathLike[str] | None) -> str:
     """The PostgreSQL URL that ``--db`` or ``TUI_BILLING_DB`` names, else ''."""
-    from .pg import is_server_url
-
     raw = os.fspath(given) if given else os.environ.get(ENV_VAR) or ""
-    return raw if is_server_url(raw) else ""
+    return raw if raw.startswith(("postgresql://", "postgres://")) else ""  # (store/pg.py loads Peewee: not here)
 
 
 def _open_server(url: str, *, migrate: bool) -> Path:

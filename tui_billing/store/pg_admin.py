@@ -78,9 +78,9 @@ def setup(url: str, *, owner: str) -> int:
                              "n BIGINT NOT NULL)")
                 conn.execute("INSERT INTO tb_books_version VALUES (1, 0)")
                 # what identity.py and the tests ask SQLite's catalogue: which tables exist
-                conn.execute("CREATE VIEW sqlite_master AS SELECT 'table'::text AS type, table_name::text AS name, "
-                             "table_name::text AS tbl_name, NULL::text AS sql FROM information_schema.tables "
-                             "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'")
+                conn.execute("CREATE VIEW sqlite_master AS SELECT 'table'::text AS type, c.relname::text AS name, "
+                             "c.relname::text AS tbl_name, NULL::text AS sql FROM pg_class c "
+                             "WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'")
                 conn.execute("INSERT INTO tb_schema VALUES (1, %s)", (SCHEMA_VERSION,))
             else:
                 _upgrade(conn, version, SCHEMA_VERSION)

@@ -17,6 +17,15 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+#: SQLite's NOCASE as PostgreSQL has it: an ICU collation that ignores case (a nondeterministic one, so
+#: `=` and UNIQUE ignore case too). PostgreSQL 15 refuses LIKE on such a column: :func:`translate`
+#: compares with a deterministic collation there (``account COLLATE "C" ILIKE ?``).
+NOCASE_COLLATION = ("CREATE COLLATION IF NOT EXISTS tb_nocase (provider = icu, locale = 'und-u-ks-level2', "
+                    "deterministic = false)")
+#: the columns declared NOCASE (patient.account, provider.code, payer.code); ``code`` of other tables
+#: gets the same explicit collation under LIKE, which changes nothing for them
+NOCASE_COLUMNS = frozenset({"account", "code"})
+
 #: Words that PostgreSQL reserves and the schema uses as column names: always quoted there.
 RESERVED_COLUMNS = frozenset({"user"})
 
@@ -107,10 +116,9 @@ def _pragma(sql: str) -> Query | None:
     if name in _PRAGMAS:
         return Query(_PRAGMAS[name], "positional")
     if name == "table_info" and argument:  # (cid, name, type, notnull, default, pk) as SQLite lists them
-        return Query("SELECT ordinal_position - 1, column_name::text, data_type::text, "
-                     "(is_nullable = 'NO')::int, column_default, 0 FROM information_schema.columns "
-                     f"WHERE table_schema = current_schema() AND table_name = '{argument.lower()}' "
-                     "ORDER BY ordinal_position", "positional")
+        return Query("SELECT a.attnum - 1, a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull::int, "
+                     f"NULL, 0 FROM pg_attribute a WHERE a.attrelid = to_regclass('{argument.lower()}') AND a.attnum > 0 "
+                     "AND NOT a.attisdropped ORDER BY a.attnum", "positional")
     raise ValueError(f"PRAGMA {name} has no PostgreSQL form (keep it in the SQLite path)")
 
 
@@ -158,6 +166,8 @@ def translate(sql: str) -> Query:
             elif lower == "rowid":
                 out.append("ctid")  # used on append-only tables only: their physical order is their insertion order
             elif lower == "like":
+                if previous in NOCASE_COLUMNS:
+                    out.append('COLLATE "C" ')
                 out.append("ILIKE")  # SQLite's LIKE ignores the case of ASCII letters
             elif lower == "is" and following not in _IS_OPERANDS:
                 out.append("IS NOT DISTINCT FROM")
@@ -277,12 +287,10 @@ def table_ddl(sqlite_sql: str) -> Table:
         if sql_type == "INTEGER" and re.match(r"\s*PRIMARY\s+KEY\b(?!.*\bCHECK\b)", rest_after_type, re.IGNORECASE) \
                 and column == "id":
             rowid = True
-        nocase = re.search(r"\s+COLLATE\s+NOCASE\b", rest_after_type, re.IGNORECASE)
-        if nocase:
-            rest_after_type = rest_after_type[: nocase.start()] + rest_after_type[nocase.end():]
-            if re.search(r"\bUNIQUE\b", rest_after_type, re.IGNORECASE):
-                rest_after_type = re.sub(r"\s*\bUNIQUE\b", "", rest_after_type, count=1, flags=re.IGNORECASE)
-                extra.append(f"CREATE UNIQUE INDEX {name}_{column}_nocase ON {name} (lower({quote_column(column)}))")
+        # SQLite's NOCASE: a case-blind collation (equality, UNIQUE and ORDER BY ignore case), see NOCASE_COLLATION
+        rest_after_type = re.sub(r"(?i)\bCOLLATE\s+NOCASE\b", "COLLATE tb_nocase", rest_after_type)
+        # named, so PostgreSQL's own name for it (table_column_key) cannot collide with an index of ours
+        rest_after_type = re.sub(r"(?i)\bUNIQUE\b", f"CONSTRAINT {name}_{column}_unique UNIQUE", rest_after_type, count=1)
         pg_type = _COLUMN_TYPES.get(sql_type, sql_type)
         parts.append(f"{quote_column(column)} {pg_type}{_expression(rest_after_type)}".rstrip())
     tail = re.sub(r"(?i)\bWITHOUT\s+ROWID\b", "", match.group("tail")).strip()

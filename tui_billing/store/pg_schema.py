@@ -211,7 +211,7 @@ def create_statements(version: int) -> list[str]:
     if version < FIRST_PG_VERSION:
         raise ValueError(f"PostgreSQL books start at schema {FIRST_PG_VERSION}")
     objects = sqlite_schema(version)
-    out: list[str] = [*META_TABLES, *COMPAT_FUNCTIONS, ROWID_FUNCTION, NO_TRUNCATE_FUNCTION]
+    out: list[str] = [pg_dialect.NOCASE_COLLATION, *META_TABLES, *COMPAT_FUNCTIONS, ROWID_FUNCTION, NO_TRUNCATE_FUNCTION]
     for obj in objects:
         if obj.type == "table":
             out.extend(_table_statements(obj))
