@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from .cli_context import Context, fail, pass_ctx
+from .pg_cli import register as register_pg
 from .reports.cli import register as register_headless
 
 DB_HELP = "Database file (or sqlite:///path). Default: $TUI_BILLING_DB, else the user data directory."
@@ -137,6 +138,9 @@ def backup(obj: Context, dest: Path, force: bool) -> None:
     from .store import BillingError
     from .store.backup import backup_to
 
+    if (obj.db or "").startswith(("postgresql://", "postgres://")):
+        fail("books on a PostgreSQL server are backed up by the server's own tools: pg_dump -Fc (nightly) and, for "
+             "point-in-time recovery, WAL archiving with pg_basebackup; see the README's PostgreSQL section")
     obj.open()
     try:
         pages = backup_to(dest, force=force)
@@ -354,3 +358,6 @@ def run() -> None:
 
 # The report, export and import groups live in tui_billing.reports (click only at import).
 register_headless(main)
+
+# PostgreSQL books: `pg setup`, `pg login`, `migrate --to` (tui_billing/pg_cli.py).
+register_pg(main)

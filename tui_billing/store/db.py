@@ -114,7 +114,7 @@ _server: Any = None
 
 def on_server() -> bool:
     """Whether the open books are on a PostgreSQL server."""
-    return _server is not None
+    return _server is not None and _reader is None
 
 
 def _point_at(target: Any) -> None:
@@ -322,6 +322,7 @@ def open_reader(given: str | os.PathLike[str] | None = None) -> Path:
     close_reader()
     if _server_url(given):  # a server's books are read on their own connection
         return open_database(given, create=False)
+    _close_server()
     # the schema version is read on this connection below: anything but the current one goes
     # through open_database, which refuses a foreign or newer file and upgrades an older one
     path = _checked_path(given, create=False, peek=False)

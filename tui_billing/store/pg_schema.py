@@ -142,7 +142,8 @@ def trigger_ddl(sqlite_sql: str) -> tuple[str, ...]:
     if not match:
         raise ValueError(f"trigger not in a form the translator knows: {sqlite_sql[:80]}")
     name, table = match.group("name"), match.group("table")
-    timing, event = match.group("timing").upper(), " ".join(match.group("event").split()).upper()
+    timing, event = match.group("timing").upper(), " ".join(match.group("event").split())
+    event = re.sub(r"(?i)^(INSERT|DELETE|UPDATE OF|UPDATE)", lambda m: m.group(1).upper(), event)
     body = match.group("body").strip()
     statements = []
     from .migrations import _split_sql
