@@ -135,6 +135,16 @@ def test_a_new_migration_reaches_postgresql_without_a_hand_written_step(next_mig
            "EXECUTE FUNCTION tb_no_truncate()" in steps
 
 
+def test_ci_fails_rather_than_skips_without_a_server(monkeypatch, tmp_path):
+    monkeypatch.setattr(pg_server, "PG_BIN", tmp_path)  # no server binaries here
+    monkeypatch.setenv(pg_server.REQUIRE_ENV, "1")
+    with pytest.raises(pytest.fail.Exception, match="requires the PostgreSQL tests to run"):
+        pg_server.require_or_skip()
+    monkeypatch.delenv(pg_server.REQUIRE_ENV)
+    with pytest.raises(pytest.skip.Exception):
+        pg_server.require_or_skip()
+
+
 # --------------------------------------------------------------------------- on the server
 
 
