@@ -338,3 +338,19 @@ def test_migrate_moves_the_books_and_everything_agrees(pg_cluster, tmp_path, mon
     finally:
         close_database()
         pg_cluster.drop_database(url)
+
+
+def test_the_demo_builds_into_postgresql(pg_cluster, today):
+    url = pg_cluster.new_database()
+    env = {"TUI_BILLING_TODAY": TODAY}
+    try:
+        built = CliRunner().invoke(main, ["--db", url, "demo", "--charges", "400", "--days", "20"], env=env)
+        assert built.exit_code == 0, (built.output, built.exception)
+        assert "charges 400" in built.stdout
+        checked = CliRunner().invoke(main, ["--db", url, "check"], env=env)
+        assert checked.exit_code == 0, checked.output
+        open_database(url)
+        assert database.execute_sql("SELECT COUNT(*) FROM charge WHERE reverses_id IS NULL").fetchone()[0] == 400
+    finally:
+        close_database()
+        pg_cluster.drop_database(url)

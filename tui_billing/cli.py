@@ -188,6 +188,13 @@ def demo(obj: Context, charges: int, patients: int | None, days: int, seed: int,
     from .demo import build_demo
     from .store import BillingError, resolve_db_path
 
+    if (obj.db or "").startswith(("postgresql://", "postgres://")):  # built as a file, then moved (pg_cli.py)
+        from .pg_cli import demo_on_server
+
+        moved = demo_on_server(obj.db or "", charges=charges, patients=patients or max(50, charges // 10), days=days,
+                               seed=seed)
+        click.echo(", ".join(f"{k} {v}" for k, v in moved.items()))
+        return
     path = resolve_db_path(obj.db)
     try:
         stats = build_demo(path, charges=charges, patients=patients or max(50, charges // 10), days=days,

@@ -68,6 +68,30 @@ def migrate(obj: Context, target: str) -> None:
                "run `tui-billing check` on both")
 
 
+def demo_on_server(url: str, *, charges: int, patients: int, days: int, seed: int) -> dict[str, int]:
+    """The demo practice into empty server books: built by the same bulk load into a private
+    temporary file (the fast path the demo has), then moved across in one transaction as `migrate` does."""
+    import tempfile
+    import time
+    from pathlib import Path
+
+    from .demo import build_demo
+    from .store.errors import BillingError
+    from .store.pg_migrate import copy_books
+
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="tui-billing-demo-") as folder:
+        try:
+            stats = build_demo(Path(folder) / "demo.db", charges=charges, patients=patients, days=days, seed=seed)
+            built = time.monotonic()
+            copy_books(Path(folder) / "demo.db", url)
+        except BillingError as exc:
+            fail(str(exc))
+    stats["seconds"] = round(time.monotonic() - started)
+    stats["of which moving to the server"] = round(time.monotonic() - built)
+    return stats
+
+
 def _server_url(obj: Context) -> str:
     url = obj.db or ""
     if not url.startswith(("postgresql://", "postgres://")):
