@@ -87,6 +87,10 @@ COMPAT_FUNCTIONS = (
     "LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN a IS NULL OR b IS NULL THEN NULL ELSE LEAST(a, b) END $$",
     "CREATE OR REPLACE FUNCTION ifnull(a anycompatible, b anycompatible) RETURNS anycompatible "
     "LANGUAGE sql IMMUTABLE AS $$ SELECT COALESCE(a, b) $$",
+    # SQLite's booleans are 0/1, so SUM(x IS NOT NULL) counts: the same aggregate over PostgreSQL's booleans
+    "CREATE OR REPLACE FUNCTION tb_sum_flag(total bigint, flag boolean) RETURNS bigint LANGUAGE sql IMMUTABLE AS "
+    "$$ SELECT COALESCE(total, 0) + CASE WHEN flag THEN 1 ELSE 0 END $$",
+    "CREATE OR REPLACE AGGREGATE sum(boolean) (SFUNC = tb_sum_flag, STYPE = bigint)",
     "CREATE OR REPLACE FUNCTION instr(a text, b text) RETURNS integer LANGUAGE sql IMMUTABLE AS $$ SELECT strpos(a, b) $$",
     # a SQLite integer is 64 bits: length() of one is its text's length
     "CREATE OR REPLACE FUNCTION length(n bigint) RETURNS integer LANGUAGE sql IMMUTABLE AS $$ SELECT length(n::text) $$",
