@@ -135,9 +135,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--writes", type=int, default=50, help="receipts per writer process")
     args = parser.parse_args()
-    import pg_server
-
     from tui_billing.store import identity
+
+    import pg_server
 
     identity.make_new_books_test_books(False)
     work = Path(tempfile.mkdtemp(prefix="pg-bench-"))
