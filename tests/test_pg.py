@@ -210,6 +210,34 @@ def test_a_clerk_cannot_change_history_or_the_schema(server_books, statement):
     assert practice and run_check().ok
 
 
+@pytest.mark.parametrize(("statement", "refused_for_clerk"), [
+    ("INSERT INTO day_close (posting_date, closed_at, operator, totals) VALUES ('2026-11-16', 'now', 'x', '{}')", True),
+    ("INSERT INTO role_grant (user, role, granted_by, granted_at) VALUES ('tb_clerk_ann', 'admin', 'me', 'now')", True),
+    ("INSERT INTO payer (code, name, kind) VALUES ('ZZ', 'Mine', 'other')", True),
+    ("INSERT INTO test_book (id, marked_by, marked_at, reason) VALUES (1, 'x', 'now', 'x')", True),
+])
+def test_the_app_roles_are_database_roles(server_books, statement, refused_for_clerk):
+    """A clerk cannot give themselves a role, close a day or change master data with a database client."""
+    cluster, url = server_books
+    _post_a_day()
+    superuser = url.replace(f"user={pg_server.OWNER}", f"user={pg_server.SUPERUSER}")
+    pg_admin.add_login(superuser, "tb_clerk_ann", "clerk")
+    before = _fingerprint(url)
+    with psycopg.connect(_clerk_url(url, "tb_clerk_ann")) as clerk:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            clerk.execute(pg_dialect.translate(statement).sql)
+    assert _fingerprint(url) == before
+    # a supervisor may write what the app lets a supervisor write (here only the role grant stays refused)
+    pg_admin.add_login(superuser, "tb_sup_cat", "supervisor")
+    with psycopg.connect(_clerk_url(url, "tb_sup_cat")) as supervisor:
+        if "role_grant" in statement or "test_book" in statement:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                supervisor.execute(pg_dialect.translate(statement).sql)
+        else:
+            supervisor.execute(pg_dialect.translate(statement).sql)
+            supervisor.rollback()
+
+
 def test_a_clerk_posts_through_the_program(server_books):
     cluster, url = server_books
     practice = _post_a_day()

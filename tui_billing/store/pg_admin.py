@@ -28,6 +28,13 @@ if TYPE_CHECKING:
     from psycopg import Connection
 
 GROUP_ROLES = {"clerk": "tb_clerk", "supervisor": "tb_supervisor", "admin": "tb_admin"}
+#: The app's rules (store/roles.py) as table rights, so the server holds the line too: tables whose
+#: rows only a supervisor (or admin) writes, and those only an admin writes. Nobody but the owner
+#: writes the test-book marker or the schema's own tables.
+SUPERVISOR_TABLES = ("day_close", "month_close", "day_digest", "practice", "provider", "payer", "procedure",
+                     "adjustment_reason", "fee_schedule")
+ADMIN_TABLES = ("role_grant",)
+OWNER_TABLES = ("tb_schema", "tb_books_version", "test_book")
 #: current-state tables the operations update (everything else is only ever inserted into)
 UPDATABLE = ("patient", "coverage", "payer", "provider", "practice", "procedure", "adjustment_reason", "batch",
              "tb_books_version")
@@ -113,12 +120,16 @@ def _grant(conn: Connection[Any]) -> None:
     tables = [r[0] for r in conn.execute(
         "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()").fetchall()]
     for table in tables:
-        conn.execute(f"REVOKE ALL ON {table} FROM PUBLIC")
+        conn.execute(f"REVOKE ALL ON {table} FROM PUBLIC, {groups}")
         conn.execute(f"GRANT SELECT ON {table} TO {groups}")
-        if table not in ("tb_schema", "tb_books_version"):
-            conn.execute(f"GRANT INSERT ON {table} TO {groups}")
-        if table in UPDATABLE:
-            conn.execute(f"GRANT UPDATE ON {table} TO {groups}")
+        writers = ("tb_admin",) if table in ADMIN_TABLES else ("tb_supervisor", "tb_admin") \
+            if table in SUPERVISOR_TABLES else () if table in OWNER_TABLES else tuple(GROUP_ROLES.values())
+        if writers:
+            conn.execute(f"GRANT INSERT ON {table} TO {', '.join(writers)}")
+            if table in UPDATABLE:
+                conn.execute(f"GRANT UPDATE ON {table} TO {', '.join(writers)}")
+    # every writer takes the write lock by updating its one row (store/pg.py), whatever it writes
+    conn.execute(f"GRANT UPDATE ON tb_books_version TO {groups}")
     conn.execute(f"GRANT SELECT ON sqlite_master TO {groups}")
 
 
