@@ -6,6 +6,7 @@ them, so `--help` and the report commands start fast and never load Textual.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -67,6 +68,8 @@ def _confirm_new_book(db: str | None) -> None:
     from .store.db import resolve_db_path
     from .store.errors import DatabaseFileError
 
+    if (db or os.environ.get("TUI_BILLING_DB") or "").startswith(("postgresql://", "postgres://")):
+        return  # a server's books are made by `pg setup`, never by opening them
     try:
         path = resolve_db_path(db)
     except DatabaseFileError as exc:

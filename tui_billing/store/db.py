@@ -160,6 +160,9 @@ def resolve_db_path(given: str | os.PathLike[str] | None = None) -> Path:
         return default_db_path()
     if raw.startswith("sqlite:///"):
         raw = raw[len("sqlite:///") - 1 :] if raw.startswith("sqlite:////") else raw[len("sqlite:///") :]
+    elif raw.startswith(("postgresql://", "postgres://")):
+        raise DatabaseFileError("these books are on a PostgreSQL server: this command works on a SQLite file "
+                                "(a server's books are backed up and restored with pg_dump and pg_restore)")
     elif "://" in raw:
         scheme = raw.split("://", 1)[0]
         raise DatabaseFileError(f"{scheme}:// databases are not supported yet: use a file path or sqlite:///path")
