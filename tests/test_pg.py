@@ -361,11 +361,27 @@ def test_migrate_moves_the_books_and_everything_agrees(pg_cluster, tmp_path, mon
         assert [c.exit_code for c in checks] == [0, 0], [c.output for c in checks]
         lines = [[line for line in c.stdout.splitlines() if "TEST books" not in line] for c in checks]
         assert lines[0] == lines[1]
+        # the keys, foreign keys and indexes taken off for the copy are all back, as a new database has them
+        fresh = pg_cluster.new_database()
+        try:
+            assert _structure(url) == _structure(fresh)
+        finally:
+            pg_cluster.drop_database(fresh)
         again = runner.invoke(main, ["--db", str(path), "migrate", "--to", url], env=env)
         assert again.exit_code == 1 and "already holds books" in again.stderr
     finally:
         close_database()
         pg_cluster.drop_database(url)
+
+
+def _structure(url: str) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return sorted(conn.execute(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE connamespace = current_schema()::regnamespace UNION ALL "
+            "SELECT indrelid::regclass::text, indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relnamespace = current_schema()::regnamespace UNION ALL "
+            "SELECT tgrelid::regclass::text, tgname, tgenabled::text FROM pg_trigger WHERE NOT tgisinternal").fetchall())
 
 
 def test_the_demo_builds_into_postgresql(pg_cluster, today):
