@@ -452,3 +452,49 @@ async def test_the_screens_run_on_postgresql_and_refresh_by_notify(pg_cluster, m
             await _until(pilot, lambda: len(queue.rows) == before + 1, "the other clerk's receipt in the queue")
     finally:
         close_database()
+
+
+CRASHING_WRITER = textwrap.dedent("""
+    import sys
+    from tui_billing.store import open_database
+    from tui_billing.store import operations as ops
+    url, round_no, patient = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    open_database(url)
+    k = 0
+    while True:
+        reference = f"crash{round_no}-{k}"
+        ops.record_receipt(amount=100 + k, method="check", patient_id=patient, reference=reference)
+        print(reference, flush=True)  # acknowledged: committed
+        k += 1
+""")
+
+
+def test_a_writer_killed_at_random_moments_keeps_every_acknowledged_entry(server_books):
+    """SIGKILL (a dropped SSH session) anywhere, mid-transaction or between commit and acknowledgement:
+    the server rolls the open transaction back; what was acknowledged stays, exactly once."""
+    import random
+    import signal
+
+    cluster, url = server_books
+    practice = _post_a_day()
+    rng = random.Random(17)
+    acked: list[str] = []
+    for round_no in range(int(os.environ.get("TUI_BILLING_PG_KILLS", "4"))):
+        proc = subprocess.Popen([sys.executable, "-c", CRASHING_WRITER, url, str(round_no), str(practice.patients[0])],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+        assert proc.stdout is not None
+        for _ in range(rng.randint(1, 6)):
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read() if proc.stderr else ""
+            acked.append(line.strip())
+        time.sleep(rng.random() * 0.01)  # a fraction of a transaction more: the kill lands anywhere
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        acked += [line.strip() for line in proc.stdout.read().splitlines() if line.strip()]
+    found = dict(database.execute_sql(
+        "SELECT reference, COUNT(*) FROM receipt WHERE reference LIKE 'crash%' GROUP BY reference").fetchall())
+    assert set(acked) <= set(found), "an acknowledged entry was lost"
+    assert set(found.values()) == {1}, "an entry was posted twice"
+    assert len(found) - len(acked) <= int(os.environ.get("TUI_BILLING_PG_KILLS", "4"))  # committed, killed before its ack
+    report = run_check()
+    assert report.ok, report.problems
