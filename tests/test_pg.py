@@ -498,3 +498,34 @@ def test_a_writer_killed_at_random_moments_keeps_every_acknowledged_entry(server
     assert len(found) - len(acked) <= int(os.environ.get("TUI_BILLING_PG_KILLS", "4"))  # committed, killed before its ack
     report = run_check()
     assert report.ok, report.problems
+
+
+def test_two_processes_cannot_apply_one_receipt_twice(server_books):
+    """Both clerks read 200.00 unapplied and apply all of it at the same moment: the write lock makes the
+    second one see the first's work, and it is refused."""
+    import multiprocessing
+
+    from test_receipts_concurrency import _clerk
+
+    cluster, url = server_books
+    practice = _post_a_day()
+    payer = practice.payers[0]
+    enc = ops.post_encounter(patient_id=practice.patients[0], provider_id=practice.providers[0], dos="2026-11-16",
+                             diagnoses=["I10"], lines=[ops.ChargeLine("99214")] * 4, payer_id=payer)
+    charges = list(enc.charge_ids)
+    rid = ops.record_receipt(amount=20000, method="check", payer_id=payer, reference="RACE").receipt_id
+    close_database()
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(2), ctx.Queue()
+    procs = [ctx.Process(target=_clerk, args=(url, rid, charges[:2], 10000, barrier, results)),
+             ctx.Process(target=_clerk, args=(url, rid, charges[2:], 10000, barrier, results))]
+    for proc in procs:
+        proc.start()
+    outcomes = [results.get(timeout=120) for _ in procs]
+    for proc in procs:
+        proc.join(timeout=60)
+        assert proc.exitcode == 0
+    assert sorted(kind for kind, _ in outcomes) == ["posted", "refused"], outcomes
+    open_database(url)
+    assert database.execute_sql("SELECT unapplied FROM receipt_balance WHERE receipt_id = ?", (rid,)).fetchone() == (0,)
+    assert run_check().ok
