@@ -529,3 +529,22 @@ def test_two_processes_cannot_apply_one_receipt_twice(server_books):
     open_database(url)
     assert database.execute_sql("SELECT unapplied FROM receipt_balance WHERE receipt_id = ?", (rid,)).fetchone() == (0,)
     assert run_check().ok
+
+
+def test_an_admin_starts_server_books_as_the_readme_says(pg_cluster, office_books, monkeypatch):
+    monkeypatch.delenv("TUI_BILLING_DB", raising=False)
+    url = pg_cluster.new_database()
+    try:
+        pg_admin.add_login(url.replace(f"user={pg_server.OWNER}", f"user={pg_server.SUPERUSER}"), "tb_sup_cat", "admin")
+        admin = _clerk_url(url, "tb_sup_cat")
+        started = CliRunner().invoke(main, ["--db", admin, "init", "--practice", "Maple Family Medicine"])
+        assert started.exit_code == 0, (started.output, started.exception)
+        assert "is the admin of these books" in started.stdout
+        added = CliRunner().invoke(main, ["--db", admin, "users", "add", "nobody", "clerk"])  # an OS account
+        assert added.exit_code == 0, (added.output, added.exception)
+        checked = CliRunner().invoke(main, ["--db", admin, "check"])
+        assert checked.exit_code == 0, checked.output
+        assert "TEST books" not in checked.stdout  # an office's books: the test hooks are not honoured
+    finally:
+        close_database()
+        pg_cluster.drop_database(url)
