@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from tests.reports_fixtures import DAYS, TODAY, build
 from tui_billing.cli import main
-from tui_billing.store import close_database, migrations, open_database, pg_admin, pg_dialect, pg_schema, run_check
+from tui_billing.store import BillingError, close_database, migrations, open_database, pg_admin, pg_dialect, pg_schema, run_check
 from tui_billing.store import operations as ops
 from tui_billing.store.db import database
 
@@ -236,6 +236,17 @@ def test_the_app_roles_are_database_roles(server_books, statement, refused_for_c
         else:
             supervisor.execute(pg_dialect.translate(statement).sql)
             supervisor.rollback()
+
+
+def test_what_the_server_refuses_a_login_is_one_clear_line(server_books):
+    cluster, url = server_books
+    _post_a_day()
+    pg_admin.add_login(url.replace(f"user={pg_server.OWNER}", f"user={pg_server.SUPERUSER}"), "tb_clerk_bob", "clerk")
+    close_database()
+    open_database(_clerk_url(url, "tb_clerk_bob"))  # an admin in the app (a test book), a clerk in the database
+    with pytest.raises(BillingError, match=r"the database refused it: your login may not do this .*day_close"):
+        ops.close_day("2026-11-16", ops.DepositCount(cash=2000))
+    assert database.execute_sql("SELECT COUNT(*) FROM day_close").fetchone() == (0,)
 
 
 def test_a_clerk_posts_through_the_program(server_books):

@@ -566,7 +566,7 @@ def write(fn: Callable[..., T]) -> Callable[..., T]:
         if _reading.depth:
             # a write cannot join a read snapshot: its older view could not take the write lock
             raise RuntimeError(f"{fn.__name__} writes, inside read_snapshot()")
-        from peewee import OperationalError
+        from peewee import OperationalError, ProgrammingError
 
         database = _db()
         if database.in_transaction():
@@ -586,6 +586,13 @@ def write(fn: Callable[..., T]) -> Callable[..., T]:
                 follow = getattr(exc, "after_rollback", None)
                 if follow is not None:
                     follow()
+                raise
+            except ProgrammingError as exc:
+                if _server is not None and "permission denied" in str(exc):
+                    # the server's roles (store/pg_admin.py) said no: one line, as the app's own refusals
+                    raise BillingError(f"the database refused it: your login may not do this ({str(exc).strip()}); "
+                                       "ask the office admin for a login of the right role (tui-billing pg login)"
+                                       ) from exc
                 raise
             except OperationalError as exc:
                 _refuse_disk_full(exc)
