@@ -103,7 +103,7 @@ def today(monkeypatch: pytest.MonkeyPatch) -> str:
 #: path, damages it, backs it up) is marked ``@pytest.mark.sqlite_only``.
 BOTH_BACKENDS = {
     "test_store_db", "test_store_properties", "test_store_transfers", "test_store_bad_input", "test_reports",
-    "test_balancing_store", "test_batch_corrections", "test_receipts_queries", "test_accounts_store", "test_roles",
+    "test_balancing_store", "test_batch_corrections", "test_accounts_store", "test_roles",
 }
 
 

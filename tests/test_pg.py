@@ -42,6 +42,8 @@ import pg_server
     ("INSERT OR IGNORE INTO r (code) VALUES (?)", "INSERT INTO r (code) VALUES (%s) ON CONFLICT DO NOTHING"),
     ("PRAGMA user_version", "SELECT version FROM tb_schema WHERE id = 1"),
     ("PRAGMA busy_timeout = 0", "SET lock_timeout = 1"),
+    ("SELECT 1 FROM charge_balance cb INDEXED BY charge_balance_open_payer WHERE cb.payer_id = ?",
+     "SELECT 1 FROM charge_balance cb    WHERE cb.payer_id = %s"),
 ])
 def test_translate(sqlite, postgres):
     assert pg_dialect.translate(sqlite).sql == postgres

@@ -138,6 +138,7 @@ def translate(sql: str) -> Query:
     previous = ""
     sub = 0
     skip = -1
+    dropped: set[int] = set()
     # SQLite numbers a bare ? after ?N as the highest number so far + 1: once any ?N appears, all are numbered
     numbered = any(kind == "numbered" for kind, _ in tokens)
     highest = 0
@@ -174,8 +175,11 @@ def translate(sql: str) -> Query:
             elif lower == "is" and following == "not" and _next_word(tokens, _next_index(tokens, i))[1] not in _IS_OPERANDS:
                 out.append("IS DISTINCT FROM")
                 skip = _next_index(tokens, i)  # the NOT
-            elif i == skip:
+            elif i == skip or i in dropped:
                 out.append("")
+            elif lower == "indexed" and following == "by":  # SQLite's index hint: PostgreSQL's planner chooses
+                by = _next_index(tokens, i)
+                dropped.update((by, _next_index(tokens, by)))
             else:
                 out.append(text)
         elif text == "(":
