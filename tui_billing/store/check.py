@@ -19,7 +19,7 @@ from ..ledger.vocab import METHODS
 from ..money import format_cents
 from . import audit, check_audit, digests, identity
 from .db import database, on_server
-from .migrations import schema_problems
+from .schema_check import guard_problems
 
 
 @dataclass
@@ -79,7 +79,7 @@ def run_check(*, integrity: bool = True, limit: int = 10) -> CheckReport:
     pages = _PageCheck(limit) if integrity and not server else None
 
     # The guards themselves, in full SQL: a dropped, weakened or added trigger would let history be rewritten.
-    report.problems.extend(schema_problems(database.execute_sql, limit))
+    report.problems.extend(guard_problems(database.execute_sql, limit))
 
     # Running charge balances against the posted rows. One pass over each table in storage order
     # and one GROUP BY is about twice as fast on a million charges as joining per-table sums

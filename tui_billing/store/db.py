@@ -449,7 +449,7 @@ def _open_server(url: str, *, migrate: bool) -> Path:
 
     _close_server()
     try:
-        server = pg.open_url(url)
+        server = pg.open_url(url, BUSY_TIMEOUT_MS)
     except Exception as exc:  # the driver's message says why (no server, no such role, refused)
         raise DatabaseFileError(f"cannot open the books at {url}: {str(exc).strip()}") from exc
     version = pg_admin.schema_version(server.connection())  # type: ignore[no-untyped-call]

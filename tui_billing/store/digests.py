@@ -295,10 +295,10 @@ def problems(limit: int = 10, *, rows_since: str = "") -> list[str]:
 
 def close_blockers(date: str) -> list[str]:
     """What refuses the next day close: a guard that is not ours, or a broken digest chain."""
-    from .migrations import schema_problems
+    from .schema_check import guard_problems
 
     since = (dt.date.fromisoformat(date) - dt.timedelta(days=CLOSE_RECHECK_DAYS)).isoformat()
-    found = schema_problems(_execute, limit=5) + problems(5, rows_since=since) + _older_rows(since, CLOSE_BUDGET_S)
+    found = guard_problems(_execute, limit=5) + problems(5, rows_since=since) + _older_rows(since, CLOSE_BUDGET_S)
     return [f"the books fail `tui-billing check` ({p})" for p in found]
 
 

@@ -737,12 +737,6 @@ def expected_schema() -> dict[tuple[str, str], str]:
 
 def schema_problems(execute: Execute, limit: int = 10) -> list[str]:
     """Every table, index and trigger whose SQL differs from this schema version's (or is missing, or extra)."""
-    from .db import on_server
-
-    if on_server():  # PostgreSQL's catalogue and guards are its own (store/pg_schema.py)
-        from . import pg_schema
-
-        return pg_schema.problems(execute, limit)
     have = {(t, n): sql for t, n, sql in execute(
         "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'", ()).fetchall()}
     want = expected_schema()

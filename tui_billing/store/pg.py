@@ -99,13 +99,13 @@ class _Cursor:
 class PgDatabase(PostgresqlDatabase):
     """Peewee's PostgreSQL database, taking the store's SQLite-dialect statements."""
 
+    lock_timeout_ms = 5000
+
     def _connect(self) -> Any:
         conn = super()._connect()  # type: ignore[misc]  # Peewee's stubs leave out the private hooks
         conn.adapters.register_loader("numeric", _numeric_loader())
-        from .db import BUSY_TIMEOUT_MS
-
         # a writer waits this long for another's write lock, then the store's write() retries (SQLite's busy timeout)
-        conn.execute(f"SET lock_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute(f"SET lock_timeout = {int(self.lock_timeout_ms)}")
         return conn
 
     def begin(self, lock_type: str | None = None, isolation_level: Any = None) -> None:  # type: ignore[override]
@@ -135,9 +135,11 @@ class PgDatabase(PostgresqlDatabase):
         return _Cursor(cursor, lastrowid)
 
 
-def open_url(url: str) -> PgDatabase:
-    """A connected database for ``url`` (``postgresql:///books?host=/run/postgresql``)."""
+def open_url(url: str, lock_timeout_ms: int) -> PgDatabase:
+    """A connected database for ``url`` (``postgresql:///books?host=/run/postgresql``); a writer waits up to
+    ``lock_timeout_ms`` for another's write lock before the store's write() backs off and tries again."""
     database = PgDatabase(url, prefer_psycopg3=True, autoconnect=True)
+    database.lock_timeout_ms = lock_timeout_ms
     database.connect()
     return database
 
