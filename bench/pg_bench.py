@@ -42,12 +42,13 @@ WRITER = """
 import json, sys, time
 from tui_billing.store import open_database
 from tui_billing.store import operations as ops
-db, worker, count, patient = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+db, worker, count, patient, start_at = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
 open_database(db, create=False)
-started = time.perf_counter()
+time.sleep(max(0.0, start_at - time.time()))  # every writer starts together, after its imports
+started = time.time()
 for k in range(count):
     ops.record_receipt(amount=100 + k, method="check", patient_id=patient, reference=f"bench{worker}-{k}")
-print(json.dumps([started, time.perf_counter()]))
+print(json.dumps([started, time.time()]))
 """
 
 SQLITE_FLOOR = ("import sqlite3, sys, json\ncon = sqlite3.connect(sys.argv[1])\n"
@@ -116,10 +117,12 @@ def reports(db: str, dates: dict[str, str], repeats: int) -> dict:
 
 
 def writers(db: str, processes: int, each: int, patient: int, today: str) -> float:
-    """Receipts per second, first start to last finish of the posting loops (imports excluded)."""
+    """Receipts per second, from the common start to the last finish of the posting loops (imports excluded)."""
     env = child_env(TUI_BILLING_TODAY=today, TUI_BILLING_OPERATOR="bench")
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, db, str(w), str(each), str(patient)], cwd=ROOT, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for w in range(processes)]
+    start_at = time.time() + 5 + processes  # long enough for every process to import and open the books
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, db, str(w), str(each), str(patient), str(start_at)],
+                              cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for w in range(processes)]
     spans = []
     for proc in procs:
         out, err = proc.communicate(timeout=600)
