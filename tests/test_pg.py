@@ -184,6 +184,25 @@ def test_the_upgrade_runs_on_the_server_and_keeps_the_rows(pg_cluster, today, ne
         pg_cluster.drop_database(url)
 
 
+def test_setup_refuses_a_database_that_sorts_unlike_sqlite(pg_cluster):
+    from tui_billing.store.errors import DatabaseFileError
+
+    pg_cluster.sql("CREATE DATABASE tb_sorted_en TEMPLATE template0 LC_COLLATE 'en_US.utf8' LC_CTYPE 'en_US.utf8'"
+                   if _has_locale(pg_cluster, "en_US.utf8") else
+                   "CREATE DATABASE tb_sorted_en TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'")
+    try:
+        url = pg_cluster.url("tb_sorted_en", pg_server.SUPERUSER)
+        with pytest.raises(DatabaseFileError, match="needs byte order"):
+            pg_admin.setup(url, owner=pg_server.OWNER)
+    finally:
+        pg_cluster.sql("DROP DATABASE IF EXISTS tb_sorted_en")
+
+
+def _has_locale(cluster, name: str) -> bool:
+    with psycopg.connect(cluster.url("postgres", pg_server.SUPERUSER)) as conn:
+        return bool(conn.execute("SELECT 1 FROM pg_collation WHERE collname = %s", (name,)).fetchone())
+
+
 def _clerk_url(url: str, clerk: str) -> str:
     return url.replace(f"user={pg_server.OWNER}", f"user={clerk}")
 

@@ -74,6 +74,14 @@ def setup(url: str, *, owner: str) -> int:
 
     conn = _connect(url)
     try:
+        row = conn.execute("SELECT datcollate, datlocprovider FROM pg_database "
+                           "WHERE datname = current_database()").fetchone()
+        if row and (row[0] not in ("C", "POSIX", "C.UTF-8", "C.utf8") or row[1] == "i"):  # i: an ICU collation
+            # SQLite compares text byte by byte: under another collation lists and reports would sort
+            # differently on the two backends (and a moved office's reports would not agree)
+            raise DatabaseFileError(f"the database sorts text by {'ICU' if row[1] == 'i' else row[0]}; tui-billing needs "
+                                    "byte order: create it "
+                                    "with `createdb --locale=C.UTF-8 --template=template0 ...`")
         with conn.transaction():
             _ensure_group_roles(conn)
             conn.execute(f"SET LOCAL ROLE {_ident(owner)}")
