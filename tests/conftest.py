@@ -32,6 +32,7 @@ import pytest
 from tui_billing.store import close_database, identity, open_database
 from tui_billing.store import db as store_db
 
+import pg_server
 import store_helpers
 from store_helpers import OPERATOR, TODAY
 
@@ -97,9 +98,63 @@ def today(monkeypatch: pytest.MonkeyPatch) -> str:
     return TODAY
 
 
+#: Test modules whose tests that take ``db`` (or ``practice``) run on both backends: SQLite and a
+#: real PostgreSQL server (tests/pg_server.py). A test that needs a file (it opens sqlite3 on the
+#: path, damages it, backs it up) is marked ``@pytest.mark.sqlite_only``.
+BOTH_BACKENDS = {
+    "test_store_db", "test_store_properties", "test_store_transfers", "test_store_bad_input", "test_reports",
+    "test_balancing_store", "test_batch_corrections", "test_accounts_store", "test_roles",
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sqlite_only: needs the SQLite file itself (runs on SQLite only)")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "db" not in metafunc.fixturenames or metafunc.module.__name__ not in BOTH_BACKENDS:
+        return
+    if metafunc.definition.get_closest_marker("sqlite_only"):
+        return
+    metafunc.parametrize("db", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[pg_server.Cluster]:
+    """One throwaway PostgreSQL server for the session (skipped without its binaries, unless required)."""
+    pg_server.require_or_skip()
+    cluster = pg_server.Cluster()
+    try:
+        cluster.start()
+        cluster.make_template()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
 @pytest.fixture
-def db(tmp_path: Path, today: str) -> Iterator[Path]:
-    """A fresh database file at tmp_path/billing.db, open on store.database."""
+def pg_url(request: pytest.FixtureRequest, today: str) -> Iterator[str]:
+    """A fresh PostgreSQL database with the books' schema (not opened); its URL, as the owner."""
+    cluster: pg_server.Cluster = request.getfixturevalue("pg_cluster")
+    url = cluster.fresh_books()
+    try:
+        yield url
+    finally:
+        close_database()
+
+
+@pytest.fixture
+def db(request: pytest.FixtureRequest, tmp_path: Path, today: str) -> Iterator[Path | str]:
+    """A fresh database open on store.database: a file at tmp_path/billing.db (its path is yielded), or,
+    for a test of a BOTH_BACKENDS module, also a PostgreSQL database (its URL is yielded)."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        url: str = request.getfixturevalue("pg_url")
+        open_database(url)
+        try:
+            yield url
+        finally:
+            close_database()
+        return
     path = open_database(tmp_path / "billing.db")
     try:
         yield path

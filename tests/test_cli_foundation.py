@@ -168,7 +168,8 @@ def _bad_paths(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
         "world readable": (["--db", str(shared), "check"], "chmod o-rwx"),
         "damaged": (["--db", str(damaged), "check"], "damaged or not a database"),
         "newer schema": (["--db", str(newer), "check"], "newer tui-billing"),
-        "postgres url": (["--db", "postgresql://office/billing", "check"], "postgresql:// databases are not supported"),
+        # a server that cannot be reached: the driver's reason, in one line
+        "postgres url": (["--db", "postgresql://office/billing", "check"], "cannot open the books at postgresql://office/billing"),
         "directory": (["--db", str(tmp_path), "init"], "is a directory"),
         "under a file": (["--db", str(notes / "billing.db"), "init"], f"cannot create {notes / 'billing.db'}"),
         "backup dest under a file": (["--db", str(tmp_path / "ok.db"), "init", "&&", "backup", str(notes / "x.db")],

@@ -3,17 +3,32 @@
 from __future__ import annotations
 
 import pytest
-from test_receipts_support import days_ago, fresh_books
+from test_receipts_support import TODAY, build_books, days_ago, fresh_books
 
 from tui_billing.store import database
 from tui_billing.store import operations as ops
 from tui_billing.store import receipts_queries as q
-from tui_billing.store.db import close_database
+from tui_billing.store.db import close_database, open_database
 
 
 @pytest.fixture
-def books(tmp_path, monkeypatch):
+def sqlite_books(tmp_path, monkeypatch):
     path, ids = fresh_books(tmp_path, monkeypatch)
+    yield ids
+    close_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def books(request, tmp_path, monkeypatch):
+    """The receipts books in a file, and the same built on the PostgreSQL test server."""
+    if request.param == "sqlite":
+        yield request.getfixturevalue("sqlite_books")
+        return
+    monkeypatch.setenv("TUI_BILLING_TODAY", TODAY.isoformat())
+    monkeypatch.setenv("TUI_BILLING_OPERATOR", "clerk")
+    url = request.getfixturevalue("pg_cluster").fresh_books()
+    ids = build_books(url)  # (closes the books when built)
+    open_database(url)
     yield ids
     close_database()
 
@@ -74,7 +89,7 @@ def test_open_charges_page_through_a_payer_and_filter(books):
     assert not q.valid_dos_filter("2026-13") and q.valid_dos_filter("2026-11") and q.valid_dos_filter("")
 
 
-def test_open_charge_pages_walk_the_partial_index(books):
+def test_open_charge_pages_walk_the_partial_index(sqlite_books):  # SQLite's own plan
     plan = database.execute_sql(
         "EXPLAIN QUERY PLAN SELECT cb.charge_id FROM charge_balance cb INDEXED BY charge_balance_open_payer "
         "WHERE cb.payer_id = 1 AND cb.balance > 0 AND (cb.dos, cb.charge_id) > ('2026-01-01', 5) "

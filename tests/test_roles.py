@@ -6,8 +6,6 @@ makes them); the operator is switched with TUI_BILLING_OPERATOR, which a test bo
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 from click.testing import CliRunner
 
@@ -16,6 +14,8 @@ from tui_billing.store import BillingError, database, roles
 from tui_billing.store import operations as ops
 from tui_billing.store.operations import DepositCount
 from tui_billing.store.roles import REFUND_LIMIT_CENTS
+
+from raw_books import INTEGRITY, Raw
 
 
 @pytest.fixture
@@ -158,8 +158,8 @@ def test_users_are_managed_by_an_admin_with_versioned_audited_grants(staff, prac
     assert [u for u, _ in events("grant_role")].count("tester") == 4 and len(events("revoke_role")) == 1
     staff("carol")
     assert "no role in these books" in refused(encounter, practice)
-    con = sqlite3.connect(db)
-    with pytest.raises(sqlite3.IntegrityError):
+    con = Raw(db)
+    with pytest.raises(INTEGRITY):
         con.execute("UPDATE role_grant SET role = 'admin' WHERE user = 'carol'")
     con.close()
 

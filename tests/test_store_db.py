@@ -24,6 +24,7 @@ from tui_billing.store import operations as ops
 from tui_billing.store.operations import ChargeLine, DistributionLine
 
 import store_helpers
+from raw_books import CHECK_FAILED, INTEGRITY, Raw
 
 
 def _mode(path: Path) -> int:
@@ -259,9 +260,9 @@ def posted(practice, monkeypatch):
 ])
 def test_history_triggers_refuse_update_and_delete(posted, db, dump, sql):
     before = dump()
-    conn = sqlite3.connect(db)
+    conn = Raw(db)
     try:
-        with pytest.raises(sqlite3.IntegrityError, match=r"posted history is never changed"):
+        with pytest.raises(INTEGRITY, match=r"posted history is never changed"):
             conn.execute(sql)
         conn.rollback()
     finally:
@@ -277,9 +278,9 @@ def test_history_triggers_refuse_update_and_delete(posted, db, dump, sql):
 ])
 def test_closed_day_insert_refused_by_trigger(posted, db, dump, sql):
     before = dump()
-    conn = sqlite3.connect(db)
+    conn = Raw(db)
     try:
-        with pytest.raises(sqlite3.IntegrityError, match=r"posting date is closed"):
+        with pytest.raises(INTEGRITY, match=r"posting date is closed"):
             conn.execute(sql)
         conn.rollback()
     finally:
@@ -288,13 +289,13 @@ def test_closed_day_insert_refused_by_trigger(posted, db, dump, sql):
 
 
 def test_running_balance_cannot_go_negative_by_hand(posted, db):
-    conn = sqlite3.connect(db)
+    conn = Raw(db)
     try:
-        with pytest.raises(sqlite3.IntegrityError, match=r"CHECK constraint"):
+        with pytest.raises(INTEGRITY, match=CHECK_FAILED):
             conn.execute("INSERT INTO distribution (receipt_id, posting_date, operator, created_at) "
                          "VALUES (NULL, '2026-11-16', 'x', 'now')")
             conn.execute("INSERT INTO adjustment (distribution_id, charge_id, reason_code, amount, posting_date, operator) "
-                         "VALUES (last_insert_rowid(), 1, 'CO-45', 999999, '2026-11-16', 'x')")
+                         "VALUES ((SELECT MAX(id) FROM distribution), 1, 'CO-45', 999999, '2026-11-16', 'x')")
     finally:
         conn.rollback()
         conn.close()
@@ -317,12 +318,12 @@ class LockHolder:
 
     def _run(self) -> None:
         try:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=5)
-            conn.execute("BEGIN IMMEDIATE")
+            conn = Raw(self.path, isolation_level=None, timeout=5)
+            conn.begin_write()
             conn.execute("INSERT INTO adjustment_reason (code, description, kind) VALUES ('OTHER', 'other clerk', 'office')")
             self.locked.set()
             self.release.wait(10)
-            conn.execute("COMMIT")
+            conn.commit()
             conn.close()
         except BaseException as exc:  # reported to the test
             self.error = exc
@@ -401,7 +402,7 @@ def test_write_gives_up_clearly_when_the_lock_is_never_released(practice, db, du
 
 def test_audit_tamper_detected_and_dropped_trigger_reported(posted, db):
     assert run_check().ok
-    conn = sqlite3.connect(db)
+    conn = Raw(db)
     conn.execute("DROP TRIGGER audit_event_no_update")
     conn.execute("UPDATE audit_event SET detail = replace(detail, '10000', '1000') WHERE action = 'post_encounter'")
     conn.commit()
@@ -414,7 +415,7 @@ def test_audit_tamper_detected_and_dropped_trigger_reported(posted, db):
 
 
 def test_tampered_money_row_detected(posted, db):
-    conn = sqlite3.connect(db)
+    conn = Raw(db)
     conn.execute("DROP TRIGGER charge_no_update")
     conn.execute("UPDATE charge SET amount = amount + 1")
     conn.commit()

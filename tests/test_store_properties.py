@@ -17,12 +17,13 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
 from tui_billing.store import BillingError, close_database, open_database, run_check
 from tui_billing.store import operations as ops
 from tui_billing.store.operations import ChargeLine, DepositCount, DistributionLine
 
+import pg_server
 import store_helpers as sh
 
 START = "2026-10-28"
@@ -43,7 +44,7 @@ class Books(RuleBasedStateMachine):
         self.dir = Path(tempfile.mkdtemp(prefix="tui-billing-prop-"))
         try:
             # store.database is a global deferred Peewee database: re-point it per example.
-            open_database(self.dir / "books.db")
+            open_database(self.books())
             self.p = sh.seed_practice()
         except BaseException:
             self.teardown()
@@ -58,6 +59,9 @@ class Books(RuleBasedStateMachine):
         self.frozen: dict[str, dict] = {}  # closed day/month -> its rows when it closed
         self.posted = sh.posted_snapshot()
         self.refused = 0
+
+    def books(self) -> str | Path:
+        return self.dir / "books.db"
 
     def teardown(self) -> None:
         close_database()
@@ -483,3 +487,24 @@ Books.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 TestBooks = Books.TestCase
+
+
+class ServerBooks(Books):
+    """The same machine on PostgreSQL books (emptied per example by the test server)."""
+
+    cluster: pg_server.Cluster | None = None
+
+    def books(self) -> str | Path:
+        assert self.cluster is not None
+        return self.cluster.fresh_books()
+
+
+def test_the_same_invariants_hold_on_postgresql(pg_cluster):
+    ServerBooks.cluster = pg_cluster
+    try:
+        run_state_machine_as_test(ServerBooks, settings=settings(
+            max_examples=int(os.environ.get("TUI_BILLING_PG_PROP_EXAMPLES", "8")),
+            stateful_step_count=int(os.environ.get("TUI_BILLING_PROP_STEPS", "30")), deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
+    finally:
+        ServerBooks.cluster = None

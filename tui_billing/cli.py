@@ -6,6 +6,7 @@ them, so `--help` and the report commands start fast and never load Textual.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -13,6 +14,7 @@ import click
 from .claims_cli import register as register_claims
 from .claims_print_cli import register as register_claims_print
 from .cli_context import Context, fail, pass_ctx
+from .pg_cli import register as register_pg
 from .reports.cli import register as register_headless
 
 DB_HELP = "Database file (or sqlite:///path). Default: $TUI_BILLING_DB, else the user data directory."
@@ -68,6 +70,8 @@ def _confirm_new_book(db: str | None) -> None:
     from .store.db import resolve_db_path
     from .store.errors import DatabaseFileError
 
+    if (db or os.environ.get("TUI_BILLING_DB") or "").startswith(("postgresql://", "postgres://")):
+        return  # a server's books are made by `pg setup`, never by opening them
     try:
         path = resolve_db_path(db)
     except DatabaseFileError as exc:
@@ -139,6 +143,9 @@ def backup(obj: Context, dest: Path, force: bool) -> None:
     from .store import BillingError
     from .store.backup import backup_to
 
+    if (obj.db or "").startswith(("postgresql://", "postgres://")):
+        fail("books on a PostgreSQL server are backed up by the server's own tools: pg_dump -Fc (nightly) and, for "
+             "point-in-time recovery, WAL archiving with pg_basebackup; see the README's PostgreSQL section")
     obj.open()
     try:
         pages = backup_to(dest, force=force)
@@ -186,6 +193,13 @@ def demo(obj: Context, charges: int, patients: int | None, days: int, seed: int,
     from .demo import build_demo
     from .store import BillingError, resolve_db_path
 
+    if (obj.db or "").startswith(("postgresql://", "postgres://")):  # built as a file, then moved (pg_cli.py)
+        from .pg_cli import demo_on_server
+
+        moved = demo_on_server(obj.db or "", charges=charges, patients=patients or max(50, charges // 10), days=days,
+                               seed=seed)
+        click.echo(", ".join(f"{k} {v}" for k, v in moved.items()))
+        return
     path = resolve_db_path(obj.db)
     try:
         stats = build_demo(path, charges=charges, patients=patients or max(50, charges // 10), days=days,
@@ -381,3 +395,6 @@ register_headless(main)
 register_claims(main)
 # CMS-1500 printing (issue 13) joins that group: after it, or the group made there replaces it.
 register_claims_print(main)
+
+# PostgreSQL books: `pg setup`, `pg login`, `migrate --to` (tui_billing/pg_cli.py).
+register_pg(main)

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..ledger.vocab import METHODS, month_bounds
 from ..money import format_cents
-from ..store.db import sql
+from ..store.db import on_server, sql
 from ..store.digests import sealed_line
 from ..store.summary import PeriodSummary, day_summary, period_summary
 from .render import Money, Report, Section
@@ -286,6 +286,16 @@ touched AS (
     FROM touched t JOIN charge_balance cb ON cb.charge_id = t.charge_id {posted_join}
 )"""
 
+#: The same on PostgreSQL, which has no bare columns beside an aggregate: the from-payer of the first
+#: transfer after the date is looked up by the transfer id that MIN(k) ends with; `new` is a 0/1 integer.
+AGING_TOUCHED_SERVER = AGING_TOUCHED.replace(
+    "MAX(new) AS new, from_payer_id, MIN(k) AS moved",
+    "MAX(new) AS new, (SELECT x.from_payer_id FROM transfer x WHERE x.id = CAST(substr(MIN(k), 11) AS BIGINT)) "
+    "AS from_payer_id, MIN(k) AS moved",
+).replace("reverses_id IS NULL, NULL, NULL FROM charge", "CASE WHEN reverses_id IS NULL THEN 1 ELSE 0 END, NULL, NULL FROM charge"
+          ).replace("NULL AS from_payer_id, NULL AS k", "CAST(NULL AS BIGINT) AS from_payer_id, CAST(NULL AS TEXT) AS k")
+
+
 AGING_SQL = """
 {ctes}
 SELECT {group}, SUM(b0), SUM(b1), SUM(b2), SUM(b3), SUM(b4), SUM(total) FROM ({parts})
@@ -326,13 +336,13 @@ def aging_sql(as_of: str, by: str, basis: str) -> tuple[str, dict]:
     if not current:
         # the posting date of a touched charge is read only when the aging is by posting date
         posting = basis == "posting"
-        ctes = "WITH " + AGING_TOUCHED.strip().format(
+        ctes = "WITH " + (AGING_TOUCHED_SERVER if on_server() else AGING_TOUCHED).strip().format(
             posted_col="c.posting_date" if posting else "NULL",
             posted_join="JOIN charge c ON c.id = t.charge_id" if posting else "")
         parts.append(AGING_PART.format(group=group, rows=(
             f"SELECT patient_id, now_payer AS payer_id, {when} AS d, -now_balance AS balance FROM was "
             f"WHERE now_balance > 0 UNION ALL "
-            f"SELECT patient_id, then_payer, {when}, then_balance FROM was WHERE NOT new AND then_balance <> 0")))
+            f"SELECT patient_id, then_payer, {when}, then_balance FROM was WHERE new = 0 AND then_balance <> 0")))
     day = dt.date.fromisoformat(as_of)
     params = {"d": as_of, **{f"b{n}": (day - dt.timedelta(days=n)).isoformat() for n in (30, 60, 90, 120)}}
     return AGING_SQL.format(ctes=ctes, parts=" UNION ALL ".join(parts), group=group), params

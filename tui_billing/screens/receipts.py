@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
@@ -69,6 +70,8 @@ class ReceiptsScreen(FilterBar, BillingScreen[None]):
         #: whether the open batch has been looked up once (an account's P waits for it)
         self.batch_known = False
         self._poll_conn: sqlite3.Connection | None = None
+        #: on PostgreSQL books: a connection that hears every other write's NOTIFY (store/pg.py)
+        self._listener: Any = None
         self._version: int | None = None
         self._filter_timer: Timer | None = None
         self._loading = False
@@ -130,6 +133,8 @@ class ReceiptsScreen(FilterBar, BillingScreen[None]):
     def on_unmount(self) -> None:
         if self._poll_conn is not None:
             self._poll_conn.close()
+        if self._listener is not None:
+            self._listener.close()
 
     # ------------------------------------------------------------------ loading
 
@@ -200,6 +205,17 @@ class ReceiptsScreen(FilterBar, BillingScreen[None]):
     @work(thread=True, exclusive=True, group="poll", exit_on_error=False)
     def _poll(self) -> None:
         """Reload when another connection has committed (cheap: no table is read)."""
+        from ..store.db import on_server
+
+        if on_server():  # LISTEN/NOTIFY: the server says when anyone committed
+            from ..store.pg import Listener
+
+            if self._listener is None:
+                self._listener = Listener(database.database)
+            if self._listener.wait(0):
+                self.app.call_from_thread(self.reload)
+                self.app.call_from_thread(self._find_batch)
+            return
         if self._poll_conn is None:
             path = database.database
             if not path:

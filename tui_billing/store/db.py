@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from .errors import BillingError, DatabaseFileError
 
@@ -73,6 +73,7 @@ def inserted_id(cursor: sqlite3.Cursor) -> int:
 
 
 _database: SqliteDatabase | None = None
+_sqlite: SqliteDatabase | None = None
 if TYPE_CHECKING:
     #: made on first use by the module's ``__getattr__`` (below); declared so importers see its type
     database: StoreDatabase
@@ -80,21 +81,55 @@ _database_lock = threading.Lock()
 
 
 def _db() -> SqliteDatabase:
-    """The store's Peewee database (one object for the whole process, made on first use)."""
-    global _database
+    """The store's database (one object for the whole process, made on first use): a Peewee proxy
+    that points at the SQLite database, or at a PostgreSQL server's while one is open (store/pg.py)."""
+    global _database, _sqlite
     if _database is None:
         with _database_lock:  # screens import in a worker thread too: never two objects
             if _database is None:
-                from peewee import SqliteDatabase
+                from peewee import DatabaseProxy, SqliteDatabase
 
                 # Every transaction is BEGIN IMMEDIATE: a deferred transaction that reads and then
                 # writes can fail at once with SQLITE_BUSY under a concurrent writer, and cannot
                 # be retried by waiting.
-                _database = SqliteDatabase(None, lock_type="IMMEDIATE", check_same_thread=False)
+                _sqlite = SqliteDatabase(None, lock_type="IMMEDIATE", check_same_thread=False)
+
+                class Books(DatabaseProxy):
+                    """Peewee's proxy, with the hot methods bound on it: a query costs what it did before
+                    the proxy (no __getattr__ on each call)."""
+
+                    def initialize(self, obj: Any) -> None:
+                        super().initialize(obj)
+                        if obj is not None:
+                            self.__dict__.update(execute_sql=obj.execute_sql, in_transaction=obj.in_transaction)
+
+                proxy = Books()
+                proxy.initialize(_sqlite)
+                _database = cast("SqliteDatabase", proxy)  # it forwards every call to the open one
                 if TYPE_CHECKING:  # the type checker proves Peewee's database is a StoreDatabase
                     _typed: StoreDatabase = _database
                 globals()["database"] = _database  # later lookups are a plain attribute
     return _database
+
+
+def _sqlite_db() -> SqliteDatabase:
+    _db()
+    assert _sqlite is not None
+    return _sqlite
+
+
+#: The PostgreSQL database while server books are open (None on SQLite), see store/pg.py.
+_server: Any = None
+
+
+def on_server() -> bool:
+    """Whether the open books are on a PostgreSQL server."""
+    return _server is not None and _reader is None
+
+
+def _point_at(target: Any) -> None:
+    proxy: Any = _db()
+    proxy.initialize(target)
 
 
 def __getattr__(name: str) -> Any:
@@ -135,6 +170,9 @@ def resolve_db_path(given: str | os.PathLike[str] | None = None) -> Path:
         return default_db_path()
     if raw.startswith("sqlite:///"):
         raw = raw[len("sqlite:///") - 1 :] if raw.startswith("sqlite:////") else raw[len("sqlite:///") :]
+    elif raw.startswith(("postgresql://", "postgres://")):
+        raise DatabaseFileError("these books are on a PostgreSQL server: this command works on a SQLite file "
+                                "(a server's books are backed up and restored with pg_dump and pg_restore)")
     elif "://" in raw:
         scheme = raw.split("://", 1)[0]
         raise DatabaseFileError(f"{scheme}:// databases are not supported yet: use a file path or sqlite:///path")
@@ -221,9 +259,12 @@ def open_database(given: str | os.PathLike[str] | None = None, *, create: bool =
     from .migrations import migrate as run_migrations
 
     close_reader()
+    if _server_url(given):
+        return _open_server(_server_url(given), migrate=migrate)
+    _close_server()
     created = create and not resolve_db_path(given).exists()
     path = _checked_path(given, create=create)
-    database = _db()
+    database = _sqlite_db()
     if not database.is_closed():
         database.close()
     database.init(str(path), pragmas=PRAGMAS, timeout=BUSY_TIMEOUT_MS / 1000)  # type: ignore[arg-type]  # seconds
@@ -292,6 +333,9 @@ def open_reader(given: str | os.PathLike[str] | None = None) -> Path:
 
     global _reader
     close_reader()
+    if _server_url(given):  # a server's books are read on their own connection
+        return open_database(given, create=False)
+    _close_server()
     # the schema version is read on this connection below: anything but the current one goes
     # through open_database, which refuses a foreign or newer file and upgrades an older one
     path = _checked_path(given, create=False, peek=False)
@@ -395,13 +439,70 @@ def close_database() -> None:
 
     identity.books_closed()
     close_reader()
-    if _database is not None and not _database.is_closed():
-        _database.close()
+    _close_server()
+    if _sqlite is not None and not _sqlite.is_closed():
+        _sqlite.close()
+
+
+def _server_url(given: str | os.PathLike[str] | None) -> str:
+    """The PostgreSQL URL that ``--db`` or ``TUI_BILLING_DB`` names, else ''."""
+    raw = os.fspath(given) if given else os.environ.get(ENV_VAR) or ""
+    return raw if raw.startswith(("postgresql://", "postgres://")) else ""  # (store/pg.py loads Peewee: not here)
+
+
+def _open_server(url: str, *, migrate: bool) -> Path:
+    """Open PostgreSQL books (their schema is made by `tui-billing pg setup`; an older one is upgraded
+    when this login may, i.e. is the owner)."""
+    global _server
+    from . import identity, pg, pg_admin
+    from .migrations import SCHEMA_VERSION
+
+    _close_server()
+    try:
+        server = pg.open_url(url, BUSY_TIMEOUT_MS)
+    except Exception as exc:  # the driver's message says why (no server, no such role, refused)
+        raise DatabaseFileError(f"cannot open the books at {url}: {str(exc).strip()}") from exc
+    version = pg_admin.schema_version(server.connection())  # type: ignore[no-untyped-call]
+    if version is None:
+        server.close()
+        raise DatabaseFileError(f"{url} holds no tui-billing books: create them with `tui-billing pg setup --db {url}`")
+    if version != SCHEMA_VERSION:
+        server.close()
+        if version < SCHEMA_VERSION and migrate:
+            raise DatabaseFileError(f"the books at {url} are at schema {version}; this program needs {SCHEMA_VERSION}: "
+                                    f"the owner upgrades them with `tui-billing pg setup --db {url}`")
+        raise DatabaseFileError(f"the books at {url} were made by a newer tui-billing (schema {version}; this "
+                                f"program knows up to {SCHEMA_VERSION}): upgrade tui-billing before opening them")
+    _server = server
+    _point_at(server)
+    execute = cast("Execute", server.execute_sql)  # its cursor has what identity reads of sqlite3's
+    identity.books_opened(execute, fresh_marker=lambda: identity.mark_test_book("made by a test"))
+    return Path(url)
+
+
+def executemany(statement: str, rows: Sequence[Sequence[Any]]) -> None:
+    """One statement for many rows, in the caller's transaction, on whichever books are open."""
+    if _server is not None:
+        from .pg_dialect import translate
+
+        with _server.cursor() as cursor:
+            cursor.executemany(translate(statement).sql, rows)
+        return
+    _sqlite_db().connection().executemany(statement, rows)  # type: ignore[no-untyped-call]  # Peewee has no types
+
+
+def _close_server() -> None:
+    global _server
+    if _server is not None:
+        server, _server = _server, None
+        _point_at(_sqlite_db())
+        if not server.is_closed():
+            server.close()
 
 
 def _is_busy(exc: BaseException) -> bool:
     text = str(exc).lower()
-    return "locked" in text or "busy" in text
+    return "locked" in text or "busy" in text or "lock timeout" in text  # the last: PostgreSQL's lock_timeout
 
 
 class _ReadDepth(threading.local):
@@ -475,7 +576,7 @@ def write(fn: Callable[..., T]) -> Callable[..., T]:
         if _reading.depth:
             # a write cannot join a read snapshot: its older view could not take the write lock
             raise RuntimeError(f"{fn.__name__} writes, inside read_snapshot()")
-        from peewee import OperationalError
+        from peewee import OperationalError, ProgrammingError
 
         database = _db()
         if database.in_transaction():
@@ -485,12 +586,23 @@ def write(fn: Callable[..., T]) -> Callable[..., T]:
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 with database.atomic():
+                    if _server is not None:  # the books' write lock (SQLite's BEGIN IMMEDIATE took it)
+                        from .pg import begin_write
+
+                        begin_write(_server)
                     return fn(*args, **kwargs)
             except BillingError as exc:
                 # e.g. a role refusal, audited in its own transaction now that this one is undone
                 follow = getattr(exc, "after_rollback", None)
                 if follow is not None:
                     follow()
+                raise
+            except ProgrammingError as exc:
+                if _server is not None and "permission denied" in str(exc):
+                    # the server's roles (store/pg_admin.py) said no: one line, as the app's own refusals
+                    raise BillingError(f"the database refused it: your login may not do this ({str(exc).strip()}); "
+                                       "ask the office admin for a login of the right role (tui-billing pg login)"
+                                       ) from exc
                 raise
             except OperationalError as exc:
                 _refuse_disk_full(exc)

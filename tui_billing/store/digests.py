@@ -50,7 +50,7 @@ def _rows(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
 
 
 @lru_cache(maxsize=1)
-def _columns() -> dict[str, str]:
+def _column_names() -> dict[str, tuple[str, ...]]:
     """Each digested table's columns as of schema 8, frozen so a later added column cannot change old digests."""
     import sqlite3
 
@@ -61,11 +61,28 @@ def _columns() -> dict[str, str]:
         for script in MIGRATIONS[:MIGRATIONS.index(V8) + 1]:
             for statement in _split_sql(script):
                 con.execute(statement)
-        # each row as SQLite's own JSON array (built in C: ~20x faster than json.dumps per row)
-        return {t: "json_array(" + ", ".join(f"x.{r[1]}" for r in con.execute(f"PRAGMA table_info({t})")) + ")"
+        return {t: tuple(f"x.{r[1]}" for r in con.execute(f"PRAGMA table_info({t})"))
                 for t in (*DATED_TABLES, "encounter_diagnosis", "batch_close", "day_close")}
     finally:
         con.close()
+
+
+@lru_cache(maxsize=1)
+def _columns() -> dict[str, str]:
+    """Each row as SQLite's own JSON array (built in C: ~20x faster than json.dumps per row)."""
+    return {t: "json_array(" + ", ".join(names) + ")" for t, names in _column_names().items()}
+
+
+def _server_columns() -> dict[str, str]:
+    """On PostgreSQL the columns themselves: the JSON is made in Python, byte for byte SQLite's
+    (compact, non-ASCII kept), so books moved across keep their digests."""
+    return {t: ", ".join(names) for t, names in _column_names().items()}
+
+
+def _json_line(row: tuple[Any, ...]) -> str:
+    import json
+
+    return json.dumps(list(row), separators=(",", ":"), ensure_ascii=False)
 
 
 def rows_digest(date: str, since: Mapping[str, int] | None = None) -> str:
@@ -76,7 +93,10 @@ def rows_digest(date: str, since: Mapping[str, int] | None = None) -> str:
     and ``encounter`` bound the close and diagnosis joins). Every row of the date must be above
     its bound; ``check`` recomputes each day without bounds.
     """
-    cols = _columns()
+    from .db import on_server
+
+    server = on_server()
+    cols = _server_columns() if server else _columns()
     h = hashlib.sha256(f"tui-billing day {date}\n".encode())
     bound = since or {}
 
@@ -100,7 +120,7 @@ def rows_digest(date: str, since: Mapping[str, int] | None = None) -> str:
         h.update(f"{table}\n".encode())
         rows = _execute(sql, (date, *args)).fetchall()
         if rows:  # each row's JSON and a newline: one update (the same bytes as one per row, far fewer calls)
-            h.update(("\n".join([r[0] for r in rows]) + "\n").encode())
+            h.update(("\n".join([_json_line(r) for r in rows] if server else [r[0] for r in rows]) + "\n").encode())
     return h.hexdigest()
 
 
@@ -275,10 +295,10 @@ def problems(limit: int = 10, *, rows_since: str = "") -> list[str]:
 
 def close_blockers(date: str) -> list[str]:
     """What refuses the next day close: a guard that is not ours, or a broken digest chain."""
-    from .migrations import schema_problems
+    from .schema_check import guard_problems
 
     since = (dt.date.fromisoformat(date) - dt.timedelta(days=CLOSE_RECHECK_DAYS)).isoformat()
-    found = schema_problems(_execute, limit=5) + problems(5, rows_since=since) + _older_rows(since, CLOSE_BUDGET_S)
+    found = guard_problems(_execute, limit=5) + problems(5, rows_since=since) + _older_rows(since, CLOSE_BUDGET_S)
     return [f"the books fail `tui-billing check` ({p})" for p in found]
 
 

@@ -6,7 +6,7 @@ Its own module so that posting a patient (store/operations.py) and the account o
 
 from __future__ import annotations
 
-from .db import database
+from .db import database, executemany
 from .search_keys import account_key, name_search_key, phone_key
 
 __all__ = ["refresh_search_keys"]
@@ -18,7 +18,7 @@ def refresh_search_keys(patient_id: int | None = None) -> int:
     where, params = ("id = ?", (patient_id,)) if patient_id is not None else ("search_key = ''", ())
     rows = database.execute_sql(f"SELECT id, account, last_name, first_name, phone FROM patient WHERE {where}",
                                 params).fetchall()
-    database.connection().executemany(
+    executemany(
         "UPDATE patient SET search_key = ?, phone_key = ?, account_key = ? WHERE id = ?",
         [(name_search_key(last, first), phone_key(ph), account_key(acct), pid) for pid, acct, last, first, ph in rows],
     )
