@@ -36,6 +36,7 @@ import datetime as dt
 import json
 import os
 import random
+import resource
 import sqlite3
 import subprocess
 import sys
@@ -211,13 +212,22 @@ def _copy(src: Path, dst: Path) -> None:
         b.close()
 
 
+#: CPU seconds (user + system) of each timed process, in order: on a shared machine whose load comes
+#: and goes, what a process needed is the steadier figure beside its wall time.
+CPU: list[float] = []
+
+
 def _run(args: list[str]) -> tuple[float, str]:
+    """Wall seconds and output of one whole process (``tui-billing ARGS``, or python ``-c`` with ``-c``)."""
+    argv = [sys.executable, *args] if args[0] == "-c" else [sys.executable, "-m", "tui_billing", *args]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "tui_billing", *args], capture_output=True, text=True,
-                          env=child_env(), cwd=ROOT)
+    done = subprocess.run(argv, capture_output=True, text=True, env=child_env(), cwd=ROOT)
     took = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
-        raise SystemExit(f"{' '.join(args)} failed: {done.stdout[-2000:]} {done.stderr[-2000:]}")
+        raise SystemExit(f"{' '.join(args[:3])} failed: {done.stdout[-2000:]} {done.stderr[-2000:]}")
+    CPU.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
     return took, done.stdout
 
 
@@ -285,6 +295,7 @@ def time_era(books: Path, era: Path, expected: dict[int, tuple[int, int]], work:
     dry: list[float] = []
     post: list[float] = []
     floor: list[float] = []
+    cpu: dict[str, list[float]] = {"dry run": [], "post": [], "floor": []}
     loads: list[float] = []
     auto, checks = "", {}
     for run in range(runs):
@@ -293,9 +304,11 @@ def time_era(books: Path, era: Path, expected: dict[int, tuple[int, int]], work:
         loads.append(os.getloadavg()[0])
         took, _ = _run(["--db", str(copy), "import", "era", str(era), "--dry-run"])
         dry.append(took)
+        cpu["dry run"].append(CPU[-1])
         loads.append(os.getloadavg()[0])
         took, out = _run(["--db", str(copy), "import", "era", str(era)])
         post.append(took)
+        cpu["post"].append(CPU[-1])
         loads.append(os.getloadavg()[0])
         auto = out.strip().splitlines()[-1]
         checks = wrong_lines(copy, books, expected)
@@ -305,15 +318,16 @@ def time_era(books: Path, era: Path, expected: dict[int, tuple[int, int]], work:
         floor_db = work / f"floor{run}.db"
         _copy(books, floor_db)
         loads.append(os.getloadavg()[0])
-        started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", FLOOR, str(floor_db), str(rows)], check=True)
-        floor.append(time.perf_counter() - started)
+        took, _ = _run(["-c", FLOOR, str(floor_db), str(rows)])
+        floor.append(took)
+        cpu["floor"].append(CPU[-1])
         loads.append(os.getloadavg()[0])
         for p in (floor_db, rows):
             os.unlink(p)
     return {"dry run median (s)": round(median(dry), 2), "post median (s)": round(median(post), 2),
             "floor median (s)": round(median(floor), 2), "post / floor": round(median(post) / median(floor), 1),
-            "target (s)": TARGET, "auto-posted": auto, "lines checked against the file": checks,
+            "target (s)": TARGET, "CPU median (s)": {k: round(median(v), 2) for k, v in cpu.items()},
+            "auto-posted": auto, "lines checked against the file": checks,
             "load average (1 min) while measured": [min(loads), max(loads)], "runs": runs,
             "dry runs": [round(x, 2) for x in dry], "posts": [round(x, 2) for x in post],
             "floors": [round(x, 2) for x in floor]}
