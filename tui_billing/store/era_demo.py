@@ -24,7 +24,7 @@ from ..files import atomic_output
 from .clock import today as business_today
 from .db import database
 
-__all__ = ["write_demo_eras"]
+__all__ = ["claims_awaiting_payment", "write_demo_eras"]
 
 
 def _rows(query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -32,8 +32,10 @@ def _rows(query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return rows
 
 
-def _open_claims(per_payer: int) -> dict[int, list[tuple[m.Claim, bool]]]:
-    """Payer -> (claim as the 835 needs it, whether the patient has a next coverage), oldest first."""
+def claims_awaiting_payment(per_payer: int) -> dict[int, list[tuple[m.Claim, bool]]]:
+    """Payer -> (claim as the 835 needs it, whether the patient has a next coverage), oldest first: the
+    claims sent or accepted whose lines their payer still owes in full (also what bench/era_bench.py
+    answers on a big demo)."""
     heads = _rows(
         "SELECT k.id, k.claim_id, k.payer_id, p.last_name, p.first_name, COALESCE(v.member_id, ''), "
         "y.name, y.edi_payer_id, EXISTS (SELECT 1 FROM coverage n WHERE n.patient_id = k.patient_id "
@@ -88,7 +90,7 @@ def write_demo_eras(output_dir: str | Path, *, seed: int = 1, per_payer: int = 1
     rng = random.Random(seed)
     practice = _rows("SELECT name, npi FROM practice WHERE id = 1")
     payee, npi = practice[0] if practice else ("Demo Practice", "1003000126")
-    by_payer = _open_claims(per_payer)
+    by_payer = claims_awaiting_payment(per_payer)
     names = {pid: (name, edi) for pid, name, edi in _rows("SELECT id, name, edi_payer_id FROM payer")}
     out = Path(output_dir)
     out.mkdir(mode=0o700, parents=True, exist_ok=True)
