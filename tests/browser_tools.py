@@ -27,7 +27,8 @@ from contextlib import contextmanager
 
 import pytest
 
-_tried: dict[str, str] = {}
+from apt_tools import apt_install
+
 PACKAGES = ("chromium", "chromium-driver", "nginx-light", "openssl")
 #: The host name the TLS proxy test serves (mapped to 127.0.0.1 inside the test browser only).
 PROXY_NAME = "billing.test"
@@ -42,25 +43,7 @@ def _cannot(message: str) -> None:
 
 
 def _install() -> str:
-    """Try once per session; returns why it failed ("" when it ran)."""
-    if "result" in _tried:
-        return _tried["result"]
-    apt = shutil.which("apt-get")
-    if apt is None:
-        why = "no apt-get on this machine"
-    elif os.geteuid() != 0:
-        why = "not root, so apt-get cannot install it"
-    else:
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        run = subprocess.run([apt, "install", "-y", "-q", *PACKAGES], capture_output=True, text=True, env=env,
-                             timeout=900)
-        if run.returncode != 0:  # a fresh container has no package lists yet
-            subprocess.run([apt, "update", "-q"], capture_output=True, text=True, env=env, timeout=600)
-            run = subprocess.run([apt, "install", "-y", "-q", *PACKAGES], capture_output=True, text=True, env=env,
-                                 timeout=900)
-        why = "" if run.returncode == 0 else f"apt-get install failed: {run.stderr.strip()[-300:]}"
-    _tried["result"] = why
-    return why
+    return apt_install(PACKAGES)
 
 
 def tool(name: str) -> str:

@@ -7,36 +7,16 @@ was NOT checked by that tool, and a warning in the summary says so too.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import warnings
 
 import pytest
 
-_tried: dict[str, str] = {}
+from apt_tools import apt_install
 
 
 def _install() -> str:
-    """Try once per session; returns why it failed ("" when it ran)."""
-    if "result" in _tried:
-        return _tried["result"]
-    apt = shutil.which("apt-get")
-    if apt is None:
-        why = "no apt-get on this machine"
-    elif os.geteuid() != 0:
-        why = "not root, so apt-get cannot install it"
-    else:
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        run = subprocess.run([apt, "install", "-y", "-q", "hledger", "ledger"], capture_output=True, text=True,
-                             env=env, timeout=600)
-        if run.returncode != 0:  # a fresh container has no package lists yet
-            subprocess.run([apt, "update", "-q"], capture_output=True, text=True, env=env, timeout=600)
-            run = subprocess.run([apt, "install", "-y", "-q", "hledger", "ledger"], capture_output=True, text=True,
-                                 env=env, timeout=600)
-        why = "" if run.returncode == 0 else f"apt-get install failed: {run.stderr.strip()[-300:]}"
-    _tried["result"] = why
-    return why
+    return apt_install(("hledger", "ledger"))
 
 
 def require(tool: str) -> str:

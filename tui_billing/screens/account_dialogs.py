@@ -38,6 +38,8 @@ class Field:
     width: int = 30
     value: str = ""
     hint: str = ""
+    #: what may be typed: 80 for names and addresses; a path needs room (a folder deep in a share)
+    max_length: int = 80
 
 
 class FormDialog(ModalScreen["Any | None"]):
@@ -90,7 +92,7 @@ class FormDialog(ModalScreen["Any | None"]):
                 for f in self.fields:
                     with Horizontal(classes="form-row"):
                         yield Static(f.label, classes="form-label", markup=False)
-                        box = FormInput(f.value, id=f"f-{f.name}", placeholder=f.hint, max_length=80)
+                        box = FormInput(f.value, id=f"f-{f.name}", placeholder=f.hint, max_length=f.max_length)
                         box.styles.width = f.width
                         yield box
                         yield Static("", id=f"e-{f.name}", classes="form-error", markup=False)

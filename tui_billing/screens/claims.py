@@ -56,6 +56,10 @@ FOLLOW_UP_DAYS = 30  # accepted and unpaid this long: time to call the payer
 MASTER_FORMS = {"payer": "payer", "provider": "provider", "practice": "practice", "fee schedule": "fee"}
 
 
+#: Longest path a folder or file field takes (Linux's PATH_MAX): a deep share path is not cut short.
+PATH_MAX = 4096
+
+
 def claims_folder(db_path: Path | None) -> Path:
     """Where the screen writes claim files unless told otherwise: ``claims/`` beside the books."""
     return (db_path.resolve().parent if db_path else Path.cwd()) / "claims"
@@ -264,7 +268,7 @@ class ClaimsScreen(BillingScreen[None]):
             return cl.build_batch(output_dir=where, operator=self._operator())
 
         self.app.push_screen(FormDialog("Build the 837P files of every ready claim (one per receiver)",
-                                        [Field("folder", "Into folder", 50, str(folder))], build,
+                                        [Field("folder", "Into folder", 50, str(folder), max_length=PATH_MAX)], build,
                                         note="Then send each file and mark it sent (M)."), self._built)
 
     def _built(self, result: Any) -> None:
@@ -288,7 +292,7 @@ class ClaimsScreen(BillingScreen[None]):
         folder = claims_folder(self.billing.db_path)
         fields = [Field("claim", "Claim", 12, row.claim_id if row else "", "blank: all paper"),
                   Field("format", "text or pdf", 6, "pdf"),
-                  Field("file", "To file", 50, str(folder / f"cms1500-{stamp}"), "")]
+                  Field("file", "To file", 50, str(folder / f"cms1500-{stamp}"), "", max_length=PATH_MAX)]
 
         def printed(values: dict[str, str], _o: bool) -> Any:
             fmt = values["format"].strip().lower() or "pdf"
