@@ -585,3 +585,34 @@ async def test_patient_list_blanks_the_provider_names_it_would_leave_showing(db)
         await send(pilot, "escape")
         assert not s.query_one("#patient").match_list.shown
         assert row2.styles.visibility == "visible"
+
+
+async def test_a_burst_waits_for_a_slow_patient_search_past_the_hold_limit(db, monkeypatch):
+    """On a loaded server the patient search can outlast the key-hold failsafe (HOLD_LIMIT_S): the
+    keys typed after Enter must still wait for it, not land in the patient box (seen in CI)."""
+    import time
+
+    from tui_billing import app as app_module
+    from tui_billing.widgets import patient_picker
+
+    real = patient_picker.search_patients
+
+    def slow(text, **kwargs):
+        time.sleep(app_module.HOLD_LIMIT_S + 1.5)
+        return real(text, **kwargs)
+
+    monkeypatch.setattr(patient_picker, "search_patients", slow)
+    with_batch(1, 12000)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        s = screen(pilot)
+        await key_encounter(pilot)
+        await send(pilot, "ctrl+s")
+        for _ in range(100):
+            await pilot.pause(0.1)
+            if s.saves:
+                break
+        await settle(pilot)
+        assert s.saves == 1, str(s.query_one("#msg").render())
+    assert database.execute_sql("SELECT COUNT(*) FROM encounter").fetchone()[0] == 1

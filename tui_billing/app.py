@@ -186,10 +186,18 @@ class BillingApp(App[None]):
             self.call_later(self._replay_keys)
 
     def _failsafe_release(self) -> None:
-        """Never leave the keyboard dead: a hold older than a second is let go."""
-        if self._holds and time.monotonic() - self._hold_since > HOLD_LIMIT_S:
-            self._holds = 1
-            self.release_keys()
+        """Never leave the keyboard dead: a hold older than HOLD_LIMIT_S is let go, unless a lookup
+        it waits on is still searching (a loaded server): letting the keys through then would type
+        the next fields into the patient box. A lookup that failed or ended lets the hold go."""
+        if not self._holds or time.monotonic() - self._hold_since <= HOLD_LIMIT_S:
+            return
+        from .widgets.patient_picker import SEARCH_GROUP
+
+        if any(w.group == SEARCH_GROUP and w.state in (WorkerState.PENDING, WorkerState.RUNNING)
+               for w in self.workers):
+            return
+        self._holds = 1
+        self.release_keys()
 
     async def _replay_keys(self) -> None:
         self._draining = False

@@ -28,6 +28,8 @@ from .lookup import LookupInput, Match, MatchList
 __all__ = ["PatientPicker", "ScrollingMatchList", "patient_label"]
 
 PAGE = 50
+#: The search workers' group: the app's key-hold failsafe waits while one is in flight.
+SEARCH_GROUP = "patient-lookup"
 #: Several matches shown less than this long ago, untouched: an Enter now was typed ahead, unread.
 REACTION_S = 0.2
 
@@ -192,7 +194,7 @@ class PatientPicker(LookupInput):
             return
         self._search(text)
 
-    @work(thread=True, exclusive=True, group="patient-lookup", exit_on_error=False)
+    @work(thread=True, exclusive=True, group=SEARCH_GROUP, exit_on_error=False)
     def _search(self, text: str) -> None:
         page = search_patients(text, limit=PAGE)
         if get_current_worker().is_cancelled:
