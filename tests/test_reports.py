@@ -24,7 +24,7 @@ ENV = {"TUI_BILLING_TODAY": TODAY, "TUI_BILLING_OPERATOR": "alice"}
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def books(request, tmp_path_factory):
+def built(request, tmp_path_factory):
     """The practice's books, in a file and (the same operations) on the PostgreSQL test server: every
     report below must print the same on both."""
     if request.param == "postgresql":
@@ -34,6 +34,24 @@ def books(request, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         ids = build(path, mp)
     return path, ids
+
+
+@pytest.fixture
+def books(built, tmp_path):
+    """Each test reads its own copy of the file (SQLite's backup API, WAL included): what one test
+    leaves open or half-written cannot reach the next. The server's books are shared (read only)."""
+    path, ids = built
+    if is_server(path):
+        return path, ids
+    copy = tmp_path / "books.db"
+    src, dst = sqlite3.connect(path), sqlite3.connect(copy)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+    copy.chmod(0o600)
+    return copy, ids
 
 
 def run(books, *args, code=0):
