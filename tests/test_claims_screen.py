@@ -310,3 +310,24 @@ async def test_rejected_and_denied_queues_show_the_payers_reason_and_f12_works_o
                 break
             await settle(pilot)
         assert "member id invalid" in str(app.screen.query_one("#acct-note").render())
+
+
+async def test_build_into_a_file_is_refused_beside_the_field(books, tmp_path):
+    path, _ = books
+    not_a_folder = tmp_path / "notes.txt"
+    not_a_folder.write_text("x")
+    app = make_app(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        s = await claims_screen(pilot)
+        await send(pilot, "s")
+        await settle(pilot)
+        await send(pilot, "b")
+        await settle(pilot)
+        form = app.screen
+        form.query_one("#f-folder").value = ""
+        await type_text(pilot, str(not_a_folder))
+        await send(pilot, "ctrl+s")
+        await settle(pilot)
+        assert app.screen is form and "a file, not a folder" in str(form.query_one("#e-folder").render())
+        assert len(s.rows) == 2  # nothing was built

@@ -60,6 +60,16 @@ MASTER_FORMS = {"payer": "payer", "provider": "provider", "practice": "practice"
 PATH_MAX = 4096
 
 
+def private_folder(folder: Path, field: str) -> None:
+    """Make ``folder`` (0700: claim files are PHI) or refuse beside ``field`` in words, never a traceback."""
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except FileExistsError:
+        raise BillingError(f"a file, not a folder: {folder}", field) from None
+    except OSError as exc:
+        raise BillingError(f"cannot make the folder {folder}: {exc.strerror}", field) from None
+
+
 def claims_folder(db_path: Path | None) -> Path:
     """Where the screen writes claim files unless told otherwise: ``claims/`` beside the books."""
     return (db_path.resolve().parent if db_path else Path.cwd()) / "claims"
@@ -264,7 +274,7 @@ class ClaimsScreen(BillingScreen[None]):
 
         def build(values: dict[str, str], _o: bool) -> cl.BatchResult:
             where = Path(values["folder"].strip() or folder).expanduser()
-            where.mkdir(mode=0o700, parents=True, exist_ok=True)  # claim files are PHI
+            private_folder(where, "folder")
             return cl.build_batch(output_dir=where, operator=self._operator())
 
         self.app.push_screen(FormDialog("Build the 837P files of every ready claim (one per receiver)",
@@ -300,7 +310,7 @@ class ClaimsScreen(BillingScreen[None]):
                 raise BillingError("text (a line printer) or pdf", "format")
             path = Path(values["file"].strip() or folder / f"cms1500-{stamp}").expanduser()
             path = path.with_suffix(".pdf" if fmt == "pdf" else ".txt")
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            private_folder(path.parent, "file")
             paper = importlib.import_module("tui_billing.store.claim_paper")  # the CMS-1500 printer's store side
             claim = values["claim"].strip().upper()
             result = paper.print_claims([claim] if claim else [], fmt=fmt, output=path, operator=self._operator())
