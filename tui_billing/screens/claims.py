@@ -18,7 +18,6 @@ this screen reads); every store call runs in a thread worker.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from pathlib import Path
 from typing import Any
 
@@ -311,7 +310,7 @@ class ClaimsScreen(BillingScreen[None]):
             path = Path(values["file"].strip() or folder / f"cms1500-{stamp}").expanduser()
             path = path.with_suffix(".pdf" if fmt == "pdf" else ".txt")
             private_folder(path.parent, "file")
-            paper = importlib.import_module("tui_billing.store.claim_paper")  # the CMS-1500 printer's store side
+            from ..store import claim_paper as paper  # the CMS-1500 printer's store side, when first used
             claim = values["claim"].strip().upper()
             result = paper.print_claims([claim] if claim else [], fmt=fmt, output=path, operator=self._operator())
             return f"printed {result.forms} form(s) of {len(result.claims)} claim(s) to {path}"

@@ -7,7 +7,6 @@ plain dataclasses out; no Textual.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -132,7 +131,7 @@ class Finding:
 
 def findings(claim_row: int, today: str | None = None) -> list[Finding]:
     """The claim scrubbed again as its data reads now (what the clerk is about to fix)."""
-    scrub = importlib.import_module("tui_billing.claims.scrub").scrub  # claims/scrub.py: the pure rules
+    from ..claims.scrub import scrub  # the pure rules, loaded when first used (they read the code sets)
     claims = cl.load_claims([claim_row])
     if not claims:
         raise BillingError(f"no claim row {claim_row}", "claim")
