@@ -62,8 +62,8 @@ class _Names:
 
     def __init__(self) -> None:
         q = sql
-        self.payer = {i: _acct(c) for i, c in q("SELECT id, code FROM payer").fetchall()}
-        self.provider = {i: _acct(c) for i, c in q("SELECT id, code FROM provider").fetchall()}
+        self.payer = {i: _acct(c) for i, c in q("SELECT id, code FROM payer ORDER BY code").fetchall()}
+        self.provider = {i: _acct(c) for i, c in q("SELECT id, code FROM provider ORDER BY code").fetchall()}
         self._patient: dict[int, str] = {}
 
     def patient(self, pid: int) -> str:
