@@ -97,6 +97,8 @@ class BulkLoad:
         """Write the running balances, rebuild the indexes and triggers, and make the file durable."""
         self.insert("charge_balance", charge_balances)
         self.insert("receipt_balance", receipt_balances)
+        if self.mirror:
+            self.mirror.history_written()
         for _, _, sql in self.saved:  # indexes first (type order), then the triggers
             self.conn.execute(sql)
         database.execute_sql("COMMIT")

@@ -65,22 +65,23 @@ class ServerLoad:
         # than the copy itself: they are taken off and put back (the same definitions) after it,
         # each foreign key then proved by one join over the whole table. All inside the one
         # transaction: nobody ever sees the books without them.
-        self.foreign_keys = conn.execute(
-            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
-            "WHERE contype = 'f' AND connamespace = current_schema()::regnamespace").fetchall()
-        self.keys = conn.execute(
+        #: what is taken off, to put back: (table, name, definition, the table a foreign key points at)
+        self.foreign_keys: list[tuple[str, str, str, str]] = conn.execute(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), confrelid::regclass::text "
+            "FROM pg_constraint WHERE contype = 'f' AND connamespace = current_schema()::regnamespace").fetchall()
+        self.keys: list[tuple[str, str, str]] = conn.execute(
             "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
             "WHERE contype IN ('p', 'u') AND connamespace = current_schema()::regnamespace "
             "AND conrelid::regclass::text <> ALL(%s)", (list(_SERVER_ONLY),)).fetchall()
-        self.indexes = conn.execute(
-            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+        self.indexes: list[tuple[str, str, str]] = conn.execute(
+            "SELECT c.relname::text, i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
             "JOIN pg_class c ON c.oid = i.indrelid WHERE c.relnamespace = current_schema()::regnamespace "
             "AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)").fetchall()
-        for table, name, _ in self.foreign_keys:
+        for table, name, _, _ in self.foreign_keys:
             conn.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
         for table, name, _ in self.keys:
             conn.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
-        for name, _ in self.indexes:
+        for _, name, _ in self.indexes:
             conn.execute(f"DROP INDEX {name}")
         for table in self.tables:
             conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
@@ -112,15 +113,26 @@ class ServerLoad:
         rows = src.execute(f"SELECT {', '.join(columns)} FROM {table} {where} ORDER BY {order}", params)
         return self.copy_rows(table, columns, rows)
 
+    def restore(self, tables: set[str] | None = None) -> None:
+        """Put back the keys and indexes of ``tables`` (all when None) and the foreign keys among them,
+        each proved by one join; the rest stay off. Their later rows keep the indexes up to date."""
+        conn = self.conn
+        if tables is None:
+            tables = set(self.tables)
+        for table, name, definition in [k for k in self.keys if k[0] in tables]:
+            conn.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
+            self.keys.remove((table, name, definition))
+        for index in [i for i in self.indexes if i[0] in tables]:
+            conn.execute(index[2])
+            self.indexes.remove(index)
+        for key in [k for k in self.foreign_keys if k[0] in tables and k[3] in tables]:
+            conn.execute(f"ALTER TABLE {key[0]} ADD CONSTRAINT {key[1]} {key[2]}")
+            self.foreign_keys.remove(key)
+
     def finish(self) -> None:
         """Put the keys, indexes, foreign keys (each proved) and triggers back, and commit."""
         conn = self.conn
-        for table, name, definition in self.keys:
-            conn.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
-        for _, definition in self.indexes:
-            conn.execute(definition)
-        for table, name, definition in self.foreign_keys:
-            conn.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
+        self.restore()
         for table in self.tables:
             conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
         conn.execute("ANALYZE")  # the planner's statistics for the new rows, before the first report
@@ -213,6 +225,11 @@ class DemoMirror:
     def send(self, table: str, columns: list[str], rows: Sequence[Sequence[Any]]) -> None:
         self._put(("rows", table, columns, rows))
 
+    def history_written(self) -> None:
+        """The bulk load has sent all it will: the server builds those tables' keys and indexes now,
+        beside the rest of the build (the demo's accounts and claims), instead of after it."""
+        self._put(("history", "", [], []))
+
     def finish(self, source: Path) -> dict[str, int]:
         """Copy the rest from the finished file at ``source`` and commit; returns rows per table."""
         self._put(("finish", str(source), [], []))
@@ -266,6 +283,9 @@ def _mirror_main(url: str, queue: Any, reply: Any) -> None:
             kind, table, columns, rows = queue.get()
             if kind == "finish":
                 break
+            if kind == "history":
+                load.restore(set(sent))
+                continue
             if rows:
                 count = load.copy_rows(table, columns, rows)
                 low, high, total = sent.get(table, (rows[0][0], rows[0][0], 0))
