@@ -18,6 +18,8 @@ from tui_billing.store import pg_dialect, pg_schema
 
 INTEGRITY = (sqlite3.IntegrityError, psycopg.IntegrityError)
 OPERATIONAL = (sqlite3.OperationalError, psycopg.OperationalError)
+#: what a guard's refusal raises on either backend (a trigger's RAISE, a constraint)
+REFUSED = (sqlite3.DatabaseError, psycopg.Error)
 #: what each backend says when a CHECK constraint refuses a row
 CHECK_FAILED = r"CHECK constraint|violates check constraint"
 
