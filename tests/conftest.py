@@ -111,12 +111,15 @@ BOTH_BACKENDS = {
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "sqlite_only: needs the SQLite file itself (runs on SQLite only)")
+    config.addinivalue_line("markers", "both_backends: runs on PostgreSQL too, in a module marked sqlite_only as a "
+                                       "whole (its other tests run the same store SQL: the CI time budget)")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "db" not in metafunc.fixturenames or metafunc.module.__name__ not in BOTH_BACKENDS:
         return
-    if metafunc.definition.get_closest_marker("sqlite_only"):
+    marked = metafunc.definition.get_closest_marker
+    if marked("sqlite_only") and not marked("both_backends"):  # both_backends: a test a sqlite_only module keeps on both
         return
     metafunc.parametrize("db", ["sqlite", "postgresql"], indirect=True)
 
