@@ -31,9 +31,13 @@ def is_server(db: object) -> bool:
 class Raw:
     """A plain DB-API connection to ``db`` (a path, or a PostgreSQL URL); not autocommit."""
 
-    def __init__(self, db: Path | str, **sqlite_options: Any) -> None:
+    def __init__(self, db: Path | str, *, autocommit: bool = False, **sqlite_options: Any) -> None:
+        """``autocommit``: each statement on its own, as a database client's prompt runs them."""
         self.server = is_server(db)
-        self.conn: Any = psycopg.connect(str(db)) if self.server else sqlite3.connect(db, **sqlite_options)
+        if autocommit and not self.server:
+            sqlite_options["isolation_level"] = None
+        self.conn: Any = (psycopg.connect(str(db), autocommit=autocommit) if self.server
+                          else sqlite3.connect(db, **sqlite_options))
 
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
         if not self.server:
