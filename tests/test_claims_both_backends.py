@@ -1,6 +1,6 @@
 """One claim cycle, run the same way on SQLite and on PostgreSQL, with equal outputs (issue 17).
 
-Patients (hostile names) and superbill charges come in by the CSV imports, claims are scrubbed and
+Fees, patients (hostile names), superbill charges and receipts come in by the CSV imports, claims are scrubbed and
 built by the CLI into 837P files that pyx12 passes, Medicare's 835 crosses the claim over to the
 secondary payer and another 835 denies one, the secondary 837P is built, a denial gets a note. Every
 command's output, every report, the patients' and journal exports and the 837P files (less the time
@@ -34,6 +34,10 @@ PATIENTS = (
     "K78,D'Angelo-Smith,Ærø,1962-09-30,M,9 Birch Ave,Springfield,IL,62704,217-555-0142,,,,ACME,XJ10,G1,self,,,,,"
     "2024-01-01,\n"
 )
+#: a fee from a future date, Medicare's contracted amount (the 835 allows more: no underpayment), a new code
+FEES = ("code,description,fee,units,effective,payer\n99213,Visit est low,130.00,1,2099-01-01,\n99213,,80.00,1,,MCR\n"
+        "J1100,Dexamethasone injection per 1 mg,$4.50,4,,\n")
+RECEIPTS = "account,payer,method,reference,amount,received_date\nK78,,cash,,10.00,\nA003,,check,1042,20.00,\n"
 #: A003 is Medicare primary with Acme secondary (claims_support); A001 has Acme; the imported K77, K78 Acme
 CHARGES = (
     "encounter,account,provider,dos,pos,payer,diagnoses,code,modifiers,pointers,units,fee\n"
@@ -82,8 +86,12 @@ def _cycle(books: Path | str, work: Path) -> dict[str, str]:
 
     (work / "patients.csv").write_text(PATIENTS, encoding="utf-8")
     (work / "charges.csv").write_text(CHARGES, encoding="utf-8")
+    (work / "fees.csv").write_text(FEES, encoding="utf-8")
+    (work / "receipts.csv").write_text(RECEIPTS, encoding="utf-8")
+    cli("import fees", "import", "fees", str(work / "fees.csv"))
     cli("import patients", "import", "patients", str(work / "patients.csv"))
     cli("import charges", "import", "charges", str(work / "charges.csv"))
+    cli("import receipts", "import", "receipts", str(work / "receipts.csv"))
     cli("scrub", "claims", "scrub")
     first, second = work / "837", work / "837-secondary"
     first.mkdir()
@@ -143,6 +151,7 @@ def test_the_same_claim_cycle_gives_the_same_outputs_on_both_backends(tmp_path: 
     assert "NUNEZ" in sqlite["837/837P-CLEARHOUSE1-000000001.x12"].upper()
     assert "appeal letter printed" in sqlite["report denials"]
     assert "O'Brien-Núñez" in sqlite["exported patients"]
+    assert "2 receipts" in sqlite["import receipts"] and "3 fee schedule lines" in sqlite["import fees"]
     for key in sqlite:
         assert server[key] == sqlite[key], key
     assert sorted(server) == sorted(sqlite)
