@@ -3,8 +3,9 @@
 Fees, patients (hostile names), superbill charges and receipts come in by the CSV imports, claims are scrubbed and
 built by the CLI into 837P files that pyx12 passes, Medicare's 835 crosses the claim over to the
 secondary payer and another 835 denies one, the secondary 837P is built, a denial gets a note. Every
-command's output, every report, the patients' and journal exports and the 837P files (less the time
-they were built) must be the same on both backends, byte for byte.
+command's output, every report, the patients' and journal exports, what the claims screen and the
+work list read, and the 837P files (less the time they were built) must be the same on both
+backends, byte for byte.
 """
 
 from __future__ import annotations
@@ -125,6 +126,7 @@ def _cycle(books: Path | str, work: Path) -> dict[str, str]:
     cli("export patients", "export", "patients", "--output", str(work / "export.csv"))
     seen["exported patients"] = (work / "export.csv").read_text(encoding="utf-8")
     cli("export journal", "export", "journal")
+    seen["claims screen"] = _screen_views(books).replace(str(work), "WORK")  # (the 837P files' own folders)
     cli("check", "check", "--quick")
     seen["check"] = seen["check"].splitlines()[0]  # (the next line names when the test books were made)
     for folder in (first, second):
@@ -133,6 +135,24 @@ def _cycle(books: Path | str, work: Path) -> dict[str, str]:
             assert_valid_x12(text)  # what the clearinghouse's validator says of the file we send
             seen[f"{folder.name}/{path.name}"] = _without_build_time(text)
     return seen
+
+
+def _screen_views(books: Path | str) -> str:
+    """What the claims screen and the 835 work list read (store/claim_views.py, era.work_queue), as text."""
+    from tui_billing.store import claim_views, database
+    from tui_billing.store import era as era_store
+
+    open_database(books)
+    try:
+        rows = [r for (r,) in database.execute_sql("SELECT id FROM claim ORDER BY id").fetchall()]
+        encounters = [e for (e,) in database.execute_sql("SELECT id FROM encounter ORDER BY id").fetchall()]
+        views = [claim_views.queue_counts(30), *(claim_views.queue_rows(q.key, 30) for q in claim_views.QUEUES),
+                 *(claim_views.claim_detail(r) for r in rows), *(claim_views.findings(r) for r in rows),
+                 *(claim_views.claim_file(r) for r in rows), *(claim_views.encounter_claims(e) for e in encounters),
+                 era_store.work_queue()]
+        return "\n".join(map(repr, views))
+    finally:
+        close_database()
 
 
 def test_the_same_claim_cycle_gives_the_same_outputs_on_both_backends(tmp_path: Path, pg_url: str) -> None:
@@ -149,7 +169,7 @@ def test_the_same_claim_cycle_gives_the_same_outputs_on_both_backends(tmp_path: 
     secondary = sqlite["837-secondary/837P-CLEARHOUSE1-000000002.x12"]
     assert "CAS*PR*2*20~" in secondary and "AMT*D*80~" in secondary
     assert "NUNEZ" in sqlite["837/837P-CLEARHOUSE1-000000001.x12"].upper()
-    assert "appeal letter printed" in sqlite["report denials"]
+    assert "appeal letter printed" in sqlite["report denials"] and "TB00000005" in sqlite["claims screen"]
     assert "O'Brien-Núñez" in sqlite["exported patients"]
     assert "2 receipts" in sqlite["import receipts"] and "3 fee schedule lines" in sqlite["import fees"]
     for key in sqlite:
