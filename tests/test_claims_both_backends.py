@@ -1,11 +1,11 @@
 """One claim cycle, run the same way on SQLite and on PostgreSQL, with equal outputs (issue 17).
 
-Fees, patients (hostile names), superbill charges and receipts come in by the CSV imports, claims are scrubbed and
-built by the CLI into 837P files that pyx12 passes, Medicare's 835 crosses the claim over to the
-secondary payer and another 835 denies one, the secondary 837P is built, a denial gets a note. Every
-command's output, every report, the patients' and journal exports, what the claims screen and the
-work list read, and the 837P files (less the time they were built) must be the same on both
-backends, byte for byte.
+Fees, patients (hostile names), superbill charges and receipts come in by the CSV imports; claims
+are scrubbed and built by the CLI into 837P files that pyx12 passes; Medicare's 835 pays as primary
+and moves the patient's share to the secondary payer, another 835 denies a claim; the secondary
+837P is built; the denial gets a note. The commands' output, the claims and denials reports, the
+patients and journal exports, what the claims screen and the work list read, and the 837P files
+(less the moment they were built) must be the same on both backends, byte for byte.
 """
 
 from __future__ import annotations
