@@ -72,9 +72,9 @@ def _cycle(books: Path | str, work: Path) -> dict[str, str]:
         close_database()
     seen: dict[str, str] = {}
 
-    def cli(name: str, *args: str) -> str:
+    def cli(name: str, *args: str, code: int = 0) -> str:
         result = CliRunner().invoke(main, ["--db", str(books), *args], env=ENV)
-        assert result.exit_code == 0, (name, result.output, result.exception)
+        assert result.exit_code == code, (name, result.output, result.exception)
         seen[name] = result.output.replace(str(work), "WORK")
         return result.output
 
@@ -91,6 +91,11 @@ def _cycle(books: Path | str, work: Path) -> dict[str, str]:
     (work / "receipts.csv").write_text(RECEIPTS, encoding="utf-8")
     cli("import fees", "import", "fees", str(work / "fees.csv"))
     cli("import patients", "import", "patients", str(work / "patients.csv"))
+    # a file with a bad row saves nothing (each row in a savepoint, the whole file one transaction); a dry run neither
+    (work / "bad-charges.csv").write_text(CHARGES + "E9,NOSUCH,SMI,2026-11-12,11,primary,E78.5,36415,,1,1,\n",
+                                          encoding="utf-8")
+    cli("import bad charges", "import", "charges", str(work / "bad-charges.csv"), code=1)
+    cli("import charges dry run", "import", "charges", "--dry-run", str(work / "charges.csv"))
     cli("import charges", "import", "charges", str(work / "charges.csv"))
     cli("import receipts", "import", "receipts", str(work / "receipts.csv"))
     cli("scrub", "claims", "scrub")
@@ -171,6 +176,7 @@ def test_the_same_claim_cycle_gives_the_same_outputs_on_both_backends(tmp_path: 
     assert "NUNEZ" in sqlite["837/837P-CLEARHOUSE1-000000001.x12"].upper()
     assert "appeal letter printed" in sqlite["report denials"] and "TB00000005" in sqlite["claims screen"]
     assert "O'Brien-Núñez" in sqlite["exported patients"]
+    assert "NOSUCH" in sqlite["import bad charges"] and "imported 4 encounters" in sqlite["import charges"]
     assert "2 receipts" in sqlite["import receipts"] and "3 fee schedule lines" in sqlite["import fees"]
     for key in sqlite:
         assert server[key] == sqlite[key], key
