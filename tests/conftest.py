@@ -100,7 +100,8 @@ def today(monkeypatch: pytest.MonkeyPatch) -> str:
 
 #: Test modules whose tests that take ``db`` (or ``practice``) run on both backends: SQLite and a
 #: real PostgreSQL server (tests/pg_server.py). A test that needs a file (it opens sqlite3 on the
-#: path, damages it, backs it up) is marked ``@pytest.mark.sqlite_only``.
+#: path, damages it, backs it up) is marked ``@pytest.mark.sqlite_only``. A module marked sqlite_only as a
+#: whole (for CI time) keeps the tests marked ``@pytest.mark.both_backends`` on both.
 BOTH_BACKENDS = {
     "test_store_db", "test_store_properties", "test_store_transfers", "test_store_bad_input", "test_reports",
     "test_balancing_store", "test_batch_corrections", "test_accounts_store", "test_roles",
