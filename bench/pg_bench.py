@@ -137,7 +137,16 @@ def main() -> None:
     parser.add_argument("--charges", type=int, default=20_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--writes", type=int, default=50, help="receipts per writer process")
+    parser.add_argument("--reuse", nargs=2, metavar=("FILE", "URL"),
+                        help="report figures only, on these books already built (a demo file and the same demo on a server)")
     args = parser.parse_args()
+    if args.reuse:
+        path, url = args.reuse
+        dates = _dates(Path(path))
+        result = {f"reports_{name}": reports(db, dates, args.repeats) for name, db in (("sqlite", path), ("postgresql", url))}
+        print(json.dumps(result, indent=2))
+        _print_reports(result)
+        return
     from tui_billing.store import identity
 
     import pg_server
@@ -178,13 +187,17 @@ def main() -> None:
     print(json.dumps(result, indent=2))
     print(f"\ndemo of {args.charges} charges: SQLite {result['demo_sqlite_s']} s, PostgreSQL "
           f"{result['demo_postgresql_s']} s (the server's finish after the build {result['demo_postgresql_move_s']} s)")
+    _print_reports(result)
+    for name in ("sqlite", "postgresql"):
+        print(f"posting on {name}: 8 writers {result[f'post_{name}_8_per_s']}/s beside 1 writer "
+              f"{result[f'post_{name}_1_per_s']}/s (receipts per second, same total)")
+
+
+def _print_reports(result: dict) -> None:
     print(f"{'report':<12} {'backend':<11} {'median s':>9} {'floor s':>8} {'ratio':>6}")
     for name in ("sqlite", "postgresql"):
         for report, r in result[f"reports_{name}"].items():
             print(f"{report:<12} {name:<11} {r['median_s']:>9.3f} {r['floor_s']:>8.3f} {r['ratio']:>6}")
-    for name in ("sqlite", "postgresql"):
-        print(f"posting on {name}: 8 writers {result[f'post_{name}_8_per_s']}/s beside 1 writer "
-              f"{result[f'post_{name}_1_per_s']}/s (receipts per second, same total)")
 
 
 SEED = """
