@@ -1224,7 +1224,7 @@ def build_demo(path: str | os.PathLike[str], *, charges: int = 20_000, patients:
         fill_demo_accounts(seed)  # claim-ready accounts: ZIP+4, dependents, Medigap, ended plans
         # claims history, the last two days' claims sent in real 837P files beside the demo, today's scrubbed
         beside = samples or path
-        claim_stats = fill_demo_claims(beside.with_name(f"{beside.name}.claims"), seed=seed)
+        claim_stats = fill_demo_claims(beside.with_name(f"{beside.name}.claims"), seed=seed, mirror=mirror)
         # sample 835 remittances for the claims awaiting payment, beside the demo: try `import era` on them
         claim_stats.update(write_demo_eras(beside.with_name(f"{beside.name}.era"), seed=seed))
         stats = {"charges": load.count("charge WHERE reverses_id IS NULL"),

@@ -50,7 +50,6 @@ class BulkLoad:
         conn: sqlite3.Connection = database.connection()
         self.conn = conn
         self.mirror = mirror  # the server the demo is built into, fed as the rows are written
-        self._sent: dict[str, tuple[str, list[str]] | None] = {}
         self._next_audit_id = 0
         # A throw-away file until the rename: durability buys nothing here, speed does.
         conn.execute("PRAGMA journal_mode = OFF")  # a failed build deletes the file: nothing to roll back into
@@ -81,12 +80,8 @@ class BulkLoad:
             rows = [(first + k, *row) for k, row in enumerate(rows)]
             statement = AUDIT_WITH_IDS
         self.conn.executemany(statement, rows)
-        if self.mirror and rows:
-            if statement not in self._sent:
-                self._sent[statement] = self.mirror.wants(statement)
-            target = self._sent[statement]
-            if target:
-                self.mirror.send(target[0], target[1], rows)
+        if self.mirror:
+            self.mirror.offer(statement, rows)
 
     def commit_point(self) -> None:
         """Commit what is loaded so far and go on in a new transaction (bounds the journal)."""

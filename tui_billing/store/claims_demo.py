@@ -23,12 +23,15 @@ import random
 from collections import defaultdict
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import audit, claims
 from .clock import today as business_today
 from .db import database, on_server, write
 from .errors import BillingError
+
+if TYPE_CHECKING:
+    from .pg_migrate import DemoMirror
 
 __all__ = ["fill_demo_claims"]
 
@@ -48,7 +51,8 @@ def _at(day: dt.date, hour: int) -> str:
     return f"{day.isoformat()}T{hour:02d}:{17 + hour:02d}:00+00:00"
 
 
-def fill_demo_claims(output_dir: str | Path | None, *, seed: int = 1, operator: str = "mgarcia") -> dict[str, int]:
+def fill_demo_claims(output_dir: str | Path | None, *, seed: int = 1, operator: str = "mgarcia",
+                     mirror: DemoMirror | None = None) -> dict[str, int]:
     """Load the history, send the last two days' claims for real, scrub today's; returns counts.
 
     SQLite only, like the demo's whole bulk load (its build file, without its guards for the load): a
@@ -66,7 +70,7 @@ def fill_demo_claims(output_dir: str | Path | None, *, seed: int = 1, operator: 
     checking = conn.execute("PRAGMA foreign_keys").fetchone()[0]
     conn.execute("PRAGMA foreign_keys = OFF")  # as the demo's bulk load: its rows point at rows it just read
     try:
-        counts = _history(min(days), today, seed, operator)
+        counts = _history(min(days), today, seed, operator, mirror)
     finally:
         conn.execute(f"PRAGMA foreign_keys = {int(checking)}")
     recent = sorted(d for d in days if d != today.isoformat())
@@ -92,7 +96,7 @@ def fill_demo_claims(output_dir: str | Path | None, *, seed: int = 1, operator: 
 
 
 @write
-def _history(before: str, today: dt.date, seed: int, operator: str) -> dict[str, int]:
+def _history(before: str, today: dt.date, seed: int, operator: str, mirror: DemoMirror | None) -> dict[str, int]:
     rng = random.Random(seed * 104729 + 13)
     conn = database.connection()
     priority: dict[tuple[int, int], tuple[int, int]] = {}
@@ -129,8 +133,8 @@ def _history(before: str, today: dt.date, seed: int, operator: str) -> dict[str,
             next_event = _claim_story(next_id, next_event, payer, lines, priority, today, rng, operator,
                                       (claim_rows, line_rows, event_rows, status_rows), counts)
         if len(claim_rows) >= _SLICE:
-            _flush(conn, claim_rows, line_rows, event_rows, status_rows)
-    _flush(conn, claim_rows, line_rows, event_rows, status_rows)
+            _flush(conn, claim_rows, line_rows, event_rows, status_rows, mirror)
+    _flush(conn, claim_rows, line_rows, event_rows, status_rows, mirror)
     for _, _, sql in saved:  # indexes first (type order), then the triggers
         conn.execute(sql)
     result = {"history claims": made_claims, **{f"history {k}": v for k, v in sorted(counts.items())}}
@@ -142,17 +146,18 @@ _SLICE = 20_000
 
 
 def _flush(conn: Any, claim_rows: list[tuple[Any, ...]], line_rows: list[tuple[Any, ...]],
-           event_rows: list[tuple[Any, ...]], status_rows: list[tuple[Any, ...]]) -> None:
-    conn.executemany(
-        "INSERT INTO claim (id, claim_id, patient_id, coverage_id, payer_id, encounter_id, dos, frequency, "
-        "replaces_claim_id, payer_claim_number, responsibility, total, created_on, created_at, operator) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", claim_rows)
-    conn.executemany("INSERT INTO claim_line (claim_id, line_no, charge_id, control_number, charge) "
-                     "VALUES (?,?,?,?,?)", line_rows)
-    conn.executemany("INSERT INTO claim_event (id, claim_id, status, reason, payer_claim_number, on_date, at, "
-                     "operator) VALUES (?,?,?,?,?,?,?,?)", event_rows)
-    conn.executemany("INSERT INTO claim_status (claim_id, status, event_id, since) VALUES (?,?,?,?)", status_rows)
-    for rows in (claim_rows, line_rows, event_rows, status_rows):
+           event_rows: list[tuple[Any, ...]], status_rows: list[tuple[Any, ...]], mirror: DemoMirror | None) -> None:
+    for statement, rows in (
+            ("INSERT INTO claim (id, claim_id, patient_id, coverage_id, payer_id, encounter_id, dos, frequency, "
+             "replaces_claim_id, payer_claim_number, responsibility, total, created_on, created_at, operator) "
+             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", claim_rows),
+            ("INSERT INTO claim_line (claim_id, line_no, charge_id, control_number, charge) VALUES (?,?,?,?,?)", line_rows),
+            ("INSERT INTO claim_event (id, claim_id, status, reason, payer_claim_number, on_date, at, operator) "
+             "VALUES (?,?,?,?,?,?,?,?)", event_rows),
+            ("INSERT INTO claim_status (claim_id, status, event_id, since) VALUES (?,?,?,?)", status_rows)):
+        conn.executemany(statement, rows)
+        if mirror:  # a demo built into a server: the append-only claims history goes there as it is written
+            mirror.offer(statement, rows)
         rows.clear()
 
 

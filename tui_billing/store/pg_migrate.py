@@ -190,7 +190,7 @@ _INSERT = re.compile(r"INSERT INTO (\w+) \(([^)]*)\)")
 class DemoMirror:
     """The server side of ``demo --db postgresql://``: a child process holding a :class:`ServerLoad`.
 
-    The demo's bulk load hands it (:meth:`send`) each batch of rows it writes to a history table
+    The demo's bulk load offers it (:meth:`offer`) each batch of rows it writes to a history table
     that is append-only (its rows never change once written, so a copy taken as they are written
     is the final one) and whose rows carry their ids. :meth:`finish` then copies, from the finished
     file, every other table whole and the rows of those tables that were not sent (written before
@@ -209,21 +209,23 @@ class DemoMirror:
         self._child.start()
         child.close()
         self._streams: set[str] = set()
-
-    def wants(self, statement: str) -> tuple[str, list[str]] | None:
-        """(the table, its columns) when rows written by ``statement`` are to be sent, else None."""
-        match = _INSERT.match(statement)
-        if not match:
-            return None
-        table, columns = match.group(1), [c.strip() for c in match.group(2).split(",")]
-        return (table, columns) if table in self._streams and columns[0] == "id" else None
+        self._targets: dict[str, tuple[str, list[str]] | None] = {}  # statement -> (table, columns) sent, or None
 
     def stream(self, tables: Iterable[str]) -> None:
         """The append-only tables whose bulk-loaded rows are sent as they are written."""
         self._streams = set(tables)
 
-    def send(self, table: str, columns: list[str], rows: Sequence[Sequence[Any]]) -> None:
-        self._put(("rows", table, columns, rows))
+    def offer(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Rows just written by ``statement`` (an INSERT with its column list): sent when they are
+        history the server can take as they are (an append-only table, each row's id first)."""
+        if statement not in self._targets:
+            match = _INSERT.match(statement)
+            columns = [c.strip() for c in match.group(2).split(",")] if match else []
+            self._targets[statement] = (match.group(1), columns) \
+                if match and match.group(1) in self._streams and columns[0] == "id" else None
+        target = self._targets[statement]
+        if target and rows:  # a copy: the queue sends it later, from a thread, and callers reuse their lists
+            self._put(("rows", target[0], target[1], list(rows)))
 
     def history_written(self) -> None:
         """The bulk load has sent all it will: the server builds those tables' keys and indexes now,
