@@ -66,7 +66,8 @@ def _server_user() -> tuple[int, int] | None:
 class Cluster:
     """One running server in a temporary directory."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: str = "") -> None:
+        self.settings = settings  # more server options (-c name=value ...), e.g. the bench's bulk-load ones
         self.root = Path(tempfile.mkdtemp(prefix="tb-pg-"))
         self.data = self.root / "data"
         self.socket_dir = self.root / "sock"
@@ -101,7 +102,7 @@ class Cluster:
         # a throwaway cluster: no fsync (the tests' crash checks are about transactions, not disks)
         self._as_server(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60",
                         "-o", f"-k {self.socket_dir} -c listen_addresses= -c fsync=off -c full_page_writes=off "
-                              "-c synchronous_commit=off -c max_connections=60", "start")
+                              f"-c synchronous_commit=off -c max_connections=60 {self.settings}", "start")
         self.running = True
         self.sql(f"CREATE ROLE {OWNER} LOGIN")
         for clerk in CLERKS:
