@@ -458,6 +458,25 @@ def test_the_demo_builds_into_postgresql_the_same_books_as_into_a_file(pg_cluste
         pg_cluster.drop_database(url)
 
 
+def test_a_demo_into_books_that_hold_books_is_refused_and_leaves_them_as_they_were(pg_cluster, monkeypatch, tmp_path):
+    """The server's side fails first (the books are not empty): the build stops and says so."""
+    url = pg_cluster.new_database()
+    monkeypatch.setenv("TUI_BILLING_TODAY", "2026-03-16")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    try:
+        first = CliRunner().invoke(main, ["--db", url, "demo", "--charges", "200", "--days", "10"])
+        assert first.exit_code == 0, first.output
+        with psycopg.connect(url) as conn:
+            before = conn.execute("SELECT COUNT(*), MAX(hash) FROM audit_event").fetchone()
+        again = CliRunner().invoke(main, ["--db", url, "demo", "--charges", "300", "--days", "10"])
+        assert again.exit_code == 1 and "already holds books" in again.stderr, again.output
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT COUNT(*), MAX(hash) FROM audit_event").fetchone() == before
+    finally:
+        close_database()
+        pg_cluster.drop_database(url)
+
+
 def test_a_demo_that_fails_on_the_server_leaves_its_books_empty(pg_cluster, monkeypatch, tmp_path):
     """A failure in the middle of the build rolls the server's one transaction back."""
     from tui_billing import demo

@@ -253,6 +253,8 @@ class DemoMirror:
         if self._child.is_alive():
             self._child.terminate()  # its connection closes with it: the server rolls the transaction back
         self._child.join()
+        self._queue.cancel_join_thread()  # rows still queued for the dead child must not hold this process at exit
+        self._queue.close()
 
     def _check(self) -> None:
         if not self._child.is_alive() or self._parent.poll():
