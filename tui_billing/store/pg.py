@@ -106,6 +106,9 @@ class PgDatabase(PostgresqlDatabase):
         conn.adapters.register_loader("numeric", _numeric_loader())
         # a writer waits this long for another's write lock, then the store's write() retries (SQLite's busy timeout)
         conn.execute(f"SET lock_timeout = {int(self.lock_timeout_ms)}")
+        # an acknowledged posting is on the server's disk, whatever the server's default: with
+        # synchronous_commit=off a server crash loses the last commits the clerk was told were saved
+        conn.execute("SET synchronous_commit = on")
         return conn
 
     def begin(self, lock_type: str | None = None, isolation_level: Any = None) -> None:  # type: ignore[override]
