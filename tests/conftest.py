@@ -104,6 +104,7 @@ def today(monkeypatch: pytest.MonkeyPatch) -> str:
 BOTH_BACKENDS = {
     "test_store_db", "test_store_properties", "test_store_transfers", "test_store_bad_input", "test_reports",
     "test_balancing_store", "test_batch_corrections", "test_accounts_store", "test_roles",
+    "test_read_audit",
 }
 
 

@@ -114,10 +114,10 @@ def test_an_owner_editing_rows_behind_the_apps_back_is_caught_by_check(books):
     assert "switched off" in problems and "audit" in problems
 
 
-def test_a_clerk_cannot_forge_the_next_audit_event_in_another_name(pg_cluster, office_books, monkeypatch):
-    """The chain is public arithmetic: a clerk who reads it could append a well-chained event saying
-    'alice approved this'. On an office's server books every event carries the writer's own login,
-    which the server checks; the program itself writes the login as the operator."""
+@pytest.fixture
+def office_server(pg_cluster, office_books, monkeypatch):
+    """An office's books on the server (not test books), started by admin login tb_sup_cat as the README
+    says, with clerk login tb_clerk_ann; yields the owner's URL."""
     monkeypatch.delenv("TUI_BILLING_DB", raising=False)
     url = pg_cluster.new_database()
     try:
@@ -126,24 +126,61 @@ def test_a_clerk_cannot_forge_the_next_audit_event_in_another_name(pg_cluster, o
         pg_admin.add_login(superuser, "tb_clerk_ann", "clerk")
         started = CliRunner().invoke(main, ["--db", _as(url, "tb_sup_cat"), "init", "--practice", "Maple"])
         assert started.exit_code == 0, (started.output, started.exception)
-        with psycopg.connect(_as(url, "tb_clerk_ann"), autocommit=True) as clerk:
-            users = {r[0] for r in clerk.execute('SELECT "user" FROM audit_event').fetchall()}
-            assert users == {"tb_sup_cat"}  # the program wrote the login, not the client's OS account (root)
-            last = clerk.execute("SELECT hash FROM audit_event ORDER BY id DESC LIMIT 1").fetchone()[0]
-            at, detail = "2026-11-16T23:59:00+00:00", '{"note":"approved"}'
-            insert = ('INSERT INTO audit_event (at, "user", action, entity, entity_id, detail, prev_hash, hash) '
-                      "VALUES (%s, %s, 'void', 'receipt', 1, %s, %s, %s)")
-            with pytest.raises(psycopg.errors.RaiseException, match=r"in your own name \(tb_clerk_ann\), not tb_sup_cat"):
-                clerk.execute(insert, (at, "tb_sup_cat", detail, last,
-                                       event_hash(last, at, "tb_sup_cat", "void", "receipt", 1, detail)))
-            # in their own name it is the clerk's own (chained, attributable) event: check shows who wrote it
-            clerk.execute(insert, (at, "tb_clerk_ann", detail, last,
-                                   event_hash(last, at, "tb_clerk_ann", "void", "receipt", 1, detail)))
-        checked = CliRunner().invoke(main, ["--db", _as(url, "tb_sup_cat"), "check", "--quick"])
-        assert checked.exit_code == 0, checked.output
+        assert "tb_sup_cat is the admin of these books" in started.stdout
+        yield url
     finally:
         close_database()
         pg_cluster.drop_database(url)
+
+
+def test_a_clerk_cannot_forge_the_next_audit_event_in_another_name(office_server):
+    """The chain is public arithmetic: a clerk who reads it could append a well-chained event saying
+    'the admin approved this'. On an office's server books every event carries the writer's own login,
+    which the server checks; the program itself writes the login as the operator."""
+    url = office_server
+    with psycopg.connect(_as(url, "tb_clerk_ann"), autocommit=True) as clerk:
+        users = {r[0] for r in clerk.execute('SELECT "user" FROM audit_event').fetchall()}
+        assert users == {"tb_sup_cat"}  # the program wrote the login, not the client's OS account (root)
+        last = clerk.execute("SELECT hash FROM audit_event ORDER BY id DESC LIMIT 1").fetchone()[0]
+        at, detail = "2026-11-16T23:59:00+00:00", '{"note":"approved"}'
+        insert = ('INSERT INTO audit_event (at, "user", action, entity, entity_id, detail, prev_hash, hash) '
+                  "VALUES (%s, %s, 'void', 'receipt', 1, %s, %s, %s)")
+        with pytest.raises(psycopg.errors.RaiseException, match=r"in your own name \(tb_clerk_ann\), not tb_sup_cat"):
+            clerk.execute(insert, (at, "tb_sup_cat", detail, last,
+                                   event_hash(last, at, "tb_sup_cat", "void", "receipt", 1, detail)))
+        # in their own name it is the clerk's own (chained, attributable) event: check shows who wrote it
+        clerk.execute(insert, (at, "tb_clerk_ann", detail, last,
+                               event_hash(last, at, "tb_clerk_ann", "void", "receipt", 1, detail)))
+    checked = CliRunner().invoke(main, ["--db", _as(url, "tb_sup_cat"), "check", "--quick"])
+    assert checked.exit_code == 0, checked.output
+
+
+def test_on_server_books_the_operator_is_the_login_and_the_hooks_are_not_honoured(office_server, monkeypatch):
+    """test_trust_identity's attacker on PostgreSQL: every variable set, the operator is still the peer
+    login; the pinned day is the clock; the test-book marker is refused to the owner's own client too."""
+    import datetime as dt
+
+    from tui_billing.store import BillingError, identity
+    from tui_billing.store.validate import today as business_day
+
+    url = office_server
+    for name in ("LOGNAME", "USER", "TUI_BILLING_OPERATOR"):
+        monkeypatch.setenv(name, "bob")
+    a_year_on = (dt.date.today() + dt.timedelta(days=365)).isoformat()
+    monkeypatch.setenv("TUI_BILLING_TODAY", a_year_on)
+    open_database(_as(url, "tb_sup_cat"))
+    assert not identity.honours_hooks() and business_day() == dt.date.today()
+    assert identity.operator_name("bob") == "tb_sup_cat"
+    ops.add_patient("Z1", "Zed", "Zoe", "1990-01-01", "F")
+    users = {r[0] for r in database.execute_sql("SELECT user FROM audit_event").fetchall()}
+    assert users == {"tb_sup_cat"}
+    with pytest.raises(BillingError):
+        ops.close_day(a_year_on)
+    with pytest.raises(BillingError, match="permission denied for table test_book"):  # only the owner writes it
+        identity.mark_test_book("sneaky")
+    close_database()
+    with psycopg.connect(url) as owner, pytest.raises(psycopg.errors.IntegrityConstraintViolation):
+        owner.execute("INSERT INTO test_book VALUES (1, 'm', '2000-01-01', 'x')")
 
 
 SERVER_WRITER = textwrap.dedent("""
