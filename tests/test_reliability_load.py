@@ -28,7 +28,8 @@ def office(request, tmp_path) -> str:
 
 @pytest.fixture(scope="module")
 def contended_db(tmp_path_factory):
-    """Four clerks posting at once into one file; returns (path, results)."""
+    """Four clerks posting at once into one file, with SQLite's online backup taken meanwhile; returns
+    (path, results). (On a server: test_pg's eight writers; its backup is pg_dump's.)"""
     from tui_billing import codes
 
     codes.validate_icd10("J06.9")  # loaded once; the forked clerks inherit it
