@@ -222,8 +222,8 @@ def test_the_server_stopped_immediately_mid_write_keeps_every_acknowledged_entry
             assert line.startswith("srv-"), (line, writer.stderr.read() if writer.stderr else "")
             acked.append(line.strip())
         cluster.crash_and_restart()
-        rest = writer.stdout.read().split()
-        writer.wait(timeout=60)
+        out, _ = writer.communicate(timeout=60)  # the rest of its acknowledgements, and how it ended
+        rest = out.split()
     finally:
         if writer.poll() is None:
             writer.kill()
