@@ -26,7 +26,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -248,17 +249,49 @@ ACK_TABLES = {
 }
 
 
+def is_server(db: str) -> bool:
+    return db.startswith(("postgresql://", "postgres://"))
+
+
+class _ServerReader:
+    """The books on a PostgreSQL server read with plain psycopg, the SQL written for SQLite translated."""
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        self.con = psycopg.connect(url, autocommit=True)
+
+    def execute(self, sql: str, params: object = ()):  # noqa: ANN201 (a psycopg cursor)
+        from tui_billing.store.pg_dialect import translate
+
+        query = translate(sql)
+        return self.con.execute(query.sql, query.params(params))  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        self.con.close()
+
+
+@contextmanager
+def read_books(db: str) -> Iterator[object]:
+    """A plain read connection outside the store: sqlite3 on a file (read-only), psycopg on a server URL."""
+    import sqlite3
+
+    con = _ServerReader(db) if is_server(db) else sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
 def verify(db: str, results: list[WorkerResult], *, exact: bool = True) -> list[str]:
     """Every acknowledged entry present exactly once (and, if ``exact``, nothing unacknowledged).
 
-    Reads the file with plain sqlite3 in this process. ``exact=False`` is for the crash test,
-    where a writer killed between its commit and its ack leaves one unacknowledged entry.
+    Reads the books with the backend's plain driver in this process (sqlite3, or psycopg for a
+    server URL). ``exact=False`` is for the crash test, where a writer killed between its commit
+    and its ack leaves one unacknowledged entry.
     """
-    import sqlite3
-
     problems: list[str] = []
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
+    with read_books(db) as con:
         for res in results:
             who = f"w{res.worker}"
             by_kind: dict[str, list[int]] = {}
@@ -282,8 +315,6 @@ def verify(db: str, results: list[WorkerResult], *, exact: bool = True) -> list[
             events = con.execute("SELECT COUNT(*) FROM audit_event WHERE user = ?", (who,)).fetchone()[0]
             if events < len(res.acks) or (exact and events != len(res.acks)) or events > len(res.acks) + 1:
                 problems.append(f"{who}: {len(res.acks)} operations acknowledged but {events} audit events")
-    finally:
-        con.close()
     return problems
 
 

@@ -100,13 +100,23 @@ class Cluster:
         (self.data / "pg_ident.conf").write_text("\n".join(ident) + "\n")
         (self.data / "pg_hba.conf").write_text("local all all peer map=tb\n")
         # a throwaway cluster: no fsync (the tests' crash checks are about transactions, not disks)
-        self._as_server(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60",
-                        "-o", f"-k {self.socket_dir} -c listen_addresses= -c fsync=off -c full_page_writes=off "
-                              f"-c synchronous_commit=off -c max_connections=60 {self.settings}", "start")
+        self._start_server()
         self.running = True
         self.sql(f"CREATE ROLE {OWNER} LOGIN")
         for clerk in CLERKS:
             self.sql(f"CREATE ROLE {clerk} LOGIN")
+
+    def _start_server(self) -> None:
+        self._as_server(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60",
+                        "-o", f"-k {self.socket_dir} -c listen_addresses= -c fsync=off -c full_page_writes=off "
+                              f"-c synchronous_commit=off -c max_connections=60 {self.settings}", "start")
+
+    def crash_and_restart(self) -> None:
+        """Stop the server as a crash would (``-m immediate``: every backend killed, no shutdown
+        checkpoint), then start it again: it recovers from its WAL. The OS is not crashed, so with
+        fsync=off this proves the server's crash recovery, not the disk's durability."""
+        self._as_server(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        self._start_server()
 
     def stop(self) -> None:
         if self.running:

@@ -595,48 +595,75 @@ async def test_the_screens_run_on_postgresql_and_refresh_by_notify(pg_cluster, m
 
 
 CRASHING_WRITER = textwrap.dedent("""
-    import sys
-    from tui_billing.store import open_database
+    import os, sys
+    from tui_billing.store import day_summary, open_database
     from tui_billing.store import operations as ops
-    url, round_no, patient = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    from tui_billing.store.validate import current_posting_date
+    url, round_no, patient, charge = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
     open_database(url)
     k = 0
-    while True:
+    while True:  # a receipt, a distribution of a cent of it, and every third time a day close
         reference = f"crash{round_no}-{k}"
-        ops.record_receipt(amount=100 + k, method="check", patient_id=patient, reference=reference)
-        print(reference, flush=True)  # acknowledged: committed
+        rid = ops.record_receipt(amount=100 + k, method="check", patient_id=patient, reference=reference).receipt_id
+        print("R", reference, flush=True)  # acknowledged: committed
+        did = ops.distribute(rid, [ops.DistributionLine(charge, applied=1)])
+        print("D", did, flush=True)
+        if k % 3 == 2:  # the clock reaches the open day (test books take it from TUI_BILLING_TODAY), it closes
+            day = current_posting_date()
+            os.environ["TUI_BILLING_TODAY"] = day
+            summary = day_summary(day)
+            ops.close_day(day, ops.DepositCount(cash=summary.deposit.get("cash", 0),
+                                                checks=summary.deposit.get("check", 0), check_count=summary.check_count))
+            print("C", day, flush=True)
         k += 1
 """)
 
 
 def test_a_writer_killed_at_random_moments_keeps_every_acknowledged_entry(server_books):
-    """SIGKILL (a dropped SSH session) anywhere, mid-transaction or between commit and acknowledgement:
-    the server rolls the open transaction back; what was acknowledged stays, exactly once."""
+    """SIGKILL (a dropped SSH session) anywhere in receipts, distributions and day closes, mid-transaction
+    or between commit and acknowledgement: the server rolls the open transaction back; what was
+    acknowledged stays, exactly once, and nothing else (but the one committed as it was killed)."""
     import random
     import signal
 
     cluster, url = server_books
     practice = _post_a_day()
+    charge = database.execute_sql("SELECT id FROM charge ORDER BY id LIMIT 1").fetchone()[0]
     rng = random.Random(17)
-    acked: list[str] = []
-    for round_no in range(int(os.environ.get("TUI_BILLING_PG_KILLS", "4"))):
-        proc = subprocess.Popen([sys.executable, "-c", CRASHING_WRITER, url, str(round_no), str(practice.patients[0])],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    kills = int(os.environ.get("TUI_BILLING_PG_KILLS", "4"))
+    acked: dict[str, list[str]] = {"R": [], "D": [], "C": []}
+
+    def take(line: str) -> None:
+        kind, _, value = line.strip().partition(" ")
+        acked[kind].append(value)
+
+    for round_no in range(kills):
+        proc = subprocess.Popen([sys.executable, "-c", CRASHING_WRITER, url, str(round_no), str(practice.patients[0]),
+                                 str(charge)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=dict(os.environ))
         assert proc.stdout is not None
-        for _ in range(rng.randint(1, 6)):
+        for _ in range(rng.randint(2, 12)):
             line = proc.stdout.readline()
             assert line, proc.stderr.read() if proc.stderr else ""
-            acked.append(line.strip())
+            take(line)
         time.sleep(rng.random() * 0.01)  # a fraction of a transaction more: the kill lands anywhere
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
-        acked += [line.strip() for line in proc.stdout.read().splitlines() if line.strip()]
-    found = dict(database.execute_sql(
+        for line in proc.stdout.read().splitlines():
+            if line.strip():
+                take(line)
+    receipts = dict(database.execute_sql(
         "SELECT reference, COUNT(*) FROM receipt WHERE reference LIKE 'crash%' GROUP BY reference").fetchall())
-    assert set(acked) <= set(found), "an acknowledged entry was lost"
-    assert set(found.values()) == {1}, "an entry was posted twice"
-    assert len(found) - len(acked) <= int(os.environ.get("TUI_BILLING_PG_KILLS", "4"))  # committed, killed before its ack
-    report = run_check()
+    assert set(acked["R"]) <= set(receipts), "an acknowledged receipt was lost"
+    assert set(receipts.values()) == {1}, "a receipt was posted twice"
+    assert len(receipts) - len(acked["R"]) <= kills  # committed, killed before its ack
+    distributions = {str(r[0]) for r in database.execute_sql(
+        "SELECT id FROM distribution WHERE reverses_id IS NULL").fetchall()}
+    assert set(acked["D"]) <= distributions and len(distributions) - len(acked["D"]) <= kills
+    closed = [r[0] for r in database.execute_sql("SELECT posting_date FROM day_close ORDER BY posting_date").fetchall()]
+    assert acked["C"] and set(acked["C"]) <= set(closed) and len(closed) == len(set(closed))
+    assert len(closed) - len(acked["C"]) <= kills
+    report = run_check()  # the closes' totals still equal their days' rows
     assert report.ok, report.problems
 
 

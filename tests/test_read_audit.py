@@ -1,12 +1,19 @@
-"""Issue 15: reads of patient data (statements, patient receipts, exports) leave an audit event each."""
+"""Issue 15: reads of patient data (statements, patient receipts, exports) leave an audit event each.
+
+On both backends (tests/conftest.py BOTH_BACKENDS): a file, and books on a PostgreSQL server.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Iterator
 
+import psycopg
 import pytest
 from click.testing import CliRunner
 
+from bench.concurrency import is_server, read_books
 from tui_billing.cli import main
 from tui_billing.store import close_database
 from tui_billing.store import operations as ops
@@ -22,11 +29,26 @@ def books(practice, db):
 
 
 def reads(db) -> list[tuple]:
-    con = sqlite3.connect(db)
-    try:
+    with read_books(str(db)) as con:
         return con.execute("SELECT user, action, detail FROM audit_event WHERE entity = 'read' ORDER BY id").fetchall()
+
+
+@contextlib.contextmanager
+def another_writer_holds_the_books(db) -> Iterator[None]:
+    """Another process's write transaction, open: SQLite's write lock, or the server books' lock row."""
+    if is_server(str(db)):
+        with psycopg.connect(str(db)) as holder:
+            holder.execute("UPDATE tb_books_version SET n = n WHERE id = 1")
+            yield
+            holder.rollback()
+        return
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        yield
     finally:
-        con.close()
+        holder.execute("ROLLBACK")
+        holder.close()
 
 
 def run(db, *args):
@@ -53,18 +75,16 @@ def test_a_read_that_cannot_be_recorded_is_refused(books, monkeypatch):
     db, _ = books
     monkeypatch.setitem(store_db.PRAGMAS, "busy_timeout", 100)
     monkeypatch.setattr(store_db, "BUSY_TIMEOUT_MS", 100)
-    holder = sqlite3.connect(db, isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")
-    try:
+    monkeypatch.setattr(store_db, "WRITE_ATTEMPTS", 2)  # the server's lock wait is retried whole: keep it short
+    with another_writer_holds_the_books(db):
         result = run(db, "report", "statement", "--patient", "A001")
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
     assert result.exit_code == 1 and "cannot be recorded in the audit trail" in result.stderr
     assert "Doe" not in result.stdout
     assert reads(db) == []
 
 
+@pytest.mark.sqlite_only  # SQLite cancelling its own transaction on a report's plain sqlite3 connection; on
+# PostgreSQL the read's event goes through the store's write(), which retries a busy write whole
 def test_a_passing_failure_of_the_audit_write_is_tried_once_more(books, monkeypatch):
     """SQLite may cancel a whole short transaction itself (busy, I/O); the read is audited on a second try."""
     from tui_billing.store import access

@@ -2,6 +2,9 @@
 
 Each gets one clear line on stderr and a non-zero exit through the real CLI, never a
 traceback, and the file is left byte-for-byte as it was (nothing is lost).
+
+SQLite only: the subject is the books' file (and its -wal). A server owns its files and its crash
+recovery; tests/test_pg_trust.py stops the server mid-write (`pg_ctl stop -m immediate`) instead.
 """
 
 from __future__ import annotations

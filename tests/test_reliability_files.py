@@ -5,6 +5,9 @@ The work is bench/files_crash.py's (``python bench/files_crash.py --kills 40`` i
 here each scenario is killed 4 times. The small disk is a real tmpfs (we run as root in CI);
 where mounting is refused, a per-process file size limit (RLIMIT_FSIZE) makes the kernel answer
 EFBIG for real instead, and the test says so.
+
+SQLite books only: the output files are written by the same code from either backend, and a full
+disk under a server's books is the server's (it refuses the commit; the DBA's monitoring).
 """
 
 from __future__ import annotations

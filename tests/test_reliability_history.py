@@ -1,4 +1,11 @@
-"""History cannot be rewritten, even by hand with sqlite3, and `tui-billing check` sees tampering."""
+"""History cannot be rewritten, even by hand with sqlite3, and `tui-billing check` sees tampering.
+
+On both backends: the books are a file, or a database on the session's PostgreSQL server where the
+hand-run SQL comes from the schema's owner (the strongest login: it may switch guards off, so a
+refused statement there is the guard trigger's doing; a clerk's login is refused by the server's
+rights before any trigger, see test_pg_trust). Rows typed into an open day and a tampered audit
+chain are found by the same `tui-billing check`.
+"""
 
 from __future__ import annotations
 
@@ -10,22 +17,71 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from bench.common import ROOT, child_env
-from bench.concurrency import PAID, post_cycle, seed_practice
+from bench.concurrency import PAID, is_server, post_cycle, seed_practice
 from tui_billing.store import close_database
 from tui_billing.store import operations as ops
 from tui_billing.store.migrations import DATED_TABLES, POSTED_TABLES
 
 CLOSED_DAY = "2026-10-30"
+#: what a guard's refusal raises by hand: SQLite's RAISE(ABORT), PostgreSQL's RAISE EXCEPTION
+REFUSED = (sqlite3.IntegrityError, psycopg.errors.IntegrityConstraintViolation, psycopg.errors.RaiseException)
 
 
-@pytest.fixture(scope="module")
-def books(tmp_path_factory) -> Path:
+class Raw:
+    """A hand-run SQL session on the books, as a DBA would type it: sqlite3 on the file, psycopg as the
+    owner on the server (the statements are SQLite's, translated as the store translates its own)."""
+
+    def __init__(self, books: Path | str) -> None:
+        self.server = is_server(str(books))
+        self.con = psycopg.connect(str(books), autocommit=True) if self.server else \
+            sqlite3.connect(books, isolation_level=None)
+
+    def execute(self, sql: str, params: tuple = ()):  # noqa: ANN201 (the driver's cursor)
+        if self.server:
+            from tui_billing.store.pg_dialect import translate
+
+            if sql.startswith("DROP TRIGGER "):  # PostgreSQL names the table too
+                name = sql.split()[2]
+                sql = f"{sql} ON {name.split('_no_')[0]}"
+                return self.con.execute(sql)
+            query = translate(sql)
+            return self.con.execute(query.sql, query.params(params))  # type: ignore[arg-type]
+        return self.con.execute(sql, params)
+
+    def columns(self, table: str) -> list[str]:
+        if self.server:
+            return [r[0] for r in self.con.execute("SELECT column_name FROM information_schema.columns WHERE "
+                                                   "table_name = %s ORDER BY ordinal_position", (table,))]
+        return [r[1] for r in self.con.execute(f"PRAGMA table_info({table})")]
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def copy_books(books: Path | str, tmp_path: Path, name: str) -> Path | str:
+    if is_server(str(books)):
+        return _server["cluster"].copy_database(str(books))
+    copy = tmp_path / name
+    shutil.copy(books, copy)
+    return copy
+
+
+_server: dict = {}  # "cluster": the session's PostgreSQL cluster, once a server-books fixture asked for it
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def books(request, tmp_path_factory) -> Path | str:
     """A practice with a row in every posted table, a closed day and a closed month."""
     mp = pytest.MonkeyPatch()
-    path = tmp_path_factory.mktemp("hist") / "books.db"
+    if request.param == "postgresql":
+        _server["cluster"] = request.getfixturevalue("pg_cluster")
+        path: Path | str = _server["cluster"].new_database()
+    else:
+        path = tmp_path_factory.mktemp("hist") / "books.db"
     try:
         mp.setenv("TUI_BILLING_TODAY", CLOSED_DAY)
         setup = seed_practice(path, 2)
@@ -49,7 +105,7 @@ def books(tmp_path_factory) -> Path:
     return path
 
 
-def check_cli(path: Path) -> subprocess.CompletedProcess:
+def check_cli(path: Path | str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "tui_billing", "--db", str(path), "check"],
                           capture_output=True, text=True, env=child_env(), cwd=ROOT, timeout=120)
 
@@ -61,16 +117,16 @@ def test_the_fixture_books_pass_check(books):
 
 @pytest.mark.parametrize("table", POSTED_TABLES)
 def test_hand_run_update_and_delete_of_posted_rows_are_refused(books, table):
-    con = sqlite3.connect(books, isolation_level=None)
+    con = Raw(books)
     try:
-        before = con.execute(f"SELECT * FROM {table}").fetchall()
+        before = con.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
         assert before, f"fixture has no {table} row"
-        column = con.execute(f"PRAGMA table_info({table})").fetchall()[-1][1]
-        with pytest.raises(sqlite3.IntegrityError, match="posted history is never changed"):
+        column = con.columns(table)[-1]
+        with pytest.raises(REFUSED, match="posted history is never changed"):
             con.execute(f"UPDATE {table} SET {column} = {column}")
-        with pytest.raises(sqlite3.IntegrityError, match="posted history is never changed"):
+        with pytest.raises(REFUSED, match="posted history is never changed"):
             con.execute(f"DELETE FROM {table}")
-        assert con.execute(f"SELECT * FROM {table}").fetchall() == before
+        assert con.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall() == before
     finally:
         con.close()
 
@@ -78,20 +134,19 @@ def test_hand_run_update_and_delete_of_posted_rows_are_refused(books, table):
 @pytest.mark.parametrize("table", DATED_TABLES)
 @pytest.mark.parametrize("date", [CLOSED_DAY, "2026-10-05"], ids=["closed-day", "closed-month"])
 def test_hand_run_insert_into_a_closed_period_is_refused(books, table, date):
-    con = sqlite3.connect(books, isolation_level=None)
+    con = Raw(books)
     try:
-        columns = [r[1] for r in con.execute(f"PRAGMA table_info({table})") if r[1] != "id"]
+        columns = [c for c in con.columns(table) if c != "id"]
         picked = ", ".join("?" if c == "posting_date" else c for c in columns)
-        with pytest.raises(sqlite3.IntegrityError, match="closed"):
+        with pytest.raises(REFUSED, match="closed"):
             con.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {picked} FROM {table} LIMIT 1", (date,))
     finally:
         con.close()
 
 
-def _tampered(books: Path, tmp_path: Path, *sql: str) -> subprocess.CompletedProcess:
-    copy = tmp_path / "tampered.db"
-    shutil.copy(books, copy)
-    con = sqlite3.connect(copy, isolation_level=None)
+def _tampered(books: Path | str, tmp_path: Path, *sql: str) -> subprocess.CompletedProcess:
+    copy = copy_books(books, tmp_path, "tampered.db")
+    con = Raw(copy)
     try:
         for statement in sql:
             con.execute(statement)
@@ -132,12 +187,11 @@ OPEN_DAY = "2026-11-02"
 
 
 @pytest.fixture(scope="module")
-def open_day_books(books, tmp_path_factory) -> Path:
+def open_day_books(books, tmp_path_factory) -> Path | str:
     """The books plus a worked open day: each kind of entry, and a void of each kind."""
     from tui_billing.store import open_database
 
-    path = tmp_path_factory.mktemp("open") / "books.db"
-    shutil.copy(books, path)
+    path = copy_books(books, tmp_path_factory.mktemp("open"), "books.db")
     mp = pytest.MonkeyPatch()
     try:
         mp.setenv("TUI_BILLING_TODAY", OPEN_DAY)
@@ -176,7 +230,7 @@ def test_an_open_day_posted_by_the_program_passes_check(open_day_books):
 
 
 def test_voiding_a_receipt_names_the_reversal_of_each_of_its_distributions(open_day_books):
-    con = sqlite3.connect(open_day_books)
+    con = Raw(open_day_books)
     try:
         (detail,) = con.execute("SELECT detail FROM audit_event WHERE action = 'void_receipt'").fetchone()
         reversals = [r for (r,) in con.execute(
@@ -212,7 +266,7 @@ def test_check_names_a_row_typed_into_an_open_day(open_day_books, tmp_path, sql,
     assert re.search(says, proc.stderr), proc.stderr
 
 
-def _close_open_day(path: Path) -> None:
+def _close_open_day(path: Path | str) -> None:
     """Close OPEN_DAY with the deposit its receipts call for (so only the audit tie can refuse it)."""
     from tui_billing.store import open_database
     from tui_billing.store.summary import day_summary
@@ -232,10 +286,8 @@ def _close_open_day(path: Path) -> None:
 
 
 def test_a_day_with_a_row_typed_in_by_hand_does_not_close(open_day_books, tmp_path):
-    clean, tampered = tmp_path / "clean.db", tmp_path / "tampered.db"
-    shutil.copy(open_day_books, clean)
-    shutil.copy(open_day_books, tampered)
-    con = sqlite3.connect(tampered, isolation_level=None)
+    clean, tampered = copy_books(open_day_books, tmp_path, "clean.db"), copy_books(open_day_books, tmp_path, "tampered.db")
+    con = Raw(tampered)
     try:
         con.execute(
             "INSERT INTO charge (encounter_id, line_no, patient_id, provider_id, payer_id, dos, pos, code, modifiers, "

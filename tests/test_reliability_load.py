@@ -1,11 +1,13 @@
 """Quick versions of the load proofs: several clerks at once, and a writer killed mid-flight.
 
+The day closed under posting clerks and the killed writer run on both backends (a file, and
+books on the session's PostgreSQL server); the contended file's online backup is SQLite's own.
+
 The long versions run from ``bench/`` (``python bench/run.py``, ``python bench/crash.py --kills 50``).
 """
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import sys
 
@@ -13,12 +15,21 @@ import pytest
 
 from bench import crash
 from bench.common import ROOT, child_env
-from bench.concurrency import WorkerResult, _seed_in_child, cli_check, run_workers, verify
+from bench.concurrency import WorkerResult, _seed_in_child, cli_check, read_books, run_workers, verify
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def office(request, tmp_path) -> str:
+    """Empty books for one test: a file under tmp_path, or a database on the session's PostgreSQL server."""
+    if request.param == "postgresql":
+        return request.getfixturevalue("pg_cluster").fresh_books()
+    return str(tmp_path / "office.db")
 
 
 @pytest.fixture(scope="module")
 def contended_db(tmp_path_factory):
-    """Four clerks posting at once into one file; returns (path, results)."""
+    """Four clerks posting at once into one file, with SQLite's online backup taken meanwhile; returns
+    (path, results). (On a server: test_pg's eight writers; its backup is pg_dump's.)"""
     from tui_billing import codes
 
     codes.validate_icd10("J06.9")  # loaded once; the forked clerks inherit it
@@ -64,7 +75,7 @@ def test_backup_taken_while_clerks_post_is_whole(contended_db):
     assert ok, text
 
 
-def test_day_closed_while_clerks_post_keeps_every_entry_out_of_the_closed_day(tmp_path):
+def test_day_closed_while_clerks_post_keeps_every_entry_out_of_the_closed_day(office):
     """A supervisor closes today while three clerks post: their later work rolls to the next day.
 
     The close is refused (deposit differs) until it catches a moment where its count matches;
@@ -77,7 +88,7 @@ def test_day_closed_while_clerks_post_keeps_every_entry_out_of_the_closed_day(tm
     from tui_billing.store import operations as ops
 
     codes.validate_icd10("J06.9")
-    path = str(tmp_path / "office.db")
+    path = office
     setup = _seed_in_child(path, 3)
     today = ops.v.today().isoformat()
     outcome: dict[str, object] = {"refusals": 0}
@@ -105,27 +116,23 @@ def test_day_closed_while_clerks_post_keeps_every_entry_out_of_the_closed_day(tm
     assert verify(path, results) == []
     ok, text = cli_check(path)
     assert ok, text
-    con = sqlite3.connect(path)
-    try:
+    with read_books(path) as con:
         closed_with = con.execute("SELECT COUNT(*) FROM receipt WHERE posting_date = ?", (today,)).fetchone()[0]
         later = con.execute("SELECT COUNT(*) FROM receipt WHERE posting_date > ?", (today,)).fetchone()[0]
-    finally:
-        con.close()
     print(f"closed with {closed_with} receipts after {outcome['refusals']} refusals; {later} rolled over")
     assert closed_with >= 5 and closed_with + later == 30
 
 
-def test_writer_killed_at_random_moments_keeps_every_acknowledged_entry(tmp_path):
-    figures = crash.run(str(tmp_path / "crash.db"), kills=5, seed=11)
+def test_writer_killed_at_random_moments_keeps_every_acknowledged_entry(office):
+    """Encounters, receipts, distributions and voids; on PostgreSQL the server rolls back the killed
+    session's open transaction (SQLite: the -wal's uncommitted frames are ignored)."""
+    figures = crash.run(office, kills=5, seed=11)
     assert figures["kills"] == 5
     assert figures["acknowledged_entries"] >= 5
-    con = sqlite3.connect(tmp_path / "crash.db")
-    try:
+    with read_books(office) as con:
         # One audit event per committed posting: nothing committed without its event.
         (events,) = con.execute("SELECT COUNT(*) FROM audit_event WHERE user LIKE 'w%'").fetchone()
         (rows,) = con.execute(
             "SELECT (SELECT COUNT(*) FROM encounter) + (SELECT COUNT(*) FROM receipt) "
             "+ (SELECT COUNT(*) FROM distribution)").fetchone()
         assert events == rows
-    finally:
-        con.close()

@@ -1,6 +1,9 @@
 """Files with patient data (issue 15): private whatever the umask, whole or absent; backup and restore.
 
 Every command runs as its own process (the umask is a process's), as a clerk runs it.
+
+SQLite books: the output files come from the same code on either backend; backup and restore of
+server books are pg_dump's and pg_restore's (tests/test_pg_trust.py: the commands say so).
 """
 
 from __future__ import annotations

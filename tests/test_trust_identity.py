@@ -1,5 +1,9 @@
 """Issue 15, identity: the operator is the process's real uid, and the test hooks (TUI_BILLING_TODAY,
-TUI_BILLING_OPERATOR) are honoured only by test books (the demo's or a test's), never an office's."""
+TUI_BILLING_OPERATOR) are honoured only by test books (the demo's or a test's), never an office's.
+
+SQLite books (the file, opened with sqlite3 by hand); on a server the operator is the peer login and
+the same attacker is in tests/test_pg_trust.py.
+"""
 
 from __future__ import annotations
 

@@ -34,7 +34,11 @@ def record_read(action: str, detail: dict[str, Any]) -> None:
         if con is None:
             from .audit import record
 
-            db.write(lambda: record(at, user, action, "read", None, detail))()
+            try:
+                db.write(lambda: record(at, user, action, "read", None, detail))()
+            except BillingError as exc:  # the books held too long, or (a server) the login may not write
+                raise BillingError(f"this read of patient data cannot be recorded in the audit trail ({exc}); "
+                                   "nothing was shown") from exc
             return
         try:
             _append_read_event(con, at, user, action, text)

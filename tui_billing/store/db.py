@@ -502,7 +502,8 @@ def _open_server(url: str, *, migrate: bool) -> Path:
     _server = server
     _point_at(server)
     execute = cast("Execute", server.execute_sql)  # its cursor has what identity reads of sqlite3's
-    identity.books_opened(execute, fresh_marker=lambda: identity.mark_test_book("made by a test"))
+    login = str(server.execute_sql("SELECT session_user").fetchone()[0])
+    identity.books_opened(execute, fresh_marker=lambda: identity.mark_test_book("made by a test"), login=login)
     return Path(url)
 
 

@@ -29,6 +29,8 @@ _honours: bool = False
 #: Set only by a test process (tests/conftest.py): a brand-new book it opens becomes a test book.
 _new_books_are_test_books: bool = False
 _lock = threading.Lock()
+#: The login role of books on a PostgreSQL server (peer authentication: the server asked the kernel).
+_login: str | None = None
 
 
 def os_user() -> str:
@@ -49,7 +51,7 @@ def operator_name(given: str | None = None) -> str:
     """Who is acting: the real uid's account. In a test book, ``given`` or ``TUI_BILLING_OPERATOR`` first."""
     if _honours:
         return given or os.environ.get("TUI_BILLING_OPERATOR") or os_user()
-    return os_user()
+    return _login or os_user()
 
 
 def pinned_today() -> dt.date | None:
@@ -58,12 +60,16 @@ def pinned_today() -> dt.date | None:
     return dt.date.fromisoformat(pinned) if pinned else None
 
 
-def books_opened(execute: Execute, *, fresh_marker: Callable[[], None] | None = None) -> None:
+def books_opened(execute: Execute, *, fresh_marker: Callable[[], None] | None = None, login: str | None = None) -> None:
     """Read the open books' marker (called by the store each time it opens a file).
+
+    ``login``: the server's name for this session (PostgreSQL books); an office's operator is then
+    that login, which the server checks on every audit event, not the client's OS account.
 
     ``fresh_marker`` marks a brand-new book as a test book when a test process asked for that.
     """
-    global _honours
+    global _honours, _login
+    _login = login
     try:
         row = execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'test_book'", ()).fetchone()
         marked = bool(row) and bool(execute("SELECT 1 FROM test_book", ()).fetchone())
@@ -80,8 +86,9 @@ def books_opened(execute: Execute, *, fresh_marker: Callable[[], None] | None = 
 
 
 def books_closed() -> None:
-    global _honours
+    global _honours, _login
     _honours = False
+    _login = None
 
 
 def make_new_books_test_books(on: bool = True) -> None:

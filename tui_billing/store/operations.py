@@ -476,8 +476,8 @@ class PostedReceipt:
 
 def find_duplicate_receipts(*, payer_id: int | None, patient_id: int | None, reference: str) -> tuple[int, ...]:
     """Live receipts from the same payer (or patient) with the same reference."""
-    if not reference:
-        return ()
+    if not reference or "\x00" in reference:  # a NUL is refused by the planner (in words, by field); no
+        return ()                             # stored reference holds one, and PostgreSQL cannot be asked
     key: int | None
     if payer_id is not None:
         where, key = "r.payer_id = ?", payer_id

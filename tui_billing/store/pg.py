@@ -25,6 +25,7 @@ from typing import Any
 from peewee import PostgresqlDatabase
 
 from . import pg_dialect
+from .errors import BillingError
 
 #: the channel every write notifies (payload: the new data version)
 CHANNEL = "tb_books"
@@ -106,6 +107,9 @@ class PgDatabase(PostgresqlDatabase):
         conn.adapters.register_loader("numeric", _numeric_loader())
         # a writer waits this long for another's write lock, then the store's write() retries (SQLite's busy timeout)
         conn.execute(f"SET lock_timeout = {int(self.lock_timeout_ms)}")
+        # an acknowledged posting is on the server's disk, whatever the server's default: with
+        # synchronous_commit=off a server crash loses the last commits the clerk was told were saved
+        conn.execute("SET synchronous_commit = on")
         return conn
 
     def begin(self, lock_type: str | None = None, isolation_level: Any = None) -> None:  # type: ignore[override]
@@ -118,10 +122,12 @@ class PgDatabase(PostgresqlDatabase):
         # Peewee's own query builder already speaks PostgreSQL: no translation
         ctx = self.get_sql_context(**context_options)
         sql, params = ctx.sql(query).query()  # type: ignore[no-untyped-call]
+        _refuse_nul(params)
         return self._execute_cursor(sql, params)  # type: ignore[attr-defined]
 
     def execute_sql(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> _Cursor:
         query = pg_dialect.translate(sql)
+        _refuse_nul(params)
         text = query.sql
         returning = (query.insert_table in rowid_tables() and "RETURNING" not in text.upper()
                      and "ON CONFLICT" not in text.upper())
@@ -133,6 +139,16 @@ class PgDatabase(PostgresqlDatabase):
             row = cursor.fetchone()
             lastrowid = row[0] if row else None
         return _Cursor(cursor, lastrowid)
+
+
+def _refuse_nul(params: object) -> None:
+    """PostgreSQL text cannot hold a NUL character (SQLite's can): refuse it in words before the server
+    fails the statement (and with it the whole transaction) with a driver error. A caller that refuses
+    one line of an import (a savepoint) reports it on that line."""
+    values = params.values() if isinstance(params, dict) else params if isinstance(params, (list, tuple)) else ()
+    for value in values:
+        if isinstance(value, str) and "\x00" in value:
+            raise BillingError(f"text with a NUL character (0x00) cannot be kept in the books: {value[:40]!r}")
 
 
 def open_url(url: str, lock_timeout_ms: int) -> PgDatabase:

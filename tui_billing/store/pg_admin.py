@@ -99,6 +99,9 @@ def setup(url: str, *, owner: str) -> int:
                 conn.execute("INSERT INTO tb_schema VALUES (1, %s)", (SCHEMA_VERSION,))
             else:
                 _upgrade(conn, version, SCHEMA_VERSION)
+                if not conn.execute("SELECT 1 FROM pg_trigger WHERE tgname = 'audit_event_own_name'").fetchone():
+                    for statement in pg_schema.OWN_NAME_STATEMENTS:  # books set up before the guard existed
+                        conn.execute(statement)
             _grant(conn)
             return SCHEMA_VERSION
     finally:

@@ -112,6 +112,22 @@ BEGIN
     RAISE EXCEPTION 'posted history is never changed: % cannot be truncated', TG_TABLE_NAME;
 END $$"""
 
+#: On a server a clerk may hold a database client of their own, and the hash chain is public arithmetic:
+#: an event in another user's name (a forged approval) would chain and verify. The login (peer
+#: authentication: the OS user, not spoofable) is the only name a clerk may write, unless the books are
+#: test books (their operator is the test's) or the writer is the owner (`migrate --to` copies history).
+OWN_NAME_FUNCTION = """CREATE OR REPLACE FUNCTION tb_audit_own_name() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW."user" IS DISTINCT FROM session_user::text AND NOT EXISTS (SELECT 1 FROM test_book)
+            AND NOT pg_has_role(session_user, (SELECT tableowner FROM pg_tables
+                                              WHERE schemaname = TG_TABLE_SCHEMA AND tablename = TG_TABLE_NAME), 'MEMBER') THEN
+        RAISE EXCEPTION 'audit events are written in your own name (%), not %', session_user, NEW."user";
+    END IF;
+    RETURN NEW;
+END $$"""
+OWN_NAME_STATEMENTS = (OWN_NAME_FUNCTION, "CREATE TRIGGER audit_event_own_name BEFORE INSERT ON audit_event "
+                                          "FOR EACH ROW EXECUTE FUNCTION tb_audit_own_name()")
+
 #: The schema's version (PRAGMA user_version's place) and the row every write locks first.
 META_TABLES = (
     "CREATE TABLE tb_schema (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)",
@@ -228,6 +244,7 @@ def create_statements(version: int) -> list[str]:
             out.extend(trigger_ddl(obj.sql))
     for table in sorted(_guarded_tables(objects)):
         out.extend(_history_statements(table))
+    out.extend(OWN_NAME_STATEMENTS)
     for step in range(FIRST_PG_VERSION + 1, version + 1):
         out.extend(PG_STEPS.get(step, ()))
     return out
