@@ -2,9 +2,10 @@
 
 Every figure comes from :mod:`tui_billing.store.summary`, the same code the closes and the day
 sheet use, so the screen can never disagree with them. One long-lived thread worker owns this
-screen's database connection: it loads the chosen date and polls SQLite's ``PRAGMA
-data_version`` so the figures refresh when any clerk (in this app or another session) posts,
-while the event loop only paints and takes keys.
+screen's database connection: it loads the chosen date and waits on the books' watch
+(store/live.py: LISTEN/NOTIFY on PostgreSQL, ``PRAGMA data_version`` on SQLite) so the figures
+refresh when any clerk (in this app or another session) posts, while the event loop only paints
+and takes keys.
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ from ..widgets.key_bar import KeyBar
 from ..widgets.parse import parse_amount, parse_count, parse_day
 from .base import BillingScreen
 
-#: How often the live worker looks at PRAGMA data_version (seconds). A posting shows within this
-#: plus the time to recompute the day's figures.
+#: How long the live worker waits on the books' watch before it looks for a new date asked (seconds). On
+#: SQLite also how often PRAGMA data_version is read: a posting shows within this plus the time to
+#: recompute the day's figures. On PostgreSQL a NOTIFY ends the wait at once.
 POLL_SECONDS = 0.02
 #: While another screen is up, the figures still follow the books, but at most this often.
 HIDDEN_REFRESH_SECONDS = 0.25
@@ -306,47 +308,57 @@ class BalancingScreen(BillingScreen[None]):
 
     @work(thread=True, exclusive=True, group="balancing-live", exit_on_error=False, name="balancing live refresh")
     def _live(self) -> None:
-        """Load on request, and reload whenever another connection commits (PRAGMA data_version)."""
+        """Load on request, and reload whenever any connection commits (store/live.py: LISTEN/NOTIFY on
+        PostgreSQL, PRAGMA data_version on SQLite)."""
         from ..store import BillingError, database
-        from ..store.summary import data_version, day_snapshot
+        from ..store.live import BooksWatch
+        from ..store.summary import day_snapshot
 
         worker = get_current_worker()
         wanted: str | None = None
-        seen = None
         stale = False
         last_load = 0.0
+        watch: BooksWatch | None = None
         try:
+            watch = BooksWatch(poll=POLL_SECONDS)  # made before the first load: no commit after it is missed
             while not worker.is_cancelled:
-                try:
-                    asked: str | None = self._requests.get(timeout=POLL_SECONDS)
-                except queue.Empty:
-                    asked = None
+                asked = self._latest_request()
+                # nothing asked: block on the watch (a socket on PostgreSQL, no query) for one tick
+                if asked is None and watch.wait(POLL_SECONDS):
+                    stale = True
                 if asked is not None:
                     wanted = asked
                 if wanted is None:
                     continue
-                version = data_version()
                 if asked is None:
-                    if version != seen:
-                        stale = True
                     # Hidden, it still follows the books (throttled) so F4 finds fresh figures.
                     if not stale or (not self._visible and time.perf_counter() - last_load < HIDDEN_REFRESH_SECONDS):
                         continue
                 started = time.perf_counter()
+                stale = False
                 try:
                     snap = day_snapshot(wanted or None)
                 except BillingError as exc:
-                    seen, stale = version, False
                     if not worker.is_cancelled:
                         self.app.call_from_thread(self._show_problem, str(exc))
                     continue
-                seen, stale = snap.version, False
                 last_load = time.perf_counter()
                 elapsed = (last_load - started) * 1000
                 if not worker.is_cancelled:
                     self.app.call_from_thread(self._show, snap, elapsed)
         finally:
+            if watch is not None:
+                watch.close()
             database.close()  # this thread's own connection
+
+    def _latest_request(self) -> str | None:
+        """The last date asked for since the previous look (older asks are superseded), or None."""
+        asked: str | None = None
+        while True:
+            try:
+                asked = self._requests.get_nowait()
+            except queue.Empty:
+                return asked
 
     def _show_problem(self, message: str) -> None:
         self.query_one("#bal-state", Static).update(Text(f"✗ {message}", style="bold red"))
