@@ -32,6 +32,7 @@ if __package__ in (None, ""):
 sys.path.insert(0, str(ROOT / "tests"))
 
 from bench.common import PtyProcess, child_env  # noqa: E402
+from tui_billing.money import format_cents  # noqa: E402
 
 QUIT = b"\x11"  # Ctrl+Q
 F3, F4 = b"\x1bOR", b"\x1bOS"
@@ -50,9 +51,8 @@ for line in sys.stdin:
 """
 
 
-def _figures(db: str) -> tuple[str, str]:
-    """What the two screens now show for the books: the queue's unapplied total and the day's receipts."""
-    from tui_billing.money import format_cents
+def _figures(db: str) -> tuple[int, int]:
+    """The two figures the screens show for the books: the queue's unapplied total and the day's receipts."""
     from tui_billing.store import open_database
     from tui_billing.store import receipts_queries as q
     from tui_billing.store.db import close_database
@@ -61,8 +61,7 @@ def _figures(db: str) -> tuple[str, str]:
 
     open_database(db, create=False)
     try:
-        return (f"unapplied {format_cents(q.queue_totals().unapplied)}",
-                format_cents(day_summary(current_posting_date()).receipts))
+        return q.queue_totals().unapplied, day_summary(current_posting_date()).receipts
     finally:
         close_database()
 
@@ -84,12 +83,14 @@ def measure(db: str, rounds: int, env: dict[str, str]) -> dict[str, list[float]]
             time.sleep(1.0)  # the screen's first load and its watch settle
             for _ in range(rounds):
                 amount += 1
+                queue_total, day_receipts = _figures(db)  # before: the figure to wait for is known at the commit
+                shown = (f"unapplied {format_cents(queue_total + amount)}" if screen == "receipts"
+                         else format_cents(day_receipts + amount))
                 mark = term.mark()
                 other.stdin.write(f"{amount}\n")
                 other.stdin.flush()
                 committed = float(other.stdout.readline())
-                queue_total, day_receipts = _figures(db)
-                term.wait_for(queue_total if screen == "receipts" else day_receipts, timeout=30, since=mark)
+                term.wait_for(shown, timeout=30, since=mark)
                 out[screen].append((time.perf_counter() - committed) * 1000)
                 time.sleep(0.2)
     finally:
