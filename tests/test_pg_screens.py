@@ -77,7 +77,8 @@ async def test_a_clerks_day_keyed_on_postgresql(pg_books):
     app = make_app(pg_books)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        assert app.operator == "clerk1" and "clerk1" in app.sub_title and TODAY in app.sub_title
+        dbname = pg_books.split("///")[1].split("?")[0]  # the header names the server's database
+        assert app.operator == "clerk1" and app.sub_title == f"posting {TODAY} · clerk1 · pg:{dbname}"
         # F2: one encounter keyed as one burst, saved; the batch balances and closes
         entry = app.screen
         assert isinstance(entry, ChargeEntryScreen)
@@ -197,37 +198,49 @@ async def test_accounts_and_the_idle_lock_on_postgresql(pg_books, monkeypatch):
 
 
 async def test_both_live_screens_refresh_when_another_process_commits(pg_books):
-    """The receipts queue and the balancing figures follow another clerk's process, told by NOTIFY."""
+    """The receipts queue and the balancing figures follow another clerk's process, told by NOTIFY; so
+    does the app's posting date when that clerk closes the day (no restart to post on the next day)."""
     from tui_billing.screens.balancing import BalancingScreen
     from tui_billing.screens.receipts import ReceiptsScreen
 
-    with_batch(1, 12000)
     patient = scalar("SELECT id FROM patient WHERE account = 'A1003'")
 
-    def other_clerk(amount: int) -> None:
-        done = subprocess.run(
-            [sys.executable, "-c", "import sys\nfrom tui_billing.store import open_database, operations as ops\n"
-             "open_database(sys.argv[1])\nops.record_receipt(amount=int(sys.argv[3]), method='cash', "
-             "patient_id=int(sys.argv[2]), operator='maria')", pg_books, str(patient), str(amount)],
-            capture_output=True, text=True, env=dict(os.environ), timeout=60)
+    def other_clerk(*argv: str) -> None:
+        done = subprocess.run([sys.executable, "-m", "tui_billing", "--db", pg_books, *argv],
+                              capture_output=True, text=True, env=dict(os.environ, TUI_BILLING_OPERATOR="maria"),
+                              timeout=60)
         assert done.returncode == 0, done.stderr
+
+    def receipt(amount: str) -> None:
+        csv = Path(os.environ.get("TMPDIR", "/tmp")) / f"other-clerk-{os.getpid()}-{amount}.csv"
+        csv.write_text(f"account,amount,method\nA1003,{amount},cash\n")
+        try:
+            other_clerk("import", "receipts", str(csv))
+        finally:
+            csv.unlink()
 
     app = make_app(pg_books)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
+        await send(pilot, "escape")  # no charge batch today: not now
         await pilot.press("f3")
         queue = app.screen
         assert isinstance(queue, ReceiptsScreen)
-        await until(pilot, queue._watch_made.is_set, "the queue listening")
+        await until(pilot, app.watching.is_set, "the app listening")
         await settle(pilot)
         assert queue.rows == []
-        other_clerk(4200)
+        receipt("42.00")
         await until(pilot, lambda: [r.amount for r in queue.rows] == [4200], "the other clerk's receipt in the queue")
         await pilot.press("f4")
         bal = app.screen
         assert isinstance(bal, BalancingScreen)
         await until(pilot, lambda: bal.snapshot is not None and bal.snapshot.summary.receipts == 4200, "the figures")
-        other_clerk(800)
+        receipt("8.00")
         await until(pilot, lambda: bal.snapshot.summary.receipts == 5000, "the figures after the other clerk's receipt")
         await pilot.press("f3")  # hidden meanwhile, the queue followed too
         await until(pilot, lambda: sorted(r.amount for r in queue.rows) == [800, 4200], "the queue caught up")
+        assert app.posting_date == TODAY
+        other_clerk("close", "day", "--cash", "50.00")
+        await until(pilot, lambda: app.posting_date == "2026-11-27", "the posting date after the other's close")
+        assert "posting 2026-11-27" in app.sub_title
+    assert patient and scalar("SELECT COUNT(*) FROM day_close") == 1

@@ -2,10 +2,10 @@
 
 Every figure comes from :mod:`tui_billing.store.summary`, the same code the closes and the day
 sheet use, so the screen can never disagree with them. One long-lived thread worker owns this
-screen's database connection: it loads the chosen date and waits on the books' watch
-(store/live.py: LISTEN/NOTIFY on PostgreSQL, ``PRAGMA data_version`` on SQLite) so the figures
-refresh when any clerk (in this app or another session) posts, while the event loop only paints
-and takes keys.
+screen's database connection: it loads the chosen date, and loads again when the app's
+``books_changed`` signal says any clerk (in this app or another session) committed (the app's one
+watch of the books, store/live.py: LISTEN/NOTIFY on PostgreSQL, ``PRAGMA data_version`` on
+SQLite), while the event loop only paints and takes keys.
 """
 
 from __future__ import annotations
@@ -34,10 +34,8 @@ from ..widgets.key_bar import KeyBar
 from ..widgets.parse import parse_amount, parse_count, parse_day
 from .base import BillingScreen
 
-#: How long the live worker waits on the books' watch before it looks for a new date asked (seconds). On
-#: SQLite also how often PRAGMA data_version is read: a posting shows within this plus the time to
-#: recompute the day's figures. On PostgreSQL a NOTIFY ends the wait at once.
-POLL_SECONDS = 0.02
+#: The live worker's longest wait for work before it looks whether its screen is gone (seconds).
+WAKE_SECONDS = 0.25
 #: While another screen is up, the figures still follow the books, but at most this often.
 HIDDEN_REFRESH_SECONDS = 0.25
 
@@ -244,8 +242,10 @@ class BalancingScreen(BillingScreen[None]):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.snapshot: DaySnapshot | None = None
-        #: dates to load; "" means the current posting date
-        self._requests: queue.SimpleQueue[str] = queue.SimpleQueue()
+        #: dates to load ("" means the current posting date), or None: the books changed
+        self._requests: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        #: the app's count of changes heard when the first load was asked (compared once subscribed)
+        self._books_version: int | None = None
         self._visible = True
         self._wanted = ""  # what the date input asks for ("" = current posting date)
         #: the difference shown for each deposit field (cash, checks, count, card, eft)
@@ -258,6 +258,7 @@ class BalancingScreen(BillingScreen[None]):
 
     def compose(self) -> ComposeResult:
         # Start reading the books now, so the database work overlaps building the screen.
+        self._books_version = getattr(self.app, "books_version", None)
         self._live()
         self.request("")
         yield AppHeader("Balancing")
@@ -287,6 +288,11 @@ class BalancingScreen(BillingScreen[None]):
     def on_mount(self) -> None:
         self.sub_title = "Balancing"
         self._ready = True
+        changed = getattr(self.app, "books_changed", None)
+        if changed is not None:
+            changed.subscribe(self, self._books_changed)
+            if self._books_version is not None and getattr(self.app, "books_version", None) != self._books_version:
+                self._requests.put(None)  # a commit landed between the first load and now
         if self._early is not None:
             self._show(*self._early)
 
@@ -308,24 +314,26 @@ class BalancingScreen(BillingScreen[None]):
 
     @work(thread=True, exclusive=True, group="balancing-live", exit_on_error=False, name="balancing live refresh")
     def _live(self) -> None:
-        """Load on request, and reload whenever any connection commits (store/live.py: LISTEN/NOTIFY on
-        PostgreSQL, PRAGMA data_version on SQLite)."""
+        """Load on request, and again after the books change (``None`` in the queue: the app's watch
+        heard a commit by any connection; see on_mount)."""
         from ..store import BillingError, database
-        from ..store.live import BooksWatch
         from ..store.summary import day_snapshot
 
         worker = get_current_worker()
         wanted: str | None = None
         stale = False
         last_load = 0.0
-        watch: BooksWatch | None = None
         try:
-            watch = BooksWatch(poll=POLL_SECONDS)  # made before the first load: no commit after it is missed
             while not worker.is_cancelled:
-                asked = self._latest_request()
-                # nothing asked: block on the watch (a socket on PostgreSQL, no query) for one tick
-                if asked is None and watch.wait(POLL_SECONDS):
-                    stale = True
+                wait = WAKE_SECONDS
+                if stale and not self._visible:  # hidden: the next throttled reload is due then
+                    wait = max(0.0, HIDDEN_REFRESH_SECONDS - (time.perf_counter() - last_load))
+                asked: str | None = None
+                for item in self._take(wait):
+                    if item is None:
+                        stale = True
+                    else:
+                        asked = item  # a newer ask supersedes an older one
                 if asked is not None:
                     wanted = asked
                 if wanted is None:
@@ -347,18 +355,22 @@ class BalancingScreen(BillingScreen[None]):
                 if not worker.is_cancelled:
                     self.app.call_from_thread(self._show, snap, elapsed)
         finally:
-            if watch is not None:
-                watch.close()
             database.close()  # this thread's own connection
 
-    def _latest_request(self) -> str | None:
-        """The last date asked for since the previous look (older asks are superseded), or None."""
-        asked: str | None = None
+    def _take(self, wait: float) -> list[str | None]:
+        """What was put in the queue: waits up to ``wait`` seconds for the first item, then takes the rest."""
+        try:
+            items = [self._requests.get(timeout=wait)]
+        except queue.Empty:
+            return []
         while True:
             try:
-                asked = self._requests.get_nowait()
+                items.append(self._requests.get_nowait())
             except queue.Empty:
-                return asked
+                return items
+
+    def _books_changed(self, _version: int) -> None:
+        self._requests.put(None)
 
     def _show_problem(self, message: str) -> None:
         self.query_one("#bal-state", Static).update(Text(f"✗ {message}", style="bold red"))

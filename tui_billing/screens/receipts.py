@@ -2,9 +2,9 @@
 
 Keys (with the table focused): N new receipt (in a receipt batch), B new batch, C close the
 batch, Enter distribute, R refund, Ctrl+D void, U all receipts / unapplied only, F5 reload.
-The list is read a page at a time and reloaded when another clerk posts (store/live.py: LISTEN/NOTIFY
-on PostgreSQL, ``PRAGMA data_version`` on a private read-only connection on SQLite; waited for in a
-worker thread, off the event loop).
+The list is read a page at a time and reloaded when another clerk posts: the app's
+``books_changed`` signal (its one watch of the books, store/live.py: LISTEN/NOTIFY on PostgreSQL,
+``PRAGMA data_version`` on SQLite, waited for in a worker thread, off the event loop).
 """
 
 from __future__ import annotations
@@ -19,12 +19,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
-from textual.worker import get_current_worker
 
 from ..store import operations as ops
 from ..store import receipts_queries as q
 from ..store.errors import BillingError
-from ..store.live import BooksWatch
 from ..store.validate import current_posting_date, operator
 from ..widgets.app_header import AppHeader
 from ..widgets.dialogs import BatchDialog, BatchFigures
@@ -33,8 +31,6 @@ from .base import BillingScreen
 from .receipt_common import METHODS, FilterBar, cell, filter_inputs, money
 from .receipt_dialogs import NewReceiptDialog, Posted, RefundDialog, VoidDialog
 
-#: The live worker wakes this often with nothing heard, to see whether its screen is gone (seconds).
-WATCH_SLICE_SECONDS = 0.25
 FILTER_DELAY = 0.15
 COLUMNS = (("No.", 6, True), ("Received", 11, False), ("From", 21, False), ("Meth", 6, False),
            ("Reference", 10, False), ("Amount", 11, True), ("Unapplied", 11, True))
@@ -78,23 +74,15 @@ class ReceiptsScreen(FilterBar, BillingScreen[None]):
         self._prefetched: tuple | None = None
         self._mounted = False
         self._prefetching = True
-        #: the books' watch, made by the early read before it reads (so no commit after that read goes
-        #: unheard) and taken over by the live worker once the screen is up
-        self._watch: BooksWatch | None = None
-        self._watch_made = threading.Event()
+        #: the app's count of changes heard before the first read (compared once subscribed, see on_mount)
+        self._books_version: int | None = None
         try:
+            self._books_version = getattr(self.app, "books_version", None)
             self.app.run_worker(self._prefetch, thread=True, group="receipts-prefetch", exit_on_error=False)
         except RuntimeError:  # no running app (NoActiveAppError): the screen loads on mount instead
             self._prefetching = False
-            self._watch_made.set()
 
     def _prefetch(self) -> None:
-        try:
-            self._watch = BooksWatch()
-        except Exception:  # noqa: BLE001 - not swallowed: the live worker tries again and its failure is shown
-            self._watch = None
-        finally:
-            self._watch_made.set()
         f = self.filter
         try:
             result: tuple | None = (f, q.queue_page(f, limit=q.PAGE + 1), q.queue_totals(f), None)
@@ -135,11 +123,13 @@ class ReceiptsScreen(FilterBar, BillingScreen[None]):
         elif ready is not None:
             self._show(*ready)
         self._find_batch()
-        self._watch_books()
-
-    def on_unmount(self) -> None:
-        if self._watch is not None:  # made by the early read, never taken over
-            self._watch.close()
+        # live refresh: the app's one watch of the books (LISTEN/NOTIFY on PostgreSQL, data_version on SQLite)
+        changed = getattr(self.app, "books_changed", None)
+        if changed is not None:
+            changed.subscribe(self, self._books_changed)
+            now = getattr(self.app, "books_version", None)
+            if self._books_version is not None and now != self._books_version:
+                self._books_changed(now or 0)  # a commit landed between the first read and now
 
     # ------------------------------------------------------------------ loading
 
@@ -207,23 +197,10 @@ class ReceiptsScreen(FilterBar, BillingScreen[None]):
         self.rows.extend(rows)
         self.query_one("#rq-table", DataTable).add_rows([self._cells(r) for r in rows])
 
-    @work(thread=True, exclusive=True, group="receipts-live", exit_on_error=False,
-          name="receipts live refresh")
-    def _watch_books(self) -> None:
-        """Reload when any connection commits (store/live.py: LISTEN/NOTIFY on PostgreSQL, PRAGMA
-        data_version on SQLite); the wait blocks this thread, never the event loop."""
-        worker = get_current_worker()
-        self._watch_made.wait(5)
-        watch, self._watch = self._watch, None
-        if watch is None:
-            watch = BooksWatch()
-        try:
-            while not worker.is_cancelled:
-                if watch.wait(WATCH_SLICE_SECONDS) and not worker.is_cancelled:
-                    self.app.call_from_thread(self.reload)
-                    self.app.call_from_thread(self._find_batch)
-        finally:
-            watch.close()
+    def _books_changed(self, _version: int) -> None:
+        """Another connection (or this app) committed: read the list and the open batch again."""
+        self.reload()
+        self._find_batch()
 
     # ------------------------------------------------------------------ batch
 
