@@ -8,7 +8,8 @@ PostgreSQL database, and runs the real app in a pseudo-terminal at 80x24 on each
 receipts queue (F3) and the balancing dashboard (F4), this process (another connection, as
 another clerk's session would be) records a receipt and times from its commit to the moment the
 new figure's bytes arrive from the terminal. The refresh is told by store/live.py: LISTEN/NOTIFY
-on PostgreSQL, PRAGMA data_version polled on SQLite.
+on PostgreSQL, PRAGMA data_version polled on SQLite. Beside them, the floor: the watch alone
+(commit to ``BooksWatch.wait`` returning in a thread of this process), ``wake_*``.
 
 Prints each backend's median (and max) in ms and the JSON; nothing is written to the project.
 """
@@ -100,6 +101,43 @@ def measure(db: str, rounds: int, env: dict[str, str]) -> dict[str, list[float]]
     return out
 
 
+def measure_wake(db: str, rounds: int, env: dict[str, str]) -> list[float]:
+    """The watch alone (the floor under the screens' figures): commit to BooksWatch.wait returning, as
+    the app's live-refresh thread waits (20 ms data_version poll on SQLite, NOTIFY on PostgreSQL)."""
+    import threading
+
+    from tui_billing.app import WATCH_POLL_SECONDS
+    from tui_billing.store import open_database
+    from tui_billing.store.db import close_database
+    from tui_billing.store.live import BooksWatch
+
+    other = subprocess.Popen([sys.executable, "-c", OTHER_CLERK, db], cwd=ROOT, env=env, text=True,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert other.stdin is not None and other.stdout is not None
+    open_database(db, create=False)
+    watch = BooksWatch(poll=WATCH_POLL_SECONDS)
+    out = []
+    try:
+        assert other.stdout.readline().strip() == "ready"
+        for k in range(rounds):
+            woke: list[float] = []
+            waiter = threading.Thread(target=lambda into=woke: watch.wait(10) and into.append(time.perf_counter()))
+            waiter.start()
+            time.sleep(0.05)  # waiting already
+            other.stdin.write(f"{2000 + k}\n")
+            other.stdin.flush()
+            committed = float(other.stdout.readline())
+            waiter.join()
+            out.append((woke[0] - committed) * 1000)
+            time.sleep(0.1)
+    finally:
+        watch.close()
+        close_database()
+        other.stdin.close()
+        other.wait(timeout=30)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=9)
@@ -123,6 +161,9 @@ def main() -> None:
             subprocess.run([sys.executable, "-m", "tui_billing", "--db", db, "demo", "--charges", str(args.charges),
                             "--days", "5"], cwd=ROOT, env=env, check=True, capture_output=True)
         for name, db in books.items():
+            wake = measure_wake(db, args.rounds, env)
+            result[f"wake_{name}_median_ms"] = round(statistics.median(wake), 1)
+            result[f"wake_{name}_max_ms"] = round(max(wake), 1)
             times = measure(db, args.rounds, env)
             for screen, values in times.items():
                 result[f"{screen}_{name}_median_ms"] = round(statistics.median(values), 1)
@@ -131,8 +172,9 @@ def main() -> None:
         cluster.stop()
         shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(result, indent=2))
-    for screen in ("receipts", "balancing"):
-        print(f"{screen}: commit to painted, median SQLite {result[f'{screen}_sqlite_median_ms']} ms, "
+    for screen in ("wake", "receipts", "balancing"):
+        what = "heard" if screen == "wake" else "painted"
+        print(f"{screen}: commit to {what}, median SQLite {result[f'{screen}_sqlite_median_ms']} ms, "
               f"PostgreSQL {result[f'{screen}_postgresql_median_ms']} ms")
 
 

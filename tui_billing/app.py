@@ -96,6 +96,10 @@ def _books_label(db_path: Path | None) -> str:
     return db_path.name if db_path else "?"
 
 
+class BooksChanged(Message):
+    """From the live refresh's thread: a commit by any connection was heard."""
+
+
 class KeyDone(Message):
     """Posted behind a key to the widget it went to; reaching the App means the key was handled.
 
@@ -201,16 +205,16 @@ class BillingApp(App[None]):
         try:
             while not worker.is_cancelled:
                 if watch.wait(WATCH_SLICE_SECONDS) and not worker.is_cancelled:
+                    self.post_message(BooksChanged())  # the screens first (posting a message does not wait)
                     posting_date = current_posting_date()  # another clerk may have closed the day
-                    self.call_from_thread(self._books_changed, posting_date)
+                    if posting_date != self.posting_date:
+                        self.call_from_thread(self.set_posting_date, posting_date)
         finally:
             watch.close()
             database.close()  # this thread's own connection
 
-    def _books_changed(self, posting_date: str) -> None:
+    def on_books_changed(self, _message: BooksChanged) -> None:
         self.books_version += 1
-        if posting_date != self.posting_date:
-            self.set_posting_date(posting_date)
         self.books_changed.publish(self.books_version)
 
     def on_unmount(self) -> None:
