@@ -159,7 +159,7 @@ def main() -> None:
         done = subprocess.run([sys.executable, "-m", "tui_billing", "--db", url, *demo], cwd=ROOT, env=env,
                               capture_output=True, text=True, check=True)
         result["demo_postgresql_s"] = round(time.perf_counter() - started, 1)
-        result["demo_postgresql_move_s"] = int(done.stdout.rsplit("of which moving to the server ", 1)[1].split()[0])
+        result["demo_postgresql_move_s"] = int(done.stdout.rsplit("of which finishing on the server ", 1)[1].split()[0])
         dates = _dates(Path(path))
         for name, db in (("sqlite", path), ("postgresql", url)):
             result[f"reports_{name}"] = reports(db, dates, args.repeats)
@@ -177,7 +177,7 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(result, indent=2))
     print(f"\ndemo of {args.charges} charges: SQLite {result['demo_sqlite_s']} s, PostgreSQL "
-          f"{result['demo_postgresql_s']} s (of which the move {result['demo_postgresql_move_s']} s)")
+          f"{result['demo_postgresql_s']} s (the server's finish after the build {result['demo_postgresql_move_s']} s)")
     print(f"{'report':<12} {'backend':<11} {'median s':>9} {'floor s':>8} {'ratio':>6}")
     for name in ("sqlite", "postgresql"):
         for report, r in result[f"reports_{name}"].items():

@@ -100,21 +100,27 @@ def today(monkeypatch: pytest.MonkeyPatch) -> str:
 
 #: Test modules whose tests that take ``db`` (or ``practice``) run on both backends: SQLite and a
 #: real PostgreSQL server (tests/pg_server.py). A test that needs a file (it opens sqlite3 on the
-#: path, damages it, backs it up) is marked ``@pytest.mark.sqlite_only``.
+#: path, damages it, backs it up) is marked ``@pytest.mark.sqlite_only``. A module marked sqlite_only as a
+#: whole (for CI time) keeps the tests marked ``@pytest.mark.both_backends`` on both.
 BOTH_BACKENDS = {
     "test_store_db", "test_store_properties", "test_store_transfers", "test_store_bad_input", "test_reports",
     "test_balancing_store", "test_batch_corrections", "test_accounts_store", "test_roles",
+    "test_claims_store", "test_era_post", "test_claims_cli", "test_claim_paper", "test_era_cli", "test_claims_concurrency",
+    "test_era_journal", "test_claims_store_property", "test_tamper",
 }
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "sqlite_only: needs the SQLite file itself (runs on SQLite only)")
+    config.addinivalue_line("markers", "both_backends: runs on PostgreSQL too, in a module marked sqlite_only as a "
+                                       "whole (its other tests run the same store SQL: the CI time budget)")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "db" not in metafunc.fixturenames or metafunc.module.__name__ not in BOTH_BACKENDS:
         return
-    if metafunc.definition.get_closest_marker("sqlite_only"):
+    marked = metafunc.definition.get_closest_marker
+    if marked("sqlite_only") and not marked("both_backends"):  # both_backends: a test a sqlite_only module keeps on both
         return
     metafunc.parametrize("db", ["sqlite", "postgresql"], indirect=True)
 

@@ -18,6 +18,8 @@ from tui_billing.store import pg_dialect, pg_schema
 
 INTEGRITY = (sqlite3.IntegrityError, psycopg.IntegrityError)
 OPERATIONAL = (sqlite3.OperationalError, psycopg.OperationalError)
+#: what a guard's refusal raises on either backend (a trigger's RAISE, a constraint)
+REFUSED = (sqlite3.DatabaseError, psycopg.Error)
 #: what each backend says when a CHECK constraint refuses a row
 CHECK_FAILED = r"CHECK constraint|violates check constraint"
 
@@ -29,9 +31,13 @@ def is_server(db: object) -> bool:
 class Raw:
     """A plain DB-API connection to ``db`` (a path, or a PostgreSQL URL); not autocommit."""
 
-    def __init__(self, db: Path | str, **sqlite_options: Any) -> None:
+    def __init__(self, db: Path | str, *, autocommit: bool = False, **sqlite_options: Any) -> None:
+        """``autocommit``: each statement on its own, as a database client's prompt runs them."""
         self.server = is_server(db)
-        self.conn: Any = psycopg.connect(str(db)) if self.server else sqlite3.connect(db, **sqlite_options)
+        if autocommit and not self.server:
+            sqlite_options["isolation_level"] = None
+        self.conn: Any = (psycopg.connect(str(db), autocommit=autocommit) if self.server
+                          else sqlite3.connect(db, **sqlite_options))
 
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
         if not self.server:

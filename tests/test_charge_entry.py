@@ -616,3 +616,40 @@ async def test_a_burst_waits_for_a_slow_patient_search_past_the_hold_limit(db, m
         await settle(pilot)
         assert s.saves == 1, str(s.query_one("#msg").render())
     assert database.execute_sql("SELECT COUNT(*) FROM encounter").fetchone()[0] == 1
+
+
+async def test_a_burst_retyping_the_last_patient_waits_for_its_search(db, monkeypatch):
+    """The next encounter for the patient just saved, typed ahead as one burst: Enter must wait for
+    the search of what was typed. The saved form's reset cleared the box without its Changed event,
+    so the picker still took its old text's search as shown: Enter found no list, refused the
+    patient, and the rest of the burst landed in the patient box (CI's test_after_f4...)."""
+    import time
+
+    from tui_billing.widgets import patient_picker
+
+    real = patient_picker.search_patients
+
+    def slow(text, **kwargs):  # a loaded server: the search ends after the burst has been typed
+        time.sleep(0.3)
+        return real(text, **kwargs)
+
+    with_batch(2, 13500)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        s = screen(pilot)
+        await key_encounter(pilot)
+        await send(pilot, "ctrl+s")
+        await settle(pilot)
+        assert s.saves == 1
+        monkeypatch.setattr(patient_picker, "search_patients", slow)
+        # provider, DOS, POS, payer carried over; another code (the same ones would ask "again?")
+        await key_encounter(pilot, provider=None, dx=("I10",), lines=(("36415", ""),))
+        await send(pilot, "ctrl+s")
+        for _ in range(50):
+            if s.saves == 2:
+                break
+            await pilot.pause(0.1)
+        await settle(pilot)
+        assert s.saves == 2, str(s.query_one("#msg").render())
+    assert database.execute_sql("SELECT COUNT(*) FROM encounter").fetchone()[0] == 2

@@ -19,6 +19,11 @@ from tui_billing.store import accounts as acc
 from tui_billing.store import claim_paper as paper
 from tui_billing.store import claims as cl
 
+#: On PostgreSQL only the tests marked both_backends run too (printing and the acknowledgements): between them they reach
+#: each kind of store write and read this module tests; the others mostly run that SQL again, and the CI
+#: time budget has no room for them twice.
+pytestmark = pytest.mark.sqlite_only(reason="the same store SQL as this module's both_backends tests")
+
 
 @pytest.fixture
 def books(db: Path):
@@ -51,6 +56,7 @@ def _claims_of(payer: int) -> list[str]:
                                                (payer,)).fetchall()]
 
 
+@pytest.mark.both_backends
 def test_printing_batches_the_paper_payers_ready_claims_in_a_private_recorded_file(books, tmp_path: Path):
     visit(books.patients[-1], provider=books.providers[0], codes=("99213", "85025", "99214", "36415", "36415",
                                                                    "99213", "85025"))
@@ -157,6 +163,7 @@ def test_a_rejected_transaction_set_rejects_every_claim_batched_in_it(books, tmp
     assert [r.claim_id for r in cl.queue("file_rejected")] == sorted(claims)
 
 
+@pytest.mark.both_backends
 def test_an_accepting_999_then_a_277ca_accepts_and_rejects_claim_by_claim(books, tmp_path: Path):
     batch, claims = _sent_batch(books, tmp_path)
     sent = acks.SampleFile(batch.interchange_number, batch.group_number, "0001",
@@ -209,6 +216,7 @@ def test_what_is_not_an_acknowledgement_is_refused_and_nothing_is_recorded(books
     assert dump() == before
 
 
+@pytest.mark.both_backends
 def test_the_cli_imports_an_ack_and_prints_forms(books, tmp_path: Path, db: Path):
     batch, claims = _sent_batch(books, tmp_path)
     visit(books.patients[-1], provider=books.providers[0])
@@ -237,6 +245,7 @@ def test_the_cli_imports_an_ack_and_prints_forms(books, tmp_path: Path, db: Path
     open_database(db)
 
 
+@pytest.mark.both_backends
 def test_the_demos_sample_acknowledgements_import_into_accepted_and_rejected_claims(books, tmp_path: Path):
     from x12_check import assert_valid_x12
 
@@ -255,6 +264,7 @@ def test_the_demos_sample_acknowledgements_import_into_accepted_and_rejected_cla
     assert _last_event(rejected[0])[1] == "277CA: A7:562:85"
 
 
+@pytest.mark.both_backends
 def test_a_999_accepting_a_file_not_yet_marked_sent_marks_its_claims_sent(books, tmp_path: Path):
     batch, claims = _sent_batch(books, tmp_path, mark_sent=False)
     assert {_status(c) for c in claims} == {"batched"}

@@ -19,6 +19,11 @@ from store_helpers import OPERATOR, TODAY
 
 ENV = {"TUI_BILLING_TODAY": TODAY, "TUI_BILLING_OPERATOR": OPERATOR}
 
+#: On PostgreSQL only the tests marked both_backends run too (the claims commands; the formats are rendering
+#: only): between them they reach each kind of store write and read this module tests; the others mostly run
+#: that SQL again, and the CI time budget has no room for them twice.
+pytestmark = pytest.mark.sqlite_only(reason="the same store SQL as this module's both_backends tests")
+
 
 @pytest.fixture
 def books(db: Path):
@@ -36,6 +41,7 @@ def invoke(books: Path, *args: str, code: int = 0):
     return result
 
 
+@pytest.mark.both_backends
 def test_scrub_build_and_send(books: Path, tmp_path: Path) -> None:
     out = invoke(books, "claims", "scrub").output
     assert "3 new claim(s); 2 ready, 1 held" in out
@@ -59,6 +65,7 @@ def test_scrub_build_and_send(books: Path, tmp_path: Path) -> None:
     invoke(books, "claims", "build", code=2)
 
 
+@pytest.mark.both_backends
 def test_receiver_setting_is_a_supervisors(books: Path) -> None:
     out = invoke(books, "claims", "receiver", CLEARINGHOUSE.lower(), "--name", "Clearing House", "--production").output
     assert f"receiver {CLEARINGHOUSE}: Clearing House, production" in out
@@ -78,6 +85,7 @@ def test_report_claims_in_every_format(books: Path, fmt: str) -> None:
         assert any(r[:2] == ["ready", "2"] for r in rows)
 
 
+@pytest.mark.both_backends
 def test_report_claims_ages_in_buckets(books: Path) -> None:
     invoke(books, "claims", "scrub")
     doc = json.loads(invoke(books, "report", "claims", "--format", "json", "--as-of", "2027-01-20").output)

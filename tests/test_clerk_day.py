@@ -229,13 +229,11 @@ async def test_after_f4_closes_the_day_f2_posts_to_the_next_day(db):
         await send(pilot, "1", "enter", *"120", "enter")
         await settle(pilot)
         assert s.open_batch is not None and s.open_batch.posting_date == "2026-11-27"
-        # the patient first, then the rest as one burst (provider, DOS, POS, payer carried over):
-        # the whole encounter as one burst fails here in some collection orders (seed 7 with
-        # test_charge_entry.py), the patient box taking every key; a lead noted, not yet found
-        keys = encounter_keys(provider=None, dx=("I10",))
-        await send(pilot, *keys[:6])
-        await settle(pilot)
-        await send(pilot, *keys[6:], "ctrl+s")
+        # the whole encounter as one burst, the patient the same as the first one's (provider, DOS,
+        # POS, payer carried over): failed in some orders before the picker forgot a cleared box's
+        # search (test_a_burst_retyping_the_last_patient_waits_for_its_search)
+        await key_encounter(pilot, provider=None, dx=("I10",))
+        await send(pilot, "ctrl+s")
         await settle(pilot)
         assert s.saves == 2, msg(s)
     assert database.execute_sql("SELECT posting_date FROM encounter ORDER BY id").fetchall() == [

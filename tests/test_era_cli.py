@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import claims_support
 import pytest
 from click.testing import CliRunner
@@ -12,6 +10,7 @@ from tui_billing.cli import main
 from tui_billing.store import close_database
 
 from era_support import books_claim, fixture_for
+from raw_books import Raw
 from store_helpers import OPERATOR, TODAY
 
 ENV = {"TUI_BILLING_TODAY": TODAY, "TUI_BILLING_OPERATOR": OPERATOR}
@@ -35,8 +34,17 @@ def run(db, *args, code=0):
     return result
 
 
+def one(db, query):
+    """One value, read on a connection of its own (the CLI's process has closed the books)."""
+    con = Raw(db)
+    try:
+        return con.execute(query).fetchone()[0]
+    finally:
+        con.close()
+
+
 def count(db, table):
-    return sqlite3.connect(db).execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+    return one(db, f"SELECT COUNT(*) FROM {table}")
 
 
 def test_dry_run_then_post_then_refuse_again(books):
@@ -60,7 +68,7 @@ def test_denials_report_and_notes(books):
     run(db, "import", "era", str(paths["denial"]))
     out = run(db, "report", "denials", "--format", "csv").output
     assert "denial" in out and "CO-16" in out and "150.00" in out
-    item = sqlite3.connect(db).execute("SELECT id FROM era_work_item").fetchone()[0]
+    item = one(db, "SELECT id FROM era_work_item")
     run(db, "worklist", "note", str(item), "--note", "appeal sent", "--follow-up", "2026-12-15",
         "--outcome", "appeal letter printed")
     out = run(db, "report", "denials", "--format", "csv").output

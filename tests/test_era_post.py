@@ -21,6 +21,11 @@ from store_helpers import dump_database, invariant_problems
 ACME, MCR = 0, 1  # claims_support payers
 JANE, ROE = 0, 2  # claims_support patients: ACME only; Medicare then ACME
 
+#: On PostgreSQL only the tests marked both_backends run too (the 835 posting): between them they reach
+#: each kind of store write and read this module tests; the others mostly run that SQL again, and the CI
+#: time budget has no room for them twice.
+pytestmark = pytest.mark.sqlite_only(reason="the same store SQL as this module's both_backends tests")
+
 
 @pytest.fixture
 def cp(db, today):
@@ -47,6 +52,7 @@ def books_are_whole(deposit_eft=0, deposit_checks=0, check_count=0):
     ops.close_day(None, ops.DepositCount(eft=deposit_eft, checks=deposit_checks, check_count=check_count))
 
 
+@pytest.mark.both_backends
 def test_paid_claim(cp, tmp_path):
     number, controls, charges, row = books_claim(cp.patients[JANE], cp.payers[ACME], ("99213", "36415"), "2026-11-02")
     result = era_store.import_era(fixture_for("paid", {"C1": (number, controls)}, tmp_path))
@@ -63,6 +69,7 @@ def test_paid_claim(cp, tmp_path):
     books_are_whole(deposit_eft=7200)
 
 
+@pytest.mark.both_backends
 def test_a_line_allowed_below_the_contract_opens_an_underpayment_and_still_posts(cp, tmp_path):
     from tui_billing.store.accounts import set_fee
 
@@ -79,6 +86,7 @@ def test_a_line_allowed_below_the_contract_opens_an_underpayment_and_still_posts
     books_are_whole(deposit_eft=7200)
 
 
+@pytest.mark.both_backends
 def test_the_same_file_or_the_same_payment_twice_is_refused_and_changes_nothing(cp, tmp_path):
     number, controls, _, _ = books_claim(cp.patients[JANE], cp.payers[ACME], ("99213", "36415"), "2026-11-02")
     path = fixture_for("paid", {"C1": (number, controls)}, tmp_path)
@@ -105,6 +113,7 @@ def test_dry_run_shows_the_plan_and_writes_nothing(cp, tmp_path):
     assert era_store.import_era(path).remittances[0].receipt_id  # and the real run still posts
 
 
+@pytest.mark.both_backends
 def test_denial_is_not_written_off(cp, tmp_path):
     number, controls, charges, row = books_claim(cp.patients[JANE], cp.payers[ACME], ("99214",), "2026-11-03")
     result = era_store.import_era(fixture_for("denial", {"C2": (number, controls)}, tmp_path))
@@ -145,6 +154,7 @@ def test_negative_adjustment_is_kept_negative(cp, tmp_path):
     books_are_whole(deposit_eft=10500)
 
 
+@pytest.mark.both_backends
 def test_reversal_then_corrected_claim(cp, tmp_path):
     number, controls, charges, row = books_claim(cp.patients[JANE], cp.payers[ACME], ("99213", "36415"), "2026-11-02")
     first = era_store.import_era(fixture_for("paid", {"C1": (number, controls)}, tmp_path)).remittances[0]
@@ -173,6 +183,7 @@ def test_reversal_that_mirrors_nothing_is_an_exception(cp, tmp_path):
     books_are_whole(deposit_eft=800)
 
 
+@pytest.mark.both_backends
 def test_provider_level_adjustments_reconcile_the_deposit(cp, tmp_path):
     number, controls, charges, _ = books_claim(cp.patients[JANE], cp.payers[ACME], ("99213",), "2026-11-06")
     [posted] = era_store.import_era(fixture_for("plb", {"C6": (number, controls)}, tmp_path)).remittances
@@ -183,6 +194,7 @@ def test_provider_level_adjustments_reconcile_the_deposit(cp, tmp_path):
     books_are_whole(deposit_eft=6750)
 
 
+@pytest.mark.both_backends
 def test_crossover_transfers_to_the_secondary_and_marks_it_forwarded(cp, tmp_path):
     number, controls, charges, row = books_claim(cp.patients[ROE], cp.payers[MCR], ("99213",), "2026-11-07")
     [posted] = era_store.import_era(fixture_for("crossover", {"C7": (number, controls)}, tmp_path)).remittances
@@ -217,6 +229,7 @@ def test_payment_for_a_claim_we_cannot_find_stays_unapplied(cp, tmp_path):
     books_are_whole(deposit_eft=9000)
 
 
+@pytest.mark.both_backends
 def test_ambiguous_lines_go_to_exceptions_and_nothing_of_the_claim_is_posted(cp, tmp_path):
     number, controls, charges, row = books_claim(cp.patients[JANE], cp.payers[ACME],
                                                  ("99214", "85025", "99213", "36415", "36415"), "2026-11-09")
@@ -234,6 +247,7 @@ def test_an_unbalanced_file_is_refused_before_anything_is_read(cp, tmp_path):
     assert dump_database() == before
 
 
+@pytest.mark.both_backends
 def test_work_notes(cp, tmp_path):
     number, controls, _, _ = books_claim(cp.patients[JANE], cp.payers[ACME], ("99214",), "2026-11-03")
     era_store.import_era(fixture_for("denial", {"C2": (number, controls)}, tmp_path))
@@ -246,6 +260,7 @@ def test_work_notes(cp, tmp_path):
         era_store.add_work_note(item["item"], outcome="forgotten")
 
 
+@pytest.mark.both_backends
 def test_one_claims_posting_is_voided_alone_and_an_era_receipt_with_plb_is_not_voided_whole(cp, tmp_path):
     number, controls, charges, _ = books_claim(cp.patients[JANE], cp.payers[ACME], ("99213",), "2026-11-06")
     [posted] = era_store.import_era(fixture_for("plb", {"C6": (number, controls)}, tmp_path)).remittances
@@ -257,6 +272,7 @@ def test_one_claims_posting_is_voided_alone_and_an_era_receipt_with_plb_is_not_v
     books_are_whole(deposit_eft=6750)
 
 
+@pytest.mark.both_backends
 def test_secondary_claim_carries_the_primary_adjudication_from_the_stored_835(cp, tmp_path):
     import dataclasses
 

@@ -420,17 +420,102 @@ def _structure(url: str) -> list[tuple]:
             "SELECT tgrelid::regclass::text, tgname, tgenabled::text FROM pg_trigger WHERE NOT tgisinternal").fetchall())
 
 
-def test_the_demo_builds_into_postgresql(pg_cluster, today):
+def test_the_demo_builds_into_postgresql_the_same_books_as_into_a_file(pg_cluster, tmp_path):
+    """The server's demo is the file's demo to the figure: its history sent as the file is written,
+    the rest copied at the end, every report and both checks alike, the keys and triggers all back."""
     url = pg_cluster.new_database()
-    env = {"TUI_BILLING_TODAY": TODAY}
+    path = tmp_path / "demo.db"
+    today = "2026-03-16"
+    env = {"TUI_BILLING_TODAY": today, "XDG_DATA_HOME": str(tmp_path)}
+    runner = CliRunner()
+    try:
+        for db in (str(path), url):
+            built = runner.invoke(main, ["--db", db, "demo", "--charges", "600", "--days", "45", "--seed", "4"], env=env)
+            assert built.exit_code == 0, (built.output, built.exception)
+            assert "charges 600" in built.stdout
+        open_database(url)
+        assert database.execute_sql("SELECT COUNT(*) FROM charge WHERE reverses_id IS NULL").fetchone()[0] == 600
+        assert database.execute_sql("SELECT COUNT(*) FROM claim").fetchone()[0] > 0  # the claims history came too
+        close_database()
+        reports = [["report", "daysheet", "--date", today], ["report", "aging"], ["report", "aging", "--by", "patient"],
+                   ["report", "month", "--month", "2026-02"], ["report", "unapplied"],
+                   ["report", "claims"], ["export", "journal"]]  # (the audit trail's seal times are each build's own)
+        for args in reports:
+            here, there = (runner.invoke(main, ["--db", db, *args], env=env) for db in (str(path), url))
+            assert here.exit_code == 0 and there.exit_code == 0, (args, here.output, there.output)
+            assert here.stdout == there.stdout, args
+        checks = [runner.invoke(main, ["--db", db, "check"], env=env) for db in (str(path), url)]
+        assert [c.exit_code for c in checks] == [0, 0], [c.output for c in checks]
+        lines = [[line for line in c.stdout.splitlines() if "TEST books" not in line] for c in checks]  # (when marked)
+        assert lines[0] == lines[1] and lines[0][0].startswith("ok: ar ")
+        fresh = pg_cluster.new_database()
+        try:
+            assert _structure(url) == _structure(fresh)
+        finally:
+            pg_cluster.drop_database(fresh)
+    finally:
+        close_database()
+        pg_cluster.drop_database(url)
+
+
+def test_a_demo_that_fails_on_the_server_leaves_its_books_empty(pg_cluster, monkeypatch, tmp_path):
+    """A failure in the middle of the build rolls the server's one transaction back."""
+    from tui_billing import demo
+
+    url = pg_cluster.new_database()
+    monkeypatch.setenv("TUI_BILLING_TODAY", "2026-03-16")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+
+    def broken(*args, **kwargs):
+        raise BillingError("the claims history could not be written")
+
+    monkeypatch.setattr(demo, "fill_demo_claims", broken)
+    try:
+        failed = CliRunner().invoke(main, ["--db", url, "demo", "--charges", "300", "--days", "20"])
+        assert failed.exit_code == 1 and "claims history could not be written" in failed.stderr
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT COUNT(*) FROM charge").fetchone()[0] == 0
+            assert conn.execute("SELECT COUNT(*) FROM audit_event").fetchone()[0] == 0
+        fresh = pg_cluster.new_database()
+        try:
+            assert _structure(url) == _structure(fresh)
+        finally:
+            pg_cluster.drop_database(fresh)
+    finally:
+        close_database()
+        pg_cluster.drop_database(url)
+
+
+def test_the_demo_builds_into_postgresql(pg_cluster, today, tmp_path):
+    """With its claims history, the 837P files it sent (kept in the clerk's data folder, named after the
+    database), the acknowledgements it imported and sample 835s that `import era` posts into the server."""
+    import hashlib
+    from pathlib import Path
+
+    url = pg_cluster.new_database()
+    env = {"TUI_BILLING_TODAY": TODAY, "XDG_DATA_HOME": str(tmp_path)}
     try:
         built = CliRunner().invoke(main, ["--db", url, "demo", "--charges", "400", "--days", "20"], env=env)
         assert built.exit_code == 0, (built.output, built.exception)
         assert "charges 400" in built.stdout
         checked = CliRunner().invoke(main, ["--db", url, "check"], env=env)
         assert checked.exit_code == 0, checked.output
+        samples = tmp_path / "tui-billing" / url.split("?")[0].rsplit("/", 1)[1]
+        assert f"{samples}.claims" in built.stderr
         open_database(url)
         assert database.execute_sql("SELECT COUNT(*) FROM charge WHERE reverses_id IS NULL").fetchone()[0] == 400
+        sent = database.execute_sql("SELECT path, sha256 FROM claim_file WHERE kind = '837P'").fetchall()
+        assert sent and all(hashlib.sha256(Path(p).read_bytes()).hexdigest() == digest for p, digest in sent)
+        assert {Path(p).parent for p, _ in sent} == {Path(f"{samples}.claims")}
+        assert database.execute_sql("SELECT COUNT(*) FROM claim_file WHERE kind IN ('999', '277CA')").fetchone()[0]
+        ready = database.execute_sql("SELECT COUNT(*) FROM claim_status WHERE status = 'ready'").fetchone()[0]
+        assert ready > 0  # today's claims, scrubbed
+        close_database()
+        era = sorted(Path(f"{samples}.era").glob("*.835"))[0]
+        posted = CliRunner().invoke(main, ["--db", url, "import", "era", str(era)], env=env)
+        assert posted.exit_code == 0 and "lines posted automatically" in posted.stdout, posted.output
+        open_database(url)
+        assert database.execute_sql("SELECT COUNT(*) FROM remittance").fetchone()[0] >= 1
     finally:
         close_database()
         pg_cluster.drop_database(url)

@@ -180,6 +180,44 @@ def test_damaged_sqlite_file_refused(tmp_path, today):
         open_database(path)
 
 
+def test_opening_the_books_again_keeps_this_process_s_locks_on_them(tmp_path, today):
+    """Closing any descriptor of a database file drops every POSIX lock the process holds on it
+    (SQLite's "How To Corrupt", 2.2). The header check read the file with open()/close(): books
+    opened again in a process that had them open (a report run in-process, as test_reports does)
+    lost their locks, so the next process to close the books took itself for the last one and
+    deleted the -wal under the open connection. That connection then read the pages a newer
+    connection wrote to the new -wal at their places in the deleted one (without the fix this
+    test fails there with "file is not a database"): CI's "disk I/O error" and "malformed" books."""
+    import subprocess
+    import sys
+
+    path = open_database(tmp_path / "books.db")
+    store_helpers.seed_practice()  # a -wal of some size, which the held connection opens
+    held = sqlite3.connect(path)  # another connection of this process: a worker's, a report's
+    try:
+        assert held.execute("SELECT name FROM practice").fetchone() == ("Test Family Practice",)
+        store_db.open_reader(path)  # a report in this process
+        open_database(path)  # and the store again
+        other = ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+                 "print(c.execute('SELECT name FROM practice').fetchone()[0]); c.close()")
+        done = subprocess.run([sys.executable, "-c", other, str(path)], capture_output=True, text=True, timeout=60)
+        assert done.stdout.strip() == "Test Family Practice", done.stderr
+        assert Path(f"{path}-wal").exists(), "another process's close took the books for unused and removed the -wal"
+        open_database(path)  # a new connection: it opens the -wal by its name
+        for n in range(5):
+            ops.set_practice(f"After {n}")
+        assert held.execute("SELECT name FROM practice").fetchone() == ("After 4",)
+        close_database()
+    finally:
+        held.close()  # the last connection of this process: it checkpoints
+    check = sqlite3.connect(path)
+    try:
+        assert check.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert check.execute("SELECT name FROM practice").fetchone() == ("After 4",)
+    finally:
+        check.close()
+
+
 def test_missing_file_without_create(tmp_path, today):
     with pytest.raises(DatabaseFileError, match=r"no database at .*tui-billing init --db"):
         open_database(tmp_path / "absent.db", create=False)

@@ -2,21 +2,37 @@
 rewrite the issue lists. Each one is either refused by the database itself, or named by `check`
 and refused by the next day close; the witness (digests sent outside at each close) catches a
 rewrite that also re-hashes every digest and the audit chain inside the file.
+
+On PostgreSQL (issue 17) a clerk's login cannot touch the guards (test_roles, test_pg): the one who
+can is the books' owner or a superuser at a psql prompt. The tests marked both_backends are that
+person's rewrites: a guard switched off (ALTER TABLE ... DISABLE TRIGGER, then on again: the
+server's counterpart of dropping a trigger and recreating it identically), a guard's function
+replaced, an extra trigger, the audit chain re-hashed, a close deleted, a superuser's replica
+session that fires no trigger at all. The others are SQLite's own ways in (INSERT OR REPLACE, the
+trigger SQL in sqlite_master) or run the same check again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-import sqlite3
+import re
+from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from click.testing import CliRunner
 
 from tui_billing.cli import main
-from tui_billing.store import BillingError, audit, digests, run_check
+from tui_billing.store import BillingError, audit, digests, pg_schema, run_check
 from tui_billing.store import operations as ops
 from tui_billing.store.operations import DepositCount
+
+from raw_books import INTEGRITY, Raw
+
+#: SQLite's own ways in, or the same check again: on SQLite only (see the module's docstring)
+pytestmark = pytest.mark.sqlite_only(reason="SQLite's own ways in, or the same check as a both_backends test")
 
 CLOSED = "2026-11-16"  # the conftest's TODAY: closed in the fixture below
 OPEN = "2026-11-17"
@@ -41,28 +57,46 @@ def books(practice, db: Path, monkeypatch):
     return {"db": db, "enc": enc, "rec": rec, "later": later, "sent": sent, "p": p}
 
 
-def attacker(path: Path) -> sqlite3.Connection:
-    """What a group member gets with `sqlite3 billing.db` (autocommit, recursive_triggers off)."""
-    return sqlite3.connect(path, isolation_level=None)
+def attacker(db: Path | str) -> Raw:
+    """What a group member gets with `sqlite3 billing.db` (autocommit, recursive_triggers off); on
+    PostgreSQL, the books' owner at a psql prompt (autocommit)."""
+    return Raw(db, autocommit=True)
 
 
-def trigger_sql(con: sqlite3.Connection, name: str) -> str:
+def trigger_sql(con: Raw, name: str) -> str:
     return con.execute("SELECT sql FROM sqlite_master WHERE name = ?", (name,)).fetchone()[0]
 
 
-def without_trigger(con: sqlite3.Connection, names: list[str], *statements: str) -> None:
-    """Drop guards, run the rewrite, recreate the guards *identically* (so their SQL still matches)."""
+@contextlib.contextmanager
+def guards_off(con: Raw, names: list[str]) -> Iterator[None]:
+    """SQLite: drop the guards, and recreate them *identically* after (so their SQL still matches);
+    PostgreSQL: the owner switches them off and on again (their functions untouched)."""
+    if con.server:
+        tables = [pg_schema.expected_triggers()[n][0] for n in names]
+        for n, table in zip(names, tables, strict=True):
+            con.execute(f"ALTER TABLE {table} DISABLE TRIGGER {n}")
+        yield
+        for n, table in zip(names, tables, strict=True):
+            con.execute(f"ALTER TABLE {table} ENABLE TRIGGER {n}")
+        return
     saved = [trigger_sql(con, n) for n in names]
     for n in names:
         con.execute(f"DROP TRIGGER {n}")
-    for s in statements:
-        con.execute(s)
+    yield
     for s in saved:
         con.execute(s)
 
 
-def refused_by_database(con: sqlite3.Connection, statement: str) -> str:
-    with pytest.raises(sqlite3.IntegrityError) as info:
+def without_trigger(con: Raw, names: list[str], *statements: str) -> None:
+    """The guards off, the rewrite, the guards back as they were."""
+    with guards_off(con, names):
+        for s in statements:
+            con.execute(s)
+
+
+def refused_by_database(con: Raw, statement: str) -> str:
+    # (PostgreSQL's TRUNCATE guard raises a plain PL/pgSQL exception, the row guards an integrity violation)
+    with pytest.raises((*INTEGRITY, psycopg.errors.RaiseException)) as info:
         con.execute(statement)
     return str(info.value)
 
@@ -100,19 +134,8 @@ def problems() -> str:
     "INSERT OR REPLACE INTO charge_balance (charge_id, patient_id, payer_id, dos, balance) "
     "SELECT charge_id, patient_id, payer_id, dos, 0 FROM charge_balance",
     "INSERT OR REPLACE INTO role_grant (id, user, role, granted_by, granted_at) VALUES (1, 'mallory', 'admin', 'x', 'x')",
-    # plain inserts into a closed period: a closed encounter's diagnosis (no guard before schema 8)
-    "INSERT INTO encounter_diagnosis (encounter_id, seq, code) VALUES (1, 3, 'E78.5')",
-    "INSERT INTO charge (encounter_id, line_no, patient_id, provider_id, dos, pos, code, units, fee, amount, "
-    "posting_date, operator) VALUES (1, 9, 1, 1, '2026-11-16', '11', '99213', 1, 0, 0, '2026-11-16', 'm')",
-    # the running balance's patient and date
-    "UPDATE charge_balance SET patient_id = 3",
-    "UPDATE charge_balance SET dos = '2020-01-01'",
-    # the newer history tables
-    "UPDATE role_grant SET role = 'admin'",
-    "DELETE FROM day_digest",
-    "DELETE FROM day_close",
 ])
-def test_rewrite_refused_by_the_database(books, statement, dump):
+def test_replace_refused_by_the_database(books, statement, dump):
     before = dump()
     con = attacker(books["db"])
     if "role_grant" in statement:
@@ -128,9 +151,41 @@ def test_rewrite_refused_by_the_database(books, statement, dump):
     assert run_check(integrity=False).ok
 
 
+PLAIN_REWRITES = (
+    # plain inserts into a closed period: a closed encounter's diagnosis (no guard before schema 8)
+    "INSERT INTO encounter_diagnosis (encounter_id, seq, code) VALUES (1, 3, 'E78.5')",
+    "INSERT INTO charge (encounter_id, line_no, patient_id, provider_id, dos, pos, code, units, fee, amount, "
+    "posting_date, operator) VALUES (1, 9, 1, 1, '2026-11-16', '11', '99213', 1, 0, 0, '2026-11-16', 'm')",
+    # the running balance's patient and date
+    "UPDATE charge_balance SET patient_id = 3",
+    "UPDATE charge_balance SET dos = '2020-01-01'",
+    # the newer history tables
+    "UPDATE role_grant SET role = 'admin'",
+    "DELETE FROM day_digest",
+    "DELETE FROM day_close",
+    "UPDATE audit_event SET user = 'mallory'",
+)
+
+
+@pytest.mark.both_backends
+def test_plain_rewrites_refused_by_the_database(books, dump):
+    from tui_billing.store import roles
+
+    roles.grant("alice", "clerk")  # a grant to rewrite (the test book's users have none until one is made)
+    before = dump()
+    con = attacker(books["db"])
+    # PostgreSQL's TRUNCATE fires no row trigger: the history tables refuse it with a statement trigger
+    for statement in (*PLAIN_REWRITES, *(["TRUNCATE day_close CASCADE"] if con.server else [])):
+        refused_by_database(con, statement)
+    con.close()
+    assert dump() == before
+    assert run_check(integrity=False).ok
+
+
 # --------------------------------------------------------------------------- named by check, refused by the next close
 
 
+@pytest.mark.both_backends
 def test_dropped_guard_rows_changed_guard_recreated(books):
     """Drop a guard, change a closed day's row, recreate the guard identically: the day's digest names it."""
     con = attacker(books["db"])
@@ -140,21 +195,49 @@ def test_dropped_guard_rows_changed_guard_recreated(books):
     next_close_refused(books)
 
 
+@pytest.mark.both_backends
 def test_same_named_guard_that_does_nothing(books):
     con = attacker(books["db"])
-    con.execute("DROP TRIGGER charge_no_update")
-    con.execute("CREATE TRIGGER charge_no_update BEFORE UPDATE ON charge BEGIN SELECT 1; END")
+    if con.server:  # the trigger stays; the function it runs no longer refuses anything
+        con.conn.execute("CREATE OR REPLACE FUNCTION charge_no_update_fn() RETURNS trigger LANGUAGE plpgsql "
+                         "AS $$BEGIN RETURN NEW; END $$")
+    else:
+        con.execute("DROP TRIGGER charge_no_update")
+        con.execute("CREATE TRIGGER charge_no_update BEFORE UPDATE ON charge BEGIN SELECT 1; END")
     con.close()
-    assert "replaced by ones with different SQL" in problems() and "charge_no_update" in problems()
+    found = problems()
+    assert re.search(r"replaced by ones (with different SQL|that run other code)", found) and "charge_no_update" in found
     next_close_refused(books)
 
 
+@pytest.mark.both_backends
 def test_extra_trigger_is_named(books):
     con = attacker(books["db"])
-    con.execute("CREATE TRIGGER sneaky AFTER INSERT ON charge BEGIN UPDATE charge_balance SET balance = 0 "
-                "WHERE charge_id = NEW.id; END")
+    if con.server:
+        con.conn.execute("CREATE FUNCTION sneaky_fn() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN "
+                         "UPDATE charge_balance SET balance = 0 WHERE charge_id = NEW.id; RETURN NULL; END $$")
+        con.conn.execute("CREATE TRIGGER sneaky AFTER INSERT ON charge FOR EACH ROW EXECUTE FUNCTION sneaky_fn()")
+    else:
+        con.execute("CREATE TRIGGER sneaky AFTER INSERT ON charge BEGIN UPDATE charge_balance SET balance = 0 "
+                    "WHERE charge_id = NEW.id; END")
     con.close()
     assert "triggers this schema version does not have were added: sneaky" in problems()
+    next_close_refused(books)
+
+
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)  # PostgreSQL's own way in: SQLite has no such switch
+def test_a_superusers_replica_session_fires_no_guard_and_check_names_the_edit(books):
+    """A superuser's session with session_replication_role = replica runs no trigger, so no guard refuses and
+    none is touched: the guards all check out, and the closed day's digest names what changed."""
+    import pg_server
+
+    con = attacker(books["db"].replace(f"user={pg_server.OWNER}", f"user={pg_server.SUPERUSER}"))
+    con.execute("SET session_replication_role = replica")
+    con.execute("UPDATE charge SET code = '99214' WHERE posting_date = '2026-11-16'")
+    con.close()
+    found = problems()
+    assert "day 2026-11-16 was closed, but its rows (or its close) changed since" in found
+    assert "trigger" not in found  # every guard is there, on, and as written: only the digest can tell
     next_close_refused(books)
 
 
@@ -165,12 +248,13 @@ def test_running_balance_patient_or_date_edited(books):
     assert "running balance names another patient or date of service" in problems()
 
 
-def rehash_audit_chain(con: sqlite3.Connection, *, forge_digests: bool = False) -> None:
+def rehash_audit_chain(con: Raw, *, forge_digests: bool = False) -> None:
     """The public recipe: recompute every event's hash in order (and, if asked, every day digest on the way)."""
-    names = ["audit_event_no_update", "day_digest_no_update"]
-    saved = [trigger_sql(con, n) for n in names]
-    for n in names:
-        con.execute(f"DROP TRIGGER {n}")
+    with guards_off(con, ["audit_event_no_update", "day_digest_no_update"]):
+        _rehash(con, forge_digests)
+
+
+def _rehash(con: Raw, forge_digests: bool) -> None:
     prev = audit.GENESIS
     last_digest = digests.GENESIS
     close_events: dict[str, tuple[int, str]] = {}
@@ -193,10 +277,9 @@ def rehash_audit_chain(con: sqlite3.Connection, *, forge_digests: bool = False) 
         if action == "close_day":
             close_events[d["posting_date"]] = (event_id, digest)
         prev = digest
-    for s in saved:
-        con.execute(s)
 
 
+@pytest.mark.both_backends
 def test_audit_chain_rehashed_with_the_public_recipe(books):
     con = attacker(books["db"])
     without_trigger(con, ["audit_event_no_update"],
@@ -208,6 +291,7 @@ def test_audit_chain_rehashed_with_the_public_recipe(books):
     next_close_refused(books)
 
 
+@pytest.mark.both_backends
 def test_close_row_deleted_to_reopen_the_day_then_posted_into(books):
     con = attacker(books["db"])
     without_trigger(con, ["day_close_no_delete", "day_digest_no_delete"],
@@ -254,6 +338,7 @@ def cli_check(db: Path, *extra: str):
     return CliRunner().invoke(main, ["--db", str(db), "check", "--quick", *extra])
 
 
+@pytest.mark.both_backends
 def test_witness_catches_a_rewrite_that_rehashes_everything(books, tmp_path):
     """Rewrite a closed day's row, then re-hash every digest and the whole audit chain: the books agree
     with themselves, `check` passes, and only the digest sent outside at the close can tell."""

@@ -24,7 +24,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from . import codes
 from .ledger.audit import canonical, event_hash
@@ -76,6 +76,9 @@ from .store.bulk import BulkLoad
 from .store.claims_demo import fill_demo_claims
 from .store.db import close_database, ensure_file, open_database, write
 from .store.era_demo import write_demo_eras
+
+if TYPE_CHECKING:
+    from .store.pg_migrate import DemoMirror
 
 # --------------------------------------------------------------------------- master data
 
@@ -1145,13 +1148,17 @@ def _produce(simulation: Iterator[tuple[str, object]], queue) -> None:
 
 def build_demo(path: str | os.PathLike[str], *, charges: int = 20_000, patients: int = 2_000, days: int = 120,
                seed: int = 1, force: bool = False, progress: bool = True,
-               log: list[tuple[str, dict]] | None = None) -> dict[str, int]:
+               log: list[tuple[str, dict]] | None = None, samples: Path | None = None,
+               mirror: DemoMirror | None = None) -> dict[str, int]:
     """Build a synthetic practice at ``path`` and return what it holds.
 
     Refuses an existing non-empty file unless ``force`` (then the file is replaced). The build
     goes to a temporary file next to ``path`` that is renamed over it only when complete, so
     nobody ever opens a half-built database. ``log``, a list, receives every posting as the store
-    operation that makes the same rows (in one process: for tests of small builds).
+    operation that makes the same rows (in one process: for tests of small builds). ``samples``: the
+    sample 837P and 835 files go in ``<samples>.claims`` and ``<samples>.era`` (default: beside ``path``).
+    ``mirror``, the server the demo is being built into, is sent the history as it is written
+    (store/pg_migrate.py).
     """
     import time
 
@@ -1169,7 +1176,7 @@ def build_demo(path: str | os.PathLike[str], *, charges: int = 20_000, patients:
     rng = random.Random(seed)
     try:
         open_database(temp)
-        load = BulkLoad()
+        load = BulkLoad(mirror)
         identity.mark_test_book("demo")  # the demo honours TUI_BILLING_TODAY; an office's books never do
         business_days = _business_days(v.today(), days)
         diagnoses = [v.icd10(code, "diagnosis").code for code in codes.COMMON_ICD10]
@@ -1216,9 +1223,10 @@ def build_demo(path: str | os.PathLike[str], *, charges: int = 20_000, patients:
         write(digests.seal_unsealed)(MANAGER, day_rows)
         fill_demo_accounts(seed)  # claim-ready accounts: ZIP+4, dependents, Medigap, ended plans
         # claims history, the last two days' claims sent in real 837P files beside the demo, today's scrubbed
-        claim_stats = fill_demo_claims(path.with_name(f"{path.name}.claims"), seed=seed)
+        beside = samples or path
+        claim_stats = fill_demo_claims(beside.with_name(f"{beside.name}.claims"), seed=seed)
         # sample 835 remittances for the claims awaiting payment, beside the demo: try `import era` on them
-        claim_stats.update(write_demo_eras(path.with_name(f"{path.name}.era"), seed=seed))
+        claim_stats.update(write_demo_eras(beside.with_name(f"{beside.name}.era"), seed=seed))
         stats = {"charges": load.count("charge WHERE reverses_id IS NULL"),
                  "encounters": load.count("encounter WHERE reverses_id IS NULL"), "patients": patients,
                  "receipts": load.count("receipt"), "distributions": load.count("distribution"),

@@ -6,6 +6,8 @@ psycopg load inside the commands).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from .cli_context import Context, fail, pass_ctx
@@ -69,27 +71,51 @@ def migrate(obj: Context, target: str) -> None:
 
 
 def demo_on_server(url: str, *, charges: int, patients: int, days: int, seed: int) -> dict[str, int]:
-    """The demo practice into empty server books: built by the same bulk load into a private
-    temporary file (the fast path the demo has), then moved across in one transaction as `migrate` does."""
+    """The demo practice into empty server books, in one transaction: built by the same bulk load into a
+    private temporary file (the fast path the demo has, and the same books to the byte), its history
+    sent to the server as it is written and the rest copied from the file at the end.
+
+    The sample 837P and 835 files (and the 999/277CA answers) are kept where a SQLite demo in the
+    clerk's data folder would have them: ``<data folder>/<database name>.claims`` and ``.era``
+    (the books record the 837P files' paths, so they must outlive the temporary file)."""
     import tempfile
     import time
-    from pathlib import Path
 
     from .demo import build_demo
     from .store.errors import BillingError
-    from .store.pg_migrate import copy_books
+    from .store.pg_migrate import DemoMirror
 
+    samples = demo_samples(url)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="tui-billing-demo-") as folder:
+        mirror = DemoMirror(url)  # before the file is opened: its child is forked
         try:
-            stats = build_demo(Path(folder) / "demo.db", charges=charges, patients=patients, days=days, seed=seed)
+            stats = build_demo(Path(folder) / "demo.db", charges=charges, patients=patients, days=days, seed=seed,
+                               samples=samples, mirror=mirror)
             built = time.monotonic()
-            copy_books(Path(folder) / "demo.db", url)
+            mirror.finish(Path(folder) / "demo.db")
         except BillingError as exc:
+            mirror.abort()
             fail(str(exc))
+        except BaseException:
+            mirror.abort()
+            raise
     stats["seconds"] = round(time.monotonic() - started)
-    stats["of which moving to the server"] = round(time.monotonic() - built)
+    stats["of which finishing on the server"] = round(time.monotonic() - built)
+    click.echo(f"sample files: 837P and 999/277CA in {samples}.claims, 835 in {samples}.era", err=True)
     return stats
+
+
+def demo_samples(url: str) -> Path:
+    """Where the demo of the books at ``url`` keeps its sample files: named after the database, in the
+    folder of the default SQLite books (there is no file to put them beside)."""
+    import re
+    from urllib.parse import urlsplit
+
+    from .store.db import default_db_path
+
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", urlsplit(url).path.strip("/")).lstrip(".") or "books"
+    return default_db_path().parent / name
 
 
 def _server_url(obj: Context) -> str:

@@ -62,8 +62,10 @@ class _Names:
 
     def __init__(self) -> None:
         q = sql
-        self.payer = {i: _acct(c) for i, c in q("SELECT id, code FROM payer").fetchall()}
-        self.provider = {i: _acct(c) for i, c in q("SELECT id, code FROM provider").fetchall()}
+        # ORDER BY id: the journal declares the accounts in this order, and without it PostgreSQL returns
+        # rows as they lie on disk (an updated provider moves), not SQLite's rowid order
+        self.payer = {i: _acct(c) for i, c in q("SELECT id, code FROM payer ORDER BY id").fetchall()}
+        self.provider = {i: _acct(c) for i, c in q("SELECT id, code FROM provider ORDER BY id").fetchall()}
         self._patient: dict[int, str] = {}
 
     def patient(self, pid: int) -> str:

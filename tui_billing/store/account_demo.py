@@ -24,7 +24,7 @@ import random
 
 from . import audit
 from .clock import today as business_today
-from .db import database, write
+from .db import database, executemany, inserted_id, write
 from .search_keys import account_key, name_search_key, phone_key
 
 __all__ = ["fill_demo_accounts"]
@@ -55,7 +55,6 @@ def fill_demo_accounts(seed: int = 1, *, operator: str = "setup") -> dict[str, i
     """Fill the accounts' fields of the open demo database; returns counts of what it did."""
     rng = random.Random(seed * 7919 + 12)
     q = database.execute_sql
-    conn = database.connection()
     counts = {"patients": 0, "dependents": 0, "spouses": 0, "medigap": 0, "terminated": 0}
     first_dos = q("SELECT MIN(dos) FROM charge").fetchone()[0] or business_today().isoformat()
     start = dt.date.fromisoformat(first_dos)
@@ -66,10 +65,10 @@ def fill_demo_accounts(seed: int = 1, *, operator: str = "setup") -> dict[str, i
         q("UPDATE payer SET filing_code = ?, address = ?, city = ?, state = ?, zip = ?, receiver = ?, "
           "timely_filing_days = ? WHERE code = ?", (filing, street, city, state, zipc, receiver, days, code))
     medigap = q("SELECT id FROM payer WHERE code = 'MGAP'").fetchone()
-    medigap_id = medigap[0] if medigap else q(
+    medigap_id = medigap[0] if medigap else inserted_id(q(
         "INSERT INTO payer (code, name, edi_payer_id, kind, filing_code, address, city, state, zip, receiver, "
         "timely_filing_days) VALUES ('MGAP', 'Prairie Medigap Supplement', '36273', 'commercial', 'CI', "
-        "'PO Box 740819', 'Atlanta', 'GA', '30374-0819', 'CHANGE', 365)").lastrowid
+        "'PO Box 740819', 'Atlanta', 'GA', '30374-0819', 'CHANGE', 365)"))
     for pid, name in q("SELECT id, name FROM provider").fetchall():
         bare, _, cred = name.partition(", ")
         parts = bare.split()
@@ -82,7 +81,7 @@ def fill_demo_accounts(seed: int = 1, *, operator: str = "setup") -> dict[str, i
     mcr = q("SELECT id FROM payer WHERE kind = 'medicare' ORDER BY id LIMIT 1").fetchone()
     if mcr:
         now = _now()
-        conn.executemany(
+        executemany(
             "INSERT INTO fee_schedule (code, payer_id, effective, amount, at, operator) VALUES (?,?,?,?,?,?)",
             [(code, mcr[0], start.replace(month=1, day=1).isoformat(), fee * 56 // 100, now, operator)
              for code, fee in q("SELECT code, fee FROM procedure").fetchall()])
@@ -108,7 +107,7 @@ def fill_demo_accounts(seed: int = 1, *, operator: str = "setup") -> dict[str, i
                         "parent" if parent else "self", parent[0] if parent else "", parent[1] if parent else "",
                         address if parent else "", city if parent else "", state if parent else "",
                         zip9 if parent else "", phone_out if parent else "", pid))
-    conn.executemany(
+    executemany(
         "UPDATE patient SET zip = ?, phone = ?, search_key = ?, phone_key = ?, account_key = ?, "
         "guarantor_relationship = ?, guarantor_last = ?, guarantor_first = ?, guarantor_address = ?, "
         "guarantor_city = ?, guarantor_state = ?, guarantor_zip = ?, guarantor_phone = ? WHERE id = ?", updates)
@@ -147,11 +146,11 @@ def fill_demo_accounts(seed: int = 1, *, operator: str = "setup") -> dict[str, i
             new_covs.append((pid, old_payer, f"OLD{rng.randrange(10**8):08d}", f"G{rng.randrange(10**5):05d}", 1,
                              (ended - dt.timedelta(days=rng.randrange(365, 1500))).isoformat(), ended.isoformat()))
             counts["terminated"] += 1
-    conn.executemany(
+    executemany(
         "UPDATE coverage SET payer_id = ?, relationship = ?, subscriber_last = ?, subscriber_first = ?, "
         "subscriber_dob = ?, subscriber_sex = ?, subscriber_address = ?, subscriber_city = ?, subscriber_state = ?, "
         "subscriber_zip = ?, effective = ? WHERE id = ?", cov_updates)
-    conn.executemany(
+    executemany(
         "INSERT INTO coverage (patient_id, payer_id, member_id, group_no, priority, effective, end_date) "
         "VALUES (?,?,?,?,?,?,?)", new_covs)
     audit.record(_now(), operator, "demo_accounts", "patient", None, counts)

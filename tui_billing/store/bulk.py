@@ -8,15 +8,19 @@ and triggers from the migrations' own SQL; ``tui-billing check`` proves the resu
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..ledger.records import TABLE_OF
 from . import digests
 from .db import database
 from .migrations import DATED_TABLES
 from .writer import INSERTS
+
+if TYPE_CHECKING:
+    from .pg_migrate import DemoMirror
 
 #: Tables the load writes that are not postings (master data, the audit trail, running balances).
 _OTHER = {
@@ -31,14 +35,23 @@ _OTHER = {
 #: table (or "receipt_reversal", receipts that reverse others) -> its INSERT statement
 STATEMENTS = {**{TABLE_OF[kind]: sql for kind, sql in INSERTS.items()}, **_OTHER}
 STATEMENTS["receipt_reversal"] = STATEMENTS["receipt"]
+#: a guard that refuses every UPDATE of its table (not one with a WHEN, which lets some through)
+_NEVER_UPDATED = re.compile(r"(?i)CREATE TRIGGER \w+ BEFORE UPDATE ON (\w+) BEGIN SELECT RAISE\(ABORT")
+#: the audit trail with its ids given (the load numbers the events itself, so a server copy made
+#: as they are written has the ids the file ends with)
+AUDIT_WITH_IDS = ("INSERT INTO audit_event (id, at, user, action, entity, entity_id, detail, prev_hash, hash) "
+                  "VALUES (?,?,?,?,?,?,?,?,?)")
 
 
 class BulkLoad:
     """One bulk load into the open database (a file nobody else uses until it is renamed)."""
 
-    def __init__(self) -> None:
+    def __init__(self, mirror: DemoMirror | None = None) -> None:
         conn: sqlite3.Connection = database.connection()
         self.conn = conn
+        self.mirror = mirror  # the server the demo is built into, fed as the rows are written
+        self._sent: dict[str, tuple[str, list[str]] | None] = {}
+        self._next_audit_id = 0
         # A throw-away file until the rename: durability buys nothing here, speed does.
         conn.execute("PRAGMA journal_mode = OFF")  # a failed build deletes the file: nothing to roll back into
         conn.execute("PRAGMA synchronous = OFF")
@@ -54,11 +67,26 @@ class BulkLoad:
                                   "AND sql IS NOT NULL ORDER BY type, rowid").fetchall()
         for kind, name, _ in self.saved:
             conn.execute(f"DROP {kind.upper()} {name}")
+        self._next_audit_id = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM audit_event").fetchone()[0]
+        if self.mirror:  # only history no row of which ever changes once written can be sent as it is written
+            self.mirror.stream(match.group(1) for kind, _, sql in self.saved
+                               if kind == "trigger" and (match := _NEVER_UPDATED.match(sql)))
         database.execute_sql("BEGIN")
 
     def insert(self, table: str, rows: Sequence[tuple[Any, ...]]) -> None:
         """Rows of one table (planned row records are tuples in their table's column order)."""
-        self.conn.executemany(STATEMENTS[table], rows)
+        statement = STATEMENTS[table]
+        if table == "audit_event":
+            first, self._next_audit_id = self._next_audit_id, self._next_audit_id + len(rows)
+            rows = [(first + k, *row) for k, row in enumerate(rows)]
+            statement = AUDIT_WITH_IDS
+        self.conn.executemany(statement, rows)
+        if self.mirror and rows:
+            if statement not in self._sent:
+                self._sent[statement] = self.mirror.wants(statement)
+            target = self._sent[statement]
+            if target:
+                self.mirror.send(target[0], target[1], rows)
 
     def commit_point(self) -> None:
         """Commit what is loaded so far and go on in a new transaction (bounds the journal)."""
@@ -69,6 +97,8 @@ class BulkLoad:
         """Write the running balances, rebuild the indexes and triggers, and make the file durable."""
         self.insert("charge_balance", charge_balances)
         self.insert("receipt_balance", receipt_balances)
+        if self.mirror:
+            self.mirror.history_written()
         for _, _, sql in self.saved:  # indexes first (type order), then the triggers
             self.conn.execute(sql)
         database.execute_sql("COMMIT")

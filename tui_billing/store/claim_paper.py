@@ -29,7 +29,7 @@ from ..claims import model as m
 from . import audit, roles
 from . import claims as cl
 from . import validate as v
-from .db import database, write
+from .db import database, executemany, inserted_id, write
 from .errors import BillingError
 
 __all__ = ["PAPER", "AckResult", "PrintResult", "import_ack", "print_claims"]
@@ -170,9 +170,9 @@ def _print(claim_ids: list[str], fmt: str, output: Path | None, offset_x: float,
         "VALUES (?,?,?,?,?,?,?,?,?)",
         (PAPER, "cms1500", str(output) if output is not None else "-", digest, 1, len(claims),
          sum(c.total for c in claims), now, user))
-    file_id = int(cursor.lastrowid or 0)
+    file_id = inserted_id(cursor)
     if ready:
-        database.connection().executemany(
+        executemany(
             "INSERT INTO claim_event (claim_id, status, reason, payer_claim_number, file_id, at, on_date, operator) "
             "VALUES (?,?,?,?,?,?,?,?)", [(c.id, "batched", f"printed ({fmt})", "", file_id, now, day, user)
                                          for c in ready])
@@ -250,7 +250,7 @@ def _record_ack(ack: acks.Ack999 | acks.Ack277, path: str, digest: str, data: by
         "INSERT INTO claim_file (receiver, kind, path, sha256, interchange_number, production, claims, total, at, "
         "operator) VALUES (?,?,?,?,?,?,?,?,?,?)",
         (sender, ack.kind, path, digest, interchange, 1 if production else 0, len({e[0] for e in keep}), 0, now, user))
-    file_id = int(cursor.lastrowid or 0)
+    file_id = inserted_id(cursor)
     numbers = {claim: pcn for claim, _, _, pcn in keep if pcn}
     if keep:
         cl.record_events([(claim, st, reason) for claim, st, reason, _ in keep], file_id=file_id,

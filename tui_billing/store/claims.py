@@ -31,7 +31,7 @@ from typing import Any
 from ..claims import model as m
 from . import audit, roles
 from . import validate as v
-from .db import database, sql, write
+from .db import database, executemany, inserted_id, sql, write
 from .errors import BillingError
 from .migrations import CLAIM_STATUSES
 
@@ -184,13 +184,12 @@ def _insert_claims(groups: dict[tuple[int, int], list[tuple[int, int, str]]], *,
         claims.append((next_id, number, patient, coverage, payer, encounter, dos, frequency, replaces,
                        payer_claim_number, responsibility, sum(a for _, a, _ in charges), day, now, user))
         lines += [(next_id, n, charge, f"{number}-{n}", amount) for n, (charge, amount, _) in enumerate(charges, 1)]
-    conn = database.connection()
-    conn.executemany(
+    executemany(
         "INSERT INTO claim (id, claim_id, patient_id, coverage_id, payer_id, encounter_id, dos, frequency, "
         "replaces_claim_id, payer_claim_number, responsibility, total, created_on, created_at, operator) "
         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", claims)
-    conn.executemany("INSERT INTO claim_line (claim_id, line_no, charge_id, control_number, charge) VALUES (?,?,?,?,?)",
-                     lines)
+    executemany("INSERT INTO claim_line (claim_id, line_no, charge_id, control_number, charge) VALUES (?,?,?,?,?)",
+                lines)
     return [c[0] for c in claims]
 
 
@@ -200,7 +199,7 @@ def _events(rows: Iterable[tuple[int, str, str, int | None, str]], *, user: str,
     for _, status, *_ in batch:
         if status not in CLAIM_STATUSES:
             raise BillingError(f"claim status must be one of {', '.join(CLAIM_STATUSES)}", "status")
-    database.connection().executemany(
+    executemany(
         "INSERT INTO claim_event (claim_id, status, reason, payer_claim_number, file_id, at, on_date, operator) "
         "VALUES (?,?,?,?,?,?,?,?)", batch)
     return len(batch)
@@ -691,9 +690,10 @@ def set_receiver(receiver: str, name: str, production: bool, *, operator: str | 
     cursor = database.execute_sql(
         "INSERT INTO claim_receiver (receiver, name, production, at, operator) VALUES (?,?,?,?,?)",
         (rid, label, 1 if production else 0, now, user))
-    audit.record(now, user, "set_claim_receiver", "claim_receiver", cursor.lastrowid,
+    receiver_row = inserted_id(cursor)
+    audit.record(now, user, "set_claim_receiver", "claim_receiver", receiver_row,
                  {"receiver": rid, "name": label, "production": bool(production)})
-    return int(cursor.lastrowid or 0)
+    return receiver_row
 
 
 @dataclass(frozen=True)
@@ -896,7 +896,7 @@ def _build(output_dir: Path, receiver: str | None, operator: str | None, written
             "claims, total, at, operator) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (rid, "837P", str(path), digest, interchange, group, 1 if rcv.production else 0, len(claims), total,
              now, user))
-        file_id = int(cursor.lastrowid or 0)
+        file_id = inserted_id(cursor)
         _events(((c.id, "batched", "", file_id, "") for c in claims), user=user, now=now, day=day)
         audit.record(now, user, "build_claims", "claim_file", file_id, {
             "receiver": rid, "path": str(path), "sha256": digest, "isa13": interchange, "gs06": group,

@@ -27,7 +27,8 @@ from typing import Any
 
 from . import audit, claims
 from .clock import today as business_today
-from .db import database, write
+from .db import database, on_server, write
+from .errors import BillingError
 
 __all__ = ["fill_demo_claims"]
 
@@ -48,7 +49,13 @@ def _at(day: dt.date, hour: int) -> str:
 
 
 def fill_demo_claims(output_dir: str | Path | None, *, seed: int = 1, operator: str = "mgarcia") -> dict[str, int]:
-    """Load the history, send the last two days' claims for real, scrub today's; returns counts."""
+    """Load the history, send the last two days' claims for real, scrub today's; returns counts.
+
+    SQLite only, like the demo's whole bulk load (its build file, without its guards for the load): a
+    demo for a PostgreSQL server is built as that file and then moved there (pg_cli.demo_on_server)."""
+    if on_server():
+        raise BillingError("the demo's claims are loaded into the demo's SQLite build file: run `tui-billing demo "
+                           "--db postgresql://...`, which builds one and moves it to the server")
     today = business_today()
     days = [r[0] for r in database.execute_sql(
         "SELECT DISTINCT posting_date FROM charge WHERE posting_date <= ? ORDER BY posting_date DESC LIMIT 3",

@@ -216,7 +216,31 @@ def check_permissions(path: Path) -> None:
 
 
 def check_sqlite_header(path: Path) -> None:
-    """A non-empty file that is not SQLite gets a clear message instead of a driver error."""
+    """A non-empty file that is not SQLite gets a clear message instead of a driver error.
+
+    Asked of SQLite first, never read with a descriptor of our own while SQLite can read it:
+    closing ANY descriptor of a database file drops every POSIX lock this process's connections
+    hold on it (SQLite's "How To Corrupt An SQLite Database File", 2.2). Books opened again in a
+    process that had them open (a report run in-process, a second open) lost their locks that way;
+    the next process to close the books then took itself for the last one, checkpointed and
+    deleted the -wal under them: "disk I/O error", "database disk image is malformed".
+    """
+    try:
+        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=0)
+        try:
+            con.execute("PRAGMA schema_version").fetchone()  # reads the header through SQLite's own file
+            return
+        finally:
+            con.close()  # SQLite keeps its descriptor open while another connection here holds locks
+    except sqlite3.DatabaseError as exc:
+        if _is_busy(exc):
+            return  # another process's lock: the open waits for it and explains
+    _refuse_unless_sqlite_header(path)  # SQLite could not read it: say which kind of file it is
+
+
+def _refuse_unless_sqlite_header(path: Path) -> None:
+    """Read the header's first bytes directly: only for a file SQLite could not read (then no
+    connection of this process holds locks on it that closing our descriptor would drop)."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(16)
@@ -303,7 +327,8 @@ def _forget_if_created(path: Path, created: bool) -> None:
 
 def _checked_path(given: str | os.PathLike[str] | None, *, create: bool, peek: bool = True) -> Path:
     """The database path after every check that needs no connection (created 0600 if asked);
-    ``peek``: also refuse a foreign or newer schema, read on a separate read-only connection."""
+    ``peek``: also check the header and refuse a foreign or newer schema, read on a separate
+    read-only connection (without: the caller's own connection reads them)."""
     path = resolve_db_path(given)
     if path.is_dir():
         raise DatabaseFileError(f"{path} is a directory: give the database file's path, e.g. {path / 'billing.db'}")
@@ -315,8 +340,8 @@ def _checked_path(given: str | os.PathLike[str] | None, *, create: bool, peek: b
         except OSError as exc:  # e.g. a parent is a file, or the directory is not writable
             raise DatabaseFileError(f"cannot create {path}: {exc.strerror or exc}") from exc
     check_permissions(path)
-    check_sqlite_header(path)
     if peek:
+        check_sqlite_header(path)
         refuse_foreign_or_newer(path)
     return path
 
@@ -356,6 +381,7 @@ def open_reader(given: str | os.PathLike[str] | None = None) -> Path:
         raise _file_error(path, exc) from exc
     except sqlite3.DatabaseError as exc:
         con.close()
+        _refuse_unless_sqlite_header(path)  # not SQLite at all says so; else it is damaged
         raise DatabaseFileError(f"{path} is damaged or not a database ({exc}); restore the last backup") from exc
     if not current:
         con.close()

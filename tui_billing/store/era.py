@@ -42,7 +42,7 @@ from . import audit, roles
 from . import claims as claim_store
 from . import operations as ops
 from . import validate as v
-from .db import database, inserted_id, write
+from .db import database, executemany, inserted_id, write
 from .errors import BillingError
 from .writer import bulk_insert, write_plan
 
@@ -271,11 +271,10 @@ def _record_claims(ctx: _Context, posted: PostedRemittance,
                        p.payer_claim_number, outcome, distribution_id, detail))
         items += [(kind, first + n, plan.claim_row, p.claim_id, codes, amount, text, ctx.date, ctx.now, ctx.user)
                   for kind, codes, amount, text in plan.work]
-    conn = database.connection()
-    conn.executemany(
+    executemany(
         "INSERT INTO remittance_claim (id, remittance_id, seq, claim_number, claim_id, clp_status, charge, paid, "
         "payer_claim_number, outcome, distribution_id, detail) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", claims)
-    conn.executemany(
+    executemany(
         "INSERT INTO era_work_item (kind, remittance_claim_id, claim_id, claim_number, codes, amount, detail, "
         "opened_on, opened_at, operator) VALUES (?,?,?,?,?,?,?,?,?,?)", items)
 
@@ -443,7 +442,6 @@ def _write_plans(plans: Sequence[Plan]) -> None:
     increase first, so every running balance stays >= 0 row by row), then their chained events."""
     if not plans:
         return
-    conn = database.connection()
     rows: dict[type, list[Any]] = defaultdict(list)
     for plan in plans:
         for row in plan.rows:
@@ -451,11 +449,11 @@ def _write_plans(plans: Sequence[Plan]) -> None:
     rows[AdjustmentRow].sort(key=lambda r: r.amount >= 0)
     for kind in (DistributionRow, AdjustmentRow, ApplicationRow, TransferRow):
         if rows.get(kind):
-            bulk_insert(conn, kind, rows[kind])
+            bulk_insert(kind, rows[kind])
     events = [(p.event.at, p.event.user, p.event.action, p.event.entity, p.event.entity_id, dict(p.event.detail))
               for p in plans]
-    conn.executemany("INSERT INTO audit_event (at, user, action, entity, entity_id, detail, prev_hash, hash) "
-                     "VALUES (?,?,?,?,?,?,?,?)", list(audit.chain_rows(audit.last_hash(), events)))
+    executemany("INSERT INTO audit_event (at, user, action, entity, entity_id, detail, prev_hash, hash) "
+                "VALUES (?,?,?,?,?,?,?,?)", list(audit.chain_rows(audit.last_hash(), events)))
 
 
 def _post_one(ctx: _Context, file_id: int, remittance: Remittance) -> PostedRemittance:
@@ -618,8 +616,8 @@ def add_work_note(item_id: int, *, note: str = "", follow_up: str = "", outcome:
         cur = database.execute_sql(
             "INSERT INTO era_work_note (item_id, note, follow_up, outcome, at, on_date, operator) VALUES (?,?,?,?,?,?,?)",
             (item_id, note.strip(), follow_up, outcome, now, v.today().isoformat(), user))
-    except Exception as exc:  # the CHECK names the outcomes; say it in words
-        if "CHECK" in str(exc):
+    except Exception as exc:  # the CHECK names the outcomes; say it in words (SQLite: "CHECK", PostgreSQL: "check")
+        if "check" in str(exc).lower():
             raise BillingError(f"outcome {outcome!r} is not one of: corrected claim, appeal letter printed, "
                                "written off by a supervisor, billed to the patient, paid, closed", "outcome") from None
         raise

@@ -7,13 +7,12 @@ the caller's transaction) and the demo's bulk load (many rows per statement).
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..ledger.records import TABLE_OF, Plan, Row
 from . import audit
-from .db import database
+from .db import database, executemany
 
 
 def insert_sql(kind: type[Any]) -> str:
@@ -38,6 +37,6 @@ def write_plan(plan: Plan) -> str:
     return audit.record_event(plan.event)
 
 
-def bulk_insert(conn: sqlite3.Connection, kind: type[Any], rows: Sequence[tuple[Any, ...]]) -> None:
-    """Insert many rows of one record type at once (the demo's load)."""
-    conn.executemany(INSERTS[kind], rows)
+def bulk_insert(kind: type[Any], rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert many rows of one record type at once, in the caller's transaction (an 835's postings)."""
+    executemany(INSERTS[kind], rows)

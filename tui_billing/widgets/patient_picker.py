@@ -183,6 +183,16 @@ class PatientPicker(LookupInput):
         super()._on_focus(event)
         self.show_matches(self._matches, more=self.more)
 
+    def _watch_value(self, value: str) -> None:
+        super()._watch_value(value)
+        if not value.strip():
+            # Emptied, also by a form reset that sets the value without a Changed event: nothing
+            # shown is for any text now. Left stale, the same patient typed again as a burst made
+            # `pending` false before its search landed (its text matched the old one), and Enter
+            # found no list and refused the patient: the burst typed on into this box.
+            self._shown_text = ""
+            self._page = None
+
     def _on_input_changed(self, event: LookupInput.Changed) -> None:
         if event.input is not self:
             return
