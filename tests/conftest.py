@@ -107,6 +107,7 @@ BOTH_BACKENDS = {
     "test_balancing_store", "test_batch_corrections", "test_accounts_store", "test_roles",
     "test_claims_store", "test_era_post", "test_claims_cli", "test_claim_paper", "test_era_cli", "test_claims_concurrency",
     "test_era_journal", "test_claims_store_property", "test_tamper", "test_read_audit",
+    "test_claims_screen", "test_era_screen",  # the claims and remittances screens keyed on PostgreSQL too
 }
 
 

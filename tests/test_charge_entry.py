@@ -71,9 +71,9 @@ async def settle(pilot) -> None:
     app = pilot.app
     for _ in range(2000):
         await pilot.pause()
-        # balancing's live refresh runs for as long as the screen exists: it never "finishes"
+        # a screen's live refresh (balancing, receipts) runs for as long as the screen exists: it never "finishes"
         if not app._held and not app._holds and all(w.is_finished for w in app.workers
-                                                     if w.group != "balancing-live"):
+                                                     if not w.group.endswith("-live")):
             return
     raise AssertionError("the app never settled")
 

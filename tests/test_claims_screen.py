@@ -16,6 +16,8 @@ from tui_billing.store import claims as cl
 from tui_billing.store import close_database, database, open_database
 from tui_billing.store import operations as ops
 
+pytestmark = pytest.mark.sqlite_only  # but the test marked both_backends (conftest.BOTH_BACKENDS)
+
 
 @pytest.fixture
 def books(db: Path, today: str) -> tuple[Path, claims_support.ClaimsPractice]:
@@ -113,6 +115,7 @@ async def test_held_for_the_payer_jumps_to_that_payers_master_data(books):
         assert "payer.edi_id" in str(s.query_one("#claims-note").render())
 
 
+@pytest.mark.both_backends  # the whole claim cycle keyed on PostgreSQL too (the rest: SQLite, CI time)
 async def test_build_mark_sent_follow_up_correct_and_void(books, tmp_path, monkeypatch):
     path, p = books
     out = tmp_path / "out"
@@ -127,6 +130,8 @@ async def test_build_mark_sent_follow_up_correct_and_void(books, tmp_path, monke
         # B: one 837P file for the clearinghouse, private, in the folder typed
         await send(pilot, "b")
         await settle(pilot)
+        offered = app.screen.query_one("#f-folder").value  # beside the file; a server's: <data folder>/<db>.claims
+        assert offered.endswith("claims") and "postgresql:" not in offered, offered
         app.screen.query_one("#f-folder").value = ""
         await type_text(pilot, str(out))
         await send(pilot, "ctrl+s")

@@ -540,60 +540,6 @@ def test_the_demo_builds_into_postgresql(pg_cluster, today, tmp_path):
         pg_cluster.drop_database(url)
 
 
-async def _until(pilot, condition, what: str, seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-async def test_the_screens_run_on_postgresql_and_refresh_by_notify(pg_cluster, monkeypatch):
-    """F4 balancing shows the day's figures from the server; F3's queue shows a receipt another clerk's
-    process records, told by NOTIFY."""
-    from pathlib import Path
-
-    from tui_billing.app import BillingApp
-    from tui_billing.screens.balancing import BalancingScreen
-    from tui_billing.screens.receipts import ReceiptsScreen
-
-    import balancing_support as bs
-
-    monkeypatch.setenv("TUI_BILLING_TODAY", bs.NEXT)
-    monkeypatch.setenv("TUI_BILLING_OPERATOR", "carol")
-    url = pg_cluster.fresh_books()
-    open_database(url)
-    try:
-        ids = bs.practice()
-        bs.worked_day(ids)
-        app = BillingApp(db_path=Path(url))
-        async with app.run_test(size=(100, 30)) as pilot:
-            await pilot.press("f4")
-            screen = app.screen
-            assert isinstance(screen, BalancingScreen)
-            await _until(pilot, lambda: screen.snapshot is not None, "the first load")
-            screen.query_one("#bal-date").focus()
-            screen.query_one("#bal-date").value = ""
-            await pilot.press(*bs.DAY, "enter")
-            await _until(pilot, lambda: screen.snapshot.date == bs.DAY, "the day's figures")
-            summary = screen.snapshot.summary
-            assert summary.balances and summary.closing_ar == summary.current_ar == 12500
-            await pilot.press("f3")
-            queue = app.screen
-            assert isinstance(queue, ReceiptsScreen)
-            await _until(pilot, lambda: queue._listener is not None, "the queue listening")
-            before = len(queue.rows)
-            other = subprocess.run(
-                [sys.executable, "-c", "import sys\nfrom tui_billing.store import open_database, operations as ops\n"
-                 "open_database(sys.argv[1])\nops.record_receipt(amount=4200, method='cash', patient_id=int(sys.argv[2]))",
-                 url, str(ids["p1"])], capture_output=True, text=True, env=dict(os.environ))
-            assert other.returncode == 0, other.stderr
-            await _until(pilot, lambda: len(queue.rows) == before + 1, "the other clerk's receipt in the queue")
-    finally:
-        close_database()
-
-
 CRASHING_WRITER = textwrap.dedent("""
     import os, sys
     from tui_billing.store import day_summary, open_database

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from test_receipts_support import fresh_books, settle
 
@@ -287,11 +289,12 @@ async def test_queue_filters_and_refreshes_when_another_clerk_posts(books):
     app = BillingApp(path)
     async with app.run_test(size=(80, 24)) as pilot:
         queue = await open_queue(pilot)
-        queue._poll()  # the first poll notes the version
-        await settle(pilot)
+        assert [r.amount for r in queue.rows] == [5000]
         # Another clerk's connection posts a receipt: the queue picks it up without a keypress.
         ops.record_receipt(amount=12345, method="check", payer_id=ids["acme"], reference="X1", operator="maria")
-        queue._poll()
+        deadline = time.monotonic() + 15  # the live refresh's poll, then the reload (generous for a loaded box)
+        while [r.amount for r in queue.rows] != [5000, 12345] and time.monotonic() < deadline:
+            await pilot.pause(0.02)
         await settle(pilot)
         assert [r.amount for r in queue.rows] == [5000, 12345]
         assert "unapplied 173.45" in str(queue.query_one("#rq-totals").render())

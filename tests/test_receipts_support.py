@@ -23,12 +23,14 @@ async def settle(pilot) -> None:
     """Let thread workers finish and their results land on the screen.
 
     A worker cancelled because a newer one replaced it (exclusive loads) is normal app behaviour,
-    so it is waited past; a worker that failed still fails the test.
+    so it is waited past; a worker that failed still fails the test. A screen's live refresh
+    (group ``*-live``) runs for as long as its screen exists: it is not waited for.
     """
     from textual.worker import WorkerCancelled
 
     for _ in range(2):
-        outcomes = await asyncio.gather(*(w.wait() for w in pilot.app.workers), return_exceptions=True)
+        outcomes = await asyncio.gather(*(w.wait() for w in pilot.app.workers
+                                                   if not w.group.endswith("-live")), return_exceptions=True)
         for outcome in outcomes:
             if isinstance(outcome, BaseException) and not isinstance(outcome, WorkerCancelled):
                 raise outcome

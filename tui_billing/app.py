@@ -14,6 +14,10 @@ What screens can rely on (set before any screen mounts):
   change it makes with ``screen.set_focus`` takes effect for the very next key. A screen that must
   wait for a worker before the next key (Enter on a lookup still searching) calls
   :meth:`BillingApp.hold_keys` and later :meth:`BillingApp.release_keys`.
+- Live refresh: the app watches the books (store/live.py: LISTEN/NOTIFY on PostgreSQL, ``PRAGMA
+  data_version`` on SQLite) in one worker thread, and on every commit by any connection publishes
+  ``app.books_changed`` (a Textual Signal; ``app.books_version`` counts them) after reading the
+  posting date again, so another clerk's day close moves ``app.posting_date`` on here too.
 - Worker failures: every ``Worker.StateChanged`` bubbles up to :meth:`BillingApp.on_worker_state_changed`,
   the ONE place that turns a failed worker into a visible error notification. Screens run the
   database in ``@work(thread=True, exit_on_error=False)`` workers and need no handler of their own;
@@ -23,6 +27,7 @@ What screens can rely on (set before any screen mounts):
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -35,14 +40,15 @@ os.environ.setdefault("TEXTUAL_FPS", "240")
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from textual import events
+from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
 from textual.message_pump import MessagePump
 from textual.screen import ModalScreen, Screen
+from textual.signal import Signal
 from textual.widgets import Static
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from .screens.charge_entry import ChargeEntryScreen
 from .screens.help import HelpScreen
@@ -57,6 +63,11 @@ Worker.StateChanged.bubble = True
 
 #: Longest a key may wait behind another (a lookup still searching) before it is let through.
 HOLD_LIMIT_S = 2.0
+#: SQLite: how often the live refresh reads PRAGMA data_version (a commit shows within this plus a
+#: screen's reload). PostgreSQL's NOTIFY wakes it at once.
+WATCH_POLL_SECONDS = 0.02
+#: the live refresh's longest wait before it looks whether the app is closing
+WATCH_SLICE_SECONDS = 0.25
 #: The smallest terminal the screens are laid out for; below it the app says so.
 MIN_COLS, MIN_ROWS = 80, 24
 
@@ -71,6 +82,22 @@ def _balancing_screen() -> Screen:
     from .screens.balancing import BalancingScreen
 
     return BalancingScreen()
+
+
+def _books_label(db_path: Path | None) -> str:
+    """The header's name for the books: the file's name, or a server database's (``pg:books``; the URL
+    held as a Path lost its ``//``, and its last part is the socket folder's name)."""
+    from .store.db import database, on_server
+
+    if on_server():
+        from urllib.parse import urlsplit
+
+        return "pg:" + (urlsplit(str(database.database)).path.lstrip("/") or "postgres")
+    return db_path.name if db_path else "?"
+
+
+class BooksChanged(Message):
+    """From the live refresh's thread: a commit by any connection was heard."""
 
 
 class KeyDone(Message):
@@ -128,6 +155,12 @@ class BillingApp(App[None]):
         self._held: list[events.Key] = []
         self.lock_checker = None  # the idle lock's password check (None: PAM); tests inject one
         self.idle_lock: IdleLock | None = None
+        #: published on the event loop after each change to the books by any connection (live screens reload)
+        self.books_changed: Signal[int] = Signal(self, "books-changed")
+        #: changes heard so far: a screen notes it before its first read and compares once subscribed
+        self.books_version = 0
+        #: set once the watch hears every later commit (tests wait for it before another process posts)
+        self.watching = threading.Event()
         self.refresh_context()
 
     def refresh_context(self) -> None:
@@ -137,13 +170,13 @@ class BillingApp(App[None]):
         self.posting_date, self.operator = lookups.posting_context(self._given_operator)
         self.practice = lookups.practice_name()
         self.title = self.practice or "tui-billing"
-        db = self.db_path.name if self.db_path else "?"
+        db = _books_label(self.db_path)
         self.sub_title = f"posting {self.posting_date} · {self.operator} · {db}"
 
     def set_posting_date(self, posting_date: str) -> None:
         """A day was closed: the new open posting date (screens compare it on their next showing)."""
         self.posting_date = posting_date
-        db = self.db_path.name if self.db_path else "?"
+        db = _books_label(self.db_path)
         self.sub_title = f"posting {self.posting_date} · {self.operator} · {db}"
 
     def on_mount(self) -> None:
@@ -154,7 +187,35 @@ class BillingApp(App[None]):
 
         self.idle_lock = lock.install(self, checker=self.lock_checker)  # automatic logoff (issue 15)
         self.set_interval(HOLD_LIMIT_S / 2, self._failsafe_release)
+        self._watch_books()
         self.switch_mode("charges")
+
+    @work(thread=True, exclusive=True, group="app-live", exit_on_error=False, name="live refresh")
+    def _watch_books(self) -> None:
+        """Wait for commits off the event loop (one watch per app, whichever screens are up)."""
+        from .store.db import database
+        from .store.live import BooksWatch
+        from .store.validate import current_posting_date
+
+        worker = get_current_worker()
+        if not database.database:
+            return  # no books open (an app built for a test of its own)
+        watch = BooksWatch(poll=WATCH_POLL_SECONDS)
+        self.watching.set()
+        try:
+            while not worker.is_cancelled:
+                if watch.wait(WATCH_SLICE_SECONDS) and not worker.is_cancelled:
+                    self.post_message(BooksChanged())  # the screens first (posting a message does not wait)
+                    posting_date = current_posting_date()  # another clerk may have closed the day
+                    if posting_date != self.posting_date:
+                        self.call_from_thread(self.set_posting_date, posting_date)
+        finally:
+            watch.close()
+            database.close()  # this thread's own connection
+
+    def on_books_changed(self, _message: BooksChanged) -> None:
+        self.books_version += 1
+        self.books_changed.publish(self.books_version)
 
     def on_unmount(self) -> None:
         from .store import db

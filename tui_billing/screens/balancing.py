@@ -2,9 +2,10 @@
 
 Every figure comes from :mod:`tui_billing.store.summary`, the same code the closes and the day
 sheet use, so the screen can never disagree with them. One long-lived thread worker owns this
-screen's database connection: it loads the chosen date and polls SQLite's ``PRAGMA
-data_version`` so the figures refresh when any clerk (in this app or another session) posts,
-while the event loop only paints and takes keys.
+screen's database connection: it loads the chosen date, and loads again when the app's
+``books_changed`` signal says any clerk (in this app or another session) committed (the app's one
+watch of the books, store/live.py: LISTEN/NOTIFY on PostgreSQL, ``PRAGMA data_version`` on
+SQLite), while the event loop only paints and takes keys.
 """
 
 from __future__ import annotations
@@ -33,9 +34,8 @@ from ..widgets.key_bar import KeyBar
 from ..widgets.parse import parse_amount, parse_count, parse_day
 from .base import BillingScreen
 
-#: How often the live worker looks at PRAGMA data_version (seconds). A posting shows within this
-#: plus the time to recompute the day's figures.
-POLL_SECONDS = 0.02
+#: The live worker's longest wait for work before it looks whether its screen is gone (seconds).
+WAKE_SECONDS = 0.25
 #: While another screen is up, the figures still follow the books, but at most this often.
 HIDDEN_REFRESH_SECONDS = 0.25
 
@@ -242,8 +242,10 @@ class BalancingScreen(BillingScreen[None]):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.snapshot: DaySnapshot | None = None
-        #: dates to load; "" means the current posting date
-        self._requests: queue.SimpleQueue[str] = queue.SimpleQueue()
+        #: dates to load ("" means the current posting date), or None: the books changed
+        self._requests: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        #: the app's count of changes heard when the first load was asked (compared once subscribed)
+        self._books_version: int | None = None
         self._visible = True
         self._wanted = ""  # what the date input asks for ("" = current posting date)
         #: the difference shown for each deposit field (cash, checks, count, card, eft)
@@ -256,6 +258,7 @@ class BalancingScreen(BillingScreen[None]):
 
     def compose(self) -> ComposeResult:
         # Start reading the books now, so the database work overlaps building the screen.
+        self._books_version = getattr(self.app, "books_version", None)
         self._live()
         self.request("")
         yield AppHeader("Balancing")
@@ -285,6 +288,11 @@ class BalancingScreen(BillingScreen[None]):
     def on_mount(self) -> None:
         self.sub_title = "Balancing"
         self._ready = True
+        changed = getattr(self.app, "books_changed", None)
+        if changed is not None:
+            changed.subscribe(self, self._books_changed)
+            if self._books_version is not None and getattr(self.app, "books_version", None) != self._books_version:
+                self._requests.put(None)  # a commit landed between the first load and now
         if self._early is not None:
             self._show(*self._early)
 
@@ -306,47 +314,63 @@ class BalancingScreen(BillingScreen[None]):
 
     @work(thread=True, exclusive=True, group="balancing-live", exit_on_error=False, name="balancing live refresh")
     def _live(self) -> None:
-        """Load on request, and reload whenever another connection commits (PRAGMA data_version)."""
+        """Load on request, and again after the books change (``None`` in the queue: the app's watch
+        heard a commit by any connection; see on_mount)."""
         from ..store import BillingError, database
-        from ..store.summary import data_version, day_snapshot
+        from ..store.summary import day_snapshot
 
         worker = get_current_worker()
         wanted: str | None = None
-        seen = None
         stale = False
         last_load = 0.0
         try:
             while not worker.is_cancelled:
-                try:
-                    asked: str | None = self._requests.get(timeout=POLL_SECONDS)
-                except queue.Empty:
-                    asked = None
+                wait = WAKE_SECONDS
+                if stale and not self._visible:  # hidden: the next throttled reload is due then
+                    wait = max(0.0, HIDDEN_REFRESH_SECONDS - (time.perf_counter() - last_load))
+                asked: str | None = None
+                for item in self._take(wait):
+                    if item is None:
+                        stale = True
+                    else:
+                        asked = item  # a newer ask supersedes an older one
                 if asked is not None:
                     wanted = asked
                 if wanted is None:
                     continue
-                version = data_version()
                 if asked is None:
-                    if version != seen:
-                        stale = True
                     # Hidden, it still follows the books (throttled) so F4 finds fresh figures.
                     if not stale or (not self._visible and time.perf_counter() - last_load < HIDDEN_REFRESH_SECONDS):
                         continue
                 started = time.perf_counter()
+                stale = False
                 try:
                     snap = day_snapshot(wanted or None)
                 except BillingError as exc:
-                    seen, stale = version, False
                     if not worker.is_cancelled:
                         self.app.call_from_thread(self._show_problem, str(exc))
                     continue
-                seen, stale = snap.version, False
                 last_load = time.perf_counter()
                 elapsed = (last_load - started) * 1000
                 if not worker.is_cancelled:
                     self.app.call_from_thread(self._show, snap, elapsed)
         finally:
             database.close()  # this thread's own connection
+
+    def _take(self, wait: float) -> list[str | None]:
+        """What was put in the queue: waits up to ``wait`` seconds for the first item, then takes the rest."""
+        try:
+            items = [self._requests.get(timeout=wait)]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                items.append(self._requests.get_nowait())
+            except queue.Empty:
+                return items
+
+    def _books_changed(self, _version: int) -> None:
+        self._requests.put(None)
 
     def _show_problem(self, message: str) -> None:
         self.query_one("#bal-state", Static).update(Text(f"✗ {message}", style="bold red"))

@@ -70,8 +70,17 @@ def private_folder(folder: Path, field: str) -> None:
 
 
 def claims_folder(db_path: Path | None) -> Path:
-    """Where the screen writes claim files unless told otherwise: ``claims/`` beside the books."""
-    return (db_path.resolve().parent if db_path else Path.cwd()) / "claims"
+    """Where the screen writes claim files unless told otherwise: ``claims/`` beside the books; for books on
+    a PostgreSQL server (no file to put it beside; the URL held as a Path would make a folder named
+    ``postgresql:``) ``<data folder>/<database>.claims``, where the server demo keeps its sample files."""
+    from ..store.db import database, on_server
+
+    if on_server():
+        from ..pg_cli import demo_samples  # the one rule for a server's books' folder
+
+        samples = demo_samples(str(database.database))
+        return samples.with_name(f"{samples.name}.claims")
+    return (Path(db_path).resolve().parent if db_path else Path.cwd()) / "claims"
 
 
 def detail_text(d: views.ClaimDetail) -> str:

@@ -2,16 +2,14 @@
 
 Keys (with the table focused): N new receipt (in a receipt batch), B new batch, C close the
 batch, Enter distribute, R refund, Ctrl+D void, U all receipts / unapplied only, F5 reload.
-The list is read a page at a time and reloaded when another clerk posts (``PRAGMA
-data_version`` on a private read-only connection, polled off the event loop).
+The list is read a page at a time and reloaded when another clerk posts: the app's
+``books_changed`` signal (its one watch of the books, store/live.py: LISTEN/NOTIFY on PostgreSQL,
+``PRAGMA data_version`` on SQLite, waited for in a worker thread, off the event loop).
 """
 
 from __future__ import annotations
 
-import sqlite3
 import threading
-from pathlib import Path
-from typing import Any
 
 from rich.text import Text
 from textual import on, work
@@ -24,7 +22,6 @@ from textual.widgets import DataTable, Input, Static
 
 from ..store import operations as ops
 from ..store import receipts_queries as q
-from ..store.db import database
 from ..store.errors import BillingError
 from ..store.validate import current_posting_date, operator
 from ..widgets.app_header import AppHeader
@@ -34,7 +31,6 @@ from .base import BillingScreen
 from .receipt_common import METHODS, FilterBar, cell, filter_inputs, money
 from .receipt_dialogs import NewReceiptDialog, Posted, RefundDialog, VoidDialog
 
-POLL_SECONDS = 1.0
 FILTER_DELAY = 0.15
 COLUMNS = (("No.", 6, True), ("Received", 11, False), ("From", 21, False), ("Meth", 6, False),
            ("Reference", 10, False), ("Amount", 11, True), ("Unapplied", 11, True))
@@ -69,10 +65,6 @@ class ReceiptsScreen(FilterBar, BillingScreen[None]):
         self.batch_id: int | None = None
         #: whether the open batch has been looked up once (an account's P waits for it)
         self.batch_known = False
-        self._poll_conn: sqlite3.Connection | None = None
-        #: on PostgreSQL books: a connection that hears every other write's NOTIFY (store/pg.py)
-        self._listener: Any = None
-        self._version: int | None = None
         self._filter_timer: Timer | None = None
         self._loading = False
         self._generation = 0  # bumped when the list is replaced: a late page for the old list is dropped
@@ -82,7 +74,10 @@ class ReceiptsScreen(FilterBar, BillingScreen[None]):
         self._prefetched: tuple | None = None
         self._mounted = False
         self._prefetching = True
+        #: the app's count of changes heard before the first read (compared once subscribed, see on_mount)
+        self._books_version: int | None = None
         try:
+            self._books_version = getattr(self.app, "books_version", None)
             self.app.run_worker(self._prefetch, thread=True, group="receipts-prefetch", exit_on_error=False)
         except RuntimeError:  # no running app (NoActiveAppError): the screen loads on mount instead
             self._prefetching = False
@@ -128,13 +123,13 @@ class ReceiptsScreen(FilterBar, BillingScreen[None]):
         elif ready is not None:
             self._show(*ready)
         self._find_batch()
-        self.set_interval(POLL_SECONDS, self._poll)
-
-    def on_unmount(self) -> None:
-        if self._poll_conn is not None:
-            self._poll_conn.close()
-        if self._listener is not None:
-            self._listener.close()
+        # live refresh: the app's one watch of the books (LISTEN/NOTIFY on PostgreSQL, data_version on SQLite)
+        changed = getattr(self.app, "books_changed", None)
+        if changed is not None:
+            changed.subscribe(self, self._books_changed)
+            now = getattr(self.app, "books_version", None)
+            if self._books_version is not None and now != self._books_version:
+                self._books_changed(now or 0)  # a commit landed between the first read and now
 
     # ------------------------------------------------------------------ loading
 
@@ -202,32 +197,10 @@ class ReceiptsScreen(FilterBar, BillingScreen[None]):
         self.rows.extend(rows)
         self.query_one("#rq-table", DataTable).add_rows([self._cells(r) for r in rows])
 
-    @work(thread=True, exclusive=True, group="poll", exit_on_error=False)
-    def _poll(self) -> None:
-        """Reload when another connection has committed (cheap: no table is read)."""
-        from ..store.db import on_server
-
-        if on_server():  # LISTEN/NOTIFY: the server says when anyone committed
-            from ..store.pg import Listener
-
-            if self._listener is None:
-                self._listener = Listener(database.database)
-            if self._listener.wait(0):
-                self.app.call_from_thread(self.reload)
-                self.app.call_from_thread(self._find_batch)
-            return
-        if self._poll_conn is None:
-            path = database.database
-            if not path:
-                return
-            # A private read-only connection: data_version only changes for commits by others.
-            uri = Path(path).resolve().as_uri() + "?mode=ro"  # as_uri escapes spaces, '?' and '#'
-            self._poll_conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
-        version = self._poll_conn.execute("PRAGMA data_version").fetchone()[0]
-        if self._version is not None and version != self._version:
-            self.app.call_from_thread(self.reload)
-            self.app.call_from_thread(self._find_batch)
-        self._version = version
+    def _books_changed(self, _version: int) -> None:
+        """Another connection (or this app) committed: read the list and the open batch again."""
+        self.reload()
+        self._find_batch()
 
     # ------------------------------------------------------------------ batch
 
