@@ -1,13 +1,15 @@
 """The same figures on both backends in one run, each beside its own floor.
 
-    python bench/pg_bench.py --charges 20000 [--repeats 3] [--writes 50]
+    python bench/pg_bench.py --charges 20000 [--repeats 3] [--writes 50] [--bulk-settings]
+    python bench/pg_bench.py --reuse DEMO.db postgresql://... [--repeats 5]   (reports only)
 
 Starts a throwaway PostgreSQL cluster (tests/pg_server.py: initdb as an unprivileged user, a unix
 socket in a temporary directory; needs the server binaries and root or a user that may run them)
 and measures:
 
 * the demo build: SQLite's (``demo --db FILE``) and PostgreSQL's (``demo --db postgresql://``:
-  the same bulk load into a file, then moved by COPY in one transaction), with the move alone;
+  the same bulk load into a file, its history sent to the server by COPY as it is written, in one
+  transaction), with the server's finish after the build alone;
 * the reports as whole processes (daysheet, aging today and as of last month, month) on each
   backend beside a floor on the same backend: a fresh ``python -c`` that runs the same aggregate
   as one raw statement with that backend's plain driver (sqlite3 / psycopg) and fetches every row;

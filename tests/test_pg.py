@@ -653,6 +653,7 @@ def test_an_admin_starts_server_books_as_the_readme_says(pg_cluster, office_book
         started = CliRunner().invoke(main, ["--db", admin, "init", "--practice", "Maple Family Medicine"])
         assert started.exit_code == 0, (started.output, started.exception)
         assert "is the admin of these books" in started.stdout
+        assert f"database ready at {admin} (" in started.stdout  # the URL as given, not mangled by a Path
         added = CliRunner().invoke(main, ["--db", admin, "users", "add", "nobody", "clerk"])  # an OS account
         assert added.exit_code == 0, (added.output, added.exception)
         checked = CliRunner().invoke(main, ["--db", admin, "check"])

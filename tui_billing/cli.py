@@ -101,7 +101,8 @@ def init(obj: Context, practice: str | None) -> None:
             operations.set_practice(practice)
     except BillingError as exc:
         fail(str(exc))
-    click.echo(f"database ready at {path} ({added} adjustment reasons added)")
+    where = obj.db if str(obj.db or "").startswith(("postgresql://", "postgres://")) else path  # (a URL as a Path loses its //)
+    click.echo(f"database ready at {where} ({added} adjustment reasons added)")
 
 
 @main.command()

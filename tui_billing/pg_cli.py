@@ -82,10 +82,11 @@ def demo_on_server(url: str, *, charges: int, patients: int, days: int, seed: in
     import time
 
     from .demo import build_demo
+    from .store.db import server_files_stem
     from .store.errors import BillingError
     from .store.pg_migrate import DemoMirror
 
-    samples = demo_samples(url)
+    samples = server_files_stem(url)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="tui-billing-demo-") as folder:
         mirror = DemoMirror(url)  # before the file is opened: its child is forked
@@ -104,18 +105,6 @@ def demo_on_server(url: str, *, charges: int, patients: int, days: int, seed: in
     stats["of which finishing on the server"] = round(time.monotonic() - built)
     click.echo(f"sample files: 837P and 999/277CA in {samples}.claims, 835 in {samples}.era", err=True)
     return stats
-
-
-def demo_samples(url: str) -> Path:
-    """Where the demo of the books at ``url`` keeps its sample files: named after the database, in the
-    folder of the default SQLite books (there is no file to put them beside)."""
-    import re
-    from urllib.parse import urlsplit
-
-    from .store.db import default_db_path
-
-    name = re.sub(r"[^A-Za-z0-9_.-]", "_", urlsplit(url).path.strip("/")).lstrip(".") or "books"
-    return default_db_path().parent / name
 
 
 def _server_url(obj: Context) -> str:

@@ -73,13 +73,11 @@ def claims_folder(db_path: Path | None) -> Path:
     """Where the screen writes claim files unless told otherwise: ``claims/`` beside the books; for books on
     a PostgreSQL server (no file to put it beside; the URL held as a Path would make a folder named
     ``postgresql:``) ``<data folder>/<database>.claims``, where the server demo keeps its sample files."""
-    from ..store.db import database, on_server
+    from ..store.db import database, on_server, server_files_stem
 
     if on_server():
-        from ..pg_cli import demo_samples  # the one rule for a server's books' folder
-
-        samples = demo_samples(str(database.database))
-        return samples.with_name(f"{samples.name}.claims")
+        stem = server_files_stem(str(database.database))
+        return stem.with_name(f"{stem.name}.claims")
     return (Path(db_path).resolve().parent if db_path else Path.cwd()) / "claims"
 
 

@@ -160,6 +160,17 @@ def default_db_path() -> Path:
     return Path(base) / "tui-billing" / "billing.db"
 
 
+def server_files_stem(url: str) -> Path:
+    """Where files that belong to server books live on this machine (the demo's samples, the claims
+    screen's batches): named after the database, in the folder of the default SQLite books (there is
+    no file to put them beside). ``<stem>.claims`` and ``<stem>.era`` are the folders."""
+    import re
+    from urllib.parse import urlsplit
+
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", urlsplit(url).path.strip("/")).lstrip(".") or "books"
+    return default_db_path().parent / name
+
+
 def resolve_db_path(given: str | os.PathLike[str] | None = None) -> Path:
     """``--db`` wins, then ``TUI_BILLING_DB``, then the user data directory.
 
