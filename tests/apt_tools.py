@@ -24,10 +24,12 @@ def apt_install(packages: tuple[str, ...], timeout: int = 900) -> str:
         why = "not root, so apt-get cannot install it"
     else:
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        install = [apt, "install", "-y", "-q", *packages]
+        # another test process (pytest-xdist's workers) may be installing too: wait for dpkg's lock
+        locked = ["-o", "DPkg::Lock::Timeout=600"]
+        install = [apt, *locked, "install", "-y", "-q", *packages]
         run = subprocess.run(install, capture_output=True, text=True, env=env, timeout=timeout)
         if run.returncode != 0:  # a fresh container has no package lists yet
-            subprocess.run([apt, "update", "-q"], capture_output=True, text=True, env=env, timeout=600)
+            subprocess.run([apt, *locked, "update", "-q"], capture_output=True, text=True, env=env, timeout=600)
             run = subprocess.run(install, capture_output=True, text=True, env=env, timeout=timeout)
         why = "" if run.returncode == 0 else f"apt-get install failed: {run.stderr.strip()[-300:]}"
     _tried[packages] = why

@@ -56,9 +56,9 @@ def _server_user() -> tuple[int, int] | None:
         return None
     try:
         entry = pwd.getpwnam(SERVER_USER)
-    except KeyError:
+    except KeyError:  # (another test process may be making it at the same moment: then it is there)
         subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVER_USER],
-                       check=True, capture_output=True)
+                       capture_output=True)
         entry = pwd.getpwnam(SERVER_USER)
     return entry.pw_uid, entry.pw_gid
 

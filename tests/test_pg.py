@@ -398,16 +398,21 @@ def test_migrate_moves_the_books_and_everything_agrees(pg_cluster, tmp_path, mon
         lines = [[line for line in c.stdout.splitlines() if "TEST books" not in line] for c in checks]
         assert lines[0] == lines[1]
         # the keys, foreign keys and indexes taken off for the copy are all back, as a new database has them
-        fresh = pg_cluster.new_database()
-        try:
-            assert _structure(url) == _structure(fresh)
-        finally:
-            pg_cluster.drop_database(fresh)
+        _has_the_structure_of_new_books(pg_cluster, url)
         again = runner.invoke(main, ["--db", str(path), "migrate", "--to", url], env=env)
         assert again.exit_code == 1 and "already holds books" in again.stderr
     finally:
         close_database()
         pg_cluster.drop_database(url)
+
+
+def _has_the_structure_of_new_books(pg_cluster, url: str) -> None:
+    """Every key, foreign key, index and trigger a load took off is back, as new books have them."""
+    fresh = pg_cluster.new_database()
+    try:
+        assert _structure(url) == _structure(fresh)
+    finally:
+        pg_cluster.drop_database(fresh)
 
 
 def _structure(url: str) -> list[tuple]:
@@ -448,11 +453,7 @@ def test_the_demo_builds_into_postgresql_the_same_books_as_into_a_file(pg_cluste
         assert [c.exit_code for c in checks] == [0, 0], [c.output for c in checks]
         lines = [[line for line in c.stdout.splitlines() if "TEST books" not in line] for c in checks]  # (when marked)
         assert lines[0] == lines[1] and lines[0][0].startswith("ok: ar ")
-        fresh = pg_cluster.new_database()
-        try:
-            assert _structure(url) == _structure(fresh)
-        finally:
-            pg_cluster.drop_database(fresh)
+        _has_the_structure_of_new_books(pg_cluster, url)
     finally:
         close_database()
         pg_cluster.drop_database(url)
@@ -495,11 +496,7 @@ def test_a_demo_that_fails_on_the_server_leaves_its_books_empty(pg_cluster, monk
         with psycopg.connect(url) as conn:
             assert conn.execute("SELECT COUNT(*) FROM charge").fetchone()[0] == 0
             assert conn.execute("SELECT COUNT(*) FROM audit_event").fetchone()[0] == 0
-        fresh = pg_cluster.new_database()
-        try:
-            assert _structure(url) == _structure(fresh)
-        finally:
-            pg_cluster.drop_database(fresh)
+        _has_the_structure_of_new_books(pg_cluster, url)
     finally:
         close_database()
         pg_cluster.drop_database(url)
