@@ -24,8 +24,10 @@ if TYPE_CHECKING:
 
 #: Tables the load writes that are not postings (master data, the audit trail, running balances).
 _OTHER = {
-    "audit_event": "INSERT INTO audit_event (at, user, action, entity, entity_id, detail, prev_hash, hash) "
-                   "VALUES (?,?,?,?,?,?,?,?)",
+    # with its ids given: the load numbers the events itself, so a server copy made as they are
+    # written (the demo into PostgreSQL) has the ids the file ends with
+    "audit_event": "INSERT INTO audit_event (id, at, user, action, entity, entity_id, detail, prev_hash, hash) "
+                   "VALUES (?,?,?,?,?,?,?,?,?)",
     "patient": "INSERT INTO patient (id, account, last_name, first_name, name_key, dob, sex, address, city, state, "
                "zip, phone) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
     "coverage": "INSERT INTO coverage (id, patient_id, payer_id, member_id, group_no, priority) VALUES (?,?,?,?,?,?)",
@@ -37,10 +39,6 @@ STATEMENTS = {**{TABLE_OF[kind]: sql for kind, sql in INSERTS.items()}, **_OTHER
 STATEMENTS["receipt_reversal"] = STATEMENTS["receipt"]
 #: a guard that refuses every UPDATE of its table (not one with a WHEN, which lets some through)
 _NEVER_UPDATED = re.compile(r"(?i)CREATE TRIGGER \w+ BEFORE UPDATE ON (\w+) BEGIN SELECT RAISE\(ABORT")
-#: the audit trail with its ids given (the load numbers the events itself, so a server copy made
-#: as they are written has the ids the file ends with)
-AUDIT_WITH_IDS = ("INSERT INTO audit_event (id, at, user, action, entity, entity_id, detail, prev_hash, hash) "
-                  "VALUES (?,?,?,?,?,?,?,?,?)")
 
 
 class BulkLoad:
@@ -75,10 +73,9 @@ class BulkLoad:
     def insert(self, table: str, rows: Sequence[tuple[Any, ...]]) -> None:
         """Rows of one table (planned row records are tuples in their table's column order)."""
         statement = STATEMENTS[table]
-        if table == "audit_event":
+        if table == "audit_event":  # numbered here (see the statement)
             first, self._next_audit_id = self._next_audit_id, self._next_audit_id + len(rows)
             rows = [(first + k, *row) for k, row in enumerate(rows)]
-            statement = AUDIT_WITH_IDS
         self.conn.executemany(statement, rows)
         if self.mirror:
             self.mirror.offer(statement, rows)
