@@ -125,12 +125,16 @@ def plan_distribution(
             f"{format_cents(total_applied)} is more than the receipt's unapplied {format_cents(receipt.unapplied)}",
             "applied")
     # A move to the patient of a charge the patient already owes, or of nothing left, is no move.
+    # Two lines may move one charge on twice: each move is from where the one before it left the charge
+    # (else both would take it from its first owner, and a void would find it moved on).
     moves: list[tuple[int, int | None, int, int | None]] = []
+    owner = dict(payers)
     for cid, *_, t in plan:
-        if t is not NO_TRANSFER and payers[cid] != t and balances[cid] > 0:
+        if t is not NO_TRANSFER and owner[cid] != t and balances[cid] > 0:
             assert not isinstance(t, bool)
-            moves.append((cid, payers[cid], balances[cid], t))
-    transfers = list(dict.fromkeys(moves))
+            moves.append((cid, owner[cid], balances[cid], t))
+            owner[cid] = t
+    transfers = moves
     if not any(a or j for _, a, j, _, _ in plan) and not transfers:
         raise BillingError("nothing to post: every line is empty", "lines")
 
