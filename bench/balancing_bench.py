@@ -8,7 +8,7 @@ The database is copied first (the benchmark posts receipts into the copy). Figur
 - ``f4_cold_ms``: F4 pressed the first time (the screen is built) until its figures are painted.
 - ``f4_warm_ms``: a receipt is posted while F2 is up, then F4 until the new receipts total is painted.
 - ``refresh_ms``: another connection commits a receipt until the dashboard paints the new total
-  (PRAGMA data_version poll + recompute + paint).
+  (the app's live refresh + recompute + paint).
 - ``floor_f4_*_ms``: the same screen with its figures already in memory (no database, no thread):
   what Textual's switch and paint cost on this machine in the same run.
 

@@ -100,8 +100,6 @@ def _next_word(tokens: list[tuple[str, str]], i: int) -> tuple[str, str]:
 #: SQLite's PRAGMAs that the store reads, as PostgreSQL queries (store/pg_admin.py makes the tables)
 _PRAGMAS = {
     "user_version": "SELECT version FROM tb_schema WHERE id = 1",
-    # bumped by every write transaction (store/pg.py), as SQLite's changes when another connection commits
-    "data_version": "SELECT n FROM tb_books_version WHERE id = 1",
 }
 _PRAGMA = re.compile(r"^\s*PRAGMA\s+(\w+)\s*(?:\(\s*(\w+)\s*\)|=\s*(\d+))?\s*;?\s*$", re.IGNORECASE)
 

@@ -31,12 +31,6 @@ def _like_prefix(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def data_version() -> int:
-    """SQLite's data_version for this thread's connection (changes when another one commits)."""
-    version: int = database.execute_sql("PRAGMA data_version").fetchone()[0]
-    return version
-
-
 # --------------------------------------------------------------------------- the queue
 
 

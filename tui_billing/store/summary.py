@@ -22,7 +22,7 @@ from ..money import format_cents
 from .db import read_snapshot, sql
 
 __all__ = ["METHODS", "SOURCES", "VOID_KINDS", "BatchStatus", "DayCloseRecord", "DaySnapshot", "MonthCloseRecord",
-           "Movement", "PeriodSummary", "balances_as_of", "batches_for", "data_version", "day_close_record",
+           "Movement", "PeriodSummary", "balances_as_of", "batches_for", "day_close_record",
            "day_snapshot", "day_summary", "month_bounds", "month_close_record", "movement", "period_summary"]
 
 
@@ -260,12 +260,6 @@ def month_close_record(month: str) -> MonthCloseRecord | None:
     return MonthCloseRecord(row[0], row[1], row[2], json.loads(row[3])) if row else None
 
 
-def data_version() -> int:
-    """SQLite's PRAGMA data_version on this thread's connection: it changes when another connection commits."""
-    version: int = sql("PRAGMA data_version").fetchone()[0]
-    return version
-
-
 class DaySnapshot(NamedTuple):
     """Everything the balancing screen shows for one posting date, read in one go."""
 
@@ -275,8 +269,6 @@ class DaySnapshot(NamedTuple):
     batches: list[BatchStatus]
     closed: DayCloseRecord | None
     month_closed: MonthCloseRecord | None
-    #: PRAGMA data_version when it was read (the live refresh compares it)
-    version: int
 
     @property
     def is_current(self) -> bool:
@@ -295,5 +287,5 @@ def day_snapshot(date: str | None = None) -> DaySnapshot:
         when = current if not date else iso_date(date, "date")
         return DaySnapshot(
             date=when, current_date=current, summary=day_summary(when), batches=batches_for(when, when),
-            closed=day_close_record(when), month_closed=month_close_record(when[:7]), version=data_version(),
+            closed=day_close_record(when), month_closed=month_close_record(when[:7]),
         )
